@@ -1,0 +1,301 @@
+//! Events (用户行为): append-only facts about a member. Known types have their properties
+//! checked here; any other well-formed type is stored as a custom behaviour event.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FieldError, Invalid};
+use crate::member::{ProfileIn, ProfilePatch};
+use crate::money::{Currency, Money};
+use crate::time::When;
+
+pub const MEMBER_REGISTERED: &str = "member.registered";
+pub const PROFILE_COMPLETED: &str = "profile.completed";
+pub const CHECKIN: &str = "checkin";
+pub const ORDER_PAID: &str = "order.paid";
+pub const ORDER_REFUNDED: &str = "order.refunded";
+pub const REVIEW_POSTED: &str = "review.posted";
+pub const CONTENT_SHARED: &str = "content.shared";
+pub const REFERRAL_ACCEPTED: &str = "referral.accepted";
+
+/// Types the system records itself; clients cannot send them.
+pub const RESERVED: &[&str] = &["tier.changed", "lifecycle.changed"];
+
+/// An event as a client sends it.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct EventIn {
+    /// The client's id for this event: sending it again is a no-op.
+    #[schema(example = "evt-20260501-0001")]
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "order.paid")]
+    pub kind: String,
+    /// The member's external id.
+    #[schema(example = "u1001")]
+    pub member: String,
+    /// RFC 3339 or YYYY-MM-DD (wall-clock in the member's zone); defaults to now.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"order_id": "o-1", "amount": "199.00"}))]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Create an unknown member instead of rejecting the event.
+    #[serde(default)]
+    pub auto_create: bool,
+}
+
+/// What a known event type means for the stores it touches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Custom and behaviour events: stored, counted as activity.
+    None,
+    Registered(Box<ProfilePatch>),
+    OrderPaid {
+        order_id: String,
+        amount: Money,
+        channel: Option<String>,
+    },
+    /// `amount` None refunds whatever is left of the order.
+    OrderRefunded {
+        order_id: String,
+        amount: Option<Money>,
+    },
+}
+
+/// An event that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub member: String,
+    pub when: When,
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    pub auto_create: bool,
+    pub effect: Effect,
+}
+
+impl EventIn {
+    /// Checks the envelope and, for known types, the properties. `now` is used when the
+    /// client gave no time; `currency` is the workspace's.
+    pub fn validate(self, now: When, currency: Currency) -> Result<Event, Invalid> {
+        let mut errs = Vec::new();
+        if self.id.trim().is_empty() || self.id.len() > 200 {
+            errs.push(FieldError::new(
+                &["id"],
+                "invalid_id",
+                "id must be 1–200 characters",
+            ));
+        }
+        if self.member.trim().is_empty() || self.member.len() > 200 {
+            errs.push(FieldError::new(
+                &["member"],
+                "invalid_member",
+                "member must be the member's external id (1–200 characters)",
+            ));
+        }
+        let kind = self.kind.trim().to_owned();
+        if kind.is_empty() || kind.len() > 100 || kind.chars().any(char::is_control) {
+            errs.push(FieldError::new(
+                &["type"],
+                "invalid_type",
+                "type must be 1–100 printable characters",
+            ));
+        } else if RESERVED.contains(&kind.as_str()) {
+            errs.push(FieldError::new(
+                &["type"],
+                "reserved_type",
+                format!("`{kind}` is recorded by MemberOps itself"),
+            ));
+        }
+        let when = match self.occurred_at.as_deref() {
+            None | Some("") => Some(now),
+            Some(t) => match When::parse(t, "occurred_at") {
+                Ok(w) => Some(w),
+                Err(Invalid(e)) => {
+                    errs.extend(e);
+                    None
+                }
+            },
+        };
+        let effect = match effect_of(&kind, &self.properties, currency) {
+            Ok(e) => Some(e),
+            Err(Invalid(e)) => {
+                errs.extend(e.into_iter().map(|e| e.under("properties")));
+                None
+            }
+        };
+        match (when, effect) {
+            (Some(when), Some(effect)) if errs.is_empty() => Ok(Event {
+                id: self.id.trim().to_owned(),
+                kind,
+                member: self.member.trim().to_owned(),
+                when,
+                properties: self.properties,
+                auto_create: self.auto_create,
+                effect,
+            }),
+            _ => Err(Invalid(errs)),
+        }
+    }
+}
+
+fn effect_of(
+    kind: &str,
+    props: &serde_json::Map<String, serde_json::Value>,
+    currency: Currency,
+) -> Result<Effect, Invalid> {
+    match kind {
+        MEMBER_REGISTERED => {
+            let profile: ProfileIn =
+                serde_json::from_value(serde_json::Value::Object(props.clone()))
+                    .map_err(|e| Invalid::one(&[], "invalid_profile", e.to_string()))?;
+            Ok(Effect::Registered(Box::new(profile.validate()?)))
+        }
+        ORDER_PAID => {
+            let order_id = order_id(props)?;
+            let amount = amount(props, currency)?.ok_or_else(|| {
+                Invalid::one(&["amount"], "missing", "order.paid needs an amount")
+            })?;
+            if amount.minor < 0 {
+                return Err(Invalid::one(
+                    &["amount"],
+                    "invalid_amount",
+                    "a paid amount cannot be negative",
+                ));
+            }
+            let channel = props
+                .get("channel")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            Ok(Effect::OrderPaid {
+                order_id,
+                amount,
+                channel,
+            })
+        }
+        ORDER_REFUNDED => {
+            let order_id = order_id(props)?;
+            let amount = amount(props, currency)?;
+            if amount.is_some_and(|a| a.minor <= 0) {
+                return Err(Invalid::one(
+                    &["amount"],
+                    "invalid_amount",
+                    "a refund amount must be positive",
+                ));
+            }
+            Ok(Effect::OrderRefunded { order_id, amount })
+        }
+        _ => Ok(Effect::None),
+    }
+}
+
+fn order_id(props: &serde_json::Map<String, serde_json::Value>) -> Result<String, Invalid> {
+    match props.get("order_id") {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => {
+            Ok(s.trim().to_owned())
+        }
+        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        Some(_) => Err(Invalid::one(
+            &["order_id"],
+            "invalid_order_id",
+            "order_id must be a non-empty string",
+        )),
+        None => Err(Invalid::one(
+            &["order_id"],
+            "missing",
+            "order_id is required",
+        )),
+    }
+}
+
+/// `amount` in decimal major units, or `amount_minor` as an integer; `currency` must be the
+/// workspace's, so that totals never add up different currencies.
+fn amount(
+    props: &serde_json::Map<String, serde_json::Value>,
+    currency: Currency,
+) -> Result<Option<Money>, Invalid> {
+    if let Some(c) = props.get("currency").and_then(|v| v.as_str()) {
+        let given = Currency::parse(c)?;
+        if given != currency {
+            return Err(Invalid::one(
+                &["currency"],
+                "currency_mismatch",
+                format!("this workspace keeps its books in {currency}"),
+            ));
+        }
+    }
+    if let Some(v) = props.get("amount_minor") {
+        let minor = v.as_i64().ok_or_else(|| {
+            Invalid::one(
+                &["amount_minor"],
+                "invalid_amount",
+                "amount_minor must be an integer",
+            )
+        })?;
+        return Ok(Some(Money { minor, currency }));
+    }
+    match props.get("amount") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => Money::from_json(v, currency).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(v: serde_json::Value) -> Result<Event, Invalid> {
+        let e: EventIn = serde_json::from_value(v).expect("shape");
+        e.validate(When::parse("2026-01-01", "t").expect("now"), Currency::CNY)
+    }
+
+    #[test]
+    fn order_paid_needs_order_id_and_amount() {
+        let err = ev(json!({"id": "1", "type": "order.paid", "member": "m", "properties": {}}))
+            .expect_err("invalid");
+        assert_eq!(err.0[0].loc, vec!["properties", "order_id"]);
+        let err = ev(json!({"id": "1", "type": "order.paid", "member": "m", "properties": {"order_id": "o"}})).expect_err("invalid");
+        assert_eq!(err.0[0].loc, vec!["properties", "amount"]);
+        let ok = ev(json!({"id": "1", "type": "order.paid", "member": "m", "properties": {"order_id": 7, "amount": 19.99}})).expect("valid");
+        assert_eq!(
+            ok.effect,
+            Effect::OrderPaid {
+                order_id: "7".into(),
+                amount: Money {
+                    minor: 1999,
+                    currency: Currency::CNY
+                },
+                channel: None
+            }
+        );
+    }
+
+    #[test]
+    fn custom_types_pass_and_reserved_ones_do_not() {
+        assert_eq!(
+            ev(json!({"id": "1", "type": "coupon.viewed", "member": "m"}))
+                .expect("custom")
+                .effect,
+            Effect::None
+        );
+        assert_eq!(
+            ev(json!({"id": "1", "type": "tier.changed", "member": "m"}))
+                .expect_err("reserved")
+                .code(),
+            "reserved_type"
+        );
+    }
+
+    #[test]
+    fn registration_validates_the_profile() {
+        let err = ev(json!({"id": "1", "type": "member.registered", "member": "m", "properties": {"email": "bad"}})).expect_err("invalid");
+        assert_eq!(err.0[0].loc, vec!["properties", "email"]);
+        assert_eq!(err.code(), "invalid_email");
+    }
+
+    #[test]
+    fn foreign_currency_is_refused() {
+        let err = ev(json!({"id": "1", "type": "order.paid", "member": "m", "properties": {"order_id": "o", "amount": "1", "currency": "USD"}})).expect_err("invalid");
+        assert_eq!(err.code(), "currency_mismatch");
+    }
+}

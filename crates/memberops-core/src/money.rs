@@ -1,0 +1,210 @@
+//! Money in integer minor units (分, cents). Amounts arrive as decimal text in major units
+//! ("12.50") and are converted exactly: no floating point ever touches a balance.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Invalid;
+
+/// An ISO 4217 code with its minor-unit exponent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Currency {
+    code: [u8; 3],
+    exponent: u8,
+}
+
+impl Currency {
+    pub const CNY: Currency = Currency {
+        code: *b"CNY",
+        exponent: 2,
+    };
+
+    /// Parses a three-letter code. Zero- and three-decimal currencies are known by name;
+    /// every other well-formed code has two decimals, like almost all currencies.
+    pub fn parse(code: &str) -> Result<Self, Invalid> {
+        let upper = code.trim().to_ascii_uppercase();
+        let bytes = upper.as_bytes();
+        if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(Invalid::one(
+                &["currency"],
+                "invalid_currency",
+                format!("`{code}` is not a three-letter currency code"),
+            ));
+        }
+        let exponent = match &upper[..] {
+            "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" => 0,
+            "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
+            _ => 2,
+        };
+        Ok(Currency {
+            code: [bytes[0], bytes[1], bytes[2]],
+            exponent,
+        })
+    }
+
+    pub fn code(&self) -> &str {
+        // The bytes were checked to be ASCII letters when the value was made.
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
+    }
+
+    pub fn exponent(&self) -> u8 {
+        self.exponent
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An amount in minor units of a currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    /// Parses decimal major units exactly: "12.5" CNY is 1250. More decimals than the
+    /// currency has are refused rather than rounded (a rounding would lose money silently).
+    pub fn parse_major(text: &str, currency: Currency) -> Result<Money, Invalid> {
+        let bad = |why: &str| {
+            Invalid::one(
+                &["amount"],
+                "invalid_amount",
+                format!("`{text}` is not an amount: {why}"),
+            )
+        };
+        let t = text.trim();
+        let (negative, digits) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (int_part, frac_part) = match digits.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (digits, ""),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(bad("no digits"));
+        }
+        if !int_part.bytes().all(|b| b.is_ascii_digit())
+            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad("only digits and one decimal point are allowed"));
+        }
+        let exp = usize::from(currency.exponent);
+        let frac_trimmed = frac_part.trim_end_matches('0');
+        if frac_trimmed.len() > exp {
+            return Err(bad(&format!("{} allows {exp} decimals", currency.code())));
+        }
+        let mut minor: i64 = 0;
+        let scale_digits = frac_trimmed
+            .bytes()
+            .chain(std::iter::repeat_n(b'0', exp - frac_trimmed.len()));
+        for b in int_part.bytes().chain(scale_digits) {
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i64::from(b - b'0')))
+                .ok_or_else(|| bad("too large"))?;
+        }
+        Ok(Money {
+            minor: if negative { -minor } else { minor },
+            currency,
+        })
+    }
+
+    /// A JSON amount: a string, an integer or a decimal number. Numbers are read from their
+    /// shortest text form, which is exact for every amount a person writes.
+    pub fn from_json(v: &serde_json::Value, currency: Currency) -> Result<Money, Invalid> {
+        match v {
+            serde_json::Value::String(s) => Money::parse_major(s, currency),
+            serde_json::Value::Number(n) => Money::parse_major(&n.to_string(), currency),
+            _ => Err(Invalid::one(
+                &["amount"],
+                "invalid_amount",
+                "amount must be a number or a decimal string",
+            )),
+        }
+    }
+
+    /// Major units as decimal text ("12.50").
+    pub fn to_major_string(&self) -> String {
+        format_minor(self.minor, self.currency.exponent)
+    }
+}
+
+pub fn format_minor(minor: i64, exponent: u8) -> String {
+    if exponent == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(u32::from(exponent));
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let scale = scale.unsigned_abs();
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = usize::from(exponent)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_major_units_exactly() {
+        let cny = Currency::CNY;
+        assert_eq!(Money::parse_major("12.50", cny).map(|m| m.minor), Ok(1250));
+        assert_eq!(Money::parse_major("12.5", cny).map(|m| m.minor), Ok(1250));
+        assert_eq!(Money::parse_major("0.07", cny).map(|m| m.minor), Ok(7));
+        assert_eq!(Money::parse_major(".5", cny).map(|m| m.minor), Ok(50));
+        assert_eq!(Money::parse_major("100", cny).map(|m| m.minor), Ok(10000));
+        assert_eq!(Money::parse_major("-3.10", cny).map(|m| m.minor), Ok(-310));
+        assert_eq!(Money::parse_major("1.230", cny).map(|m| m.minor), Ok(123));
+        let jpy = Currency::parse("jpy").expect("jpy");
+        assert_eq!(Money::parse_major("500", jpy).map(|m| m.minor), Ok(500));
+    }
+
+    #[test]
+    fn refuses_what_would_need_rounding_or_is_not_a_number() {
+        let cny = Currency::CNY;
+        for bad in [
+            "1.234",
+            "abc",
+            "",
+            ".",
+            "1,00",
+            "1e3",
+            "--1",
+            "99999999999999999999",
+        ] {
+            assert!(Money::parse_major(bad, cny).is_err(), "{bad} accepted");
+        }
+        assert!(Money::parse_major("1.5", Currency::parse("JPY").expect("jpy")).is_err());
+    }
+
+    #[test]
+    fn json_numbers_are_exact() {
+        let v: serde_json::Value =
+            serde_json::from_str("[19.99, 0.1, 1234567.89, 3]").expect("json");
+        let got: Vec<i64> = v
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|x| Money::from_json(x, Currency::CNY).expect("amount").minor)
+            .collect();
+        assert_eq!(got, vec![1999, 10, 123456789, 300]);
+    }
+
+    proptest! {
+        #[test]
+        fn format_then_parse_is_identity(minor in -10_000_000_000_000i64..10_000_000_000_000i64, exp in prop::sample::select(vec!["CNY", "JPY", "KWD"])) {
+            let c = Currency::parse(exp).expect("currency");
+            let text = format_minor(minor, c.exponent());
+            prop_assert_eq!(Money::parse_major(&text, c).map(|m| m.minor), Ok(minor));
+        }
+    }
+}
