@@ -1,0 +1,497 @@
+//! RFM (recency, frequency, monetary) scores and the 8 classic RFM classes (RFM 模型).
+//!
+//! Scores are computed over *buying members* only (at least one order): a member who never
+//! bought has no recency and would drag every quintile down.
+//!
+//! # Quintile rule (the default)
+//! For each dimension the buyers' values are sorted from worst to best (R: recency days
+//! descending, since a smaller recency is better; F and M: ascending). Let `n` be the number
+//! of buyers and `p` the 0-based position of the **first occurrence** of a member's value in
+//! that order (the number of buyers strictly worse than the member). The score is
+//! `1 + floor(5 * p / n)`, so it is 1..=5, and all members with equal values get the same
+//! score: ties never split one value across two scores. A consequence worth knowing: when a
+//! value is very common (say 60% of buyers bought once) the next score up can be skipped,
+//! and if every buyer has the same value, everyone scores 1.
+//!
+//! # Threshold rule
+//! Operators may instead give four ascending cut points per dimension. F and M:
+//! `score = 1 + #{cut <= value}`. R (cuts in days): `score = 5 - #{cut < recency_days}`,
+//! i.e. recency ≤ cut₁ scores 5, recency > cut₄ scores 1.
+//!
+//! # Classes
+//! Each of R, F, M is "high" or "low" against a per-dimension reference, chosen by
+//! [`ClassBasis`]: the buyers' mean score (default; high = score strictly above the mean),
+//! the buyers' mean raw value (high = recency strictly below / frequency or monetary
+//! strictly above the mean), or a fixed score threshold (high = score ≥ threshold).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SegmentError;
+
+/// What one member's RFM is computed from. Dates are local calendar days in the member's
+/// zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RfmInput {
+    pub member_id: String,
+    pub first_order: Option<NaiveDate>,
+    pub last_order: Option<NaiveDate>,
+    pub orders: u32,
+    /// Distinct local days with an order.
+    pub order_days: u32,
+    /// Paid minus refunded, minor units.
+    pub monetary: i64,
+}
+
+impl RfmInput {
+    /// A buyer has at least one order and a last order date.
+    pub fn is_buyer(&self) -> bool {
+        self.orders > 0 && self.last_order.is_some()
+    }
+}
+
+/// Which count is the F in RFM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrequencyBasis {
+    /// Number of orders.
+    #[default]
+    Orders,
+    /// Distinct days with an order (several orders on one day count once).
+    OrderDays,
+}
+
+/// How scores are assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Scoring {
+    /// Rank-based quintiles over buyers (see the module docs).
+    #[default]
+    Quintiles,
+    /// Four ascending cut points per dimension; R cuts are recency days, M cuts minor units.
+    Thresholds {
+        r: [i64; 4],
+        f: [i64; 4],
+        m: [i64; 4],
+    },
+}
+
+/// The reference each score is compared with to call it high or low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ClassBasis {
+    #[default]
+    MeanScore,
+    MeanValue,
+    ScoreThreshold {
+        r: u8,
+        f: u8,
+        m: u8,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RfmConfig {
+    pub frequency: FrequencyBasis,
+    pub scoring: Scoring,
+    pub class_basis: ClassBasis,
+}
+
+impl RfmConfig {
+    pub fn validate(&self) -> Result<(), SegmentError> {
+        if let Scoring::Thresholds { r, f, m } = &self.scoring {
+            for (name, cuts) in [("scoring.r", r), ("scoring.f", f), ("scoring.m", m)] {
+                if cuts.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(SegmentError::config(name, "cut points must be ascending"));
+                }
+            }
+        }
+        if let ClassBasis::ScoreThreshold { r, f, m } = self.class_basis
+            && [r, f, m].iter().any(|s| !(1..=5).contains(s))
+        {
+            return Err(SegmentError::config(
+                "class_basis",
+                "score thresholds are 1..=5",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The 8 classic RFM classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RfmClass {
+    ImportantValue,
+    ImportantDevelopment,
+    ImportantRetention,
+    ImportantWinBack,
+    GeneralValue,
+    GeneralDevelopment,
+    GeneralRetention,
+    GeneralWinBack,
+}
+
+impl RfmClass {
+    pub const ALL: [RfmClass; 8] = [
+        RfmClass::ImportantValue,
+        RfmClass::ImportantDevelopment,
+        RfmClass::ImportantRetention,
+        RfmClass::ImportantWinBack,
+        RfmClass::GeneralValue,
+        RfmClass::GeneralDevelopment,
+        RfmClass::GeneralRetention,
+        RfmClass::GeneralWinBack,
+    ];
+
+    /// The classic mapping: M decides 重要/一般; R and F decide 价值/发展/保持/挽留.
+    pub fn from_highs(r_high: bool, f_high: bool, m_high: bool) -> RfmClass {
+        match (m_high, r_high, f_high) {
+            (true, true, true) => RfmClass::ImportantValue,
+            (true, true, false) => RfmClass::ImportantDevelopment,
+            (true, false, true) => RfmClass::ImportantRetention,
+            (true, false, false) => RfmClass::ImportantWinBack,
+            (false, true, true) => RfmClass::GeneralValue,
+            (false, true, false) => RfmClass::GeneralDevelopment,
+            (false, false, true) => RfmClass::GeneralRetention,
+            (false, false, false) => RfmClass::GeneralWinBack,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RfmClass::ImportantValue => "important_value",
+            RfmClass::ImportantDevelopment => "important_development",
+            RfmClass::ImportantRetention => "important_retention",
+            RfmClass::ImportantWinBack => "important_win_back",
+            RfmClass::GeneralValue => "general_value",
+            RfmClass::GeneralDevelopment => "general_development",
+            RfmClass::GeneralRetention => "general_retention",
+            RfmClass::GeneralWinBack => "general_win_back",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            RfmClass::ImportantValue => "重要价值",
+            RfmClass::ImportantDevelopment => "重要发展",
+            RfmClass::ImportantRetention => "重要保持",
+            RfmClass::ImportantWinBack => "重要挽留",
+            RfmClass::GeneralValue => "一般价值",
+            RfmClass::GeneralDevelopment => "一般发展",
+            RfmClass::GeneralRetention => "一般保持",
+            RfmClass::GeneralWinBack => "一般挽留",
+        }
+    }
+
+    pub fn en(self) -> &'static str {
+        match self {
+            RfmClass::ImportantValue => "important value",
+            RfmClass::ImportantDevelopment => "important development",
+            RfmClass::ImportantRetention => "important retention",
+            RfmClass::ImportantWinBack => "important win-back",
+            RfmClass::GeneralValue => "general value",
+            RfmClass::GeneralDevelopment => "general development",
+            RfmClass::GeneralRetention => "general retention",
+            RfmClass::GeneralWinBack => "general win-back",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<RfmClass> {
+        RfmClass::ALL
+            .into_iter()
+            .find(|c| c.code() == code || c.zh() == code)
+    }
+}
+
+/// One member's RFM result. Scores and class are `None` for members who never bought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RfmScore {
+    pub member_id: String,
+    /// As-of date minus last order date, in days.
+    pub recency_days: Option<i64>,
+    /// As-of date minus first order date, in days.
+    pub tenure_days: Option<i64>,
+    pub frequency: u32,
+    pub monetary: i64,
+    pub r: Option<u8>,
+    pub f: Option<u8>,
+    pub m: Option<u8>,
+    pub class: Option<RfmClass>,
+}
+
+/// The population statistics needed to score any member: sorted buyer values (for the
+/// quintile positions) and the class references. Fit once per run, then score each member
+/// with binary searches, so 1M members cost three sorts, not quadratic work.
+#[derive(Debug, Clone)]
+pub struct RfmModel {
+    as_of: NaiveDate,
+    config: RfmConfig,
+    /// "Goodness" keys sorted ascending (R stores -recency so bigger is better).
+    sorted: [Vec<i64>; 3],
+    /// Reference per dimension in the space chosen by the class basis.
+    reference: [f64; 3],
+}
+
+impl RfmModel {
+    pub fn fit(
+        members: &[RfmInput],
+        as_of: NaiveDate,
+        config: &RfmConfig,
+    ) -> Result<RfmModel, SegmentError> {
+        config.validate()?;
+        let mut sorted: [Vec<i64>; 3] = Default::default();
+        for m in members.iter().filter(|m| m.is_buyer()) {
+            let k = keys(m, as_of, config.frequency);
+            for d in 0..3 {
+                sorted[d].push(k[d]);
+            }
+        }
+        for v in &mut sorted {
+            v.sort_unstable();
+        }
+        let mut model = RfmModel {
+            as_of,
+            config: config.clone(),
+            sorted,
+            reference: [0.0; 3],
+        };
+        model.reference = model.compute_reference();
+        Ok(model)
+    }
+
+    pub fn buyers(&self) -> usize {
+        self.sorted[0].len()
+    }
+
+    fn compute_reference(&self) -> [f64; 3] {
+        let n = self.buyers();
+        let mut out = [0.0; 3];
+        if n == 0 {
+            return out;
+        }
+        for (d, slot) in out.iter_mut().enumerate() {
+            let v = &self.sorted[d];
+            *slot = match self.config.class_basis {
+                ClassBasis::MeanValue => v.iter().map(|&x| x as f64).sum::<f64>() / n as f64,
+                // Walk the sorted keys once; equal runs share the first position's score.
+                _ => {
+                    let mut sum = 0u64;
+                    let mut i = 0;
+                    while i < n {
+                        let s = u64::from(self.score_key(d, v[i]));
+                        let mut j = i;
+                        while j < n && v[j] == v[i] {
+                            j += 1;
+                        }
+                        sum += s * (j - i) as u64;
+                        i = j;
+                    }
+                    sum as f64 / n as f64
+                }
+            };
+        }
+        out
+    }
+
+    /// Score of a goodness key in dimension `d`.
+    fn score_key(&self, d: usize, key: i64) -> u8 {
+        match &self.config.scoring {
+            Scoring::Quintiles => {
+                let v = &self.sorted[d];
+                let n = v.len();
+                if n == 0 {
+                    return 1;
+                }
+                // Buyers strictly worse = position of the first occurrence.
+                let p = v.partition_point(|&x| x < key);
+                let s = 1 + (5 * p as u64 / n as u64);
+                s.min(5) as u8
+            }
+            Scoring::Thresholds { r, f, m } => match d {
+                // key is -recency; count cuts strictly below the recency.
+                0 => 5 - r.iter().filter(|&&c| c < -key).count() as u8,
+                1 => 1 + f.iter().filter(|&&c| c <= key).count() as u8,
+                _ => 1 + m.iter().filter(|&&c| c <= key).count() as u8,
+            },
+        }
+    }
+
+    /// Scores one member against the fitted population. A member outside the population
+    /// is scored by where they would fall in it.
+    pub fn score(&self, m: &RfmInput) -> RfmScore {
+        let recency = m.last_order.map(|d| (self.as_of - d).num_days());
+        let tenure = m.first_order.map(|d| (self.as_of - d).num_days());
+        let frequency = match self.config.frequency {
+            FrequencyBasis::Orders => m.orders,
+            FrequencyBasis::OrderDays => m.order_days,
+        };
+        let mut out = RfmScore {
+            member_id: m.member_id.clone(),
+            recency_days: recency,
+            tenure_days: tenure,
+            frequency,
+            monetary: m.monetary,
+            r: None,
+            f: None,
+            m: None,
+            class: None,
+        };
+        if !m.is_buyer() {
+            return out;
+        }
+        let k = keys(m, self.as_of, self.config.frequency);
+        let s = [
+            self.score_key(0, k[0]),
+            self.score_key(1, k[1]),
+            self.score_key(2, k[2]),
+        ];
+        let high = |d: usize| -> bool {
+            match self.config.class_basis {
+                ClassBasis::MeanScore => f64::from(s[d]) > self.reference[d],
+                // Keys are goodness (R negated), so "above the mean key" is high for all.
+                ClassBasis::MeanValue => k[d] as f64 > self.reference[d],
+                ClassBasis::ScoreThreshold { r, f, m } => s[d] >= [r, f, m][d],
+            }
+        };
+        out.r = Some(s[0]);
+        out.f = Some(s[1]);
+        out.m = Some(s[2]);
+        out.class = Some(RfmClass::from_highs(high(0), high(1), high(2)));
+        out
+    }
+}
+
+/// Goodness keys: bigger is better in every dimension.
+fn keys(m: &RfmInput, as_of: NaiveDate, basis: FrequencyBasis) -> [i64; 3] {
+    let recency = m.last_order.map(|d| (as_of - d).num_days()).unwrap_or(0);
+    let f = match basis {
+        FrequencyBasis::Orders => m.orders,
+        FrequencyBasis::OrderDays => m.order_days,
+    };
+    [-recency, i64::from(f), m.monetary]
+}
+
+/// Scores every member (output in input order).
+pub fn score_all(
+    members: &[RfmInput],
+    as_of: NaiveDate,
+    config: &RfmConfig,
+) -> Result<Vec<RfmScore>, SegmentError> {
+    let model = RfmModel::fit(members, as_of, config)?;
+    Ok(members.iter().map(|m| model.score(m)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    fn buyer(id: &str, last: &str, orders: u32, monetary: i64) -> RfmInput {
+        RfmInput {
+            member_id: id.into(),
+            first_order: Some(d("2025-01-01")),
+            last_order: Some(d(last)),
+            orders,
+            order_days: orders,
+            monetary,
+        }
+    }
+
+    #[test]
+    fn quintiles_spread_distinct_values_evenly() {
+        let ms: Vec<RfmInput> = (0..10)
+            .map(|i| buyer(&format!("m{i}"), "2026-01-01", i + 1, i64::from(i) * 100))
+            .collect();
+        let out = score_all(&ms, d("2026-01-31"), &RfmConfig::default()).expect("ok");
+        let f: Vec<u8> = out.iter().map(|s| s.f.expect("f")).collect();
+        assert_eq!(f, vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+        // Everyone bought the same day: ties share the lowest score.
+        assert!(out.iter().all(|s| s.r == Some(1)));
+        assert_eq!(out[0].recency_days, Some(30));
+        assert_eq!(out[0].tenure_days, Some(395));
+    }
+
+    #[test]
+    fn ties_never_split() {
+        let mut ms = vec![];
+        for i in 0..7 {
+            ms.push(buyer(&format!("a{i}"), "2026-01-01", 1, 500));
+        }
+        for i in 0..3 {
+            ms.push(buyer(&format!("b{i}"), "2026-01-20", 3, 900));
+        }
+        let out = score_all(&ms, d("2026-01-31"), &RfmConfig::default()).expect("ok");
+        assert!(out[..7].iter().all(|s| s.f == Some(1) && s.m == Some(1)));
+        // First occurrence of 3 orders is position 7 of 10 → 1 + 35/10 = 4.
+        assert!(out[7..].iter().all(|s| s.f == Some(4) && s.r == Some(4)));
+        assert_eq!(out[7].class, Some(RfmClass::ImportantValue));
+        assert_eq!(out[0].class, Some(RfmClass::GeneralWinBack));
+    }
+
+    #[test]
+    fn non_buyers_are_not_scored() {
+        let ms = vec![
+            RfmInput {
+                member_id: "x".into(),
+                first_order: None,
+                last_order: None,
+                orders: 0,
+                order_days: 0,
+                monetary: 0,
+            },
+            buyer("y", "2026-01-01", 1, 100),
+        ];
+        let out = score_all(&ms, d("2026-01-31"), &RfmConfig::default()).expect("ok");
+        assert_eq!(out[0].r, None);
+        assert_eq!(out[0].class, None);
+        assert_eq!(out[1].r, Some(1));
+    }
+
+    #[test]
+    fn thresholds_and_validation() {
+        let cfg = RfmConfig {
+            scoring: Scoring::Thresholds {
+                r: [7, 30, 90, 180],
+                f: [2, 3, 5, 10],
+                m: [10_000, 50_000, 100_000, 500_000],
+            },
+            class_basis: ClassBasis::ScoreThreshold { r: 3, f: 3, m: 3 },
+            ..RfmConfig::default()
+        };
+        let ms = vec![
+            buyer("a", "2026-01-24", 5, 100_000),
+            buyer("b", "2025-06-01", 1, 9_999),
+        ];
+        let out = score_all(&ms, d("2026-01-31"), &cfg).expect("ok");
+        assert_eq!((out[0].r, out[0].f, out[0].m), (Some(5), Some(4), Some(4)));
+        assert_eq!((out[1].r, out[1].f, out[1].m), (Some(1), Some(1), Some(1)));
+        assert_eq!(out[0].class, Some(RfmClass::ImportantValue));
+        let bad = RfmConfig {
+            scoring: Scoring::Thresholds {
+                r: [7, 7, 90, 180],
+                f: [2, 3, 5, 10],
+                m: [1, 2, 3, 4],
+            },
+            ..RfmConfig::default()
+        };
+        let err = score_all(&ms, d("2026-01-31"), &bad).expect_err("bad");
+        assert_eq!(err.code(), "invalid_config");
+    }
+
+    #[test]
+    fn class_names() {
+        assert_eq!(RfmClass::from_highs(true, false, true).zh(), "重要发展");
+        assert_eq!(RfmClass::from_highs(false, true, true).zh(), "重要保持");
+        assert_eq!(RfmClass::from_highs(false, false, false).zh(), "一般挽留");
+        for c in RfmClass::ALL {
+            assert_eq!(RfmClass::parse(c.code()), Some(c));
+            let json = serde_json::to_string(&c).expect("json");
+            assert_eq!(json, format!("\"{}\"", c.code()));
+        }
+    }
+}
