@@ -1,0 +1,42 @@
+//! Loyalty domain of MemberOps (会员成长体系): growth value and tiers, earning rules, the
+//! points ledger, stored value, check-in and referrals.
+//!
+//! Everything here is pure: plain data in, decisions and ledger entries out. The application
+//! layer loads the member's state, calls a function here and writes the returned entries in
+//! the same transaction as the event that caused them. Nothing in this crate reads a clock:
+//! every function takes the instant (`Millis`, UTC) and, where calendar days matter, the
+//! member's IANA zone.
+
+pub mod checkin;
+pub mod error;
+pub mod points;
+pub mod program;
+pub mod referral;
+pub mod rules;
+pub mod stored_value;
+pub mod tiers;
+
+pub use error::LoyaltyError;
+pub use program::Program;
+pub use rules::{Award, EventFacts, MemberState, evaluate};
+
+/// Calendar helpers shared by the modules: "today" and "this month" are the member's.
+pub mod calendar {
+    use chrono::{NaiveDate, TimeZone};
+    use chrono_tz::Tz;
+    use memberops_core::time::{Millis, When};
+
+    /// The member's local calendar day at `at`.
+    pub fn local_date(at: Millis, tz: Tz) -> NaiveDate {
+        match tz.timestamp_millis_opt(at) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.date_naive(),
+            // Out of chrono's range: no real event is there; fall back to the epoch day.
+            chrono::LocalResult::None => NaiveDate::default(),
+        }
+    }
+
+    /// The instant a local day starts in `tz` (DST gaps handled by memberops-core).
+    pub fn start_of_day(day: NaiveDate, tz: Tz) -> Millis {
+        When::LocalDate(day).resolve(tz).0
+    }
+}

@@ -1,0 +1,509 @@
+//! Earning rules: which event earns how much growth (成长值) and how many points (积分).
+//!
+//! `evaluate` is a pure decision. The caller supplies what the member already earned from
+//! each rule today, this month (both in the member's local calendar, on the event's date)
+//! and ever, so caps are enforced without this crate reading storage.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, Weekday};
+use chrono_tz::Tz;
+use memberops_core::FieldError;
+use memberops_core::time::Millis;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::local_date;
+use crate::program::{BP_ONE, Program};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarningRule {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// `order.paid`, `checkin`, … or any custom event type.
+    pub event_type: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub conditions: Conditions,
+    pub reward: Reward,
+    #[serde(default)]
+    pub points_multiplier: PointsMultiplier,
+    #[serde(default)]
+    pub caps: Caps,
+    /// Campaign rules: active from (inclusive) … to (exclusive).
+    #[serde(default)]
+    pub valid_from: Option<Millis>,
+    #[serde(default)]
+    pub valid_to: Option<Millis>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// All conditions must hold; an empty list means "any".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Conditions {
+    /// The event's amount must be at least this (minor units); events without an amount fail.
+    #[serde(default)]
+    pub min_amount_minor: Option<i64>,
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// At least one of the event's product categories must be listed.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Day of week of the event in the member's zone.
+    #[serde(default)]
+    pub weekdays: Vec<Weekday>,
+    /// Member's current tier codes.
+    #[serde(default)]
+    pub tiers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reward {
+    #[serde(default)]
+    pub growth: RewardAmount,
+    #[serde(default)]
+    pub points: RewardAmount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RewardAmount {
+    #[default]
+    None,
+    Fixed {
+        amount: i64,
+    },
+    /// `units` for every whole `per_minor` of the event's amount (floor: 1.99 yuan earns 1).
+    PerAmount {
+        per_minor: i64,
+        units: i64,
+    },
+}
+
+impl RewardAmount {
+    fn of(&self, amount_minor: Option<i64>) -> i64 {
+        match *self {
+            RewardAmount::None => 0,
+            RewardAmount::Fixed { amount } => amount,
+            RewardAmount::PerAmount { per_minor, units } => match amount_minor {
+                Some(a) if a > 0 && per_minor > 0 => (a / per_minor).saturating_mul(units),
+                _ => 0,
+            },
+        }
+    }
+
+    fn check(&self, field: &str, errs: &mut Vec<FieldError>) {
+        let bad = match *self {
+            RewardAmount::None => None,
+            RewardAmount::Fixed { amount } if amount < 0 => Some("amount cannot be negative"),
+            RewardAmount::PerAmount { per_minor, .. } if per_minor <= 0 => {
+                Some("per_minor must be positive")
+            }
+            RewardAmount::PerAmount { units, .. } if units < 0 => Some("units cannot be negative"),
+            _ => None,
+        };
+        if let Some(msg) = bad {
+            errs.push(FieldError::new(&["reward", field], "out_of_range", msg));
+        }
+    }
+}
+
+/// How the member's tier scales points. Growth is never multiplied: it decides the tier,
+/// and multiplying it by the tier would make tiers self-reinforcing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointsMultiplier {
+    #[default]
+    None,
+    /// The tier's `points_multiplier_bp` privilege.
+    Tier,
+    /// Rule-specific basis points per tier code (e.g. a double-points day for gold);
+    /// unlisted tiers get ×1.
+    PerTier(BTreeMap<String, u32>),
+}
+
+/// Per-member caps for one rule. Amount caps trim the award; count caps skip it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Caps {
+    #[serde(default)]
+    pub daily_growth: Option<i64>,
+    #[serde(default)]
+    pub daily_points: Option<i64>,
+    #[serde(default)]
+    pub monthly_growth: Option<i64>,
+    #[serde(default)]
+    pub monthly_points: Option<i64>,
+    #[serde(default)]
+    pub daily_count: Option<u32>,
+    /// E.g. 1 for registration or profile completion.
+    #[serde(default)]
+    pub lifetime_count: Option<u32>,
+}
+
+impl EarningRule {
+    pub(crate) fn check(&self, tiers: &BTreeSet<&str>) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        if self.id.trim().is_empty() {
+            errs.push(FieldError::new(&["id"], "required", "rule id is empty"));
+        }
+        if self.event_type.trim().is_empty() {
+            errs.push(FieldError::new(
+                &["event_type"],
+                "required",
+                "event_type is empty",
+            ));
+        }
+        self.reward.growth.check("growth", &mut errs);
+        self.reward.points.check("points", &mut errs);
+        if let (Some(f), Some(t)) = (self.valid_from, self.valid_to)
+            && f >= t
+        {
+            errs.push(FieldError::new(
+                &["valid_to"],
+                "out_of_range",
+                "valid_to must be after valid_from",
+            ));
+        }
+        for t in &self.conditions.tiers {
+            if !tiers.contains(t.as_str()) {
+                errs.push(FieldError::new(
+                    &["conditions", "tiers"],
+                    "unknown_tier",
+                    format!("no tier `{t}`"),
+                ));
+            }
+        }
+        if let PointsMultiplier::PerTier(m) = &self.points_multiplier {
+            for (t, bp) in m {
+                if !tiers.contains(t.as_str()) || *bp == 0 {
+                    errs.push(FieldError::new(
+                        &["points_multiplier"],
+                        "out_of_range",
+                        format!("`{t}`: tier must exist and the multiplier be positive"),
+                    ));
+                }
+            }
+        }
+        let c = &self.caps;
+        if [
+            c.daily_growth,
+            c.daily_points,
+            c.monthly_growth,
+            c.monthly_points,
+        ]
+        .iter()
+        .flatten()
+        .any(|v| *v < 0)
+        {
+            errs.push(FieldError::new(
+                &["caps"],
+                "out_of_range",
+                "caps cannot be negative",
+            ));
+        }
+        errs
+    }
+
+    fn active_at(&self, at: Millis) -> bool {
+        self.enabled
+            && self.valid_from.is_none_or(|f| at >= f)
+            && self.valid_to.is_none_or(|t| at < t)
+    }
+}
+
+/// The facts of one event that rules look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFacts {
+    pub event_id: String,
+    pub event_type: String,
+    pub occurred_at: Millis,
+    #[serde(default)]
+    pub amount_minor: Option<i64>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+}
+
+/// What one member already earned from one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Earned {
+    pub growth: i64,
+    pub points: i64,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RuleUsage {
+    /// On the event's local day.
+    pub day: Earned,
+    /// In the event's local calendar month.
+    pub month: Earned,
+    pub lifetime: Earned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberState {
+    pub tier: String,
+    pub tz: Tz,
+    /// By rule id; missing = nothing earned yet.
+    pub usage: BTreeMap<String, RuleUsage>,
+}
+
+/// One rule's reward for one event. The caller turns `points` into a lot
+/// (`points::PointsAccount::earn`) and `growth` into a growth entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Award {
+    pub rule_id: String,
+    pub event_id: String,
+    pub program_version: u32,
+    pub growth: i64,
+    pub points: i64,
+    /// True when a cap trimmed the reward.
+    pub capped: bool,
+}
+
+/// Every award the event earns, in rule order. Rules whose conditions fail, whose campaign
+/// is not running, or whose caps are used up give nothing (no zero awards).
+pub fn evaluate(program: &Program, facts: &EventFacts, member: &MemberState) -> Vec<Award> {
+    let tier = program.tier(&member.tier).ok().map(|(_, t)| t);
+    let weekday = local_date(facts.occurred_at, member.tz).weekday();
+    let mut out = Vec::new();
+    for rule in &program.rules {
+        if rule.event_type != facts.event_type
+            || !rule.active_at(facts.occurred_at)
+            || !matches(&rule.conditions, facts, member, weekday)
+        {
+            continue;
+        }
+        let usage = member.usage.get(&rule.id).copied().unwrap_or_default();
+        let caps = &rule.caps;
+        if caps.daily_count.is_some_and(|c| usage.day.count >= c)
+            || caps
+                .lifetime_count
+                .is_some_and(|c| usage.lifetime.count >= c)
+        {
+            continue;
+        }
+        let raw_growth = rule.reward.growth.of(facts.amount_minor);
+        let bp = match &rule.points_multiplier {
+            PointsMultiplier::None => BP_ONE,
+            PointsMultiplier::Tier => tier.map_or(BP_ONE, |t| t.privileges.points_multiplier_bp),
+            PointsMultiplier::PerTier(m) => m.get(&member.tier).copied().unwrap_or(BP_ONE),
+        };
+        let raw_points = scale_bp(rule.reward.points.of(facts.amount_minor), bp);
+        let growth = capped(
+            raw_growth,
+            &[
+                caps.daily_growth.map(|c| c - usage.day.growth),
+                caps.monthly_growth.map(|c| c - usage.month.growth),
+            ],
+        );
+        let points = capped(
+            raw_points,
+            &[
+                caps.daily_points.map(|c| c - usage.day.points),
+                caps.monthly_points.map(|c| c - usage.month.points),
+            ],
+        );
+        if growth == 0 && points == 0 {
+            continue;
+        }
+        out.push(Award {
+            rule_id: rule.id.clone(),
+            event_id: facts.event_id.clone(),
+            program_version: program.version,
+            growth,
+            points,
+            capped: growth < raw_growth || points < raw_points,
+        });
+    }
+    out
+}
+
+/// `value × bp / 10_000`, rounded down, without overflow.
+pub fn scale_bp(value: i64, bp: u32) -> i64 {
+    let v = i128::from(value) * i128::from(bp) / i128::from(BP_ONE);
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn capped(raw: i64, rooms: &[Option<i64>]) -> i64 {
+    rooms
+        .iter()
+        .flatten()
+        .fold(raw, |v, room| v.min(*room))
+        .max(0)
+}
+
+fn matches(c: &Conditions, f: &EventFacts, m: &MemberState, weekday: Weekday) -> bool {
+    c.min_amount_minor
+        .is_none_or(|min| f.amount_minor.is_some_and(|a| a >= min))
+        && (c.channels.is_empty() || f.channel.as_ref().is_some_and(|ch| c.channels.contains(ch)))
+        && (c.categories.is_empty() || f.categories.iter().any(|x| c.categories.contains(x)))
+        && (c.weekdays.is_empty() || c.weekdays.contains(&weekday))
+        && (c.tiers.is_empty() || c.tiers.contains(&m.tier))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn member(tier: &str) -> MemberState {
+        MemberState {
+            tier: tier.into(),
+            tz: chrono_tz::Asia::Shanghai,
+            usage: BTreeMap::new(),
+        }
+    }
+
+    fn order(id: &str, amount: i64, at: Millis) -> EventFacts {
+        EventFacts {
+            event_id: id.into(),
+            event_type: "order.paid".into(),
+            occurred_at: at,
+            amount_minor: Some(amount),
+            channel: Some("app".into()),
+            categories: vec!["shoes".into()],
+            order_id: Some(format!("o-{id}")),
+        }
+    }
+
+    fn ms(y: i32, mo: u32, d: u32, h: u32) -> Millis {
+        chrono::Utc
+            .with_ymd_and_hms(y, mo, d, h, 0, 0)
+            .single()
+            .expect("valid")
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn spend_earns_growth_per_yuan_and_points_times_tier() {
+        let p = Program::default();
+        let at = ms(2026, 5, 1, 2);
+        let a = evaluate(&p, &order("e1", 19_999, at), &member("gold"));
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].growth, a[0].points), (199, 298)); // 199 × 1.5 = 298.5 → 298
+        assert_eq!(
+            (a[0].rule_id.as_str(), a[0].event_id.as_str()),
+            ("spend", "e1")
+        );
+        let a = evaluate(&p, &order("e2", 19_999, at), &member("normal"));
+        assert_eq!((a[0].growth, a[0].points), (199, 199));
+        assert!(evaluate(&p, &order("e3", 99, at), &member("normal")).is_empty());
+    }
+
+    #[test]
+    fn caps_trim_and_count_caps_skip() {
+        let p = Program::default();
+        let mut m = member("normal");
+        let share = EventFacts {
+            event_type: "content.shared".into(),
+            amount_minor: None,
+            ..order("s", 0, ms(2026, 5, 1, 2))
+        };
+        m.usage.insert(
+            "content_shared".into(),
+            RuleUsage {
+                day: Earned {
+                    growth: 18,
+                    points: 0,
+                    count: 4,
+                },
+                ..RuleUsage::default()
+            },
+        );
+        let a = evaluate(&p, &share, &m);
+        assert_eq!((a[0].growth, a[0].capped), (2, true));
+        m.usage.get_mut("content_shared").expect("usage").day.growth = 20;
+        assert!(evaluate(&p, &share, &m).is_empty());
+
+        let reg = EventFacts {
+            event_type: "member.registered".into(),
+            ..share.clone()
+        };
+        assert_eq!(evaluate(&p, &reg, &m)[0].growth, 100);
+        m.usage.insert(
+            "registered".into(),
+            RuleUsage {
+                lifetime: Earned {
+                    growth: 100,
+                    points: 0,
+                    count: 1,
+                },
+                ..RuleUsage::default()
+            },
+        );
+        assert!(evaluate(&p, &reg, &m).is_empty());
+    }
+
+    #[test]
+    fn campaign_conditions_weekday_in_member_zone_and_validity() {
+        let mut p = Program::default();
+        // Double points on Saturdays for app orders over 100 yuan, May 2026 only.
+        p.rules.push(EarningRule {
+            id: "may_saturdays".into(),
+            name: "周六双倍".into(),
+            event_type: "order.paid".into(),
+            enabled: true,
+            conditions: Conditions {
+                min_amount_minor: Some(10_000),
+                channels: vec!["app".into()],
+                categories: vec!["shoes".into(), "bags".into()],
+                weekdays: vec![Weekday::Sat],
+                tiers: vec![],
+            },
+            reward: Reward {
+                growth: RewardAmount::None,
+                points: RewardAmount::PerAmount {
+                    per_minor: 100,
+                    units: 1,
+                },
+            },
+            points_multiplier: PointsMultiplier::PerTier(BTreeMap::from([(
+                "gold".to_owned(),
+                20_000,
+            )])),
+            caps: Caps::default(),
+            valid_from: Some(ms(2026, 4, 30, 16)),
+            valid_to: Some(ms(2026, 5, 31, 16)),
+        });
+        p.validate().expect("valid");
+        // 2026-05-01 is a Friday; 17:00 UTC Friday is 01:00 Saturday in Shanghai.
+        let sat_local = ms(2026, 5, 1, 17);
+        let a = evaluate(&p, &order("e", 20_000, sat_local), &member("gold"));
+        assert_eq!(a.len(), 2);
+        assert_eq!((a[1].rule_id.as_str(), a[1].points), ("may_saturdays", 400));
+        let fri_local = ms(2026, 5, 1, 10);
+        assert_eq!(
+            evaluate(&p, &order("e", 20_000, fri_local), &member("gold")).len(),
+            1
+        );
+        let mut o = order("e", 20_000, sat_local);
+        o.channel = Some("pos".into());
+        assert_eq!(evaluate(&p, &o, &member("gold")).len(), 1);
+        let june = ms(2026, 6, 6, 2);
+        assert_eq!(
+            evaluate(&p, &order("e", 20_000, june), &member("gold")).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn per_amount_floors_and_never_goes_negative() {
+        let r = RewardAmount::PerAmount {
+            per_minor: 100,
+            units: 2,
+        };
+        assert_eq!(r.of(Some(1_99)), 2);
+        assert_eq!(r.of(Some(-500)), 0);
+        assert_eq!(r.of(None), 0);
+        assert_eq!(scale_bp(7, 15_000), 10);
+    }
+}
