@@ -99,7 +99,9 @@ pub fn persona(rng: &mut DemoRng) -> Persona {
     let whale = sample::pareto(rng, 1.0, 1.5).min(60.0);
     let engagement = sample::lognormal(rng, 1.0, 0.6);
     let bouncer = sample::chance(rng, channel.bounce);
-    let buyer = if bouncer {
+    let buyer = if channel.name == "store" {
+        sample::chance(rng, 0.95) // signed up at the till, while paying
+    } else if bouncer {
         sample::chance(rng, 0.3) // the new-member gift pack converts some
     } else {
         sample::chance(rng, 0.75)
@@ -334,11 +336,20 @@ impl Sim<'_> {
         if !p.buyer {
             return;
         }
-        if p.bouncer {
+        if p.channel.name == "store" {
+            // Joined at the till: the first order is the one being paid for.
+            let at = self.reg + minutes(sample::uniform(self.rng, 1.0, 12.0));
+            if self.active(at) {
+                self.order(at, Some("store"));
+            }
+            if p.bouncer {
+                return;
+            }
+        } else if p.bouncer {
             let window = (self.end - self.reg).num_minutes().max(30) as f64;
             let at = self.reg + minutes(sample::uniform(self.rng, 15.0, window));
             if self.active(at) {
-                self.order(at);
+                self.order(at, None);
             }
             return;
         }
@@ -349,22 +360,24 @@ impl Sim<'_> {
         if !self.active(first) {
             return;
         }
-        self.order(first);
+        self.order(first, None);
         let rate = p.channel.buy * p.whale.sqrt() * sample::lognormal(self.rng, 1.0, 0.5) / 240.0;
         for day in self.poisson_days(first, rate, true) {
             let at = self.moment_on(day);
             if self.active(at) {
-                self.order(at);
+                self.order(at, None);
             }
         }
     }
 
-    fn order(&mut self, at: DateTime<Utc>) {
+    /// A paid order at `at`, with the views and cart add that led to it and what may
+    /// follow: a refund, a review, a share. `channel` None: the member's usual mix.
+    fn order(&mut self, at: DateTime<Utc>, channel: Option<&'static str>) {
         self.orders += 1;
         let order_id = format!("demo-o-{}-{:03}", self.key, self.orders);
         let category = self.category(at);
         let basket = self.persona.whale.powf(0.4) * profile::category_price_factor(category);
-        let yuan = sample::lognormal(self.rng, 150.0 * basket, 0.6).clamp(9.9, 50_000.0);
+        let yuan = sample::lognormal(self.rng, 100.0 * basket, 0.6).clamp(9.9, 50_000.0);
         // Shelf prices end in .00 or .90; coupons and bundles give odd fen.
         let fen = match sample::int(self.rng, 0, 9) {
             0..=4 => (yuan.round() as i64) * 100 - 10,
@@ -373,14 +386,19 @@ impl Sim<'_> {
         }
         .max(990);
         let items = sample::int(self.rng, 1, (1 + fen / 25_000).min(6));
-        let channel = self.order_channel();
+        let channel = match channel {
+            Some(c) => c,
+            None => self.order_channel(),
+        };
 
         // Looked at it, put it in the cart, paid.
         let cart_gap = sample::uniform(self.rng, 1.0, 15.0);
-        let mut view_at = at - minutes(cart_gap);
-        for _ in 0..sample::int(self.rng, 1, 2) {
-            view_at -= minutes(sample::uniform(self.rng, 2.0, 40.0));
-            self.view(view_at, category);
+        if channel != "store" {
+            let mut view_at = at - minutes(cart_gap);
+            for _ in 0..sample::int(self.rng, 1, 2) {
+                view_at -= minutes(sample::uniform(self.rng, 2.0, 40.0));
+                self.view(view_at, category);
+            }
         }
         if channel != "store" && sample::chance(self.rng, 0.75) {
             let sku = self.sku(category);
@@ -410,9 +428,7 @@ impl Sim<'_> {
             0.04
         };
         if sample::chance(self.rng, refund_p) {
-            let day =
-                calendar::local_day(self.tz, at) + Duration::days(sample::int(self.rng, 1, 14));
-            let when = calendar::moment_on(self.rng, self.tz, day).max(at + Duration::hours(1));
+            let when = at + minutes(sample::uniform(self.rng, 1.0, 14.0) * 1440.0);
             let (amount, reason) = if sample::chance(self.rng, 0.35) && fen > 100 {
                 let part = (fen as f64 * sample::uniform(self.rng, 0.2, 0.8)).round() as i64;
                 (part.clamp(1, fen - 1), "部分商品退货")
@@ -465,7 +481,7 @@ impl Sim<'_> {
                 ("app", 40.0),
                 ("mini_program", 35.0),
                 ("web", 10.0),
-                ("store", 15.0),
+                ("store", 8.0),
             ],
             |c| c.1,
         )

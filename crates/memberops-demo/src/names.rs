@@ -236,11 +236,16 @@ pub fn place(rng: &mut DemoRng) -> &'static Place {
 
 /// A bijection of `0..modulus` (for `modulus` a power of ten): member `i` gets a number
 /// nobody else in the data set gets, yet the numbers look random.
-fn scramble(index: usize, seed: u64, modulus: u64) -> u64 {
-    // 7_654_321 is coprime with every power of ten, so `i ↦ a·i + b mod 10^k` is a bijection.
-    let offset = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % modulus;
-    ((index as u64 % modulus) * 7_654_321 % modulus + offset) % modulus
+/// `multiplier` must be coprime with ten; phones and e-mails use different ones so that
+/// their digits do not repeat each other.
+fn scramble(index: usize, seed: u64, modulus: u64, multiplier: u64) -> u64 {
+    // With `a` coprime with every power of ten, `i ↦ a·i + b mod 10^k` is a bijection.
+    let offset = (seed ^ multiplier).wrapping_mul(0x9E37_79B9_7F4A_7C15) % modulus;
+    ((index as u64 % modulus) * multiplier % modulus + offset) % modulus
 }
+
+const PHONE_MIX: u64 = 7_654_321;
+const EMAIL_MIX: u64 = 3_141_593;
 
 /// A mobile number in E.164, unique per member index (below 10^7 members abroad, 10^9 in
 /// China).
@@ -249,17 +254,28 @@ pub fn phone(rng: &mut DemoRng, country: Country, index: usize, seed: u64) -> St
         Country::China => {
             // 13x–19x are the mobile ranges.
             let second = sample::int(rng, 3, 9);
-            format!("+861{second}{:09}", scramble(index, seed, 1_000_000_000))
+            format!(
+                "+861{second}{:09}",
+                scramble(index, seed, 1_000_000_000, PHONE_MIX)
+            )
         }
         Country::Singapore => {
             let first = if sample::chance(rng, 0.6) { 9 } else { 8 };
-            format!("+65{first}{:07}", scramble(index, seed, 10_000_000))
+            format!(
+                "+65{first}{:07}",
+                scramble(index, seed, 10_000_000, PHONE_MIX)
+            )
         }
         Country::UnitedStates => {
             let area = sample::one_of(rng, &[213, 310, 323, 424, 626, 818]);
-            format!("+1{area}{:07}", scramble(index, seed, 10_000_000))
+            format!(
+                "+1{area}{:07}",
+                scramble(index, seed, 10_000_000, PHONE_MIX)
+            )
         }
-        Country::UnitedKingdom => format!("+447{:09}", scramble(index, seed, 1_000_000_000)),
+        Country::UnitedKingdom => {
+            format!("+447{:09}", scramble(index, seed, 1_000_000_000, PHONE_MIX))
+        }
     }
 }
 
@@ -298,7 +314,7 @@ pub fn email(
         EMAIL_DOMAINS_ABROAD
     };
     let &(domain, _) = sample::weighted(rng, domains, |d| d.1);
-    let unique = scramble(index, seed, 1_000_000);
+    let unique = scramble(index, seed, 1_000_000, EMAIL_MIX);
     if domain == "qq.com" {
         // QQ numbers: 8–10 digits, the unique part last.
         let head = sample::int(rng, 10, 3999);
@@ -322,9 +338,11 @@ mod tests {
 
     #[test]
     fn scramble_is_a_bijection() {
-        let mut seen: Vec<u64> = (0..100_000).map(|i| scramble(i, 7, 100_000)).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        assert_eq!(seen.len(), 100_000);
+        for mix in [PHONE_MIX, EMAIL_MIX] {
+            let mut seen: Vec<u64> = (0..100_000).map(|i| scramble(i, 7, 100_000, mix)).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), 100_000);
+        }
     }
 }

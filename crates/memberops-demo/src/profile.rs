@@ -22,7 +22,8 @@ pub const CATEGORIES: &[&str] = &[
     "个护清洁",
 ];
 
-/// Typical basket by category, as a factor on the ¥150 median.
+/// Typical basket by category, as a factor on the ¥100 base price (with the spend persona
+/// on top, the median order lands around ¥150).
 pub fn category_price_factor(category: &str) -> f64 {
     match category {
         "美妆护肤" => 1.3,
