@@ -6,6 +6,25 @@
 //! the same transaction as the event that caused them. Nothing in this crate reads a clock:
 //! every function takes the instant (`Millis`, UTC) and, where calendar days matter, the
 //! member's IANA zone.
+//!
+//! How the application uses it, for an `order.paid` event:
+//! 1. `rules::evaluate(program, facts, member)` → awards (each names its rule and event);
+//! 2. per award: a `tiers::GrowthEntry` for the growth, and
+//!    `points::PointsAccount::earn(…, Earning::from_award(…))` → points entries;
+//! 3. `tiers::check_upgrade` with the new window growth → maybe a `TierChange`, recorded
+//!    as a `tier.changed` event;
+//! 4. store the event, the entries and the tier change in one transaction.
+//!
+//! For `order.refunded`: `points::refund_reversal` (how much, proportionally) →
+//! `PointsAccount::reverse_order` (which lots, and any debt) and a negative growth entry.
+//! A refund never downgrades at once; the next `tiers::review` sees the lower growth.
+//!
+//! Decisions, each documented in its module: points are lots consumed soonest-expiring
+//! first (`points`); refund shortfalls become debt paid from future points (`points`);
+//! stored value is spent principal first, refunds forfeit bonus proportionally
+//! (`stored_value`); growth is never multiplied by tier (`rules`); the base check-in reward
+//! is an earning rule, streak rewards are here (`checkin`); invite codes are a keyed hash
+//! (`referral`).
 
 pub mod checkin;
 pub mod error;

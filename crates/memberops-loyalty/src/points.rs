@@ -190,6 +190,24 @@ pub struct Earning {
     pub order_id: Option<String>,
 }
 
+impl Earning {
+    /// The lot for an award's points (`None` when the award has no points).
+    pub fn from_award(
+        award: &crate::rules::Award,
+        lot_id: impl Into<String>,
+        at: Millis,
+        order_id: Option<String>,
+    ) -> Option<Earning> {
+        (award.points > 0).then(|| Earning {
+            lot_id: lot_id.into(),
+            points: award.points,
+            at,
+            reference: award.event_id.clone(),
+            order_id,
+        })
+    }
+}
+
 /// Rebuilds the account from its entries (the ledger is the truth; lots are a cache).
 pub fn replay(entries: &[PointsEntry]) -> Result<PointsAccount, LoyaltyError> {
     let mut acc = PointsAccount::default();
@@ -217,6 +235,9 @@ impl PointsAccount {
         for e in entries {
             if let Some(terms) = &e.new_lot {
                 let id = e.lot_id.clone().unwrap_or_default();
+                if id.is_empty() {
+                    return Err(LoyaltyError::UnknownLot(id));
+                }
                 if next.lots.iter().any(|l| l.id == id) {
                     return Err(LoyaltyError::DuplicateLot(id));
                 }

@@ -179,6 +179,25 @@ fn partial_refunds_never_reverse_more_than_earned() {
 }
 
 #[test]
+fn awards_become_lots_that_point_back_to_their_event() {
+    let program = crate::Program::default();
+    let award = crate::rules::Award {
+        rule_id: "spend".into(),
+        event_id: "evt-9".into(),
+        program_version: program.version,
+        growth: 10,
+        points: 15,
+        capped: false,
+    };
+    let input = Earning::from_award(&award, "lot-9", 0, Some("o9".into())).expect("points");
+    let acc = PointsAccount::default();
+    let e = acc.earn(&program.points, input, SH).expect("earn");
+    assert_eq!((e[0].points, e[0].reference.as_str()), (15, "evt-9"));
+    let none = crate::rules::Award { points: 0, ..award };
+    assert_eq!(Earning::from_award(&none, "x", 0, None), None);
+}
+
+#[test]
 fn adjustments_need_a_reason() {
     let p = policy(ShortfallPolicy::RecordDebt);
     let acc = PointsAccount::default();
