@@ -66,10 +66,12 @@ fn member_rng(seed: u64, index: usize) -> DemoRng {
 
 fn member_events(cfg: &DemoConfig, index: usize) -> Vec<EventIn> {
     let mut rng = member_rng(cfg.seed, index);
-    let bound = upper_bound(cfg.today);
     let persona = behaviour::persona(&mut rng);
     let place = names::place(&mut rng);
     let tz: Tz = place.time_zone.parse().unwrap_or(Tz::Asia__Shanghai);
+    // Neither after today in UTC nor on tomorrow's date on the member's own calendar.
+    let local_end = calendar::local_to_utc(tz, upper_bound(cfg.today).naive_utc());
+    let bound = upper_bound(cfg.today).min(local_end);
     let day = behaviour::registration_day(&mut rng, cfg.today);
     let registered_at = behaviour::registration_time(&mut rng, tz, day, bound);
     let profile = profile::profile(

@@ -68,6 +68,7 @@ fn every_event_is_valid_ordered_unique_and_not_in_the_future() {
     let members: Vec<_> = generate(&c).collect();
     let bound = upper_bound(c.today);
     let start = bound - chrono::Duration::days(3 * 366);
+    let today = c.today.to_string();
     let mut ids = HashSet::new();
     let mut orders = HashSet::new();
     for (i, events) in members.iter().enumerate() {
@@ -80,6 +81,8 @@ fn every_event_is_valid_ordered_unique_and_not_in_the_future() {
             assert!(ids.insert(e.id.clone()), "duplicate id {}", e.id);
             let t = at(e);
             assert!(t <= bound, "{} is after today", e.id);
+            let local = e.occurred_at.as_deref().expect("time");
+            assert!(local[..10] <= *today, "{} is tomorrow locally", e.id);
             assert!(t >= last, "{} is out of order", e.id);
             last = t;
             if e.kind == "order.paid" {
