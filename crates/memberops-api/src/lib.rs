@@ -1,1 +1,70 @@
-//! stub
+//! The MemberOps HTTP API: JSON under `/v1`, `/healthz`, `/openapi.json` and Swagger UI at
+//! `/docs`. Handlers parse input, call one use case of `memberops-app`, and map its result;
+//! rules live in the domain and app crates.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "MemberOps API", description = "Member operations platform: members, events, loyalty, coupons, segments."),
+    modifiers(&SecurityAddon),
+    tags((name = "members", description = "Member profiles (会员档案) and their aggregates"),
+         (name = "events", description = "Behaviour events (用户行为): the write path"),
+         (name = "system", description = "Health and metadata"))
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::health::router())
+        .merge(routes::members::router())
+        .merge(routes::events::router())
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// Largest request body: a full batch of 10,000 events with rich properties fits.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let (router, spec) = api().split_for_parts();
+    router
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(RequestDecompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,1 +1,12 @@
-//! stub
+//! MemberOps use cases: each one applies domain rules and storage in one transaction.
+//!
+//! The HTTP API and the command line are thin layers over these functions.
+
+pub mod error;
+pub mod ingest;
+pub mod keys;
+pub mod members;
+pub mod workspace;
+
+pub use error::AppError;
+pub use workspace::Workspace;

@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Collector, FieldError, Invalid};
-use crate::time::When;
+use crate::time::{Millis, When};
 
 /// Channels a member can consent to be contacted on.
 pub const CONSENT_CHANNELS: &[&str] = &["email", "sms", "push", "wechat", "phone", "inapp"];
@@ -125,7 +125,7 @@ impl ProfileIn {
     /// Validates every field and reports all problems at once, each under its field name.
     pub fn validate(self) -> Result<ProfilePatch, Invalid> {
         let mut c = Collector::default();
-        let mut out = ProfilePatch::default();
+        let mut out = ProfilePatch { consent: self.consent.clone(), attributes: self.attributes, ..ProfilePatch::default() };
         out.phone = self
             .phone
             .map(|v| v.and_then(|s| c.take(normalize_phone(&s)).flatten()));
@@ -168,15 +168,13 @@ impl ProfileIn {
                 }
             }
         }
-        out.consent = self.consent;
-        out.attributes = self.attributes;
         if let Some(tags) = self.tags {
             let mut clean = Vec::with_capacity(tags.len());
             for t in tags {
-                if let Some(t) = c.take(text_field("tags", &t, 64)).flatten() {
-                    if !clean.contains(&t) {
-                        clean.push(t);
-                    }
+                if let Some(t) = c.take(text_field("tags", &t, 64)).flatten()
+                    && !clean.contains(&t)
+                {
+                    clean.push(t);
                 }
             }
             out.tags = Some(clean);
@@ -281,6 +279,84 @@ pub fn parse_birthday(s: &str) -> Result<Option<NaiveDate>, Invalid> {
         ));
     }
     Ok(Some(d))
+}
+
+/// A member's profile as stored: normalised values, no aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub gender: Option<Gender>,
+    pub birthday: Option<NaiveDate>,
+    pub income_band: Option<String>,
+    pub region: Option<String>,
+    pub channel: Option<String>,
+    pub registered_at: Option<Millis>,
+    pub time_zone: chrono_tz::Tz,
+    pub consent: BTreeMap<String, bool>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub tags: Vec<String>,
+}
+
+impl Profile {
+    pub fn empty(time_zone: chrono_tz::Tz) -> Self {
+        Profile {
+            phone: None,
+            email: None,
+            name: None,
+            gender: None,
+            birthday: None,
+            income_band: None,
+            region: None,
+            channel: None,
+            registered_at: None,
+            time_zone,
+            consent: BTreeMap::new(),
+            attributes: serde_json::Map::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// Applies a validated patch. The zone is applied first so that a wall-clock
+    /// `registered_at` in the same patch is read in the member's new zone. Consent and
+    /// attributes merge key by key (a null attribute removes the key); tags are replaced.
+    pub fn apply(&mut self, patch: &ProfilePatch, workspace_zone: chrono_tz::Tz) {
+        fn set<T: Clone>(field: &mut Option<T>, v: &Option<Option<T>>) {
+            if let Some(v) = v {
+                field.clone_from(v);
+            }
+        }
+        if let Some(tz) = patch.time_zone {
+            self.time_zone = tz.unwrap_or(workspace_zone);
+        }
+        set(&mut self.phone, &patch.phone);
+        set(&mut self.email, &patch.email);
+        set(&mut self.name, &patch.name);
+        set(&mut self.gender, &patch.gender);
+        set(&mut self.birthday, &patch.birthday);
+        set(&mut self.income_band, &patch.income_band);
+        set(&mut self.region, &patch.region);
+        set(&mut self.channel, &patch.channel);
+        if let Some(w) = patch.registered_at {
+            self.registered_at = Some(w.resolve(self.time_zone).0);
+        }
+        if let Some(c) = &patch.consent {
+            self.consent.extend(c.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        if let Some(attrs) = &patch.attributes {
+            for (k, v) in attrs {
+                if v.is_null() {
+                    self.attributes.remove(k);
+                } else {
+                    self.attributes.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(t) = &patch.tags {
+            self.tags.clone_from(t);
+        }
+    }
 }
 
 /// A stored member profile with its maintained aggregates.

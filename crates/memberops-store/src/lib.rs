@@ -1,1 +1,99 @@
-//! stub
+//! MemberOps storage: one schema on two backends.
+//!
+//! [`Store`] is what the application sees: reads, plus [`Store::begin_write`] which hands out
+//! a [`WriteTx`], a write transaction whose methods are the building blocks of the use cases
+//! (apply a batch of events, save a member). SQLite (embedded default) and PostgreSQL
+//! implement both traits from the same SQL text (see `backend.rs`); only connecting,
+//! locking and migrations differ.
+
+mod backend;
+mod error;
+mod model;
+mod postgres;
+mod sqlite;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Storage as the application uses it. Reads go to a pool of connections; writes go
+/// through [`WriteTx`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Starts a write transaction for one workspace. Writers of one workspace are
+    /// serialised (SQLite: `BEGIN IMMEDIATE` on the single writer connection; PostgreSQL: a
+    /// transaction-scoped advisory lock), so that checks made inside the transaction (is
+    /// this event new, is this order paid) stay true until it commits.
+    async fn begin_write(&self, workspace_id: &str) -> Result<Box<dyn WriteTx>>;
+
+    async fn workspace(&self, id: &str) -> Result<Option<Workspace>>;
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>>;
+    /// Marks a key revoked; returns false if there was no such live key.
+    async fn revoke_api_key(&self, workspace_id: &str, id: &str, at: i64) -> Result<bool>;
+
+    async fn member(&self, workspace_id: &str, id: &str) -> Result<Option<(MemberRecord, StatsRow)>>;
+    async fn member_by_external_id(&self, workspace_id: &str, external_id: &str) -> Result<Option<(MemberRecord, StatsRow)>>;
+    async fn list_members(&self, workspace_id: &str, q: &MemberQuery) -> Result<Vec<(MemberRecord, StatsRow)>>;
+    /// A member's events, newest first, before `before_seq` when given.
+    async fn member_events(&self, workspace_id: &str, member_id: &str, before_seq: Option<i64>, limit: i64) -> Result<Vec<EventRow>>;
+    async fn event(&self, workspace_id: &str, id: &str) -> Result<Option<EventRow>>;
+    async fn counts(&self, workspace_id: &str) -> Result<Counts>;
+}
+
+/// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
+#[async_trait]
+pub trait WriteTx: Send {
+    /// Which of these event ids are already stored.
+    async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
+    async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;
+    async fn member_for_update(&mut self, external_id: &str) -> Result<Option<MemberRecord>>;
+    async fn insert_members(&mut self, rows: &[MemberRecord]) -> Result<()>;
+    /// Rewrites a member's profile columns.
+    async fn update_member(&mut self, row: &MemberRecord) -> Result<()>;
+    async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()>;
+    async fn orders_by_ids(&mut self, order_ids: &[&str]) -> Result<Vec<OrderRow>>;
+    async fn insert_orders(&mut self, rows: &[OrderRow]) -> Result<()>;
+    /// Sets the refunded total of existing orders: `(order_id, refunded_minor)`.
+    async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()>;
+    /// Raises last-active times and adds to event counts.
+    async fn record_activity(&mut self, rows: &[Activity]) -> Result<()>;
+    /// Recomputes the order aggregates of these members from their orders. Recomputing
+    /// (rather than adding deltas) keeps them exact whatever order events arrive in.
+    async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens the store a URL names: `postgres://…` or `postgresql://…` for PostgreSQL,
+/// `sqlite://path`, `sqlite::memory:` or a plain file path for SQLite.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        Ok(Arc::new(SqliteStore::open(path).await?))
+    }
+}
+
+/// Rows per multi-row statement: well under both backends' bound-parameter limits
+/// (SQLite 32,766; PostgreSQL 65,535) for our widest table.
+pub(crate) const CHUNK: usize = 1000;

@@ -1,0 +1,138 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use memberops_app::ingest::{self, BatchOptions, BatchReport, RowError, RowResult, RowStatus};
+use memberops_core::FieldError;
+use memberops_core::event::EventIn;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::members::EventOut;
+use crate::auth::{Admin, Ingest};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ValidJson;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BatchIn {
+    /// Up to 10,000 events. A row of the wrong shape is rejected on its own.
+    #[schema(value_type = Vec<EventIn>)]
+    pub events: Vec<serde_json::Value>,
+    /// All rows or none: one rejected row and nothing is written.
+    #[serde(default)]
+    pub atomic: bool,
+}
+
+/// Record one event. Sending an event id again changes nothing and answers `duplicate`.
+#[utoipa::path(post, path = "/v1/events", tag = super::EVENTS, request_body = EventIn,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, body = RowResult, description = "accepted"),
+        (status = 200, body = RowResult, description = "duplicate: already recorded"),
+        (status = 404, body = ErrorBody, description = "`member_not_found`"),
+        (status = 409, body = ErrorBody, description = "`order_exists`, `order_not_found`, `refund_exceeds_order`, …"),
+        (status = 422, body = ErrorBody)))]
+async fn post_event(State(state): State<AppState>, auth: Ingest, ValidJson(event): ValidJson<EventIn>) -> ApiResult<(StatusCode, Json<RowResult>)> {
+    let report = ingest::apply_batch(state.store.as_ref(), &auth.ws, vec![event], BatchOptions { atomic: true }).await?;
+    let Some(row) = report.results.into_iter().next() else {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "empty batch report"));
+    };
+    match row.status {
+        RowStatus::Accepted => Ok((StatusCode::CREATED, Json(row))),
+        RowStatus::Duplicate => Ok((StatusCode::OK, Json(row))),
+        RowStatus::Rejected | RowStatus::Skipped => Err(row_error(row.error)),
+    }
+}
+
+/// A rejected single event as an HTTP error: bad fields 422, unknown member 404, a
+/// clash with stored orders 409.
+fn row_error(e: Option<RowError>) -> ApiError {
+    let Some(e) = e else {
+        return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", "the event was rejected");
+    };
+    if !e.fields.is_empty() {
+        return ApiError::validation(e.fields);
+    }
+    let status = match e.code.as_str() {
+        "member_not_found" => StatusCode::NOT_FOUND,
+        _ => StatusCode::CONFLICT,
+    };
+    ApiError::new(status, &e.code, e.message)
+}
+
+/// Record up to 10,000 events in one transaction; the answer says what happened to each
+/// row (`accepted`, `duplicate`, `rejected` with its reason, or `skipped` when an atomic
+/// batch was refused).
+#[utoipa::path(post, path = "/v1/events:batch", tag = super::EVENTS, request_body = BatchIn,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = BatchReport, description = "processed; see `committed` and each row"),
+        (status = 422, body = BatchReport, description = "atomic batch with a rejected row: nothing written"),
+        (status = 400, body = ErrorBody)))]
+async fn post_batch(State(state): State<AppState>, auth: Ingest, ValidJson(body): ValidJson<BatchIn>) -> ApiResult<(StatusCode, Json<BatchReport>)> {
+    if body.events.len() > ingest::MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("a batch holds at most {} events", ingest::MAX_BATCH),
+        ));
+    }
+    // Rows that do not even have the event shape are rejected one by one, so that one bad
+    // row cannot hide the others.
+    let mut shaped = Vec::with_capacity(body.events.len());
+    let mut misshapen: Vec<(usize, String)> = Vec::new();
+    for (i, v) in body.events.into_iter().enumerate() {
+        match serde_json::from_value::<EventIn>(v) {
+            Ok(e) => shaped.push((i, e)),
+            Err(e) => misshapen.push((i, e.to_string())),
+        }
+    }
+    let (indexes, events): (Vec<usize>, Vec<EventIn>) = shaped.into_iter().unzip();
+    let atomic = body.atomic;
+    let mut report = if atomic && !misshapen.is_empty() {
+        // Nothing may land: report the shaped rows as skipped without touching the store.
+        BatchReport {
+            committed: false,
+            accepted: 0,
+            duplicates: 0,
+            rejected: 0,
+            members_created: 0,
+            results: events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| RowResult { index: i, id: e.id.clone(), status: RowStatus::Skipped, member_id: None, error: None })
+                .collect(),
+        }
+    } else {
+        ingest::apply_batch(state.store.as_ref(), &auth.ws, events, BatchOptions { atomic }).await?
+    };
+    for r in &mut report.results {
+        r.index = indexes[r.index];
+    }
+    for (index, msg) in misshapen {
+        report.results.push(RowResult {
+            index,
+            id: String::new(),
+            status: RowStatus::Rejected,
+            member_id: None,
+            error: Some(RowError { code: "invalid_shape".into(), message: msg.clone(), fields: vec![FieldError::new(&[], "invalid_shape", msg)] }),
+        });
+        report.rejected += 1;
+    }
+    report.results.sort_by_key(|r| r.index);
+    let status = if report.committed { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, Json(report)))
+}
+
+/// One stored event by its id.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = super::EVENTS, params(("id" = String, Path)),
+    security(("api_key" = [])), responses((status = 200, body = EventOut), (status = 404, body = ErrorBody)))]
+async fn get_event(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<EventOut>> {
+    let e = state.store.event(&auth.ws.id, &id).await.map_err(memberops_app::AppError::from)?;
+    e.map(|e| Json(EventOut::from(e))).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no event `{id}`")))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(post_event)).routes(routes!(post_batch)).routes(routes!(get_event))
+}

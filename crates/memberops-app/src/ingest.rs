@@ -1,0 +1,384 @@
+//! Applying events: the one write path for the API, imports, demo data and (later) SDK
+//! ingestion. A batch is validated, planned against what is stored, and written in one
+//! transaction.
+//!
+//! Batch semantics (documented in docs/events.md): rows are applied in the order given.
+//! Each row ends `accepted`, `duplicate` (its id is already stored, or repeats an earlier
+//! row of the batch: nothing changes) or `rejected` (with the reason). By default the
+//! accepted rows land together and the rejected ones are reported; with `atomic`, one
+//! rejected row means nothing lands and the accepted rows are reported `skipped`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono_tz::Tz;
+use memberops_core::event::{Effect, Event, EventIn};
+use memberops_core::id;
+use memberops_core::member::Profile;
+use memberops_core::time::{Millis, When, now_millis};
+use memberops_core::{FieldError, Invalid};
+use memberops_store::{Activity, MemberRecord, MemberRef, NewEvent, OrderRow, Store, WriteTx};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::workspace::Workspace;
+
+/// Most events one batch may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchOptions {
+    /// All rows or none.
+    pub atomic: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    Accepted,
+    Duplicate,
+    Rejected,
+    /// Valid, but not written because the atomic batch had a rejected row.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RowResult {
+    /// Position of the row in the batch, from 0.
+    pub index: usize,
+    pub id: String,
+    pub status: RowStatus,
+    /// The member's internal id, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// Why the row was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RowError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// Stable machine-readable reason, e.g. `member_not_found`, `invalid_amount`.
+    pub code: String,
+    pub message: String,
+    /// Field-level problems, when the row failed validation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+impl RowError {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        RowError { code: code.to_owned(), message: message.into(), fields: Vec::new() }
+    }
+
+    fn invalid(e: Invalid) -> Self {
+        RowError { code: e.code().to_owned(), message: e.to_string(), fields: e.0 }
+    }
+}
+
+/// What happened to a batch, row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BatchReport {
+    /// True when the accepted rows were written.
+    pub committed: bool,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub members_created: usize,
+    pub results: Vec<RowResult>,
+}
+
+/// A stored order as the planner tracks it through the batch.
+struct OrderState {
+    row: OrderRow,
+    /// Stored before this batch (refunds then update it in place).
+    stored: bool,
+    refund_changed: bool,
+}
+
+/// Applies a batch in one transaction and says what happened to every row.
+pub async fn apply_batch(store: &dyn Store, ws: &Workspace, events: Vec<EventIn>, opts: BatchOptions) -> Result<BatchReport> {
+    if events.len() > MAX_BATCH {
+        return Err(Invalid::one(&["events"], "batch_too_large", format!("a batch holds at most {MAX_BATCH} events")).into());
+    }
+    let received_at = now_millis();
+    let now = When::Instant(chrono::Utc::now());
+    let mut results: Vec<RowResult> = Vec::with_capacity(events.len());
+    let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
+    for (index, e) in events.into_iter().enumerate() {
+        let id = e.id.clone();
+        match e.validate(now, ws.currency) {
+            Ok(ev) => {
+                results.push(RowResult { index, id, status: RowStatus::Accepted, member_id: None, error: None });
+                valid.push((index, ev));
+            }
+            Err(err) => results.push(RowResult {
+                index,
+                id,
+                status: RowStatus::Rejected,
+                member_id: None,
+                error: Some(RowError::invalid(err)),
+            }),
+        }
+    }
+
+    let mut tx = store.begin_write(&ws.id).await?;
+    let plan = plan(tx.as_mut(), ws, &valid, &mut results, received_at).await?;
+    let rejected = results.iter().filter(|r| r.status == RowStatus::Rejected).count();
+    let committed = !(opts.atomic && rejected > 0);
+    let members_created = if committed { plan.new_members.len() } else { 0 };
+    if committed {
+        plan.write(tx.as_mut()).await?;
+        tx.commit().await?;
+    } else {
+        drop(tx);
+        for r in results.iter_mut().filter(|r| r.status == RowStatus::Accepted) {
+            r.status = RowStatus::Skipped;
+        }
+    }
+    let count = |s: RowStatus| results.iter().filter(|r| r.status == s).count();
+    Ok(BatchReport {
+        committed,
+        accepted: count(RowStatus::Accepted),
+        duplicates: count(RowStatus::Duplicate),
+        rejected,
+        members_created,
+        results,
+    })
+}
+
+/// The writes a batch decided on.
+#[derive(Default)]
+struct Plan {
+    new_members: Vec<MemberRecord>,
+    updated_members: Vec<MemberRecord>,
+    events: Vec<NewEvent>,
+    orders: HashMap<String, OrderState>,
+    activity: HashMap<String, Activity>,
+    order_members: HashSet<String>,
+}
+
+impl Plan {
+    async fn write(self, tx: &mut dyn WriteTx) -> Result<()> {
+        tx.insert_members(&self.new_members).await?;
+        for m in &self.updated_members {
+            tx.update_member(m).await?;
+        }
+        tx.insert_events(&self.events).await?;
+        let mut new_orders = Vec::new();
+        let mut refunds = Vec::new();
+        for o in self.orders.into_values() {
+            if !o.stored {
+                new_orders.push(o.row);
+            } else if o.refund_changed {
+                refunds.push((o.row.order_id, o.row.refunded_minor));
+            }
+        }
+        tx.insert_orders(&new_orders).await?;
+        tx.set_refunded(&refunds).await?;
+        let activity: Vec<Activity> = self.activity.into_values().collect();
+        tx.record_activity(&activity).await?;
+        let ids: Vec<&str> = self.order_members.iter().map(String::as_str).collect();
+        tx.refresh_order_stats(&ids).await?;
+        Ok(())
+    }
+}
+
+/// Where a member of the batch stands: stored before, or created by this batch
+/// (`new_members[i]`), and whether a stored profile has pending changes
+/// (`updated_members[i]`).
+#[derive(Clone)]
+struct MemberSlot {
+    id: String,
+    tz: Tz,
+    new_index: Option<usize>,
+    updated_index: Option<usize>,
+}
+
+async fn plan(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    valid: &[(usize, Event)],
+    results: &mut [RowResult],
+    received_at: Millis,
+) -> Result<Plan> {
+    let ids: Vec<&str> = valid.iter().map(|(_, e)| e.id.as_str()).collect();
+    let mut seen: HashSet<String> = tx.existing_event_ids(&ids).await?;
+
+    let mut ext: Vec<&str> = valid.iter().map(|(_, e)| e.member.as_str()).collect();
+    ext.sort_unstable();
+    ext.dedup();
+    let mut members: HashMap<String, MemberSlot> = tx
+        .members_by_external_ids(&ext)
+        .await?
+        .into_iter()
+        .map(|MemberRef { id, external_id, time_zone }| {
+            let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
+            (external_id, MemberSlot { id, tz, new_index: None, updated_index: None })
+        })
+        .collect();
+
+    let mut order_ids: Vec<&str> = valid
+        .iter()
+        .filter_map(|(_, e)| match &e.effect {
+            Effect::OrderPaid { order_id, .. } | Effect::OrderRefunded { order_id, .. } => Some(order_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    let mut plan = Plan::default();
+    for row in tx.orders_by_ids(&order_ids).await? {
+        plan.orders.insert(row.order_id.clone(), OrderState { row, stored: true, refund_changed: false });
+    }
+
+    for (index, ev) in valid {
+        let result = &mut results[*index];
+        if !seen.insert(ev.id.clone()) {
+            result.status = RowStatus::Duplicate;
+            continue;
+        }
+        let known = members.get(&ev.member).cloned();
+        if known.is_none() && !ev.auto_create && !matches!(ev.effect, Effect::Registered(_)) {
+            reject(result, "member_not_found", format!("no member with external id `{}` (set auto_create to create it)", ev.member));
+            seen.remove(&ev.id);
+            continue;
+        }
+        // Checks that can still reject the row come before anything is planned for it, so a
+        // rejected row leaves nothing behind (not even an auto-created member).
+        if let Err(e) = check_order_effect(&ev.effect, &plan.orders, known.as_ref().map(|s| s.id.as_str())) {
+            result.status = RowStatus::Rejected;
+            result.error = Some(e);
+            seen.remove(&ev.id);
+            continue;
+        }
+        let slot = match known {
+            Some(s) => s,
+            None => {
+                let mut profile = Profile::empty(ws.time_zone);
+                profile.registered_at = Some(ev.when.resolve(ws.time_zone).0);
+                let member_id = id::new_id(id::MEMBER);
+                plan.new_members.push(MemberRecord {
+                    id: member_id.clone(),
+                    workspace_id: ws.id.clone(),
+                    external_id: ev.member.clone(),
+                    profile,
+                    created_at: received_at,
+                    updated_at: received_at,
+                });
+                let slot = MemberSlot { id: member_id, tz: ws.time_zone, new_index: Some(plan.new_members.len() - 1), updated_index: None };
+                members.insert(ev.member.clone(), slot.clone());
+                slot
+            }
+        };
+        result.member_id = Some(slot.id.clone());
+
+        match &ev.effect {
+            Effect::Registered(patch) => {
+                let record = match (slot.new_index, slot.updated_index) {
+                    (Some(i), _) => &mut plan.new_members[i],
+                    (None, Some(i)) => &mut plan.updated_members[i],
+                    (None, None) => {
+                        let Some(stored) = tx.member_for_update(&ev.member).await? else {
+                            return Err(memberops_store::StoreError::NotFound.into());
+                        };
+                        plan.updated_members.push(stored);
+                        let i = plan.updated_members.len() - 1;
+                        if let Some(s) = members.get_mut(&ev.member) {
+                            s.updated_index = Some(i);
+                        }
+                        &mut plan.updated_members[i]
+                    }
+                };
+                record.profile.apply(patch, ws.time_zone);
+                if record.profile.registered_at.is_none() {
+                    record.profile.registered_at = Some(ev.when.resolve(record.profile.time_zone).0);
+                }
+                record.updated_at = received_at;
+                if let Some(s) = members.get_mut(&ev.member) {
+                    s.tz = record.profile.time_zone;
+                }
+            }
+            Effect::OrderPaid { order_id, amount, channel } => {
+                let (paid_at, day) = ev.when.resolve(slot.tz);
+                plan.orders.insert(
+                    order_id.clone(),
+                    OrderState {
+                        row: OrderRow {
+                            workspace_id: ws.id.clone(),
+                            order_id: order_id.clone(),
+                            member_id: slot.id.clone(),
+                            paid_at,
+                            local_date: day.format("%Y-%m-%d").to_string(),
+                            amount_minor: amount.minor,
+                            refunded_minor: 0,
+                            currency: amount.currency.code().to_owned(),
+                            channel: channel.clone(),
+                            event_id: ev.id.clone(),
+                        },
+                        stored: false,
+                        refund_changed: false,
+                    },
+                );
+                plan.order_members.insert(slot.id.clone());
+            }
+            Effect::OrderRefunded { order_id, amount } => {
+                if let Some(order) = plan.orders.get_mut(order_id) {
+                    let left = order.row.amount_minor - order.row.refunded_minor;
+                    order.row.refunded_minor += amount.map(|a| a.minor).unwrap_or(left);
+                    order.refund_changed = true;
+                }
+                plan.order_members.insert(slot.id.clone());
+            }
+            Effect::None => {}
+        }
+
+        let (occurred_at, _) = ev.when.resolve(slot.tz);
+        let act = plan.activity.entry(slot.id.clone()).or_insert(Activity { member_id: slot.id.clone(), last_active_at: occurred_at, events: 0 });
+        act.last_active_at = act.last_active_at.max(occurred_at);
+        act.events += 1;
+        plan.events.push(NewEvent {
+            workspace_id: ws.id.clone(),
+            id: ev.id.clone(),
+            member_id: slot.id.clone(),
+            kind: ev.kind.clone(),
+            occurred_at,
+            received_at,
+            properties: serde_json::Value::Object(ev.properties.clone()).to_string(),
+        });
+    }
+    Ok(plan)
+}
+
+/// Whether an order event fits the orders known so far (stored, or earlier in the batch).
+fn check_order_effect(effect: &Effect, orders: &HashMap<String, OrderState>, member_id: Option<&str>) -> Result<(), RowError> {
+    match effect {
+        Effect::OrderPaid { order_id, .. } if orders.contains_key(order_id) => {
+            Err(RowError::new("order_exists", format!("order `{order_id}` was already paid by another event")))
+        }
+        Effect::OrderRefunded { order_id, amount } => {
+            let Some(order) = orders.get(order_id) else {
+                return Err(RowError::new("order_not_found", format!("order `{order_id}` was never paid")));
+            };
+            if Some(order.row.member_id.as_str()) != member_id {
+                return Err(RowError::new("order_member_mismatch", format!("order `{order_id}` belongs to another member")));
+            }
+            let left = order.row.amount_minor - order.row.refunded_minor;
+            if left <= 0 {
+                return Err(RowError::new("order_fully_refunded", format!("order `{order_id}` is already fully refunded")));
+            }
+            if amount.is_some_and(|a| a.minor > left) {
+                return Err(RowError::new(
+                    "refund_exceeds_order",
+                    format!("only {left} minor units of order `{order_id}` are left to refund"),
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn reject(result: &mut RowResult, code: &str, message: impl Into<String>) {
+    result.status = RowStatus::Rejected;
+    result.error = Some(RowError::new(code, message));
+}

@@ -1,0 +1,129 @@
+//! Member use cases: create, update, look up, list.
+
+use memberops_core::event::{EventIn, MEMBER_REGISTERED};
+use memberops_core::member::{Member, ProfileIn};
+use memberops_core::time::now_millis;
+use memberops_core::{FieldError, Invalid};
+use memberops_store::{MemberQuery, Store};
+
+use crate::error::{AppError, Result};
+use crate::ingest::{BatchOptions, RowStatus, apply_batch};
+use crate::workspace::Workspace;
+
+/// Creates a member by recording its `member.registered` event, so that members made
+/// through the API and members made by events are made the same way.
+pub async fn create(store: &dyn Store, ws: &Workspace, external_id: &str, profile: ProfileIn) -> Result<Member> {
+    let external_id = external_id.trim();
+    if external_id.is_empty() || external_id.len() > 200 {
+        return Err(Invalid::one(&["external_id"], "invalid_external_id", "external_id must be 1–200 characters").into());
+    }
+    // Validate here too, so field errors point at the body, not at event properties.
+    profile.clone().validate()?;
+    if store.member_by_external_id(&ws.id, external_id).await?.is_some() {
+        return Err(exists(external_id));
+    }
+    let occurred_at = profile.registered_at.clone().flatten();
+    let properties = match serde_json::to_value(&profile) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => serde_json::Map::new(),
+    };
+    let event = EventIn {
+        id: format!("{MEMBER_REGISTERED}:{external_id}"),
+        kind: MEMBER_REGISTERED.to_owned(),
+        member: external_id.to_owned(),
+        occurred_at,
+        properties,
+        auto_create: false,
+    };
+    let report = apply_batch(store, ws, vec![event], BatchOptions { atomic: true }).await?;
+    match report.results.first() {
+        Some(r) if r.status == RowStatus::Accepted => {}
+        Some(r) if r.status == RowStatus::Duplicate => return Err(exists(external_id)),
+        Some(r) => {
+            let fields = r.error.as_ref().map(|e| e.fields.clone()).unwrap_or_default();
+            return Err(Invalid(fields).into());
+        }
+        None => return Err(AppError::NotFound { what: "member" }),
+    }
+    get(store, ws, external_id).await
+}
+
+fn exists(external_id: &str) -> AppError {
+    AppError::Conflict { code: "member_exists", detail: format!("a member with external id `{external_id}` already exists") }
+}
+
+/// A member by internal id (`mbr_…`) or by the brand's external id.
+pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Member> {
+    let found = if id.starts_with("mbr_") { store.member(&ws.id, id).await? } else { None };
+    let found = match found {
+        Some(f) => Some(f),
+        None => store.member_by_external_id(&ws.id, id).await?,
+    };
+    let (record, stats) = found.ok_or(AppError::NotFound { what: "member" })?;
+    Ok(record.into_member(stats))
+}
+
+/// Changes profile fields: absent fields stay, `null` clears.
+pub async fn update(store: &dyn Store, ws: &Workspace, id: &str, patch: ProfileIn) -> Result<Member> {
+    let patch = patch.validate()?;
+    let current = get(store, ws, id).await?;
+    let mut tx = store.begin_write(&ws.id).await?;
+    let mut record = tx.member_for_update(&current.external_id).await?.ok_or(AppError::NotFound { what: "member" })?;
+    record.profile.apply(&patch, ws.time_zone);
+    record.updated_at = now_millis();
+    tx.update_member(&record).await?;
+    tx.commit().await?;
+    get(store, ws, &current.id).await
+}
+
+/// Search filters as the API takes them.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub external_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name_prefix: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub struct Page {
+    pub members: Vec<Member>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists members matching every given filter, oldest first, a page at a time.
+pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> {
+    let limit = s.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(Invalid::one(&["limit"], "out_of_range", "limit must be 1–1000").into());
+    }
+    // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member.
+    let phone = match s.phone.as_deref() {
+        Some(p) => memberops_core::member::normalize_phone(p).map_err(|e| Invalid(relabel(e, "phone")))?,
+        None => None,
+    };
+    let email = s.email.as_deref().map(|e| e.trim().to_lowercase());
+    let q = MemberQuery {
+        external_id: s.external_id,
+        phone,
+        email,
+        name_prefix: s.name_prefix.filter(|p| !p.is_empty()),
+        after: s.cursor,
+        limit: limit + 1,
+    };
+    let mut rows = store.list_members(&ws.id, &q).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = if more { rows.last().map(|(m, _)| m.id.clone()) } else { None };
+    Ok(Page { members: rows.into_iter().map(|(m, s)| m.into_member(s)).collect(), next_cursor })
+}
+
+fn relabel(e: Invalid, field: &str) -> Vec<FieldError> {
+    e.0.into_iter().map(|mut f| {
+        f.loc = vec![field.to_owned()];
+        f
+    })
+    .collect()
+}

@@ -1,0 +1,564 @@
+//! The SQL both backends share. `$1`-style placeholders, `RETURNING`, `ON CONFLICT` and
+//! `CAST(… AS BIGINT)` mean the same on SQLite and PostgreSQL, so one text serves both;
+//! the macro below stamps it out for each native driver (no `Any` driver in between).
+
+use std::collections::BTreeMap;
+
+use memberops_core::member::Profile;
+
+use crate::error::{Result, StoreError};
+use crate::model::gender_from_str;
+
+/// The member columns, in the order `insert_members` binds them.
+pub(crate) const MEMBER_COLUMNS: &str = "id, workspace_id, external_id, phone, email, name, gender, birthday, income_band, region, \
+     channel, registered_at, time_zone, consent, attributes, tags, created_at, updated_at";
+
+pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.workspace_id, m.external_id, m.phone, m.email, m.name, m.gender, m.birthday, \
+     m.income_band, m.region, m.channel, m.registered_at, m.time_zone, m.consent, m.attributes, m.tags, m.created_at, \
+     m.updated_at, s.first_order_at, s.last_order_at, COALESCE(s.order_count, 0) AS order_count, \
+     COALESCE(s.order_days, 0) AS order_days, COALESCE(s.paid_minor, 0) AS paid_minor, \
+     COALESCE(s.refunded_minor, 0) AS refunded_minor, s.last_active_at, COALESCE(s.event_count, 0) AS event_count \
+     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id";
+
+pub(crate) const EVENT_SELECT: &str = "SELECT seq, id, member_id, type, occurred_at, received_at, properties FROM events";
+
+/// A fully refunded order stops counting as an order (and its day as an order day); its
+/// paid and refunded amounts still count, so spend nets out to zero.
+pub(crate) const REFRESH_ORDER_STATS: &str = "INSERT INTO member_stats \
+     (member_id, workspace_id, first_order_at, last_order_at, order_count, order_days, paid_minor, refunded_minor) \
+     SELECT member_id, MIN(workspace_id), \
+       MIN(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN paid_at END), \
+       MAX(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN paid_at END), \
+       CAST(SUM(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN 1 ELSE 0 END) AS BIGINT), \
+       CAST(COUNT(DISTINCT CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN local_date END) AS BIGINT), \
+       CAST(SUM(amount_minor) AS BIGINT), CAST(SUM(refunded_minor) AS BIGINT) \
+     FROM orders WHERE workspace_id = ";
+
+pub(crate) const REFRESH_ORDER_STATS_TAIL: &str = " GROUP BY member_id \
+     ON CONFLICT (member_id) DO UPDATE SET first_order_at = excluded.first_order_at, \
+     last_order_at = excluded.last_order_at, order_count = excluded.order_count, order_days = excluded.order_days, \
+     paid_minor = excluded.paid_minor, refunded_minor = excluded.refunded_minor";
+
+pub(crate) const RECORD_ACTIVITY_TAIL: &str = " ON CONFLICT (member_id) DO UPDATE SET \
+     last_active_at = CASE WHEN member_stats.last_active_at IS NULL OR excluded.last_active_at > member_stats.last_active_at \
+       THEN excluded.last_active_at ELSE member_stats.last_active_at END, \
+     event_count = member_stats.event_count + excluded.event_count";
+
+/// Profile columns as text, ready to bind.
+pub(crate) struct ProfileCols {
+    pub gender: Option<&'static str>,
+    pub birthday: Option<String>,
+    pub time_zone: &'static str,
+    pub consent: String,
+    pub attributes: String,
+    pub tags: String,
+}
+
+pub(crate) fn profile_cols(p: &Profile) -> ProfileCols {
+    ProfileCols {
+        gender: p.gender.map(|g| g.as_str()),
+        birthday: p.birthday.map(|d| d.format("%Y-%m-%d").to_string()),
+        time_zone: p.time_zone.name(),
+        consent: serde_json::to_string(&p.consent).unwrap_or_else(|_| "{}".into()),
+        attributes: serde_json::Value::Object(p.attributes.clone()).to_string(),
+        tags: serde_json::to_string(&p.tags).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+/// Raw profile columns as read from a row.
+pub(crate) struct RawProfile {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub gender: Option<String>,
+    pub birthday: Option<String>,
+    pub income_band: Option<String>,
+    pub region: Option<String>,
+    pub channel: Option<String>,
+    pub registered_at: Option<i64>,
+    pub time_zone: String,
+    pub consent: String,
+    pub attributes: String,
+    pub tags: String,
+}
+
+pub(crate) fn parse_profile(r: RawProfile) -> Result<Profile> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
+    let time_zone = r.time_zone.parse::<chrono_tz::Tz>().map_err(|e| corrupt("time_zone", &e))?;
+    let birthday = match r.birthday {
+        Some(b) => Some(chrono::NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|e| corrupt("birthday", &e))?),
+        None => None,
+    };
+    let consent: BTreeMap<String, bool> = serde_json::from_str(&r.consent).map_err(|e| corrupt("consent", &e))?;
+    let attributes: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&r.attributes).map_err(|e| corrupt("attributes", &e))?;
+    let tags: Vec<String> = serde_json::from_str(&r.tags).map_err(|e| corrupt("tags", &e))?;
+    Ok(Profile {
+        phone: r.phone,
+        email: r.email,
+        name: r.name,
+        gender: r.gender.as_deref().and_then(gender_from_str),
+        birthday,
+        income_band: r.income_band,
+        region: r.region,
+        channel: r.channel,
+        registered_at: r.registered_at,
+        time_zone,
+        consent,
+        attributes,
+        tags,
+    })
+}
+
+/// Implements [`crate::WriteTx`] and the reads of [`crate::Store`] for one sqlx driver. The
+/// store type must provide `reader()`, `begin_tx()` and `run_migrations()` and `BACKEND`.
+macro_rules! impl_backend {
+    ($Store:ty, $Tx:ident, $Db:ty) => {
+        use std::collections::HashSet;
+
+        use async_trait::async_trait;
+        use sqlx::{QueryBuilder, Row};
+
+        use crate::backend::*;
+        use crate::error::Result;
+        use crate::model::*;
+        use crate::{Backend, CHUNK, Store, WriteTx};
+
+        pub struct $Tx {
+            tx: sqlx::Transaction<'static, $Db>,
+            ws: String,
+        }
+
+        fn member_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<(MemberRecord, StatsRow)> {
+            let profile = parse_profile(RawProfile {
+                phone: r.try_get("phone")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                gender: r.try_get("gender")?,
+                birthday: r.try_get("birthday")?,
+                income_band: r.try_get("income_band")?,
+                region: r.try_get("region")?,
+                channel: r.try_get("channel")?,
+                registered_at: r.try_get("registered_at")?,
+                time_zone: r.try_get("time_zone")?,
+                consent: r.try_get("consent")?,
+                attributes: r.try_get("attributes")?,
+                tags: r.try_get("tags")?,
+            })?;
+            let record = MemberRecord {
+                id: r.try_get("id")?,
+                workspace_id: r.try_get("workspace_id")?,
+                external_id: r.try_get("external_id")?,
+                profile,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            };
+            let stats = if r.try_get::<Option<i64>, _>("order_count").is_ok() {
+                StatsRow {
+                    first_order_at: r.try_get("first_order_at")?,
+                    last_order_at: r.try_get("last_order_at")?,
+                    order_count: r.try_get("order_count")?,
+                    order_days: r.try_get("order_days")?,
+                    paid_minor: r.try_get("paid_minor")?,
+                    refunded_minor: r.try_get("refunded_minor")?,
+                    last_active_at: r.try_get("last_active_at")?,
+                    event_count: r.try_get("event_count")?,
+                }
+            } else {
+                StatsRow::default()
+            };
+            Ok((record, stats))
+        }
+
+        fn event_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<EventRow> {
+            Ok(EventRow {
+                seq: r.try_get("seq")?,
+                id: r.try_get("id")?,
+                member_id: r.try_get("member_id")?,
+                kind: r.try_get("type")?,
+                occurred_at: r.try_get("occurred_at")?,
+                received_at: r.try_get("received_at")?,
+                properties: r.try_get("properties")?,
+            })
+        }
+
+        fn order_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<OrderRow> {
+            Ok(OrderRow {
+                workspace_id: r.try_get("workspace_id")?,
+                order_id: r.try_get("order_id")?,
+                member_id: r.try_get("member_id")?,
+                paid_at: r.try_get("paid_at")?,
+                local_date: r.try_get("local_date")?,
+                amount_minor: r.try_get("amount_minor")?,
+                refunded_minor: r.try_get("refunded_minor")?,
+                currency: r.try_get("currency")?,
+                channel: r.try_get("channel")?,
+                event_id: r.try_get("event_id")?,
+            })
+        }
+
+        fn key_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<ApiKey> {
+            let scope: String = r.try_get("scope")?;
+            Ok(ApiKey {
+                id: r.try_get("id")?,
+                workspace_id: r.try_get("workspace_id")?,
+                name: r.try_get("name")?,
+                scope: KeyScope::parse(&scope).ok_or_else(|| crate::StoreError::Corrupt(format!("key scope `{scope}`")))?,
+                key_hash: r.try_get("key_hash")?,
+                key_prefix: r.try_get("key_prefix")?,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        }
+
+        /// `prefix` + `(?, ?, …)` over `items`.
+        fn in_list<'a>(prefix: &str, ws: &'a str, column: &str, items: &[&'a str]) -> QueryBuilder<$Db> {
+            let mut q = QueryBuilder::<$Db>::new(prefix);
+            q.push(" WHERE workspace_id = ");
+            q.push_bind(ws.to_owned());
+            q.push(format!(" AND {column} IN ("));
+            let mut sep = q.separated(", ");
+            for it in items {
+                sep.push_bind((*it).to_owned());
+            }
+            q.push(")");
+            q
+        }
+
+        #[async_trait]
+        impl WriteTx for $Tx {
+            async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>> {
+                let mut found = HashSet::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let mut q = in_list("SELECT id FROM events", &self.ws, "id", chunk);
+                    for row in q.build().fetch_all(&mut *self.tx).await? {
+                        found.insert(row.try_get::<String, _>(0)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>> {
+                let mut out = Vec::with_capacity(external_ids.len());
+                for chunk in external_ids.chunks(CHUNK) {
+                    let mut q = in_list("SELECT id, external_id, time_zone FROM members", &self.ws, "external_id", chunk);
+                    for row in q.build().fetch_all(&mut *self.tx).await? {
+                        out.push(MemberRef { id: row.try_get(0)?, external_id: row.try_get(1)?, time_zone: row.try_get(2)? });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn member_for_update(&mut self, external_id: &str) -> Result<Option<MemberRecord>> {
+                let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE workspace_id = $1 AND external_id = $2");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.ws).bind(external_id).fetch_optional(&mut *self.tx).await?;
+                row.map(|r| member_from_row(&r).map(|(m, _)| m)).transpose()
+            }
+
+            async fn insert_members(&mut self, rows: &[MemberRecord]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO members ({MEMBER_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, m| {
+                        let p = &m.profile;
+                        let c = profile_cols(p);
+                        b.push_bind(m.id.clone())
+                            .push_bind(m.workspace_id.clone())
+                            .push_bind(m.external_id.clone())
+                            .push_bind(p.phone.clone())
+                            .push_bind(p.email.clone())
+                            .push_bind(p.name.clone())
+                            .push_bind(c.gender)
+                            .push_bind(c.birthday)
+                            .push_bind(p.income_band.clone())
+                            .push_bind(p.region.clone())
+                            .push_bind(p.channel.clone())
+                            .push_bind(p.registered_at)
+                            .push_bind(c.time_zone)
+                            .push_bind(c.consent)
+                            .push_bind(c.attributes)
+                            .push_bind(c.tags)
+                            .push_bind(m.created_at)
+                            .push_bind(m.updated_at);
+                    });
+                    q.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn update_member(&mut self, m: &MemberRecord) -> Result<()> {
+                let p = &m.profile;
+                let c = profile_cols(p);
+                let done = sqlx::query(
+                    "UPDATE members SET phone = $1, email = $2, name = $3, gender = $4, birthday = $5, income_band = $6, \
+                     region = $7, channel = $8, registered_at = $9, time_zone = $10, consent = $11, attributes = $12, \
+                     tags = $13, updated_at = $14 WHERE workspace_id = $15 AND id = $16",
+                )
+                .bind(&p.phone)
+                .bind(&p.email)
+                .bind(&p.name)
+                .bind(c.gender)
+                .bind(c.birthday)
+                .bind(&p.income_band)
+                .bind(&p.region)
+                .bind(&p.channel)
+                .bind(p.registered_at)
+                .bind(c.time_zone)
+                .bind(c.consent)
+                .bind(c.attributes)
+                .bind(c.tags)
+                .bind(m.updated_at)
+                .bind(&self.ws)
+                .bind(&m.id)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "INSERT INTO events (workspace_id, id, member_id, type, occurred_at, received_at, properties) ",
+                    );
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(e.workspace_id.clone())
+                            .push_bind(e.id.clone())
+                            .push_bind(e.member_id.clone())
+                            .push_bind(e.kind.clone())
+                            .push_bind(e.occurred_at)
+                            .push_bind(e.received_at)
+                            .push_bind(e.properties.clone());
+                    });
+                    q.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn orders_by_ids(&mut self, order_ids: &[&str]) -> Result<Vec<OrderRow>> {
+                let mut out = Vec::new();
+                for chunk in order_ids.chunks(CHUNK) {
+                    let mut q = in_list("SELECT * FROM orders", &self.ws, "order_id", chunk);
+                    for row in q.build().fetch_all(&mut *self.tx).await? {
+                        out.push(order_from_row(&row)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn insert_orders(&mut self, rows: &[OrderRow]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "INSERT INTO orders (workspace_id, order_id, member_id, paid_at, local_date, amount_minor, \
+                         refunded_minor, currency, channel, event_id) ",
+                    );
+                    q.push_values(chunk, |mut b, o| {
+                        b.push_bind(o.workspace_id.clone())
+                            .push_bind(o.order_id.clone())
+                            .push_bind(o.member_id.clone())
+                            .push_bind(o.paid_at)
+                            .push_bind(o.local_date.clone())
+                            .push_bind(o.amount_minor)
+                            .push_bind(o.refunded_minor)
+                            .push_bind(o.currency.clone())
+                            .push_bind(o.channel.clone())
+                            .push_bind(o.event_id.clone());
+                    });
+                    q.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()> {
+                for (order_id, refunded) in refunds {
+                    sqlx::query("UPDATE orders SET refunded_minor = $1 WHERE workspace_id = $2 AND order_id = $3")
+                        .bind(*refunded)
+                        .bind(&self.ws)
+                        .bind(order_id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn record_activity(&mut self, rows: &[Activity]) -> Result<()> {
+                for chunk in rows.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "INSERT INTO member_stats (member_id, workspace_id, last_active_at, event_count) ",
+                    );
+                    q.push_values(chunk, |mut b, a| {
+                        b.push_bind(a.member_id.clone()).push_bind(self.ws.clone()).push_bind(a.last_active_at).push_bind(a.events);
+                    });
+                    q.push(RECORD_ACTIVITY_TAIL);
+                    q.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()> {
+                for chunk in member_ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(REFRESH_ORDER_STATS);
+                    q.push_bind(self.ws.clone());
+                    q.push(" AND member_id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind((*id).to_owned());
+                    }
+                    q.push(")");
+                    q.push(REFRESH_ORDER_STATS_TAIL);
+                    q.build().execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<()> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $Store {
+            fn backend(&self) -> Backend {
+                Self::BACKEND
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                self.run_migrations().await
+            }
+
+            async fn begin_write(&self, workspace_id: &str) -> Result<Box<dyn WriteTx>> {
+                let tx = self.begin_tx(workspace_id).await?;
+                Ok(Box::new($Tx { tx, ws: workspace_id.to_owned() }))
+            }
+
+            async fn workspace(&self, id: &str) -> Result<Option<Workspace>> {
+                let row = sqlx::query("SELECT id, name, currency, time_zone FROM workspaces WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(|r| {
+                    Ok(Workspace { id: r.try_get(0)?, name: r.try_get(1)?, currency: r.try_get(2)?, time_zone: r.try_get(3)? })
+                })
+                .transpose()
+            }
+
+            async fn insert_api_key(&self, k: &ApiKey) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, workspace_id, name, scope, key_hash, key_prefix, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&k.id)
+                .bind(&k.workspace_id)
+                .bind(&k.name)
+                .bind(k.scope.as_str())
+                .bind(&k.key_hash)
+                .bind(&k.key_prefix)
+                .bind(k.created_at)
+                .bind(k.revoked_at)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+                let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1").bind(key_hash).fetch_optional(self.reader()).await?;
+                row.map(|r| key_from_row(&r)).transpose()
+            }
+
+            async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>> {
+                let rows = sqlx::query("SELECT * FROM api_keys WHERE workspace_id = $1 ORDER BY id")
+                    .bind(workspace_id)
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter().map(key_from_row).collect()
+            }
+
+            async fn revoke_api_key(&self, workspace_id: &str, id: &str, at: i64) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(workspace_id)
+                .bind(id)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn member(&self, workspace_id: &str, id: &str) -> Result<Option<(MemberRecord, StatsRow)>> {
+                let sql = format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.id = $2");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(id).fetch_optional(self.reader()).await?;
+                row.map(|r| member_from_row(&r)).transpose()
+            }
+
+            async fn member_by_external_id(&self, workspace_id: &str, external_id: &str) -> Result<Option<(MemberRecord, StatsRow)>> {
+                let sql = format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.external_id = $2");
+                let row =
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(external_id).fetch_optional(self.reader()).await?;
+                row.map(|r| member_from_row(&r)).transpose()
+            }
+
+            async fn list_members(&self, workspace_id: &str, f: &MemberQuery) -> Result<Vec<(MemberRecord, StatsRow)>> {
+                let mut q = QueryBuilder::<$Db>::new(MEMBER_SELECT);
+                q.push(" WHERE m.workspace_id = ");
+                q.push_bind(workspace_id.to_owned());
+                if let Some(v) = &f.external_id {
+                    q.push(" AND m.external_id = ").push_bind(v.clone());
+                }
+                if let Some(v) = &f.phone {
+                    q.push(" AND m.phone = ").push_bind(v.clone());
+                }
+                if let Some(v) = &f.email {
+                    q.push(" AND m.email = ").push_bind(v.clone());
+                }
+                if let Some(v) = &f.name_prefix {
+                    let len = i32::try_from(v.chars().count()).unwrap_or(i32::MAX);
+                    q.push(" AND substr(m.name, 1, ").push_bind(len).push(") = ").push_bind(v.clone());
+                }
+                if let Some(v) = &f.after {
+                    q.push(" AND m.id > ").push_bind(v.clone());
+                }
+                q.push(" ORDER BY m.id LIMIT ").push_bind(f.limit);
+                let rows = q.build().fetch_all(self.reader()).await?;
+                rows.iter().map(member_from_row).collect()
+            }
+
+            async fn member_events(
+                &self,
+                workspace_id: &str,
+                member_id: &str,
+                before_seq: Option<i64>,
+                limit: i64,
+            ) -> Result<Vec<EventRow>> {
+                let mut q = QueryBuilder::<$Db>::new(EVENT_SELECT);
+                q.push(" WHERE workspace_id = ").push_bind(workspace_id.to_owned());
+                q.push(" AND member_id = ").push_bind(member_id.to_owned());
+                if let Some(b) = before_seq {
+                    q.push(" AND seq < ").push_bind(b);
+                }
+                q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+                let rows = q.build().fetch_all(self.reader()).await?;
+                rows.iter().map(event_from_row).collect()
+            }
+
+            async fn event(&self, workspace_id: &str, id: &str) -> Result<Option<EventRow>> {
+                let sql = format!("{EVENT_SELECT} WHERE workspace_id = $1 AND id = $2");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(id).fetch_optional(self.reader()).await?;
+                row.map(|r| event_from_row(&r)).transpose()
+            }
+
+            async fn counts(&self, workspace_id: &str) -> Result<Counts> {
+                let mut c = [0i64; 3];
+                for (i, table) in ["members", "events", "orders"].iter().enumerate() {
+                    let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE workspace_id = $1");
+                    c[i] = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(workspace_id).fetch_one(self.reader()).await?;
+                }
+                Ok(Counts { members: c[0], events: c[1], orders: c[2] })
+            }
+        }
+    };
+}
+
+pub(crate) use impl_backend;

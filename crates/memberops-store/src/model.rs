@@ -1,0 +1,186 @@
+//! Rows as the store reads and writes them.
+
+use memberops_core::member::{Gender, Member, MemberStats, Profile};
+use memberops_core::time::{Millis, millis_to_rfc3339};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    pub time_zone: String,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyScope {
+    /// Everything under /v1.
+    Admin,
+    /// Only send events (write keys for SDKs and shops).
+    Ingest,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Admin => "admin",
+            KeyScope::Ingest => "ingest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        match s {
+            "admin" => Some(KeyScope::Admin),
+            "ingest" => Some(KeyScope::Ingest),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub scope: KeyScope,
+    /// Hex SHA-256 of the secret; the secret itself is never stored.
+    pub key_hash: String,
+    /// The first characters of the secret, to recognise a key in a list.
+    pub key_prefix: String,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+/// A member row without aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRecord {
+    pub id: String,
+    pub workspace_id: String,
+    pub external_id: String,
+    pub profile: Profile,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The few member facts the event path needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub id: String,
+    pub external_id: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsRow {
+    pub first_order_at: Option<Millis>,
+    pub last_order_at: Option<Millis>,
+    pub order_count: i64,
+    pub order_days: i64,
+    pub paid_minor: i64,
+    pub refunded_minor: i64,
+    pub last_active_at: Option<Millis>,
+    pub event_count: i64,
+}
+
+impl MemberRecord {
+    pub fn into_member(self, stats: StatsRow) -> Member {
+        let p = self.profile;
+        Member {
+            id: self.id,
+            external_id: self.external_id,
+            phone: p.phone,
+            email: p.email,
+            name: p.name,
+            gender: p.gender,
+            birthday: p.birthday,
+            income_band: p.income_band,
+            region: p.region,
+            channel: p.channel,
+            registered_at: p.registered_at.map(millis_to_rfc3339),
+            time_zone: p.time_zone.name().to_owned(),
+            consent: p.consent,
+            attributes: p.attributes,
+            tags: p.tags,
+            created_at: millis_to_rfc3339(self.created_at),
+            updated_at: millis_to_rfc3339(self.updated_at),
+            stats: MemberStats {
+                first_order_at: stats.first_order_at.map(millis_to_rfc3339),
+                last_order_at: stats.last_order_at.map(millis_to_rfc3339),
+                order_count: stats.order_count,
+                order_days: stats.order_days,
+                total_spend_minor: stats.paid_minor - stats.refunded_minor,
+                total_paid_minor: stats.paid_minor,
+                total_refunded_minor: stats.refunded_minor,
+                last_active_at: stats.last_active_at.map(millis_to_rfc3339),
+                event_count: stats.event_count,
+            },
+        }
+    }
+}
+
+pub(crate) fn gender_from_str(s: &str) -> Option<Gender> {
+    Gender::parse(s).ok()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub workspace_id: String,
+    pub id: String,
+    pub member_id: String,
+    pub kind: String,
+    pub occurred_at: Millis,
+    pub received_at: Millis,
+    pub properties: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub member_id: String,
+    pub kind: String,
+    pub occurred_at: Millis,
+    pub received_at: Millis,
+    pub properties: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    pub workspace_id: String,
+    pub order_id: String,
+    pub member_id: String,
+    pub paid_at: Millis,
+    pub local_date: String,
+    pub amount_minor: i64,
+    pub refunded_minor: i64,
+    pub currency: String,
+    pub channel: Option<String>,
+    pub event_id: String,
+}
+
+/// Last activity seen in a batch for one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub member_id: String,
+    pub last_active_at: Millis,
+    pub events: i64,
+}
+
+/// Filters for listing members; all given filters must match.
+#[derive(Debug, Clone, Default)]
+pub struct MemberQuery {
+    pub external_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub name_prefix: Option<String>,
+    /// Members with ids after this one (ids sort by creation).
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub members: i64,
+    pub events: i64,
+    pub orders: i64,
+}

@@ -1,0 +1,43 @@
+//! The production backend: PostgreSQL. API and worker processes are stateless over it.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    const BACKEND: crate::Backend = crate::Backend::Postgres;
+
+    pub async fn connect(url: &str) -> Result<Self, crate::StoreError> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        Ok(PgStore { pool })
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_tx(&self, workspace_id: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Serialises writers of one workspace (released at commit or rollback), so checks
+        // made inside the transaction hold until it ends, as on SQLite.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(workspace_id).execute(&mut *tx).await?;
+        Ok(tx)
+    }
+
+    async fn run_migrations(&self) -> Result<(), crate::StoreError> {
+        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
