@@ -27,20 +27,37 @@ pub struct Admin {
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send an API key as `Authorization: Bearer <key>`")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send an API key as `Authorization: Bearer <key>`",
+        )
     })?;
-    let value = header
-        .to_str()
-        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header is not text"))?;
+    let value = header.to_str().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the Authorization header is not text",
+        )
+    })?;
     value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the Authorization header must be `Bearer <key>`"))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the Authorization header must be `Bearer <key>`",
+            )
+        })
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<(ApiKey, Arc<Workspace>), ApiError> {
+async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(ApiKey, Arc<Workspace>), ApiError> {
     let secret = bearer(parts)?;
     let key = state.verify_key(secret).await?;
     let ws = state.workspace(&key.workspace_id).await?;
@@ -50,7 +67,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<(ApiKey, Arc<Wo
 impl FromRequestParts<AppState> for Ingest {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let (key, ws) = authenticate(parts, state).await?;
         Ok(Ingest { key, ws })
     }
@@ -59,10 +79,17 @@ impl FromRequestParts<AppState> for Ingest {
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let (key, ws) = authenticate(parts, state).await?;
         if key.scope != KeyScope::Admin {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this key may only send events (scope `ingest`)"));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this key may only send events (scope `ingest`)",
+            ));
         }
         Ok(Admin { key, ws })
     }

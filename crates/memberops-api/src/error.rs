@@ -26,12 +26,30 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { code: code.to_owned(), detail: detail.into(), errors: Vec::new() } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                code: code.to_owned(),
+                detail: detail.into(),
+                errors: Vec::new(),
+            },
+        }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let detail = errors.iter().map(|e| format!("{}: {}", e.loc.join("."), e.msg)).collect::<Vec<_>>().join("; ");
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, body: ErrorBody { code: "validation_failed".into(), detail, errors } }
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.loc.join("."), e.msg))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: ErrorBody {
+                code: "validation_failed".into(),
+                detail,
+                errors,
+            },
+        }
     }
 }
 
@@ -39,14 +57,21 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         let status = match &e {
             AppError::Invalid(inv) => return ApiError::validation(inv.0.clone()),
-            AppError::NotFound { .. } | AppError::Store(memberops_store::StoreError::NotFound) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } | AppError::Store(memberops_store::StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            AppError::NotFound { .. } | AppError::Store(memberops_store::StoreError::NotFound) => {
+                StatusCode::NOT_FOUND
+            }
+            AppError::Conflict { .. }
+            | AppError::Store(memberops_store::StoreError::Conflict(_)) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Store(_) => {
                 // Details of internal failures go to the log, not to the client.
                 tracing::error!(error = %e, "internal error");
-                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log",
+                );
             }
         };
         ApiError::new(status, e.code(), e.to_string())

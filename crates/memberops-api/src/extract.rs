@@ -24,16 +24,28 @@ where
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ValidJson(v)),
             Err(JsonRejection::JsonDataError(e)) => {
-                let msg = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
-                Err(ApiError::validation(vec![FieldError::new(&["body"], "invalid_shape", msg)]))
+                let msg = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| e.body_text());
+                Err(ApiError::validation(vec![FieldError::new(
+                    &["body"],
+                    "invalid_shape",
+                    msg,
+                )]))
             }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(e.status(), "body_unreadable", e.body_text())),
-            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())),
+            Err(JsonRejection::BytesRejection(e)) => {
+                Err(ApiError::new(e.status(), "body_unreadable", e.body_text()))
+            }
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                e.body_text(),
+            )),
         }
     }
 }
@@ -51,10 +63,14 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ValidQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::validation(vec![FieldError::new(&["query"], "invalid_query", e.body_text())]))
-            }
-            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::validation(
+                vec![FieldError::new(&["query"], "invalid_query", e.body_text())],
+            )),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                e.body_text(),
+            )),
         }
     }
 }

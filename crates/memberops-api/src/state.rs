@@ -22,7 +22,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        AppState { store, workspaces: Arc::default(), keys: Arc::default() }
+        AppState {
+            store,
+            workspaces: Arc::default(),
+            keys: Arc::default(),
+        }
     }
 
     pub async fn workspace(&self, id: &str) -> Result<Arc<Workspace>, ApiError> {
@@ -30,7 +34,10 @@ impl AppState {
             return Ok(w.clone());
         }
         let w = Arc::new(Workspace::load(self.store.as_ref(), id).await?);
-        self.workspaces.write().await.insert(id.to_owned(), w.clone());
+        self.workspaces
+            .write()
+            .await
+            .insert(id.to_owned(), w.clone());
         Ok(w)
     }
 
@@ -43,7 +50,9 @@ impl AppState {
                 return Ok(key.clone());
             }
         }
-        let key = keys::verify(self.store.as_ref(), secret).await.map_err(ApiError::from)?;
+        let key = keys::verify(self.store.as_ref(), secret)
+            .await
+            .map_err(ApiError::from)?;
         let mut cache = self.keys.write().await;
         if cache.len() > 10_000 {
             cache.clear();

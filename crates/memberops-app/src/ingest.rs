@@ -20,6 +20,7 @@ use memberops_store::{Activity, MemberRecord, MemberRef, NewEvent, OrderRow, Sto
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::hooks::AppliedEvent;
 use crate::workspace::Workspace;
 
 /// Most events one batch may carry.
@@ -67,11 +68,19 @@ pub struct RowError {
 
 impl RowError {
     fn new(code: &str, message: impl Into<String>) -> Self {
-        RowError { code: code.to_owned(), message: message.into(), fields: Vec::new() }
+        RowError {
+            code: code.to_owned(),
+            message: message.into(),
+            fields: Vec::new(),
+        }
     }
 
     fn invalid(e: Invalid) -> Self {
-        RowError { code: e.code().to_owned(), message: e.to_string(), fields: e.0 }
+        RowError {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+            fields: e.0,
+        }
     }
 }
 
@@ -96,9 +105,19 @@ struct OrderState {
 }
 
 /// Applies a batch in one transaction and says what happened to every row.
-pub async fn apply_batch(store: &dyn Store, ws: &Workspace, events: Vec<EventIn>, opts: BatchOptions) -> Result<BatchReport> {
+pub async fn apply_batch(
+    store: &dyn Store,
+    ws: &Workspace,
+    events: Vec<EventIn>,
+    opts: BatchOptions,
+) -> Result<BatchReport> {
     if events.len() > MAX_BATCH {
-        return Err(Invalid::one(&["events"], "batch_too_large", format!("a batch holds at most {MAX_BATCH} events")).into());
+        return Err(Invalid::one(
+            &["events"],
+            "batch_too_large",
+            format!("a batch holds at most {MAX_BATCH} events"),
+        )
+        .into());
     }
     let received_at = now_millis();
     let now = When::Instant(chrono::Utc::now());
@@ -108,7 +127,13 @@ pub async fn apply_batch(store: &dyn Store, ws: &Workspace, events: Vec<EventIn>
         let id = e.id.clone();
         match e.validate(now, ws.currency) {
             Ok(ev) => {
-                results.push(RowResult { index, id, status: RowStatus::Accepted, member_id: None, error: None });
+                results.push(RowResult {
+                    index,
+                    id,
+                    status: RowStatus::Accepted,
+                    member_id: None,
+                    error: None,
+                });
                 valid.push((index, ev));
             }
             Err(err) => results.push(RowResult {
@@ -123,15 +148,21 @@ pub async fn apply_batch(store: &dyn Store, ws: &Workspace, events: Vec<EventIn>
 
     let mut tx = store.begin_write(&ws.id).await?;
     let plan = plan(tx.as_mut(), ws, &valid, &mut results, received_at).await?;
-    let rejected = results.iter().filter(|r| r.status == RowStatus::Rejected).count();
+    let rejected = results
+        .iter()
+        .filter(|r| r.status == RowStatus::Rejected)
+        .count();
     let committed = !(opts.atomic && rejected > 0);
     let members_created = if committed { plan.new_members.len() } else { 0 };
     if committed {
-        plan.write(tx.as_mut()).await?;
+        plan.write(tx.as_mut(), ws).await?;
         tx.commit().await?;
     } else {
         drop(tx);
-        for r in results.iter_mut().filter(|r| r.status == RowStatus::Accepted) {
+        for r in results
+            .iter_mut()
+            .filter(|r| r.status == RowStatus::Accepted)
+        {
             r.status = RowStatus::Skipped;
         }
     }
@@ -155,10 +186,11 @@ struct Plan {
     orders: HashMap<String, OrderState>,
     activity: HashMap<String, Activity>,
     order_members: HashSet<String>,
+    applied: Vec<AppliedEvent>,
 }
 
 impl Plan {
-    async fn write(self, tx: &mut dyn WriteTx) -> Result<()> {
+    async fn write(self, tx: &mut dyn WriteTx, ws: &Workspace) -> Result<()> {
         tx.insert_members(&self.new_members).await?;
         for m in &self.updated_members {
             tx.update_member(m).await?;
@@ -179,6 +211,7 @@ impl Plan {
         tx.record_activity(&activity).await?;
         let ids: Vec<&str> = self.order_members.iter().map(String::as_str).collect();
         tx.refresh_order_stats(&ids).await?;
+        crate::hooks::after_events(tx, ws, &self.applied).await?;
         Ok(())
     }
 }
@@ -211,16 +244,32 @@ async fn plan(
         .members_by_external_ids(&ext)
         .await?
         .into_iter()
-        .map(|MemberRef { id, external_id, time_zone }| {
-            let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
-            (external_id, MemberSlot { id, tz, new_index: None, updated_index: None })
-        })
+        .map(
+            |MemberRef {
+                 id,
+                 external_id,
+                 time_zone,
+             }| {
+                let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
+                (
+                    external_id,
+                    MemberSlot {
+                        id,
+                        tz,
+                        new_index: None,
+                        updated_index: None,
+                    },
+                )
+            },
+        )
         .collect();
 
     let mut order_ids: Vec<&str> = valid
         .iter()
         .filter_map(|(_, e)| match &e.effect {
-            Effect::OrderPaid { order_id, .. } | Effect::OrderRefunded { order_id, .. } => Some(order_id.as_str()),
+            Effect::OrderPaid { order_id, .. } | Effect::OrderRefunded { order_id, .. } => {
+                Some(order_id.as_str())
+            }
             _ => None,
         })
         .collect();
@@ -228,7 +277,14 @@ async fn plan(
     order_ids.dedup();
     let mut plan = Plan::default();
     for row in tx.orders_by_ids(&order_ids).await? {
-        plan.orders.insert(row.order_id.clone(), OrderState { row, stored: true, refund_changed: false });
+        plan.orders.insert(
+            row.order_id.clone(),
+            OrderState {
+                row,
+                stored: true,
+                refund_changed: false,
+            },
+        );
     }
 
     for (index, ev) in valid {
@@ -239,13 +295,24 @@ async fn plan(
         }
         let known = members.get(&ev.member).cloned();
         if known.is_none() && !ev.auto_create && !matches!(ev.effect, Effect::Registered(_)) {
-            reject(result, "member_not_found", format!("no member with external id `{}` (set auto_create to create it)", ev.member));
+            reject(
+                result,
+                "member_not_found",
+                format!(
+                    "no member with external id `{}` (set auto_create to create it)",
+                    ev.member
+                ),
+            );
             seen.remove(&ev.id);
             continue;
         }
         // Checks that can still reject the row come before anything is planned for it, so a
         // rejected row leaves nothing behind (not even an auto-created member).
-        if let Err(e) = check_order_effect(&ev.effect, &plan.orders, known.as_ref().map(|s| s.id.as_str())) {
+        if let Err(e) = check_order_effect(
+            &ev.effect,
+            &plan.orders,
+            known.as_ref().map(|s| s.id.as_str()),
+        ) {
             result.status = RowStatus::Rejected;
             result.error = Some(e);
             seen.remove(&ev.id);
@@ -265,7 +332,12 @@ async fn plan(
                     created_at: received_at,
                     updated_at: received_at,
                 });
-                let slot = MemberSlot { id: member_id, tz: ws.time_zone, new_index: Some(plan.new_members.len() - 1), updated_index: None };
+                let slot = MemberSlot {
+                    id: member_id,
+                    tz: ws.time_zone,
+                    new_index: Some(plan.new_members.len() - 1),
+                    updated_index: None,
+                };
                 members.insert(ev.member.clone(), slot.clone());
                 slot
             }
@@ -291,14 +363,19 @@ async fn plan(
                 };
                 record.profile.apply(patch, ws.time_zone);
                 if record.profile.registered_at.is_none() {
-                    record.profile.registered_at = Some(ev.when.resolve(record.profile.time_zone).0);
+                    record.profile.registered_at =
+                        Some(ev.when.resolve(record.profile.time_zone).0);
                 }
                 record.updated_at = received_at;
                 if let Some(s) = members.get_mut(&ev.member) {
                     s.tz = record.profile.time_zone;
                 }
             }
-            Effect::OrderPaid { order_id, amount, channel } => {
+            Effect::OrderPaid {
+                order_id,
+                amount,
+                channel,
+            } => {
                 let (paid_at, day) = ev.when.resolve(slot.tz);
                 plan.orders.insert(
                     order_id.clone(),
@@ -332,8 +409,20 @@ async fn plan(
             Effect::None => {}
         }
 
-        let (occurred_at, _) = ev.when.resolve(slot.tz);
-        let act = plan.activity.entry(slot.id.clone()).or_insert(Activity { member_id: slot.id.clone(), last_active_at: occurred_at, events: 0 });
+        let (occurred_at, local_date) = ev.when.resolve(slot.tz);
+        plan.applied.push(AppliedEvent {
+            event: ev.clone(),
+            member_id: slot.id.clone(),
+            member_tz: slot.tz,
+            occurred_at,
+            local_date,
+            member_created: slot.new_index.is_some(),
+        });
+        let act = plan.activity.entry(slot.id.clone()).or_insert(Activity {
+            member_id: slot.id.clone(),
+            last_active_at: occurred_at,
+            events: 0,
+        });
         act.last_active_at = act.last_active_at.max(occurred_at);
         act.events += 1;
         plan.events.push(NewEvent {
@@ -350,21 +439,35 @@ async fn plan(
 }
 
 /// Whether an order event fits the orders known so far (stored, or earlier in the batch).
-fn check_order_effect(effect: &Effect, orders: &HashMap<String, OrderState>, member_id: Option<&str>) -> Result<(), RowError> {
+fn check_order_effect(
+    effect: &Effect,
+    orders: &HashMap<String, OrderState>,
+    member_id: Option<&str>,
+) -> Result<(), RowError> {
     match effect {
-        Effect::OrderPaid { order_id, .. } if orders.contains_key(order_id) => {
-            Err(RowError::new("order_exists", format!("order `{order_id}` was already paid by another event")))
-        }
+        Effect::OrderPaid { order_id, .. } if orders.contains_key(order_id) => Err(RowError::new(
+            "order_exists",
+            format!("order `{order_id}` was already paid by another event"),
+        )),
         Effect::OrderRefunded { order_id, amount } => {
             let Some(order) = orders.get(order_id) else {
-                return Err(RowError::new("order_not_found", format!("order `{order_id}` was never paid")));
+                return Err(RowError::new(
+                    "order_not_found",
+                    format!("order `{order_id}` was never paid"),
+                ));
             };
             if Some(order.row.member_id.as_str()) != member_id {
-                return Err(RowError::new("order_member_mismatch", format!("order `{order_id}` belongs to another member")));
+                return Err(RowError::new(
+                    "order_member_mismatch",
+                    format!("order `{order_id}` belongs to another member"),
+                ));
             }
             let left = order.row.amount_minor - order.row.refunded_minor;
             if left <= 0 {
-                return Err(RowError::new("order_fully_refunded", format!("order `{order_id}` is already fully refunded")));
+                return Err(RowError::new(
+                    "order_fully_refunded",
+                    format!("order `{order_id}` is already fully refunded"),
+                ));
             }
             if amount.is_some_and(|a| a.minor > left) {
                 return Err(RowError::new(

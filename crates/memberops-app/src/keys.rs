@@ -14,10 +14,20 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// Creates a key and returns it with its secret, which is not kept anywhere.
-pub async fn create(store: &dyn Store, workspace_id: &str, name: &str, scope: KeyScope) -> Result<(ApiKey, String)> {
+pub async fn create(
+    store: &dyn Store,
+    workspace_id: &str,
+    name: &str,
+    scope: KeyScope,
+) -> Result<(ApiKey, String)> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(memberops_core::Invalid::one(&["name"], "invalid_name", "a key needs a name of 1–100 characters").into());
+        return Err(memberops_core::Invalid::one(
+            &["name"],
+            "invalid_name",
+            "a key needs a name of 1–100 characters",
+        )
+        .into());
     }
     let bytes: [u8; 32] = rand::random();
     let secret = format!("{SECRET_PREFIX}{}", hex::encode(bytes));
@@ -37,7 +47,10 @@ pub async fn create(store: &dyn Store, workspace_id: &str, name: &str, scope: Ke
 
 /// The live key a secret belongs to.
 pub async fn verify(store: &dyn Store, secret: &str) -> Result<ApiKey> {
-    let key = store.api_key_by_hash(&hash_secret(secret.trim())).await?.ok_or(AppError::Unauthorized("unknown API key"))?;
+    let key = store
+        .api_key_by_hash(&hash_secret(secret.trim()))
+        .await?
+        .ok_or(AppError::Unauthorized("unknown API key"))?;
     if key.revoked_at.is_some() {
         return Err(AppError::Unauthorized("this API key was revoked"));
     }

@@ -3,6 +3,8 @@
 //! The HTTP API and the command line are thin layers over these functions.
 
 pub mod error;
+pub mod hooks;
+pub mod import;
 pub mod ingest;
 pub mod keys;
 pub mod members;

@@ -12,14 +12,28 @@ use crate::workspace::Workspace;
 
 /// Creates a member by recording its `member.registered` event, so that members made
 /// through the API and members made by events are made the same way.
-pub async fn create(store: &dyn Store, ws: &Workspace, external_id: &str, profile: ProfileIn) -> Result<Member> {
+pub async fn create(
+    store: &dyn Store,
+    ws: &Workspace,
+    external_id: &str,
+    profile: ProfileIn,
+) -> Result<Member> {
     let external_id = external_id.trim();
     if external_id.is_empty() || external_id.len() > 200 {
-        return Err(Invalid::one(&["external_id"], "invalid_external_id", "external_id must be 1–200 characters").into());
+        return Err(Invalid::one(
+            &["external_id"],
+            "invalid_external_id",
+            "external_id must be 1–200 characters",
+        )
+        .into());
     }
     // Validate here too, so field errors point at the body, not at event properties.
     profile.clone().validate()?;
-    if store.member_by_external_id(&ws.id, external_id).await?.is_some() {
+    if store
+        .member_by_external_id(&ws.id, external_id)
+        .await?
+        .is_some()
+    {
         return Err(exists(external_id));
     }
     let occurred_at = profile.registered_at.clone().flatten();
@@ -40,7 +54,11 @@ pub async fn create(store: &dyn Store, ws: &Workspace, external_id: &str, profil
         Some(r) if r.status == RowStatus::Accepted => {}
         Some(r) if r.status == RowStatus::Duplicate => return Err(exists(external_id)),
         Some(r) => {
-            let fields = r.error.as_ref().map(|e| e.fields.clone()).unwrap_or_default();
+            let fields = r
+                .error
+                .as_ref()
+                .map(|e| e.fields.clone())
+                .unwrap_or_default();
             return Err(Invalid(fields).into());
         }
         None => return Err(AppError::NotFound { what: "member" }),
@@ -49,12 +67,19 @@ pub async fn create(store: &dyn Store, ws: &Workspace, external_id: &str, profil
 }
 
 fn exists(external_id: &str) -> AppError {
-    AppError::Conflict { code: "member_exists", detail: format!("a member with external id `{external_id}` already exists") }
+    AppError::Conflict {
+        code: "member_exists",
+        detail: format!("a member with external id `{external_id}` already exists"),
+    }
 }
 
 /// A member by internal id (`mbr_…`) or by the brand's external id.
 pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Member> {
-    let found = if id.starts_with("mbr_") { store.member(&ws.id, id).await? } else { None };
+    let found = if id.starts_with("mbr_") {
+        store.member(&ws.id, id).await?
+    } else {
+        None
+    };
     let found = match found {
         Some(f) => Some(f),
         None => store.member_by_external_id(&ws.id, id).await?,
@@ -64,11 +89,19 @@ pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Member> 
 }
 
 /// Changes profile fields: absent fields stay, `null` clears.
-pub async fn update(store: &dyn Store, ws: &Workspace, id: &str, patch: ProfileIn) -> Result<Member> {
+pub async fn update(
+    store: &dyn Store,
+    ws: &Workspace,
+    id: &str,
+    patch: ProfileIn,
+) -> Result<Member> {
     let patch = patch.validate()?;
     let current = get(store, ws, id).await?;
     let mut tx = store.begin_write(&ws.id).await?;
-    let mut record = tx.member_for_update(&current.external_id).await?.ok_or(AppError::NotFound { what: "member" })?;
+    let mut record = tx
+        .member_for_update(&current.external_id)
+        .await?
+        .ok_or(AppError::NotFound { what: "member" })?;
     record.profile.apply(&patch, ws.time_zone);
     record.updated_at = now_millis();
     tx.update_member(&record).await?;
@@ -101,7 +134,9 @@ pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> 
     }
     // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member.
     let phone = match s.phone.as_deref() {
-        Some(p) => memberops_core::member::normalize_phone(p).map_err(|e| Invalid(relabel(e, "phone")))?,
+        Some(p) => {
+            memberops_core::member::normalize_phone(p).map_err(|e| Invalid(relabel(e, "phone")))?
+        }
         None => None,
     };
     let email = s.email.as_deref().map(|e| e.trim().to_lowercase());
@@ -116,14 +151,22 @@ pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> 
     let mut rows = store.list_members(&ws.id, &q).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more { rows.last().map(|(m, _)| m.id.clone()) } else { None };
-    Ok(Page { members: rows.into_iter().map(|(m, s)| m.into_member(s)).collect(), next_cursor })
+    let next_cursor = if more {
+        rows.last().map(|(m, _)| m.id.clone())
+    } else {
+        None
+    };
+    Ok(Page {
+        members: rows.into_iter().map(|(m, s)| m.into_member(s)).collect(),
+        next_cursor,
+    })
 }
 
 fn relabel(e: Invalid, field: &str) -> Vec<FieldError> {
-    e.0.into_iter().map(|mut f| {
-        f.loc = vec![field.to_owned()];
-        f
-    })
-    .collect()
+    e.0.into_iter()
+        .map(|mut f| {
+            f.loc = vec![field.to_owned()];
+            f
+        })
+        .collect()
 }

@@ -16,7 +16,10 @@ pub struct Workspace {
 
 impl Workspace {
     pub async fn load(store: &dyn Store, id: &str) -> Result<Workspace> {
-        let w = store.workspace(id).await?.ok_or(AppError::NotFound { what: "workspace" })?;
+        let w = store
+            .workspace(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "workspace" })?;
         Ok(Workspace {
             id: w.id,
             currency: Currency::parse(&w.currency)?,

@@ -125,7 +125,11 @@ impl ProfileIn {
     /// Validates every field and reports all problems at once, each under its field name.
     pub fn validate(self) -> Result<ProfilePatch, Invalid> {
         let mut c = Collector::default();
-        let mut out = ProfilePatch { consent: self.consent.clone(), attributes: self.attributes, ..ProfilePatch::default() };
+        let mut out = ProfilePatch {
+            consent: self.consent.clone(),
+            attributes: self.attributes,
+            ..ProfilePatch::default()
+        };
         out.phone = self
             .phone
             .map(|v| v.and_then(|s| c.take(normalize_phone(&s)).flatten()));

@@ -20,7 +20,8 @@ pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.workspace_id, m.external_
      COALESCE(s.refunded_minor, 0) AS refunded_minor, s.last_active_at, COALESCE(s.event_count, 0) AS event_count \
      FROM members m LEFT JOIN member_stats s ON s.member_id = m.id";
 
-pub(crate) const EVENT_SELECT: &str = "SELECT seq, id, member_id, type, occurred_at, received_at, properties FROM events";
+pub(crate) const EVENT_SELECT: &str =
+    "SELECT seq, id, member_id, type, occurred_at, received_at, properties FROM events";
 
 /// A fully refunded order stops counting as an order (and its day as an order day); its
 /// paid and refunded amounts still count, so spend nets out to zero.
@@ -83,13 +84,21 @@ pub(crate) struct RawProfile {
 }
 
 pub(crate) fn parse_profile(r: RawProfile) -> Result<Profile> {
-    let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
-    let time_zone = r.time_zone.parse::<chrono_tz::Tz>().map_err(|e| corrupt("time_zone", &e))?;
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
+    let time_zone = r
+        .time_zone
+        .parse::<chrono_tz::Tz>()
+        .map_err(|e| corrupt("time_zone", &e))?;
     let birthday = match r.birthday {
-        Some(b) => Some(chrono::NaiveDate::parse_from_str(&b, "%Y-%m-%d").map_err(|e| corrupt("birthday", &e))?),
+        Some(b) => Some(
+            chrono::NaiveDate::parse_from_str(&b, "%Y-%m-%d")
+                .map_err(|e| corrupt("birthday", &e))?,
+        ),
         None => None,
     };
-    let consent: BTreeMap<String, bool> = serde_json::from_str(&r.consent).map_err(|e| corrupt("consent", &e))?;
+    let consent: BTreeMap<String, bool> =
+        serde_json::from_str(&r.consent).map_err(|e| corrupt("consent", &e))?;
     let attributes: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&r.attributes).map_err(|e| corrupt("attributes", &e))?;
     let tags: Vec<String> = serde_json::from_str(&r.tags).map_err(|e| corrupt("tags", &e))?;

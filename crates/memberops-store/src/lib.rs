@@ -51,11 +51,29 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a key revoked; returns false if there was no such live key.
     async fn revoke_api_key(&self, workspace_id: &str, id: &str, at: i64) -> Result<bool>;
 
-    async fn member(&self, workspace_id: &str, id: &str) -> Result<Option<(MemberRecord, StatsRow)>>;
-    async fn member_by_external_id(&self, workspace_id: &str, external_id: &str) -> Result<Option<(MemberRecord, StatsRow)>>;
-    async fn list_members(&self, workspace_id: &str, q: &MemberQuery) -> Result<Vec<(MemberRecord, StatsRow)>>;
+    async fn member(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<(MemberRecord, StatsRow)>>;
+    async fn member_by_external_id(
+        &self,
+        workspace_id: &str,
+        external_id: &str,
+    ) -> Result<Option<(MemberRecord, StatsRow)>>;
+    async fn list_members(
+        &self,
+        workspace_id: &str,
+        q: &MemberQuery,
+    ) -> Result<Vec<(MemberRecord, StatsRow)>>;
     /// A member's events, newest first, before `before_seq` when given.
-    async fn member_events(&self, workspace_id: &str, member_id: &str, before_seq: Option<i64>, limit: i64) -> Result<Vec<EventRow>>;
+    async fn member_events(
+        &self,
+        workspace_id: &str,
+        member_id: &str,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<EventRow>>;
     async fn event(&self, workspace_id: &str, id: &str) -> Result<Option<EventRow>>;
     async fn counts(&self, workspace_id: &str) -> Result<Counts>;
 }
@@ -89,7 +107,10 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::connect(url).await?))
     } else {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
         Ok(Arc::new(SqliteStore::open(path).await?))
     }
 }

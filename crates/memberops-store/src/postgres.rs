@@ -10,7 +10,10 @@ impl PgStore {
     const BACKEND: crate::Backend = crate::Backend::Postgres;
 
     pub async fn connect(url: &str) -> Result<Self, crate::StoreError> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         Ok(PgStore { pool })
     }
 
@@ -22,16 +25,24 @@ impl PgStore {
         &self.pool
     }
 
-    async fn begin_tx(&self, workspace_id: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::StoreError> {
+    async fn begin_tx(
+        &self,
+        workspace_id: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::StoreError> {
         let mut tx = self.pool.begin().await?;
         // Serialises writers of one workspace (released at commit or rollback), so checks
         // made inside the transaction hold until it ends, as on SQLite.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(workspace_id).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
         Ok(tx)
     }
 
     async fn run_migrations(&self) -> Result<(), crate::StoreError> {
-        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -21,7 +23,9 @@ impl SqliteStore {
         let base = if path == ":memory:" {
             SqliteConnectOptions::from_str("sqlite::memory:")?
         } else {
-            SqliteConnectOptions::new().filename(path).create_if_missing(true)
+            SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
         };
         let opts = base
             .journal_mode(SqliteJournalMode::Wal)
@@ -30,11 +34,18 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
-        let writer = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(opts.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(opts.clone())
+            .await?;
         let readers = if path == ":memory:" {
             writer.clone()
         } else {
-            SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?
         };
         Ok(SqliteStore { writer, readers })
     }
@@ -47,14 +58,19 @@ impl SqliteStore {
         &self.writer
     }
 
-    async fn begin_tx(&self, _workspace_id: &str) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::StoreError> {
+    async fn begin_tx(
+        &self,
+        _workspace_id: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::StoreError> {
         // IMMEDIATE takes the write lock now, so a transaction never fails half-way with
         // SQLITE_BUSY when it first writes.
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn run_migrations(&self) -> Result<(), crate::StoreError> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.writer).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.writer)
+            .await?;
         Ok(())
     }
 

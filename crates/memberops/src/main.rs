@@ -1,1 +1,61 @@
-fn main() {}
+//! `memberops`: the MemberOps server and command-line tool.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// MemberOps: member operations platform (会员运营系统).
+#[derive(Parser)]
+#[command(name = "memberops", version, about, long_about = None)]
+struct Cli {
+    /// Database: a SQLite file path (default ./memberops.db) or postgres://user@host/db.
+    #[arg(
+        long,
+        global = true,
+        env = "MEMBEROPS_DATABASE_URL",
+        default_value = "memberops.db"
+    )]
+    db: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API server (JSON under /v1, /healthz, /openapi.json, /docs).
+    Serve(cmd::serve::Args),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Apikey(cmd::apikey::Command),
+    /// Import members or orders from CSV files through the event path (idempotent).
+    #[command(subcommand)]
+    Import(cmd::import::Command),
+    /// Fill the database with a realistic synthetic membership.
+    Demo(cmd::demo::Args),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Run a benchmark (see bench/).
+    #[command(subcommand)]
+    Bench(cmd::bench::Command),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    cmd::init_tracing();
+    match cli.command {
+        Command::Serve(args) => cmd::serve::run(&cli.db, args).await,
+        Command::Migrate => cmd::migrate(&cli.db).await,
+        Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
+        Command::Import(c) => cmd::import::run(&cli.db, c).await,
+        Command::Demo(args) => cmd::demo::run(&cli.db, args).await,
+        Command::Openapi => {
+            println!("{}", cmd::openapi_json()?);
+            Ok(())
+        }
+        Command::Bench(c) => cmd::bench::run(c).await,
+    }
+}

@@ -33,10 +33,24 @@ pub struct BatchIn {
         (status = 404, body = ErrorBody, description = "`member_not_found`"),
         (status = 409, body = ErrorBody, description = "`order_exists`, `order_not_found`, `refund_exceeds_order`, …"),
         (status = 422, body = ErrorBody)))]
-async fn post_event(State(state): State<AppState>, auth: Ingest, ValidJson(event): ValidJson<EventIn>) -> ApiResult<(StatusCode, Json<RowResult>)> {
-    let report = ingest::apply_batch(state.store.as_ref(), &auth.ws, vec![event], BatchOptions { atomic: true }).await?;
+async fn post_event(
+    State(state): State<AppState>,
+    auth: Ingest,
+    ValidJson(event): ValidJson<EventIn>,
+) -> ApiResult<(StatusCode, Json<RowResult>)> {
+    let report = ingest::apply_batch(
+        state.store.as_ref(),
+        &auth.ws,
+        vec![event],
+        BatchOptions { atomic: true },
+    )
+    .await?;
     let Some(row) = report.results.into_iter().next() else {
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "empty batch report"));
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "empty batch report",
+        ));
     };
     match row.status {
         RowStatus::Accepted => Ok((StatusCode::CREATED, Json(row))),
@@ -49,7 +63,11 @@ async fn post_event(State(state): State<AppState>, auth: Ingest, ValidJson(event
 /// clash with stored orders 409.
 fn row_error(e: Option<RowError>) -> ApiError {
     let Some(e) = e else {
-        return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", "the event was rejected");
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected",
+            "the event was rejected",
+        );
     };
     if !e.fields.is_empty() {
         return ApiError::validation(e.fields);
@@ -70,7 +88,11 @@ fn row_error(e: Option<RowError>) -> ApiError {
         (status = 200, body = BatchReport, description = "processed; see `committed` and each row"),
         (status = 422, body = BatchReport, description = "atomic batch with a rejected row: nothing written"),
         (status = 400, body = ErrorBody)))]
-async fn post_batch(State(state): State<AppState>, auth: Ingest, ValidJson(body): ValidJson<BatchIn>) -> ApiResult<(StatusCode, Json<BatchReport>)> {
+async fn post_batch(
+    State(state): State<AppState>,
+    auth: Ingest,
+    ValidJson(body): ValidJson<BatchIn>,
+) -> ApiResult<(StatusCode, Json<BatchReport>)> {
     if body.events.len() > ingest::MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,11 +123,23 @@ async fn post_batch(State(state): State<AppState>, auth: Ingest, ValidJson(body)
             results: events
                 .iter()
                 .enumerate()
-                .map(|(i, e)| RowResult { index: i, id: e.id.clone(), status: RowStatus::Skipped, member_id: None, error: None })
+                .map(|(i, e)| RowResult {
+                    index: i,
+                    id: e.id.clone(),
+                    status: RowStatus::Skipped,
+                    member_id: None,
+                    error: None,
+                })
                 .collect(),
         }
     } else {
-        ingest::apply_batch(state.store.as_ref(), &auth.ws, events, BatchOptions { atomic }).await?
+        ingest::apply_batch(
+            state.store.as_ref(),
+            &auth.ws,
+            events,
+            BatchOptions { atomic },
+        )
+        .await?
     };
     for r in &mut report.results {
         r.index = indexes[r.index];
@@ -116,23 +150,48 @@ async fn post_batch(State(state): State<AppState>, auth: Ingest, ValidJson(body)
             id: String::new(),
             status: RowStatus::Rejected,
             member_id: None,
-            error: Some(RowError { code: "invalid_shape".into(), message: msg.clone(), fields: vec![FieldError::new(&[], "invalid_shape", msg)] }),
+            error: Some(RowError {
+                code: "invalid_shape".into(),
+                message: msg.clone(),
+                fields: vec![FieldError::new(&[], "invalid_shape", msg)],
+            }),
         });
         report.rejected += 1;
     }
     report.results.sort_by_key(|r| r.index);
-    let status = if report.committed { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if report.committed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     Ok((status, Json(report)))
 }
 
 /// One stored event by its id.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = super::EVENTS, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = EventOut), (status = 404, body = ErrorBody)))]
-async fn get_event(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<EventOut>> {
-    let e = state.store.event(&auth.ws.id, &id).await.map_err(memberops_app::AppError::from)?;
-    e.map(|e| Json(EventOut::from(e))).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no event `{id}`")))
+async fn get_event(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventOut>> {
+    let e = state
+        .store
+        .event(&auth.ws.id, &id)
+        .await
+        .map_err(memberops_app::AppError::from)?;
+    e.map(|e| Json(EventOut::from(e))).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no event `{id}`"),
+        )
+    })
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(post_event)).routes(routes!(post_batch)).routes(routes!(get_event))
+    OpenApiRouter::new()
+        .routes(routes!(post_event))
+        .routes(routes!(post_batch))
+        .routes(routes!(get_event))
 }

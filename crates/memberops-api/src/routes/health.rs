@@ -19,7 +19,11 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = super::SYSTEM,
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let db_ok = state.store.workspace(memberops_core::id::DEFAULT_WORKSPACE).await.is_ok();
+    let db_ok = state
+        .store
+        .workspace(memberops_core::id::DEFAULT_WORKSPACE)
+        .await
+        .is_ok();
     let body = Health {
         status: if db_ok { "ok" } else { "degraded" },
         version: env!("CARGO_PKG_VERSION"),
@@ -28,7 +32,14 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
             memberops_store::Backend::Postgres => "postgres",
         },
     };
-    (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (
+        if db_ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -92,15 +92,29 @@ pub struct EventPage {
     security(("api_key" = [])),
     responses((status = 201, body = Member), (status = 409, body = ErrorBody, description = "`member_exists`"),
         (status = 422, body = ErrorBody)))]
-async fn create_member(State(state): State<AppState>, auth: Admin, ValidJson(body): ValidJson<MemberIn>) -> ApiResult<(StatusCode, Json<Member>)> {
-    let m = members::create(state.store.as_ref(), &auth.ws, &body.external_id, body.profile).await?;
+async fn create_member(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidJson(body): ValidJson<MemberIn>,
+) -> ApiResult<(StatusCode, Json<Member>)> {
+    let m = members::create(
+        state.store.as_ref(),
+        &auth.ws,
+        &body.external_id,
+        body.profile,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(m)))
 }
 
 /// List or search members (all filters must match), oldest first.
 #[utoipa::path(get, path = "/v1/members", tag = super::MEMBERS, params(MemberSearch),
     security(("api_key" = [])), responses((status = 200, body = MemberList), (status = 422, body = ErrorBody)))]
-async fn list_members(State(state): State<AppState>, auth: Admin, ValidQuery(q): ValidQuery<MemberSearch>) -> ApiResult<Json<MemberList>> {
+async fn list_members(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<MemberSearch>,
+) -> ApiResult<Json<MemberList>> {
     let page = members::list(
         state.store.as_ref(),
         &auth.ws,
@@ -114,14 +128,23 @@ async fn list_members(State(state): State<AppState>, auth: Admin, ValidQuery(q):
         },
     )
     .await?;
-    Ok(Json(MemberList { data: page.members, next_cursor: page.next_cursor }))
+    Ok(Json(MemberList {
+        data: page.members,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// One member with its aggregates, by internal id (`mbr_…`) or external id.
 #[utoipa::path(get, path = "/v1/members/{id}", tag = super::MEMBERS, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = Member), (status = 404, body = ErrorBody)))]
-async fn get_member(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<Member>> {
-    Ok(Json(members::get(state.store.as_ref(), &auth.ws, &id).await?))
+async fn get_member(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Member>> {
+    Ok(Json(
+        members::get(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// Change profile fields: absent fields stay as they are, `null` clears a field.
@@ -134,7 +157,9 @@ async fn update_member(
     Path(id): Path<String>,
     ValidJson(patch): ValidJson<ProfileIn>,
 ) -> ApiResult<Json<Member>> {
-    Ok(Json(members::update(state.store.as_ref(), &auth.ws, &id, patch).await?))
+    Ok(Json(
+        members::update(state.store.as_ref(), &auth.ws, &id, patch).await?,
+    ))
 }
 
 /// A member's events, newest first.
@@ -148,12 +173,27 @@ async fn member_events(
 ) -> ApiResult<Json<EventList>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation(vec![memberops_core::FieldError::new(&["limit"], "out_of_range", "limit must be 1–1000")]));
+        return Err(ApiError::validation(vec![memberops_core::FieldError::new(
+            &["limit"],
+            "out_of_range",
+            "limit must be 1–1000",
+        )]));
     }
     let m = members::get(state.store.as_ref(), &auth.ws, &id).await?;
-    let rows = state.store.member_events(&auth.ws.id, &m.id, q.before, limit).await.map_err(memberops_app::AppError::from)?;
-    let next_before = if rows.len() as i64 == limit { rows.last().map(|e| e.seq) } else { None };
-    Ok(Json(EventList { data: rows.into_iter().map(EventOut::from).collect(), next_before }))
+    let rows = state
+        .store
+        .member_events(&auth.ws.id, &m.id, q.before, limit)
+        .await
+        .map_err(memberops_app::AppError::from)?;
+    let next_before = if rows.len() as i64 == limit {
+        rows.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Json(EventList {
+        data: rows.into_iter().map(EventOut::from).collect(),
+        next_before,
+    }))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,0 +1,156 @@
+//! Benchmarks that compare MemberOps with a reference measured in the same run.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Subcommand;
+use memberops_app::ingest::{BatchOptions, apply_batch};
+use memberops_core::event::EventIn;
+use memberops_store::{SqliteStore, Store};
+use sqlx::QueryBuilder;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// `order.paid` events through the batch path on SQLite, against plain batched INSERTs
+    /// of the same rows into an SQLite table.
+    Ingest(IngestArgs),
+}
+
+#[derive(clap::Args)]
+pub struct IngestArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    #[arg(long, default_value_t = 100_000)]
+    members: usize,
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Where the two database files go (emptied first).
+    #[arg(long, default_value = "bench/out")]
+    dir: PathBuf,
+}
+
+pub async fn run(c: Command) -> anyhow::Result<()> {
+    match c {
+        Command::Ingest(a) => ingest(a).await,
+    }
+}
+
+/// The i-th benchmark event: a paid order of member `i * 7919 % members` (spreads members
+/// across batches), amounts between 1.00 and 999.99, times over two years.
+fn order_event(i: usize, members: usize) -> EventIn {
+    let member = (i.wrapping_mul(7919)) % members.max(1);
+    let minor = 100 + (i.wrapping_mul(104_729) % 99_900);
+    let day = i % 730;
+    let secs = (i.wrapping_mul(31) % 86_400) as i64;
+    let at = chrono::DateTime::from_timestamp(1_700_000_000 + day as i64 * 86_400 + secs, 0)
+        .unwrap_or_default();
+    let mut properties = serde_json::Map::new();
+    properties.insert("order_id".into(), format!("o{i}").into());
+    properties.insert(
+        "amount".into(),
+        format!("{}.{:02}", minor / 100, minor % 100).into(),
+    );
+    properties.insert(
+        "channel".into(),
+        ["app", "store", "web", "mini_program"][i % 4].into(),
+    );
+    EventIn {
+        id: format!("e{i}"),
+        kind: "order.paid".into(),
+        member: format!("m{member}"),
+        occurred_at: Some(at.to_rfc3339()),
+        properties,
+        auto_create: true,
+    }
+}
+
+async fn fresh_store(dir: &std::path::Path, name: &str) -> anyhow::Result<SqliteStore> {
+    let path = dir.join(name);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    Ok(SqliteStore::open(&path.to_string_lossy()).await?)
+}
+
+async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    println!(
+        "bench ingest: {} order.paid events, {} members, batches of {}",
+        a.events, a.members, a.batch
+    );
+
+    // Reference: the same rows, plain multi-row INSERTs in one transaction per batch.
+    let raw = fresh_store(&a.dir, "raw.db").await?;
+    sqlx::query(
+        "CREATE TABLE raw_events (id TEXT NOT NULL, type TEXT NOT NULL, member TEXT NOT NULL, occurred_at TEXT, properties TEXT NOT NULL)",
+    )
+    .execute(raw.pool())
+    .await?;
+    let mut raw_time = Duration::ZERO;
+    for start in (0..a.events).step_by(a.batch) {
+        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
+            .map(|i| order_event(i, a.members))
+            .collect();
+        let t = Instant::now();
+        let mut tx = raw.pool().begin().await?;
+        for chunk in rows.chunks(1000) {
+            let mut q = QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO raw_events (id, type, member, occurred_at, properties) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id.clone())
+                    .push_bind(e.kind.clone())
+                    .push_bind(e.member.clone())
+                    .push_bind(e.occurred_at.clone())
+                    .push_bind(serde_json::Value::Object(e.properties.clone()).to_string());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        raw_time += t.elapsed();
+    }
+
+    // MemberOps: validation, idempotency, members, orders and aggregates.
+    let store = fresh_store(&a.dir, "memberops.db").await?;
+    store.migrate().await?;
+    let ws = super::default_workspace(&store).await?;
+    let mut ours = Duration::ZERO;
+    let mut accepted = 0;
+    for start in (0..a.events).step_by(a.batch) {
+        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
+            .map(|i| order_event(i, a.members))
+            .collect();
+        let t = Instant::now();
+        let report = apply_batch(&store, &ws, rows, BatchOptions::default()).await?;
+        ours += t.elapsed();
+        accepted += report.accepted;
+    }
+    anyhow::ensure!(
+        accepted == a.events,
+        "only {accepted} of {} events were accepted",
+        a.events
+    );
+    let counts = store.counts(&ws.id).await?;
+
+    let rate = |d: Duration| a.events as f64 / d.as_secs_f64();
+    println!(
+        "raw INSERT reference: {:>10.0} events/s ({:.2} s)",
+        rate(raw_time),
+        raw_time.as_secs_f64()
+    );
+    println!(
+        "memberops batch path: {:>10.0} events/s ({:.2} s)",
+        rate(ours),
+        ours.as_secs_f64()
+    );
+    println!(
+        "ratio memberops/raw:  {:>10.2}",
+        rate(ours) / rate(raw_time)
+    );
+    println!(
+        "stored: {} members, {} events, {} orders",
+        counts.members, counts.events, counts.orders
+    );
+    Ok(())
+}

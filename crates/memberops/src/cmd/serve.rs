@@ -1,0 +1,90 @@
+use anyhow::Context;
+use memberops_api::AppState;
+use memberops_store::KeyScope;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "MEMBEROPS_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Fill an empty database with demo data first and print an admin key for it.
+    #[arg(long)]
+    demo: bool,
+    /// Members to generate with --demo.
+    #[arg(long, default_value_t = 2000)]
+    demo_members: usize,
+}
+
+pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
+    let store = super::open(db).await?;
+    if args.demo {
+        let ws = super::default_workspace(store.as_ref()).await?;
+        if store.counts(&ws.id).await?.members == 0 {
+            tracing::info!(
+                members = args.demo_members,
+                "filling the empty database with demo data"
+            );
+            let t = super::demo::fill(
+                store.as_ref(),
+                &ws,
+                args.demo_members,
+                42,
+                chrono::Utc::now().date_naive(),
+                false,
+            )
+            .await?;
+            tracing::info!(events = t.applied, "demo data ready");
+        }
+        let (_, secret) =
+            memberops_app::keys::create(store.as_ref(), &ws.id, "demo", KeyScope::Admin).await?;
+        println!("demo API key (admin): {secret}");
+        println!(
+            "try: curl -H 'Authorization: Bearer {secret}' 'http://{}/v1/members?limit=3'",
+            args.addr
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    tracing::info!(addr = %listener.local_addr()?, db = %redact(db), "MemberOps listening");
+    memberops_api::serve(listener, AppState::new(store), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// A database URL without its password, for logs.
+fn redact(db: &str) -> String {
+    match (db.find("://"), db.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &db[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &db[..scheme + 3], &db[at..]),
+                None => db.to_owned(),
+            }
+        }
+        _ => db.to_owned(),
+    }
+}
