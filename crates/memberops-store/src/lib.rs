@@ -5,6 +5,18 @@
 //! (apply a batch of events, save a member). SQLite (embedded default) and PostgreSQL
 //! implement both traits from the same SQL text (see `backend.rs`); only connecting,
 //! locking and migrations differ.
+//!
+//! ## Adding a domain's storage
+//! Each domain (loyalty, coupons, segments, tracking…) keeps its tables and SQL in its own
+//! module `src/<domain>.rs`, shaped like `backend.rs`:
+//! - `pub trait <Domain>Tx` (writes inside the batch transaction) and, if it reads outside
+//!   one, `pub trait <Domain>Store`, both `#[async_trait]`;
+//! - a `macro_rules! impl_<domain>` implementing them for `($Store, $Tx, $Db)` with
+//!   runtime `sqlx::query` / `QueryBuilder` and `$1` placeholders;
+//! - one invocation line each in `sqlite.rs` and `postgres.rs`;
+//! - `+ <Domain>Tx` on [`WriteTx`] and `+ <Domain>Store` on [`Store`], so the application
+//!   reaches them from the trait objects it holds (upcasting `&mut dyn WriteTx`);
+//! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
 mod backend;
 mod error;
