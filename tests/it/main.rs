@@ -1,1 +1,13 @@
+//! The integration tests: one binary, every test run against SQLite and PostgreSQL.
+//!
+//! PostgreSQL comes from `MEMBEROPS_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1/test`); each test gets a fresh database, dropped after.
+//! If PostgreSQL cannot be reached the PostgreSQL variant prints that it skipped, unless
+//! `CI=true`, where it fails.
 
+mod helpers;
+
+mod api_basics;
+mod events;
+mod import;
+mod members;

@@ -45,10 +45,10 @@ impl AppState {
     /// every request.
     pub async fn verify_key(&self, secret: &str) -> Result<ApiKey, ApiError> {
         let hash = keys::hash_secret(secret);
-        if let Some((key, at)) = self.keys.read().await.get(&hash) {
-            if at.elapsed() < KEY_CACHE_TTL {
-                return Ok(key.clone());
-            }
+        if let Some((key, at)) = self.keys.read().await.get(&hash)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(key.clone());
         }
         let key = keys::verify(self.store.as_ref(), secret)
             .await

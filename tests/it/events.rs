@@ -1,0 +1,196 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+fn paid(id: &str, member: &str, order: &str, amount: &str, at: &str) -> serde_json::Value {
+    json!({"id": id, "type": "order.paid", "member": member, "occurred_at": at, "auto_create": true,
+           "properties": {"order_id": order, "amount": amount}})
+}
+
+async fn single_events_are_idempotent_and_validated(app: TestApp) {
+    let (status, body) = app
+        .post(
+            "/v1/events",
+            json!({"id": "e1", "type": "checkin", "member": "ghost"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "member_not_found");
+
+    let (status, body) = app.post("/v1/events", json!({"id": "r1", "type": "member.registered", "member": "u1", "properties": {"name": "Ann"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "accepted");
+    let (status, body) = app.post("/v1/events", json!({"id": "r1", "type": "member.registered", "member": "u1", "properties": {"name": "Ann"}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "duplicate");
+
+    let (status, body) = app.post("/v1/events", json!({"id": "p0", "type": "order.paid", "member": "u1", "properties": {"amount": "5"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["loc"], json!(["properties", "order_id"]));
+    let (status, body) = app.post("/v1/events", json!({"id": "p0", "type": "order.paid", "member": "u1", "properties": {"order_id": "o", "amount": "1.234"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["type"], "invalid_amount");
+
+    let (status, body) = app.post("/v1/events", json!({"id": "f1", "type": "order.refunded", "member": "u1", "properties": {"order_id": "nope"}})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "order_not_found");
+
+    // Custom types are stored with their properties.
+    let (status, _) = app.post("/v1/events", json!({"id": "c1", "type": "coupon.viewed", "member": "u1", "properties": {"coupon": "X"}})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, e) = app.get("/v1/events/c1").await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    assert_eq!(e["type"], "coupon.viewed");
+    assert_eq!(e["properties"]["coupon"], "X");
+    let (_, list) = app.get("/v1/members/u1/events").await;
+    assert_eq!(list["data"].as_array().expect("data").len(), 2);
+}
+both!(single_events_are_idempotent_and_validated);
+
+async fn aggregates_follow_orders_and_refunds(app: TestApp) {
+    app.batch(json!([
+        {"id": "reg", "type": "member.registered", "member": "m1", "occurred_at": "2026-01-01T00:00:00Z", "properties": {"time_zone": "Asia/Shanghai"}},
+        // 20:00 UTC on Jan 31 is Feb 1 in Shanghai: two orders, one local day.
+        paid("p1", "m1", "o1", "100.00", "2026-01-31T20:00:00Z"),
+        paid("p2", "m1", "o2", "50.50", "2026-02-01T10:00:00+08:00"),
+        paid("p3", "m1", "o3", "20", "2026-03-05"),
+        {"id": "f1", "type": "order.refunded", "member": "m1", "occurred_at": "2026-03-06", "properties": {"order_id": "o1", "amount": "30"}},
+        {"id": "f2", "type": "order.refunded", "member": "m1", "occurred_at": "2026-03-07", "properties": {"order_id": "o3"}},
+        {"id": "v1", "type": "product.viewed", "member": "m1", "occurred_at": "2026-04-01T00:00:00Z"}
+    ]))
+    .await;
+    let s = &app.member("m1").await["stats"];
+    // o3 was fully refunded: it no longer counts as an order.
+    assert_eq!(s["order_count"], 2);
+    assert_eq!(s["order_days"], 1);
+    assert_eq!(s["total_paid_minor"], 17050);
+    assert_eq!(s["total_refunded_minor"], 5000);
+    assert_eq!(s["total_spend_minor"], 12050);
+    assert_eq!(s["first_order_at"], "2026-01-31T20:00:00.000Z");
+    assert_eq!(s["last_order_at"], "2026-02-01T02:00:00.000Z");
+    assert_eq!(s["last_active_at"], "2026-04-01T00:00:00.000Z");
+    assert_eq!(s["event_count"], 7);
+
+    // Refunding more than is left, or another member's order, is refused.
+    let r = app
+        .batch(json!([
+            {"id": "f3", "type": "order.refunded", "member": "m1", "properties": {"order_id": "o1", "amount": "70.01"}},
+            paid("q1", "m2", "o9", "10", "2026-03-01"),
+            {"id": "f4", "type": "order.refunded", "member": "m2", "properties": {"order_id": "o2"}},
+            paid("q2", "m2", "o2", "10", "2026-03-01")
+        ]))
+        .await;
+    let codes: Vec<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|x| x["error"]["code"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            "refund_exceeds_order",
+            "-",
+            "order_member_mismatch",
+            "order_exists"
+        ]
+    );
+    assert_eq!(
+        app.member("m1").await["stats"]["total_refunded_minor"],
+        5000
+    );
+}
+both!(aggregates_follow_orders_and_refunds);
+
+async fn batches_report_every_row_and_replays_change_nothing(app: TestApp) {
+    let events = json!([
+        paid("b1", "x1", "o1", "10", "2026-05-01"),
+        {"id": "b2", "type": "order.paid", "member": "x1", "properties": {"order_id": "o2"}},
+        {"id": "b3", "type": "checkin", "member": "nobody"},
+        paid("b1", "x1", "o1", "10", "2026-05-01"),
+        {"oops": true},
+        paid("b4", "x2", "o4", "99.99", "2026-05-02")
+    ]);
+    let r = app.batch(events.clone()).await;
+    assert_eq!(r["committed"], true);
+    assert_eq!(
+        (
+            r["accepted"].as_u64(),
+            r["duplicates"].as_u64(),
+            r["rejected"].as_u64()
+        ),
+        (Some(2), Some(1), Some(3))
+    );
+    let statuses: Vec<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|x| x["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            "accepted",
+            "rejected",
+            "rejected",
+            "duplicate",
+            "rejected",
+            "accepted"
+        ]
+    );
+    assert_eq!(
+        r["results"][1]["error"]["fields"][0]["loc"],
+        json!(["properties", "amount"])
+    );
+    assert_eq!(r["results"][2]["error"]["code"], "member_not_found");
+    assert_eq!(r["results"][4]["error"]["code"], "invalid_shape");
+    let before = app.store.counts(&app.ws.id).await.expect("counts");
+    assert_eq!((before.members, before.events, before.orders), (2, 2, 2));
+
+    let again = app.batch(events).await;
+    assert_eq!(again["accepted"], 0);
+    assert_eq!(again["duplicates"], 3);
+    assert_eq!(app.store.counts(&app.ws.id).await.expect("counts"), before);
+    assert_eq!(app.member("x2").await["stats"]["total_spend_minor"], 9999);
+
+    // Atomic: one bad row and nothing lands.
+    let (status, r) = app
+        .post(
+            "/v1/events:batch",
+            json!({"atomic": true, "events": [paid("a1", "y1", "oa", "5", "2026-05-03"), {"id": "a2", "type": "checkin", "member": "nobody"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(r["committed"], false);
+    assert_eq!(r["results"][0]["status"], "skipped");
+    assert_eq!(app.store.counts(&app.ws.id).await.expect("counts"), before);
+}
+both!(batches_report_every_row_and_replays_change_nothing);
+
+async fn a_full_batch_lands_in_one_go(app: TestApp) {
+    let events: Vec<_> = (0..10_000)
+        .map(|i| {
+            paid(
+                &format!("e{i}"),
+                &format!("m{}", i % 700),
+                &format!("o{i}"),
+                "1.5",
+                "2026-06-01",
+            )
+        })
+        .collect();
+    let r = app.batch(serde_json::Value::Array(events)).await;
+    assert_eq!(r["accepted"], 10_000);
+    assert_eq!(r["members_created"], 700);
+    let c = app.store.counts(&app.ws.id).await.expect("counts");
+    assert_eq!((c.members, c.events, c.orders), (700, 10_000, 10_000));
+    // 10,000 orders of 1.50 over 700 members: member 0 has orders 0, 700, …, 9800.
+    assert_eq!(app.member("m0").await["stats"]["order_count"], 15);
+    assert_eq!(
+        app.member("m0").await["stats"]["total_spend_minor"],
+        15 * 150
+    );
+}
+both!(a_full_batch_lands_in_one_go);
