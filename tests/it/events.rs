@@ -44,7 +44,8 @@ async fn single_events_are_idempotent_and_validated(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{e}");
     assert_eq!(e["type"], "coupon.viewed");
     assert_eq!(e["properties"]["coupon"], "X");
-    let (_, list) = app.get("/v1/members/u1/events").await;
+    let (status, list) = app.get("/v1/members/u1/events").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["data"].as_array().expect("data").len(), 2);
 }
 both!(single_events_are_idempotent_and_validated);
@@ -194,3 +195,62 @@ async fn a_full_batch_lands_in_one_go(app: TestApp) {
     );
 }
 both!(a_full_batch_lands_in_one_go);
+
+/// Aggregates kept incrementally (orders in any order, refunds, several batches) equal the
+/// aggregates recomputed from the orders.
+async fn incremental_aggregates_equal_recomputed(app: TestApp) {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut events = Vec::new();
+    let mut open: Vec<(String, String)> = Vec::new();
+    for i in 0..400 {
+        let member = format!("r{}", rng.random_range(0..15));
+        if i % 7 == 3 && !open.is_empty() {
+            let (m, o) = open.swap_remove(rng.random_range(0..open.len()));
+            let partial = rng.random_bool(0.5);
+            let props = if partial {
+                json!({"order_id": o, "amount": "0.50"})
+            } else {
+                json!({"order_id": o})
+            };
+            events.push(json!({"id": format!("f{i}"), "type": "order.refunded", "member": m, "properties": props}));
+        } else {
+            let day = rng.random_range(1..28);
+            let hour = rng.random_range(0..24);
+            let at = format!("2026-02-{day:02}T{hour:02}:00:00Z");
+            let amount = format!(
+                "{}.{:02}",
+                rng.random_range(0..300),
+                rng.random_range(0..100)
+            );
+            events.push(paid(
+                &format!("p{i}"),
+                &member,
+                &format!("o{i}"),
+                &amount,
+                &at,
+            ));
+            open.push((member, format!("o{i}")));
+        }
+    }
+    for chunk in events.chunks(37) {
+        app.batch(serde_json::Value::Array(chunk.to_vec())).await;
+    }
+    let mut members = Vec::new();
+    for m in 0..15 {
+        members.push(app.member(&format!("r{m}")).await);
+    }
+    let ids: Vec<String> = members
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_owned())
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut tx = app.store.begin_write(&app.ws.id).await.expect("tx");
+    tx.refresh_order_stats(&refs).await.expect("refresh");
+    tx.commit().await.expect("commit");
+    for (m, before) in members.iter().enumerate() {
+        let after = app.member(&format!("r{m}")).await;
+        assert_eq!(before["stats"], after["stats"], "member r{m}");
+    }
+}
+both!(incremental_aggregates_equal_recomputed);

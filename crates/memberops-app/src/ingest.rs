@@ -16,7 +16,7 @@ use memberops_core::id;
 use memberops_core::member::Profile;
 use memberops_core::time::{Millis, When, now_millis};
 use memberops_core::{FieldError, Invalid};
-use memberops_store::{Activity, MemberRecord, MemberRef, NewEvent, OrderRow, Store, WriteTx};
+use memberops_store::{MemberRecord, MemberRef, NewEvent, OrderRow, StatsRow, Store, WriteTx};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -147,7 +147,13 @@ pub async fn apply_batch(
     }
 
     let mut tx = store.begin_write(&ws.id).await?;
+    let planning = std::time::Instant::now();
     let plan = plan(tx.as_mut(), ws, &valid, &mut results, received_at).await?;
+    tracing::debug!(
+        elapsed_ms = planning.elapsed().as_secs_f64() * 1e3,
+        rows = valid.len(),
+        "batch planned"
+    );
     let rejected = results
         .iter()
         .filter(|r| r.status == RowStatus::Rejected)
@@ -184,18 +190,27 @@ struct Plan {
     updated_members: Vec<MemberRecord>,
     events: Vec<NewEvent>,
     orders: HashMap<String, OrderState>,
-    activity: HashMap<String, Activity>,
-    order_members: HashSet<String>,
+    /// What the batch adds to each member's aggregates.
+    deltas: HashMap<String, StatsDelta>,
     applied: Vec<AppliedEvent>,
 }
 
 impl Plan {
     async fn write(self, tx: &mut dyn WriteTx, ws: &Workspace) -> Result<()> {
+        let started = std::time::Instant::now();
+        let lap = |what: &str| {
+            tracing::debug!(
+                step = what,
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "batch write"
+            )
+        };
         tx.insert_members(&self.new_members).await?;
         for m in &self.updated_members {
             tx.update_member(m).await?;
         }
         tx.insert_events(&self.events).await?;
+        lap("events");
         let mut new_orders = Vec::new();
         let mut refunds = Vec::new();
         for o in self.orders.into_values() {
@@ -207,10 +222,26 @@ impl Plan {
         }
         tx.insert_orders(&new_orders).await?;
         tx.set_refunded(&refunds).await?;
-        let activity: Vec<Activity> = self.activity.into_values().collect();
-        tx.record_activity(&activity).await?;
-        let ids: Vec<&str> = self.order_members.iter().map(String::as_str).collect();
-        tx.refresh_order_stats(&ids).await?;
+        lap("orders");
+        // Aggregates: applied as deltas to the stored rows (one read and one write per
+        // member); members whose orders changed in ways a delta cannot follow (refunds,
+        // orders older than the last order day) are then recomputed from their orders.
+        let ids: Vec<&str> = self.deltas.keys().map(String::as_str).collect();
+        let mut stats: HashMap<String, StatsRow> = tx.load_stats(&ids).await?.into_iter().collect();
+        lap("load_stats");
+        let mut recompute: Vec<&str> = Vec::new();
+        let mut rows = Vec::with_capacity(self.deltas.len());
+        for (id, delta) in &self.deltas {
+            let mut row = stats.remove(id).unwrap_or_default();
+            if !delta.apply(&mut row) {
+                recompute.push(id);
+            }
+            rows.push((id.clone(), row));
+        }
+        tx.save_stats(&rows).await?;
+        lap("save_stats");
+        tx.refresh_order_stats(&recompute).await?;
+        lap("refresh_stats");
         crate::hooks::after_events(tx, ws, &self.applied).await?;
         Ok(())
     }
@@ -396,7 +427,9 @@ async fn plan(
                         refund_changed: false,
                     },
                 );
-                plan.order_members.insert(slot.id.clone());
+                let d = plan.deltas.entry(slot.id.clone()).or_default();
+                d.orders
+                    .push((paid_at, day.format("%Y-%m-%d").to_string(), amount.minor));
             }
             Effect::OrderRefunded { order_id, amount } => {
                 if let Some(order) = plan.orders.get_mut(order_id) {
@@ -404,7 +437,7 @@ async fn plan(
                     order.row.refunded_minor += amount.map(|a| a.minor).unwrap_or(left);
                     order.refund_changed = true;
                 }
-                plan.order_members.insert(slot.id.clone());
+                plan.deltas.entry(slot.id.clone()).or_default().recompute = true;
             }
             Effect::None => {}
         }
@@ -418,13 +451,9 @@ async fn plan(
             local_date,
             member_created: slot.new_index.is_some(),
         });
-        let act = plan.activity.entry(slot.id.clone()).or_insert(Activity {
-            member_id: slot.id.clone(),
-            last_active_at: occurred_at,
-            events: 0,
-        });
-        act.last_active_at = act.last_active_at.max(occurred_at);
-        act.events += 1;
+        let d = plan.deltas.entry(slot.id.clone()).or_default();
+        d.last_active_at = d.last_active_at.max(occurred_at);
+        d.events += 1;
         plan.events.push(NewEvent {
             workspace_id: ws.id.clone(),
             id: ev.id.clone(),
@@ -436,6 +465,49 @@ async fn plan(
         });
     }
     Ok(plan)
+}
+
+/// What one batch adds to one member's aggregates.
+#[derive(Debug, Default)]
+struct StatsDelta {
+    last_active_at: Millis,
+    events: i64,
+    /// New paid orders: (paid at, local day, amount).
+    orders: Vec<(Millis, String, i64)>,
+    /// A refund touched the member's orders: only a recomputation is exact.
+    recompute: bool,
+}
+
+impl StatsDelta {
+    /// Adds the delta to a stored row. Returns false when the order aggregates cannot be
+    /// updated incrementally and must be recomputed from the orders.
+    fn apply(&self, row: &mut StatsRow) -> bool {
+        row.last_active_at = Some(
+            row.last_active_at
+                .map_or(self.last_active_at, |t| t.max(self.last_active_at)),
+        );
+        row.event_count += self.events;
+        if self.recompute {
+            return false;
+        }
+        let mut orders: Vec<&(Millis, String, i64)> = self.orders.iter().collect();
+        orders.sort();
+        for (paid_at, day, amount) in orders {
+            // An order on a day before the last order day may or may not start a new day:
+            // that needs the member's other orders.
+            match row.last_order_date.as_deref() {
+                Some(last) if day.as_str() < last => return false,
+                Some(last) if day.as_str() == last => {}
+                _ => row.order_days += 1,
+            }
+            row.order_count += 1;
+            row.paid_minor += amount;
+            row.first_order_at = Some(row.first_order_at.map_or(*paid_at, |t| t.min(*paid_at)));
+            row.last_order_at = Some(row.last_order_at.map_or(*paid_at, |t| t.max(*paid_at)));
+            row.last_order_date = Some(day.clone());
+        }
+        true
+    }
 }
 
 /// Whether an order event fits the orders known so far (stored, or earlier in the batch).

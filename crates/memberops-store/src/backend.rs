@@ -15,35 +15,42 @@ pub(crate) const MEMBER_COLUMNS: &str = "id, workspace_id, external_id, phone, e
 
 pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.workspace_id, m.external_id, m.phone, m.email, m.name, m.gender, m.birthday, \
      m.income_band, m.region, m.channel, m.registered_at, m.time_zone, m.consent, m.attributes, m.tags, m.created_at, \
-     m.updated_at, s.first_order_at, s.last_order_at, COALESCE(s.order_count, 0) AS order_count, \
+     m.updated_at, s.first_order_at, s.last_order_at, s.last_order_date, COALESCE(s.order_count, 0) AS order_count, \
      COALESCE(s.order_days, 0) AS order_days, COALESCE(s.paid_minor, 0) AS paid_minor, \
      COALESCE(s.refunded_minor, 0) AS refunded_minor, s.last_active_at, COALESCE(s.event_count, 0) AS event_count \
      FROM members m LEFT JOIN member_stats s ON s.member_id = m.id";
 
-pub(crate) const EVENT_SELECT: &str =
-    "SELECT seq, id, member_id, type, occurred_at, received_at, properties FROM events";
+pub(crate) const EVENT_SELECT: &str = "SELECT seq, workspace_id, id, member_id, type, occurred_at, received_at, properties FROM events";
 
 /// A fully refunded order stops counting as an order (and its day as an order day); its
 /// paid and refunded amounts still count, so spend nets out to zero.
 pub(crate) const REFRESH_ORDER_STATS: &str = "INSERT INTO member_stats \
-     (member_id, workspace_id, first_order_at, last_order_at, order_count, order_days, paid_minor, refunded_minor) \
+     (member_id, workspace_id, first_order_at, last_order_at, order_count, order_days, paid_minor, refunded_minor, \
+      last_order_date) \
      SELECT member_id, MIN(workspace_id), \
        MIN(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN paid_at END), \
        MAX(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN paid_at END), \
        CAST(SUM(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN 1 ELSE 0 END) AS BIGINT), \
        CAST(COUNT(DISTINCT CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN local_date END) AS BIGINT), \
-       CAST(SUM(amount_minor) AS BIGINT), CAST(SUM(refunded_minor) AS BIGINT) \
-     FROM orders WHERE workspace_id = ";
+       CAST(SUM(amount_minor) AS BIGINT), CAST(SUM(refunded_minor) AS BIGINT), \
+       MAX(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN local_date END) \
+     FROM orders WHERE member_id IN (";
 
-pub(crate) const REFRESH_ORDER_STATS_TAIL: &str = " GROUP BY member_id \
+/// Member ids are unique across workspaces, so the filter is on `member_id` alone: a
+/// `workspace_id` term would lead SQLite to the (workspace_id, order_id) key and a scan.
+pub(crate) const REFRESH_ORDER_STATS_TAIL: &str = ") GROUP BY member_id \
      ON CONFLICT (member_id) DO UPDATE SET first_order_at = excluded.first_order_at, \
      last_order_at = excluded.last_order_at, order_count = excluded.order_count, order_days = excluded.order_days, \
-     paid_minor = excluded.paid_minor, refunded_minor = excluded.refunded_minor";
+     paid_minor = excluded.paid_minor, refunded_minor = excluded.refunded_minor, \
+     last_order_date = excluded.last_order_date";
 
-pub(crate) const RECORD_ACTIVITY_TAIL: &str = " ON CONFLICT (member_id) DO UPDATE SET \
-     last_active_at = CASE WHEN member_stats.last_active_at IS NULL OR excluded.last_active_at > member_stats.last_active_at \
-       THEN excluded.last_active_at ELSE member_stats.last_active_at END, \
-     event_count = member_stats.event_count + excluded.event_count";
+pub(crate) const STATS_COLUMNS: &str = "member_id, workspace_id, first_order_at, last_order_at, order_count, order_days, \
+     paid_minor, refunded_minor, last_active_at, event_count, last_order_date";
+
+pub(crate) const SAVE_STATS_TAIL: &str = " ON CONFLICT (member_id) DO UPDATE SET first_order_at = excluded.first_order_at, \
+     last_order_at = excluded.last_order_at, order_count = excluded.order_count, order_days = excluded.order_days, \
+     paid_minor = excluded.paid_minor, refunded_minor = excluded.refunded_minor, last_active_at = excluded.last_active_at, \
+     event_count = excluded.event_count, last_order_date = excluded.last_order_date";
 
 /// Profile columns as text, ready to bind.
 pub(crate) struct ProfileCols {
@@ -172,6 +179,7 @@ macro_rules! impl_backend {
                     refunded_minor: r.try_get("refunded_minor")?,
                     last_active_at: r.try_get("last_active_at")?,
                     event_count: r.try_get("event_count")?,
+                    last_order_date: r.try_get("last_order_date")?,
                 }
             } else {
                 StatsRow::default()
@@ -391,15 +399,50 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
-            async fn record_activity(&mut self, rows: &[Activity]) -> Result<()> {
+            async fn load_stats(&mut self, member_ids: &[&str]) -> Result<Vec<(String, StatsRow)>> {
+                let mut out = Vec::with_capacity(member_ids.len());
+                for chunk in member_ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(format!("SELECT {STATS_COLUMNS} FROM member_stats WHERE member_id IN ("));
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind((*id).to_owned());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut *self.tx).await? {
+                        let stats = StatsRow {
+                            first_order_at: r.try_get("first_order_at")?,
+                            last_order_at: r.try_get("last_order_at")?,
+                            order_count: r.try_get("order_count")?,
+                            order_days: r.try_get("order_days")?,
+                            paid_minor: r.try_get("paid_minor")?,
+                            refunded_minor: r.try_get("refunded_minor")?,
+                            last_active_at: r.try_get("last_active_at")?,
+                            event_count: r.try_get("event_count")?,
+                            last_order_date: r.try_get("last_order_date")?,
+                        };
+                        out.push((r.try_get("member_id")?, stats));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$Db>::new(
-                        "INSERT INTO member_stats (member_id, workspace_id, last_active_at, event_count) ",
-                    );
-                    q.push_values(chunk, |mut b, a| {
-                        b.push_bind(a.member_id.clone()).push_bind(self.ws.clone()).push_bind(a.last_active_at).push_bind(a.events);
+                    let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_stats ({STATS_COLUMNS}) "));
+                    q.push_values(chunk, |mut b, (id, s)| {
+                        b.push_bind(id.clone())
+                            .push_bind(self.ws.clone())
+                            .push_bind(s.first_order_at)
+                            .push_bind(s.last_order_at)
+                            .push_bind(s.order_count)
+                            .push_bind(s.order_days)
+                            .push_bind(s.paid_minor)
+                            .push_bind(s.refunded_minor)
+                            .push_bind(s.last_active_at)
+                            .push_bind(s.event_count)
+                            .push_bind(s.last_order_date.clone());
                     });
-                    q.push(RECORD_ACTIVITY_TAIL);
+                    q.push(SAVE_STATS_TAIL);
                     q.build().execute(&mut *self.tx).await?;
                 }
                 Ok(())
@@ -408,13 +451,10 @@ macro_rules! impl_backend {
             async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()> {
                 for chunk in member_ids.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(REFRESH_ORDER_STATS);
-                    q.push_bind(self.ws.clone());
-                    q.push(" AND member_id IN (");
                     let mut sep = q.separated(", ");
                     for id in chunk {
                         sep.push_bind((*id).to_owned());
                     }
-                    q.push(")");
                     q.push(REFRESH_ORDER_STATS_TAIL);
                     q.build().execute(&mut *self.tx).await?;
                 }
@@ -541,15 +581,18 @@ macro_rules! impl_backend {
                 before_seq: Option<i64>,
                 limit: i64,
             ) -> Result<Vec<EventRow>> {
+                // By member id alone (unique across workspaces) so that the member index is
+                // used; the workspace is checked on the rows.
                 let mut q = QueryBuilder::<$Db>::new(EVENT_SELECT);
-                q.push(" WHERE workspace_id = ").push_bind(workspace_id.to_owned());
-                q.push(" AND member_id = ").push_bind(member_id.to_owned());
+                q.push(" WHERE member_id = ").push_bind(member_id.to_owned());
                 if let Some(b) = before_seq {
                     q.push(" AND seq < ").push_bind(b);
                 }
                 q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
                 let rows = q.build().fetch_all(self.reader()).await?;
-                rows.iter().map(event_from_row).collect()
+                let events: Result<Vec<(String, EventRow)>> =
+                    rows.iter().map(|r| Ok((r.try_get::<String, _>("workspace_id")?, event_from_row(r)?))).collect();
+                Ok(events?.into_iter().filter(|(ws, _)| ws == workspace_id).map(|(_, e)| e).collect())
             }
 
             async fn event(&self, workspace_id: &str, id: &str) -> Result<Option<EventRow>> {

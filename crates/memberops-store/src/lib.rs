@@ -105,10 +105,12 @@ pub trait WriteTx: Send {
     async fn insert_orders(&mut self, rows: &[OrderRow]) -> Result<()>;
     /// Sets the refunded total of existing orders: `(order_id, refunded_minor)`.
     async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()>;
-    /// Raises last-active times and adds to event counts.
-    async fn record_activity(&mut self, rows: &[Activity]) -> Result<()>;
-    /// Recomputes the order aggregates of these members from their orders. Recomputing
-    /// (rather than adding deltas) keeps them exact whatever order events arrive in.
+    /// The stored aggregates of these members (members without any are absent).
+    async fn load_stats(&mut self, member_ids: &[&str]) -> Result<Vec<(String, StatsRow)>>;
+    /// Writes whole aggregate rows, `(member_id, stats)`.
+    async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()>;
+    /// Recomputes the order aggregates of these members from their orders: the exact
+    /// answer whatever order events arrived in (used after refunds and late orders).
     async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -80,6 +80,8 @@ pub struct StatsRow {
     pub refunded_minor: i64,
     pub last_active_at: Option<Millis>,
     pub event_count: i64,
+    /// Local calendar day (YYYY-MM-DD) of the last order that counts.
+    pub last_order_date: Option<String>,
 }
 
 impl MemberRecord {
@@ -156,14 +158,6 @@ pub struct OrderRow {
     pub currency: String,
     pub channel: Option<String>,
     pub event_id: String,
-}
-
-/// Last activity seen in a batch for one member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Activity {
-    pub member_id: String,
-    pub last_active_at: Millis,
-    pub events: i64,
 }
 
 /// Filters for listing members; all given filters must match.

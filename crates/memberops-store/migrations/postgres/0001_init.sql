@@ -56,7 +56,8 @@ CREATE TABLE member_stats (
     paid_minor       BIGINT NOT NULL DEFAULT 0,
     refunded_minor   BIGINT NOT NULL DEFAULT 0,
     last_active_at   BIGINT,
-    event_count      BIGINT NOT NULL DEFAULT 0
+    event_count      BIGINT NOT NULL DEFAULT 0,
+    last_order_date  TEXT
 );
 
 CREATE TABLE events (
@@ -85,4 +86,5 @@ CREATE TABLE orders (
     event_id       TEXT NOT NULL,
     PRIMARY KEY (workspace_id, order_id)
 );
-CREATE INDEX orders_member ON orders (member_id);
+-- Covers the per-member order aggregates, so refreshing them reads no table rows.
+CREATE INDEX orders_member ON orders (member_id, local_date, paid_at, amount_minor, refunded_minor);

@@ -37,14 +37,14 @@ pub async fn run(c: Command) -> anyhow::Result<()> {
 }
 
 /// The i-th benchmark event: a paid order of member `i * 7919 % members` (spreads members
-/// across batches), amounts between 1.00 and 999.99, times over two years.
-fn order_event(i: usize, members: usize) -> EventIn {
+/// across batches), amounts between 1.00 and 999.99, times rising over two years as in a
+/// live stream or an export sorted by date.
+fn order_event(i: usize, members: usize, events: usize) -> EventIn {
     let member = (i.wrapping_mul(7919)) % members.max(1);
     let minor = 100 + (i.wrapping_mul(104_729) % 99_900);
-    let day = i % 730;
-    let secs = (i.wrapping_mul(31) % 86_400) as i64;
-    let at = chrono::DateTime::from_timestamp(1_700_000_000 + day as i64 * 86_400 + secs, 0)
-        .unwrap_or_default();
+    let span = 730 * 86_400_i64;
+    let offset = (i as i64).saturating_mul(span) / (events.max(1) as i64);
+    let at = chrono::DateTime::from_timestamp(1_700_000_000 + offset, 0).unwrap_or_default();
     let mut properties = serde_json::Map::new();
     properties.insert("order_id".into(), format!("o{i}").into());
     properties.insert(
@@ -63,6 +63,21 @@ fn order_event(i: usize, members: usize) -> EventIn {
         properties,
         auto_create: true,
     }
+}
+
+/// CPU seconds this process has used (user + system), from /proc; 0 where unavailable.
+/// Reported beside wall time because CPU time does not depend on what else the machine
+/// is running.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (in parentheses, which may contain spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 async fn fresh_store(dir: &std::path::Path, name: &str) -> anyhow::Result<SqliteStore> {
@@ -88,9 +103,10 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     .execute(raw.pool())
     .await?;
     let mut raw_time = Duration::ZERO;
+    let raw_cpu_start = cpu_seconds();
     for start in (0..a.events).step_by(a.batch) {
         let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
-            .map(|i| order_event(i, a.members))
+            .map(|i| order_event(i, a.members, a.events))
             .collect();
         let t = Instant::now();
         let mut tx = raw.pool().begin().await?;
@@ -111,21 +127,25 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         raw_time += t.elapsed();
     }
 
+    let raw_cpu = cpu_seconds() - raw_cpu_start;
+
     // MemberOps: validation, idempotency, members, orders and aggregates.
     let store = fresh_store(&a.dir, "memberops.db").await?;
     store.migrate().await?;
     let ws = super::default_workspace(&store).await?;
     let mut ours = Duration::ZERO;
+    let ours_cpu_start = cpu_seconds();
     let mut accepted = 0;
     for start in (0..a.events).step_by(a.batch) {
         let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
-            .map(|i| order_event(i, a.members))
+            .map(|i| order_event(i, a.members, a.events))
             .collect();
         let t = Instant::now();
         let report = apply_batch(&store, &ws, rows, BatchOptions::default()).await?;
         ours += t.elapsed();
         accepted += report.accepted;
     }
+    let ours_cpu = cpu_seconds() - ours_cpu_start;
     anyhow::ensure!(
         accepted == a.events,
         "only {accepted} of {} events were accepted",
@@ -134,19 +154,34 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     let counts = store.counts(&ws.id).await?;
 
     let rate = |d: Duration| a.events as f64 / d.as_secs_f64();
+    let per_cpu = |c: f64| {
+        if c > 0.0 {
+            a.events as f64 / c
+        } else {
+            f64::NAN
+        }
+    };
     println!(
-        "raw INSERT reference: {:>10.0} events/s ({:.2} s)",
+        "                      {:>12} {:>10} {:>14}",
+        "events/s", "wall s", "events/CPU-s"
+    );
+    println!(
+        "raw INSERT reference: {:>12.0} {:>10.2} {:>14.0}",
         rate(raw_time),
-        raw_time.as_secs_f64()
+        raw_time.as_secs_f64(),
+        per_cpu(raw_cpu)
     );
     println!(
-        "memberops batch path: {:>10.0} events/s ({:.2} s)",
+        "memberops batch path: {:>12.0} {:>10.2} {:>14.0}",
         rate(ours),
-        ours.as_secs_f64()
+        ours.as_secs_f64(),
+        per_cpu(ours_cpu)
     );
     println!(
-        "ratio memberops/raw:  {:>10.2}",
-        rate(ours) / rate(raw_time)
+        "ratio memberops/raw:  {:>12.2} {:>10} {:>14.2}",
+        rate(ours) / rate(raw_time),
+        "",
+        per_cpu(ours_cpu) / per_cpu(raw_cpu)
     );
     println!(
         "stored: {} members, {} events, {} orders",
