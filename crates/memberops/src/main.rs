@@ -37,6 +37,9 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Print the OpenAPI document.
     Openapi,
+    /// Loyalty jobs: points expiry and the tier review.
+    #[command(subcommand)]
+    Loyalty(cmd::loyalty::Command),
     /// Run a benchmark (see bench/).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -56,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", cmd::openapi_json()?);
             Ok(())
         }
+        Command::Loyalty(c) => cmd::loyalty::run(&cli.db, c).await,
         Command::Bench(c) => cmd::bench::run(c).await,
     }
 }

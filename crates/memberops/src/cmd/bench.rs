@@ -111,27 +111,10 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         raw_time += t.elapsed();
     }
 
-    // MemberOps: validation, idempotency, members, orders and aggregates.
-    let store = fresh_store(&a.dir, "memberops.db").await?;
-    store.migrate().await?;
-    let ws = super::default_workspace(&store).await?;
-    let mut ours = Duration::ZERO;
-    let mut accepted = 0;
-    for start in (0..a.events).step_by(a.batch) {
-        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
-            .map(|i| order_event(i, a.members))
-            .collect();
-        let t = Instant::now();
-        let report = apply_batch(&store, &ws, rows, BatchOptions::default()).await?;
-        ours += t.elapsed();
-        accepted += report.accepted;
-    }
-    anyhow::ensure!(
-        accepted == a.events,
-        "only {accepted} of {} events were accepted",
-        a.events
-    );
-    let counts = store.counts(&ws.id).await?;
+    // MemberOps: validation, idempotency, members, orders and aggregates; the loyalty
+    // program switched off, then the same events with the default program active.
+    let (ours, counts) = ours_ingest(&a, "memberops.db", false).await?;
+    let (loyal, _) = ours_ingest(&a, "loyalty.db", true).await?;
 
     let rate = |d: Duration| a.events as f64 / d.as_secs_f64();
     println!(
@@ -149,8 +132,53 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         rate(ours) / rate(raw_time)
     );
     println!(
+        "with loyalty program: {:>10.0} events/s ({:.2} s)",
+        rate(loyal),
+        loyal.as_secs_f64()
+    );
+    println!(
+        "ratio loyalty/plain:  {:>10.2}",
+        rate(loyal) / rate(ours)
+    );
+    println!(
         "stored: {} members, {} events, {} orders",
         counts.members, counts.events, counts.orders
     );
     Ok(())
+}
+
+/// The events through `apply_batch` into a fresh database; with `loyalty` false the
+/// program is saved disabled first, so the hook returns at once.
+async fn ours_ingest(
+    a: &IngestArgs,
+    file: &str,
+    loyalty: bool,
+) -> anyhow::Result<(Duration, memberops_store::Counts)> {
+    let store = fresh_store(&a.dir, file).await?;
+    store.migrate().await?;
+    let ws = super::default_workspace(&store).await?;
+    if !loyalty {
+        let program = memberops_loyalty::Program {
+            enabled: false,
+            ..memberops_loyalty::Program::default()
+        };
+        memberops_app::loyalty::save_program(&store, &ws, program, "bench").await?;
+    }
+    let mut took = Duration::ZERO;
+    let mut accepted = 0;
+    for start in (0..a.events).step_by(a.batch) {
+        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
+            .map(|i| order_event(i, a.members))
+            .collect();
+        let t = Instant::now();
+        let report = apply_batch(&store, &ws, rows, BatchOptions::default()).await?;
+        took += t.elapsed();
+        accepted += report.accepted;
+    }
+    anyhow::ensure!(
+        accepted == a.events,
+        "only {accepted} of {} events were accepted",
+        a.events
+    );
+    Ok((took, store.counts(&ws.id).await?))
 }
