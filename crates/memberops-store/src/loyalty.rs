@@ -177,16 +177,26 @@ pub trait LoyaltyTx: Send {
     /// Lots of these members that still hold points.
     async fn open_lots(&mut self, member_ids: &[&str]) -> Result<Vec<LotRow>>;
     /// Lots that hold points and expired at or before `at`, after `after_member` (member order).
-    async fn expired_lots(&mut self, at: Millis, after_member: &str, limit: i64) -> Result<Vec<LotRow>>;
+    async fn expired_lots(
+        &mut self,
+        at: Millis,
+        after_member: &str,
+        limit: i64,
+    ) -> Result<Vec<LotRow>>;
     async fn insert_lots(&mut self, rows: &[LotRow]) -> Result<()>;
     /// Sets `remaining` of existing lots.
     async fn update_lots(&mut self, rows: &[LotRow]) -> Result<()>;
     async fn insert_points_lines(&mut self, rows: &[PointsLine]) -> Result<()>;
     async fn insert_growth_lines(&mut self, rows: &[GrowthLine]) -> Result<()>;
     /// Growth lines of these members at or after `since`.
-    async fn growth_since(&mut self, member_ids: &[&str], since: Millis) -> Result<Vec<GrowthLine>>;
+    async fn growth_since(&mut self, member_ids: &[&str], since: Millis)
+    -> Result<Vec<GrowthLine>>;
 
-    async fn loyalty_usage(&mut self, member_ids: &[&str], periods: &[&str]) -> Result<Vec<UsageRow>>;
+    async fn loyalty_usage(
+        &mut self,
+        member_ids: &[&str],
+        periods: &[&str],
+    ) -> Result<Vec<UsageRow>>;
     async fn upsert_loyalty_usage(&mut self, rows: &[UsageRow]) -> Result<()>;
 
     async fn loyalty_orders(&mut self, order_ids: &[&str]) -> Result<Vec<LoyaltyOrderRow>>;
@@ -205,7 +215,12 @@ pub trait LoyaltyTx: Send {
     /// Inserts or rewrites referral rows.
     async fn upsert_referrals(&mut self, rows: &[ReferralRow]) -> Result<()>;
     /// Referrals of `referrer_id` whose referrer reward was paid in `[from, to)`.
-    async fn referrer_rewards_between(&mut self, referrer_id: &str, from: Millis, to: Millis) -> Result<i64>;
+    async fn referrer_rewards_between(
+        &mut self,
+        referrer_id: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<i64>;
 
     async fn loyalty_request(&mut self, key: &str) -> Result<Option<RequestRow>>;
     async fn insert_loyalty_request(&mut self, row: &RequestRow) -> Result<()>;
@@ -227,7 +242,12 @@ pub trait LoyaltyStore: Send + Sync {
     ) -> Result<Vec<PointsLine>>;
     /// Every points line of a member, oldest first (for checks and tests).
     async fn all_points_lines(&self, ws: &str, member_id: &str) -> Result<Vec<PointsLine>>;
-    async fn member_growth_since(&self, ws: &str, member_id: &str, since: Millis) -> Result<Vec<GrowthLine>>;
+    async fn member_growth_since(
+        &self,
+        ws: &str,
+        member_id: &str,
+        since: Millis,
+    ) -> Result<Vec<GrowthLine>>;
     async fn sv_lines(&self, ws: &str, member_id: &str) -> Result<Vec<SvLine>>;
     async fn last_checkin(&self, ws: &str, member_id: &str) -> Result<Option<CheckinRow>>;
     async fn invite_code_of(&self, ws: &str, member_id: &str) -> Result<Option<String>>;
@@ -238,7 +258,8 @@ pub trait LoyaltyStore: Send + Sync {
 pub(crate) const LM_COLS: &str = "member_id, workspace_id, time_zone, tier, tier_since, growth_total, points_balance, points_debt, sv_principal, sv_bonus, updated_at";
 pub(crate) const LOT_COLS: &str = "member_id, id, workspace_id, earned_at, available_at, expires_at, original, remaining, order_id";
 pub(crate) const PL_COLS: &str = "workspace_id, member_id, kind, at, points, lot_id, lot_delta, debt_delta, event_id, rule_id, order_id, reason, actor";
-pub(crate) const GL_COLS: &str = "workspace_id, member_id, at, growth, kind, event_id, rule_id, order_id";
+pub(crate) const GL_COLS: &str =
+    "workspace_id, member_id, at, growth, kind, event_id, rule_id, order_id";
 
 /// Implements [`LoyaltyTx`] and [`LoyaltyStore`] for one backend, from the same SQL.
 macro_rules! impl_loyalty {

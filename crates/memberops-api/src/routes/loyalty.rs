@@ -29,8 +29,14 @@ async fn get_program(State(state): State<AppState>, auth: Admin) -> ApiResult<Js
 #[utoipa::path(put, path = "/v1/loyalty/program", tag = super::LOYALTY, security(("api_key" = [])),
     request_body = Object,
     responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
-async fn put_program(State(state): State<AppState>, auth: Admin, ValidJson(p): ValidJson<Program>) -> ApiResult<Json<Program>> {
-    Ok(Json(save_program(state.store.as_ref(), &auth.ws, p, &auth.key.id).await?))
+async fn put_program(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidJson(p): ValidJson<Program>,
+) -> ApiResult<Json<Program>> {
+    Ok(Json(
+        save_program(state.store.as_ref(), &auth.ws, p, &auth.key.id).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -43,7 +49,10 @@ pub struct AtQuery {
 fn at_of(at: Option<&str>, ws: &memberops_app::Workspace) -> ApiResult<i64> {
     match at {
         None | Some("") => Ok(now_millis()),
-        Some(t) => Ok(When::parse(t, "at").map_err(memberops_app::AppError::from)?.resolve(ws.time_zone).0),
+        Some(t) => Ok(When::parse(t, "at")
+            .map_err(memberops_app::AppError::from)?
+            .resolve(ws.time_zone)
+            .0),
     }
 }
 
@@ -51,9 +60,16 @@ fn at_of(at: Option<&str>, ws: &memberops_app::Workspace) -> ApiResult<i64> {
 /// pending, expiring in 30 days), stored value, check-in streak, invite code and referrals.
 #[utoipa::path(get, path = "/v1/members/{id}/loyalty", tag = super::LOYALTY, params(("id" = String, Path), AtQuery),
     security(("api_key" = [])), responses((status = 200, body = LoyaltyOut), (status = 404, body = ErrorBody)))]
-async fn member_loyalty(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidQuery(q): ValidQuery<AtQuery>) -> ApiResult<Json<LoyaltyOut>> {
+async fn member_loyalty(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<AtQuery>,
+) -> ApiResult<Json<LoyaltyOut>> {
     let at = at_of(q.at.as_deref(), &auth.ws)?;
-    Ok(Json(center::member_center(state.store.as_ref(), &auth.ws, &id, at).await?))
+    Ok(Json(
+        center::member_center(state.store.as_ref(), &auth.ws, &id, at).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -67,8 +83,22 @@ pub struct LedgerQuery {
 /// The points ledger, newest first: every line names the event (or request) and rule.
 #[utoipa::path(get, path = "/v1/members/{id}/points/ledger", tag = super::LOYALTY, params(("id" = String, Path), LedgerQuery),
     security(("api_key" = [])), responses((status = 200, body = LedgerPage), (status = 404, body = ErrorBody)))]
-async fn points_ledger(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidQuery(q): ValidQuery<LedgerQuery>) -> ApiResult<Json<LedgerPage>> {
-    Ok(Json(center::points_ledger(state.store.as_ref(), &auth.ws, &id, q.before, q.limit.unwrap_or(50)).await?))
+async fn points_ledger(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<LedgerQuery>,
+) -> ApiResult<Json<LedgerPage>> {
+    Ok(Json(
+        center::points_ledger(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            q.before,
+            q.limit.unwrap_or(50),
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -85,8 +115,23 @@ pub struct SpendIn {
 #[utoipa::path(post, path = "/v1/members/{id}/points:spend", tag = super::LOYALTY, params(("id" = String, Path)), request_body = SpendIn,
     security(("api_key" = [])),
     responses((status = 200, body = PointsResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`insufficient_points`, `idempotency_key_reused`"), (status = 422, body = ErrorBody)))]
-async fn spend(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidJson(b): ValidJson<SpendIn>) -> ApiResult<Json<PointsResult>> {
-    Ok(Json(ops::spend_points(state.store.as_ref(), &auth.ws, &id, b.points, &b.idempotency_key, b.reason).await?))
+async fn spend(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<SpendIn>,
+) -> ApiResult<Json<PointsResult>> {
+    Ok(Json(
+        ops::spend_points(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            b.points,
+            &b.idempotency_key,
+            b.reason,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -103,8 +148,24 @@ pub struct AdjustIn {
 #[utoipa::path(post, path = "/v1/members/{id}/points:adjust", tag = super::LOYALTY, params(("id" = String, Path)), request_body = AdjustIn,
     security(("api_key" = [])),
     responses((status = 200, body = PointsResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn adjust(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidJson(b): ValidJson<AdjustIn>) -> ApiResult<Json<PointsResult>> {
-    Ok(Json(ops::adjust_points(state.store.as_ref(), &auth.ws, &id, b.points, &b.idempotency_key, &b.reason, &auth.key.id).await?))
+async fn adjust(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<AdjustIn>,
+) -> ApiResult<Json<PointsResult>> {
+    Ok(Json(
+        ops::adjust_points(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            b.points,
+            &b.idempotency_key,
+            &b.reason,
+            &auth.key.id,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -113,36 +174,74 @@ pub struct SvIn {
     pub idempotency_key: String,
 }
 
-async fn sv(state: &AppState, auth: &Admin, id: &str, op: SvOp, b: SvIn) -> ApiResult<Json<SvResult>> {
-    Ok(Json(ops::stored_value(state.store.as_ref(), &auth.ws, id, op, b.amount_minor, &b.idempotency_key, &auth.key.id).await?))
+async fn sv(
+    state: &AppState,
+    auth: &Admin,
+    id: &str,
+    op: SvOp,
+    b: SvIn,
+) -> ApiResult<Json<SvResult>> {
+    Ok(Json(
+        ops::stored_value(
+            state.store.as_ref(),
+            &auth.ws,
+            id,
+            op,
+            b.amount_minor,
+            &b.idempotency_key,
+            &auth.key.id,
+        )
+        .await?,
+    ))
 }
 
 /// Stored value top-up; the program's bonus rules add bonus kept apart from principal.
 #[utoipa::path(post, path = "/v1/members/{id}/stored-value:top-up", tag = super::LOYALTY, params(("id" = String, Path)), request_body = SvIn,
     security(("api_key" = [])), responses((status = 200, body = SvResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn sv_top_up(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidJson(b): ValidJson<SvIn>) -> ApiResult<Json<SvResult>> {
+async fn sv_top_up(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<SvIn>,
+) -> ApiResult<Json<SvResult>> {
     sv(&state, &auth, &id, SvOp::TopUp, b).await
 }
 
 /// Pay with stored value: principal first, then bonus. 409 `insufficient_balance`.
 #[utoipa::path(post, path = "/v1/members/{id}/stored-value:spend", tag = super::LOYALTY, params(("id" = String, Path)), request_body = SvIn,
     security(("api_key" = [])), responses((status = 200, body = SvResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn sv_spend(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidJson(b): ValidJson<SvIn>) -> ApiResult<Json<SvResult>> {
+async fn sv_spend(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<SvIn>,
+) -> ApiResult<Json<SvResult>> {
     sv(&state, &auth, &id, SvOp::Spend, b).await
 }
 
 /// Refund unspent principal; bonus is forfeited in proportion. 409 `refund_exceeds_principal`.
 #[utoipa::path(post, path = "/v1/members/{id}/stored-value:refund", tag = super::LOYALTY, params(("id" = String, Path)), request_body = SvIn,
     security(("api_key" = [])), responses((status = 200, body = SvResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn sv_refund(State(state): State<AppState>, auth: Admin, Path(id): Path<String>, ValidJson(b): ValidJson<SvIn>) -> ApiResult<Json<SvResult>> {
+async fn sv_refund(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<SvIn>,
+) -> ApiResult<Json<SvResult>> {
     sv(&state, &auth, &id, SvOp::Refund, b).await
 }
 
 /// Today's check-in (签到), in the member's time zone. 409 `already_checked_in`.
 #[utoipa::path(post, path = "/v1/members/{id}/checkin", tag = super::LOYALTY, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = CheckinResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn checkin(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<CheckinResult>> {
-    Ok(Json(center::check_in(state.store.as_ref(), &auth.ws, &id, now_millis()).await?))
+async fn checkin(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CheckinResult>> {
+    Ok(Json(
+        center::check_in(state.store.as_ref(), &auth.ws, &id, now_millis()).await?,
+    ))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -16,10 +16,10 @@ use chrono::{Datelike, NaiveDate};
 use chrono_tz::Tz;
 use memberops_core::event::{self as ev, Effect};
 use memberops_core::time::{Millis, now_millis};
-use memberops_loyalty::points::{Earning, PointsAccount, refund_reversal, OrderEarning};
+use memberops_loyalty::points::{Earning, OrderEarning, PointsAccount, refund_reversal};
 use memberops_loyalty::rules::{EventFacts, MemberState, RuleUsage};
 use memberops_loyalty::tiers::{self, GrowthEntry, TierChange};
-use memberops_loyalty::{Award, Program, checkin, referral, evaluate};
+use memberops_loyalty::{Award, Program, checkin, evaluate, referral};
 use memberops_store::{
     CheckinRow, GrowthLine, LoyaltyMemberRow, LoyaltyOrderRow, NewEvent, PointsLine, ReferralRow,
     UsageRow, WriteTx,
@@ -108,7 +108,11 @@ fn facts(e: &AppliedEvent) -> EventFacts {
 
 /// Awards points and growth for the batch's accepted events, reverses refunded orders,
 /// records check-ins and referrals, and upgrades tiers.
-pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedEvent]) -> Result<()> {
+pub async fn on_events(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    applied: &[AppliedEvent],
+) -> Result<()> {
     if applied.is_empty() {
         return Ok(());
     }
@@ -139,9 +143,17 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
 
     // Referrals: bindings of invitees in the batch, and new ones from invite codes.
     let mut referrals: HashMap<String, ReferralRow> = HashMap::new();
-    let invitees: Vec<&str> = unique(relevant.iter().filter(|e| {
-        matches!(e.event.effect, Effect::OrderPaid { .. } | Effect::Registered(_))
-    }).map(|e| e.member_id.as_str()));
+    let invitees: Vec<&str> = unique(
+        relevant
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.event.effect,
+                    Effect::OrderPaid { .. } | Effect::Registered(_)
+                )
+            })
+            .map(|e| e.member_id.as_str()),
+    );
     for r in tx.referrals_of(&invitees).await? {
         referrals.insert(r.invitee_id.clone(), r);
     }
@@ -150,7 +162,12 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
         if !matches!(e.event.effect, Effect::Registered(_)) {
             continue;
         }
-        let Some(code) = e.event.properties.get("invite_code").and_then(|v| v.as_str()) else {
+        let Some(code) = e
+            .event
+            .properties
+            .get("invite_code")
+            .and_then(|v| v.as_str())
+        else {
             continue;
         };
         let Ok(code) = referral::parse_invite_code(code) else {
@@ -178,23 +195,44 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
 
     // Member states: everyone with a relevant event, and referrers who may be rewarded.
     let mut ids: Vec<&str> = relevant.iter().map(|e| e.member_id.as_str()).collect();
-    ids.extend(referrals.values().filter(|r| r.status == "pending").map(|r| r.referrer_id.as_str()));
+    ids.extend(
+        referrals
+            .values()
+            .filter(|r| r.status == "pending")
+            .map(|r| r.referrer_id.as_str()),
+    );
     let ids = unique(ids.into_iter());
     let mut accs: HashMap<String, Acc> = HashMap::with_capacity(ids.len());
     for row in tx.loyalty_members(&ids).await? {
         let tz = row.time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
-        accs.insert(row.member_id.clone(), Acc { row, tz, account: PointsAccount::default(), loaded: HashMap::new(), batch_growth: Vec::new(), last_growth_event: None });
+        accs.insert(
+            row.member_id.clone(),
+            Acc {
+                row,
+                tz,
+                account: PointsAccount::default(),
+                loaded: HashMap::new(),
+                batch_growth: Vec::new(),
+                last_growth_event: None,
+            },
+        );
     }
     let mut new_codes = Vec::new();
     for e in &relevant {
         if !accs.contains_key(&e.member_id) {
-            accs.insert(e.member_id.clone(), fresh(&program, &e.member_id, e.member_tz, e.occurred_at));
+            accs.insert(
+                e.member_id.clone(),
+                fresh(&program, &e.member_id, e.member_tz, e.occurred_at),
+            );
             new_codes.push(e.member_id.clone());
         }
     }
     for r in referrals.values() {
         if !accs.contains_key(&r.referrer_id) {
-            accs.insert(r.referrer_id.clone(), fresh(&program, &r.referrer_id, ws.time_zone, r.bound_at));
+            accs.insert(
+                r.referrer_id.clone(),
+                fresh(&program, &r.referrer_id, ws.time_zone, r.bound_at),
+            );
         }
     }
     for (id, acc) in accs.iter_mut() {
@@ -205,7 +243,12 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
         }
     }
     // Lots are only needed where a refund takes points back.
-    let refunders: Vec<&str> = unique(relevant.iter().filter(|e| matches!(e.event.effect, Effect::OrderRefunded { .. })).map(|e| e.member_id.as_str()));
+    let refunders: Vec<&str> = unique(
+        relevant
+            .iter()
+            .filter(|e| matches!(e.event.effect, Effect::OrderRefunded { .. }))
+            .map(|e| e.member_id.as_str()),
+    );
     for lot in tx.open_lots(&refunders).await? {
         if let Some(acc) = accs.get_mut(&lot.member_id) {
             acc.loaded.insert(lot.id.clone(), lot.remaining);
@@ -214,10 +257,31 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
     }
 
     // Caps: usage of capped rules on the events' days and months.
-    let capped: HashSet<&str> = program.rules.iter().filter(|r| has_caps(r)).map(|r| r.id.as_str()).collect();
-    let capped_types: HashSet<&str> = program.rules.iter().filter(|r| has_caps(r)).map(|r| r.event_type.as_str()).collect();
-    let mut out = Out { points: Vec::new(), growth: Vec::new(), usage: HashMap::new(), orders: HashMap::new(), checkins: Vec::new(), referrals: HashMap::new(), events: Vec::new() };
-    let capped_events: Vec<&&AppliedEvent> = relevant.iter().filter(|e| capped_types.contains(e.event.kind.as_str())).collect();
+    let capped: HashSet<&str> = program
+        .rules
+        .iter()
+        .filter(|r| has_caps(r))
+        .map(|r| r.id.as_str())
+        .collect();
+    let capped_types: HashSet<&str> = program
+        .rules
+        .iter()
+        .filter(|r| has_caps(r))
+        .map(|r| r.event_type.as_str())
+        .collect();
+    let mut out = Out {
+        points: Vec::new(),
+        growth: Vec::new(),
+        usage: HashMap::new(),
+        orders: HashMap::new(),
+        checkins: Vec::new(),
+        referrals: HashMap::new(),
+        events: Vec::new(),
+    };
+    let capped_events: Vec<&&AppliedEvent> = relevant
+        .iter()
+        .filter(|e| capped_types.contains(e.event.kind.as_str()))
+        .collect();
     if !capped_events.is_empty() {
         let members = unique(capped_events.iter().map(|e| e.member_id.as_str()));
         let mut periods: Vec<String> = vec!["all".into()];
@@ -229,7 +293,10 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
         periods.dedup();
         let p: Vec<&str> = periods.iter().map(String::as_str).collect();
         for u in tx.loyalty_usage(&members, &p).await? {
-            out.usage.insert((u.member_id.clone(), u.rule_id.clone(), u.period.clone()), u);
+            out.usage.insert(
+                (u.member_id.clone(), u.rule_id.clone(), u.period.clone()),
+                u,
+            );
         }
     }
 
@@ -241,35 +308,72 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
     for o in tx.loyalty_orders(&refunded).await? {
         out.orders.insert(o.order_id.clone(), o);
     }
-    let refunded_now: HashMap<String, i64> = tx.orders_by_ids(&refunded).await?.into_iter().map(|o| (o.order_id, o.refunded_minor)).collect();
-    let last_refund: HashMap<&str, &str> = relevant.iter().filter_map(|e| match &e.event.effect {
-        Effect::OrderRefunded { order_id, .. } => Some((order_id.as_str(), e.event.id.as_str())),
-        _ => None,
-    }).collect();
+    let refunded_now: HashMap<String, i64> = tx
+        .orders_by_ids(&refunded)
+        .await?
+        .into_iter()
+        .map(|o| (o.order_id, o.refunded_minor))
+        .collect();
+    let last_refund: HashMap<&str, &str> = relevant
+        .iter()
+        .filter_map(|e| match &e.event.effect {
+            Effect::OrderRefunded { order_id, .. } => {
+                Some((order_id.as_str(), e.event.id.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
     let mut order_members: Vec<&str> = Vec::new();
 
     // Check-ins: the latest stored one per member.
-    let checkers = unique(relevant.iter().filter(|e| e.event.kind == ev::CHECKIN).map(|e| e.member_id.as_str()));
+    let checkers = unique(
+        relevant
+            .iter()
+            .filter(|e| e.event.kind == ev::CHECKIN)
+            .map(|e| e.member_id.as_str()),
+    );
     let mut last_checkin: HashMap<String, (NaiveDate, u32)> = HashMap::new();
     for c in tx.last_checkins(&checkers).await? {
         if let Ok(d) = NaiveDate::parse_from_str(&c.local_date, "%Y-%m-%d") {
-            last_checkin.insert(c.member_id.clone(), (d, u32::try_from(c.streak).unwrap_or(0)));
+            last_checkin.insert(
+                c.member_id.clone(),
+                (d, u32::try_from(c.streak).unwrap_or(0)),
+            );
         }
     }
 
     for e in &relevant {
         let mut awards: Vec<Award> = Vec::new();
         if e.event.kind == ev::CHECKIN {
-            let Some(streak) = checkin::streak_after(last_checkin.get(&e.member_id).copied(), e.local_date) else {
+            let Some(streak) =
+                checkin::streak_after(last_checkin.get(&e.member_id).copied(), e.local_date)
+            else {
                 continue; // A second check-in the same local day earns nothing.
             };
             last_checkin.insert(e.member_id.clone(), (e.local_date, streak));
-            out.checkins.push(CheckinRow { member_id: e.member_id.clone(), local_date: e.local_date.format("%Y-%m-%d").to_string(), at: e.occurred_at, event_id: e.event.id.clone(), streak: i64::from(streak) });
+            out.checkins.push(CheckinRow {
+                member_id: e.member_id.clone(),
+                local_date: e.local_date.format("%Y-%m-%d").to_string(),
+                at: e.occurred_at,
+                event_id: e.event.id.clone(),
+                streak: i64::from(streak),
+            });
             awards.extend(checkin::streak_awards(&program, streak, &e.event.id));
         }
         if let Some(acc) = accs.get(&e.member_id) {
             let f = facts(e);
-            let state = MemberState { tier: acc.row.tier.clone(), tz: e.member_tz, usage: usage_for(&program, &capped, &out.usage, &e.member_id, e.local_date, &e.event.kind) };
+            let state = MemberState {
+                tier: acc.row.tier.clone(),
+                tz: e.member_tz,
+                usage: usage_for(
+                    &program,
+                    &capped,
+                    &out.usage,
+                    &e.member_id,
+                    e.local_date,
+                    &e.event.kind,
+                ),
+            };
             let mut rule_awards = evaluate(&program, &f, &state);
             rule_awards.append(&mut awards);
             awards = rule_awards;
@@ -279,30 +383,89 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
             _ => None,
         };
         for a in &awards {
-            grant(&program, &mut accs, &mut out, &e.member_id, a, e.occurred_at, e.local_date, order_id, &capped)?;
+            grant(
+                &program,
+                &mut accs,
+                &mut out,
+                &e.member_id,
+                a,
+                e.occurred_at,
+                e.local_date,
+                order_id,
+                &capped,
+            )?;
         }
-        if let Effect::OrderPaid { order_id, amount, .. } = &e.event.effect {
-            let (p, g) = awards.iter().fold((0, 0), |(p, g), a| (p + a.points, g + a.growth));
+        if let Effect::OrderPaid {
+            order_id, amount, ..
+        } = &e.event.effect
+        {
+            let (p, g) = awards
+                .iter()
+                .fold((0, 0), |(p, g), a| (p + a.points, g + a.growth));
             if p > 0 || g > 0 {
-                out.orders.insert(order_id.clone(), LoyaltyOrderRow { order_id: order_id.clone(), member_id: e.member_id.clone(), paid_minor: amount.minor, points_earned: p, growth_earned: g, points_reversed: 0, growth_reversed: 0 });
+                out.orders.insert(
+                    order_id.clone(),
+                    LoyaltyOrderRow {
+                        order_id: order_id.clone(),
+                        member_id: e.member_id.clone(),
+                        paid_minor: amount.minor,
+                        points_earned: p,
+                        growth_earned: g,
+                        points_reversed: 0,
+                        growth_reversed: 0,
+                    },
+                );
             }
             order_members.push(&e.member_id);
-            qualify_referral(tx, &program, ws, &mut accs, &mut out, &mut referrals, e, &capped).await?;
+            qualify_referral(
+                tx,
+                &program,
+                ws,
+                &mut accs,
+                &mut out,
+                &mut referrals,
+                e,
+                &capped,
+            )
+            .await?;
         }
         if matches!(e.event.effect, Effect::Registered(_)) {
-            qualify_referral(tx, &program, ws, &mut accs, &mut out, &mut referrals, e, &capped).await?;
+            qualify_referral(
+                tx,
+                &program,
+                ws,
+                &mut accs,
+                &mut out,
+                &mut referrals,
+                e,
+                &capped,
+            )
+            .await?;
         }
         if let Effect::OrderRefunded { order_id, .. } = &e.event.effect
             && last_refund.get(order_id.as_str()) == Some(&e.event.id.as_str())
         {
-            reverse(&program, &mut accs, &mut out, e, order_id, refunded_now.get(order_id).copied().unwrap_or(0));
+            reverse(
+                &program,
+                &mut accs,
+                &mut out,
+                e,
+                order_id,
+                refunded_now.get(order_id).copied().unwrap_or(0),
+            );
         }
     }
 
     let changes = upgrades(tx, &program, &mut accs).await?;
     let received = now_millis();
     for (member_id, cause, c) in changes {
-        out.events.push(tier_event(ws, &member_id, &format!("tier.changed:{cause}"), &c, received));
+        out.events.push(tier_event(
+            ws,
+            &member_id,
+            &format!("tier.changed:{cause}"),
+            &c,
+            received,
+        ));
     }
 
     // Writes.
@@ -313,7 +476,9 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
         for l in &acc.account.lots {
             match acc.loaded.get(&l.id) {
                 None => new_lots.push(lot_to_row(&acc.row.member_id, l)),
-                Some(r) if *r != l.remaining => changed_lots.push(lot_to_row(&acc.row.member_id, l)),
+                Some(r) if *r != l.remaining => {
+                    changed_lots.push(lot_to_row(&acc.row.member_id, l))
+                }
                 Some(_) => {}
             }
         }
@@ -329,17 +494,33 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
     let orders: Vec<LoyaltyOrderRow> = out.orders.into_values().collect();
     tx.upsert_loyalty_orders(&orders).await?;
     tx.insert_checkins(&out.checkins).await?;
-    let mut refs: Vec<ReferralRow> = new_bindings.into_iter().filter(|r| !out.referrals.contains_key(&r.invitee_id)).collect();
+    let mut refs: Vec<ReferralRow> = new_bindings
+        .into_iter()
+        .filter(|r| !out.referrals.contains_key(&r.invitee_id))
+        .collect();
     refs.extend(out.referrals.into_values());
     tx.upsert_referrals(&refs).await?;
-    let codes: Vec<(String, String)> = new_codes.into_iter().map(|m| { let c = referral::invite_code(&m, &ws.id, 0); (m, c) }).collect();
+    let codes: Vec<(String, String)> = new_codes
+        .into_iter()
+        .map(|m| {
+            let c = referral::invite_code(&m, &ws.id, 0);
+            (m, c)
+        })
+        .collect();
     tx.insert_invite_codes(&codes).await?;
     tx.insert_events(&out.events).await?;
     Ok(())
 }
 
 fn fresh(program: &Program, member_id: &str, tz: Tz, at: Millis) -> Acc {
-    Acc { row: new_state(program, member_id, tz, at), tz, account: PointsAccount::default(), loaded: HashMap::new(), batch_growth: Vec::new(), last_growth_event: None }
+    Acc {
+        row: new_state(program, member_id, tz, at),
+        tz,
+        account: PointsAccount::default(),
+        loaded: HashMap::new(),
+        batch_growth: Vec::new(),
+        last_growth_event: None,
+    }
 }
 
 fn unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -351,30 +532,84 @@ fn unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 
 fn has_caps(r: &memberops_loyalty::rules::EarningRule) -> bool {
     let c = &r.caps;
-    c.daily_growth.is_some() || c.daily_points.is_some() || c.monthly_growth.is_some() || c.monthly_points.is_some() || c.daily_count.is_some() || c.lifetime_count.is_some()
+    c.daily_growth.is_some()
+        || c.daily_points.is_some()
+        || c.monthly_growth.is_some()
+        || c.monthly_points.is_some()
+        || c.daily_count.is_some()
+        || c.lifetime_count.is_some()
 }
 
-fn usage_for(program: &Program, capped: &HashSet<&str>, usage: &HashMap<(String, String, String), UsageRow>, member: &str, day: NaiveDate, kind: &str) -> BTreeMap<String, RuleUsage> {
+fn usage_for(
+    program: &Program,
+    capped: &HashSet<&str>,
+    usage: &HashMap<(String, String, String), UsageRow>,
+    member: &str,
+    day: NaiveDate,
+    kind: &str,
+) -> BTreeMap<String, RuleUsage> {
     let mut m = BTreeMap::new();
-    for r in program.rules.iter().filter(|r| r.event_type == kind && capped.contains(r.id.as_str())) {
+    for r in program
+        .rules
+        .iter()
+        .filter(|r| r.event_type == kind && capped.contains(r.id.as_str()))
+    {
         let get = |p: String| {
-            usage.get(&(member.to_owned(), r.id.clone(), p)).map(|u| memberops_loyalty::rules::Earned { growth: u.growth, points: u.points, count: u32::try_from(u.count).unwrap_or(u32::MAX) }).unwrap_or_default()
+            usage
+                .get(&(member.to_owned(), r.id.clone(), p))
+                .map(|u| memberops_loyalty::rules::Earned {
+                    growth: u.growth,
+                    points: u.points,
+                    count: u32::try_from(u.count).unwrap_or(u32::MAX),
+                })
+                .unwrap_or_default()
         };
-        m.insert(r.id.clone(), RuleUsage { day: get(day_key(day)), month: get(month_key(day)), lifetime: get("all".into()) });
+        m.insert(
+            r.id.clone(),
+            RuleUsage {
+                day: get(day_key(day)),
+                month: get(month_key(day)),
+                lifetime: get("all".into()),
+            },
+        );
     }
     m
 }
 
 /// Books one award: a growth line, a lot with its earn line (and debt settlement), usage.
 #[allow(clippy::too_many_arguments)]
-fn grant(program: &Program, accs: &mut HashMap<String, Acc>, out: &mut Out, member_id: &str, a: &Award, at: Millis, day: NaiveDate, order_id: Option<&str>, capped: &HashSet<&str>) -> Result<()> {
+fn grant(
+    program: &Program,
+    accs: &mut HashMap<String, Acc>,
+    out: &mut Out,
+    member_id: &str,
+    a: &Award,
+    at: Millis,
+    day: NaiveDate,
+    order_id: Option<&str>,
+    capped: &HashSet<&str>,
+) -> Result<()> {
     let Some(acc) = accs.get_mut(member_id) else {
         return Ok(());
     };
     if a.growth != 0 {
-        out.growth.push(GrowthLine { seq: 0, member_id: member_id.to_owned(), at, growth: a.growth, kind: "earn".into(), event_id: a.event_id.clone(), rule_id: Some(a.rule_id.clone()), order_id: order_id.map(str::to_owned) });
+        out.growth.push(GrowthLine {
+            seq: 0,
+            member_id: member_id.to_owned(),
+            at,
+            growth: a.growth,
+            kind: "earn".into(),
+            event_id: a.event_id.clone(),
+            rule_id: Some(a.rule_id.clone()),
+            order_id: order_id.map(str::to_owned),
+        });
         acc.row.growth_total += a.growth;
-        acc.batch_growth.push(GrowthEntry { at, growth: a.growth, reference: a.event_id.clone(), rule_id: Some(a.rule_id.clone()) });
+        acc.batch_growth.push(GrowthEntry {
+            at,
+            growth: a.growth,
+            reference: a.event_id.clone(),
+            rule_id: Some(a.rule_id.clone()),
+        });
         acc.last_growth_event = Some((a.event_id.clone(), at));
     }
     let lot_id = format!("{}/{}", a.event_id, a.rule_id);
@@ -383,13 +618,24 @@ fn grant(program: &Program, accs: &mut HashMap<String, Acc>, out: &mut Out, memb
         acc.account.apply(&entries)?;
         for e in &entries {
             acc.row.points_balance += e.points;
-            out.points.push(line(member_id, e, Some(&a.rule_id), order_id, None));
+            out.points
+                .push(line(member_id, e, Some(&a.rule_id), order_id, None));
         }
     }
     acc.row.updated_at = acc.row.updated_at.max(at);
     if capped.contains(a.rule_id.as_str()) {
         for p in [day_key(day), month_key(day), "all".to_owned()] {
-            let u = out.usage.entry((member_id.to_owned(), a.rule_id.clone(), p.clone())).or_insert(UsageRow { member_id: member_id.to_owned(), rule_id: a.rule_id.clone(), period: p, growth: 0, points: 0, count: 0 });
+            let u = out
+                .usage
+                .entry((member_id.to_owned(), a.rule_id.clone(), p.clone()))
+                .or_insert(UsageRow {
+                    member_id: member_id.to_owned(),
+                    rule_id: a.rule_id.clone(),
+                    period: p,
+                    growth: 0,
+                    points: 0,
+                    count: 0,
+                });
             u.growth += a.growth;
             u.points += a.points;
             u.count += 1;
@@ -400,14 +646,28 @@ fn grant(program: &Program, accs: &mut HashMap<String, Acc>, out: &mut Out, memb
 
 /// Takes back, in proportion to what is now refunded of the order, the points and growth
 /// it earned (cumulative, so several refunds in one batch add up exactly).
-fn reverse(program: &Program, accs: &mut HashMap<String, Acc>, out: &mut Out, e: &AppliedEvent, order_id: &str, refunded_total: i64) {
+fn reverse(
+    program: &Program,
+    accs: &mut HashMap<String, Acc>,
+    out: &mut Out,
+    e: &AppliedEvent,
+    order_id: &str,
+    refunded_total: i64,
+) {
     let Some(o) = out.orders.get_mut(order_id) else {
         return;
     };
     if o.paid_minor <= 0 || refunded_total <= 0 {
         return;
     }
-    let earning = OrderEarning { paid_minor: o.paid_minor, points_earned: o.points_earned, growth_earned: o.growth_earned, refunded_minor: 0, points_reversed: o.points_reversed, growth_reversed: o.growth_reversed };
+    let earning = OrderEarning {
+        paid_minor: o.paid_minor,
+        points_earned: o.points_earned,
+        growth_earned: o.growth_earned,
+        refunded_minor: 0,
+        points_reversed: o.points_reversed,
+        growth_reversed: o.growth_reversed,
+    };
     let Ok(r) = refund_reversal(&earning, refunded_total.min(o.paid_minor)) else {
         return;
     };
@@ -415,18 +675,39 @@ fn reverse(program: &Program, accs: &mut HashMap<String, Acc>, out: &mut Out, e:
         return;
     };
     if r.points > 0 {
-        let entries = acc.account.reverse_order(&program.points, order_id, r.points, e.occurred_at, &e.event.id);
+        let entries = acc.account.reverse_order(
+            &program.points,
+            order_id,
+            r.points,
+            e.occurred_at,
+            &e.event.id,
+        );
         if acc.account.apply(&entries).is_ok() {
             for en in &entries {
                 acc.row.points_balance += en.points;
-                out.points.push(line(&e.member_id, en, None, Some(order_id), None));
+                out.points
+                    .push(line(&e.member_id, en, None, Some(order_id), None));
             }
         }
     }
     if r.growth > 0 {
-        out.growth.push(GrowthLine { seq: 0, member_id: e.member_id.clone(), at: e.occurred_at, growth: -r.growth, kind: "reverse".into(), event_id: e.event.id.clone(), rule_id: None, order_id: Some(order_id.to_owned()) });
+        out.growth.push(GrowthLine {
+            seq: 0,
+            member_id: e.member_id.clone(),
+            at: e.occurred_at,
+            growth: -r.growth,
+            kind: "reverse".into(),
+            event_id: e.event.id.clone(),
+            rule_id: None,
+            order_id: Some(order_id.to_owned()),
+        });
         acc.row.growth_total -= r.growth;
-        acc.batch_growth.push(GrowthEntry { at: e.occurred_at, growth: -r.growth, reference: e.event.id.clone(), rule_id: None });
+        acc.batch_growth.push(GrowthEntry {
+            at: e.occurred_at,
+            growth: -r.growth,
+            reference: e.event.id.clone(),
+            rule_id: None,
+        });
     }
     o.points_reversed += r.points;
     o.growth_reversed += r.growth;
@@ -434,26 +715,60 @@ fn reverse(program: &Program, accs: &mut HashMap<String, Acc>, out: &mut Out, e:
 
 /// Rewards a pending referral when the invitee's event qualifies it.
 #[allow(clippy::too_many_arguments)]
-async fn qualify_referral(tx: &mut dyn WriteTx, program: &Program, ws: &Workspace, accs: &mut HashMap<String, Acc>, out: &mut Out, referrals: &mut HashMap<String, ReferralRow>, e: &AppliedEvent, capped: &HashSet<&str>) -> Result<()> {
+async fn qualify_referral(
+    tx: &mut dyn WriteTx,
+    program: &Program,
+    ws: &Workspace,
+    accs: &mut HashMap<String, Acc>,
+    out: &mut Out,
+    referrals: &mut HashMap<String, ReferralRow>,
+    e: &AppliedEvent,
+    capped: &HashSet<&str>,
+) -> Result<()> {
     let Some(r) = referrals.get_mut(&e.member_id) else {
         return Ok(());
     };
     if r.status != "pending" {
         return Ok(());
     }
-    let binding = referral::Binding { referrer: r.referrer_id.clone(), invitee: r.invitee_id.clone(), bound_at: r.bound_at };
+    let binding = referral::Binding {
+        referrer: r.referrer_id.clone(),
+        invitee: r.invitee_id.clone(),
+        bound_at: r.bound_at,
+    };
     let is_order = matches!(e.event.effect, Effect::OrderPaid { .. });
-    let qualifying_is_order = matches!(program.referral.qualifying, referral::Qualifying::FirstPaidOrder { .. });
+    let qualifying_is_order = matches!(
+        program.referral.qualifying,
+        referral::Qualifying::FirstPaidOrder { .. }
+    );
     if is_order != qualifying_is_order {
         return Ok(());
     }
     let month = e.local_date.with_day(1).unwrap_or(e.local_date);
-    let next = month.checked_add_months(chrono::Months::new(1)).unwrap_or(month);
+    let next = month
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(month);
     let from = memberops_loyalty::calendar::start_of_day(month, e.member_tz);
     let to = memberops_loyalty::calendar::start_of_day(next, e.member_tz);
-    let mut paid = u32::try_from(tx.referrer_rewards_between(&r.referrer_id, from, to).await?).unwrap_or(u32::MAX);
-    paid += u32::try_from(out.referrals.values().filter(|x| x.referrer_id == r.referrer_id && x.referrer_paid).count()).unwrap_or(0);
-    let ie = referral::InviteeEvent { event_id: e.event.id.clone(), event_type: e.event.kind.clone(), at: e.occurred_at, amount_minor: amount_of(e), first_paid_order: true };
+    let mut paid = u32::try_from(
+        tx.referrer_rewards_between(&r.referrer_id, from, to)
+            .await?,
+    )
+    .unwrap_or(u32::MAX);
+    paid += u32::try_from(
+        out.referrals
+            .values()
+            .filter(|x| x.referrer_id == r.referrer_id && x.referrer_paid)
+            .count(),
+    )
+    .unwrap_or(0);
+    let ie = referral::InviteeEvent {
+        event_id: e.event.id.clone(),
+        event_type: e.event.kind.clone(),
+        at: e.occurred_at,
+        amount_minor: amount_of(e),
+        first_paid_order: true,
+    };
     match referral::qualify(program, &binding, false, &ie, paid) {
         None => r.status = "lapsed".into(),
         Some(o) => {
@@ -461,23 +776,84 @@ async fn qualify_referral(tx: &mut dyn WriteTx, program: &Program, ws: &Workspac
             r.qualified_at = Some(e.occurred_at);
             r.referrer_paid = o.referrer_award.is_some();
             if let Some(a) = &o.invitee_award {
-                grant(program, accs, out, &e.member_id, a, e.occurred_at, e.local_date, None, capped)?;
+                grant(
+                    program,
+                    accs,
+                    out,
+                    &e.member_id,
+                    a,
+                    e.occurred_at,
+                    e.local_date,
+                    None,
+                    capped,
+                )?;
             }
             let referrer = r.referrer_id.clone();
             let accepted_id = format!("referral.accepted:{}", r.invitee_id);
             if let Some(mut a) = o.referrer_award {
                 a.event_id = accepted_id.clone();
-                grant(program, accs, out, &referrer, &a, e.occurred_at, e.local_date, None, capped)?;
+                grant(
+                    program,
+                    accs,
+                    out,
+                    &referrer,
+                    &a,
+                    e.occurred_at,
+                    e.local_date,
+                    None,
+                    capped,
+                )?;
             }
             // The referrer's own behaviour event, which the earning rules may reward too.
-            let tier = accs.get(&referrer).map(|a| a.row.tier.clone()).unwrap_or_default();
-            let facts = EventFacts { event_id: accepted_id.clone(), event_type: ev::REFERRAL_ACCEPTED.into(), occurred_at: e.occurred_at, amount_minor: None, channel: None, categories: Vec::new(), order_id: None };
-            let state = MemberState { tier, tz: e.member_tz, usage: usage_for(program, capped, &out.usage, &referrer, e.local_date, ev::REFERRAL_ACCEPTED) };
+            let tier = accs
+                .get(&referrer)
+                .map(|a| a.row.tier.clone())
+                .unwrap_or_default();
+            let facts = EventFacts {
+                event_id: accepted_id.clone(),
+                event_type: ev::REFERRAL_ACCEPTED.into(),
+                occurred_at: e.occurred_at,
+                amount_minor: None,
+                channel: None,
+                categories: Vec::new(),
+                order_id: None,
+            };
+            let state = MemberState {
+                tier,
+                tz: e.member_tz,
+                usage: usage_for(
+                    program,
+                    capped,
+                    &out.usage,
+                    &referrer,
+                    e.local_date,
+                    ev::REFERRAL_ACCEPTED,
+                ),
+            };
             for a in evaluate(program, &facts, &state) {
-                grant(program, accs, out, &referrer, &a, e.occurred_at, e.local_date, None, capped)?;
+                grant(
+                    program,
+                    accs,
+                    out,
+                    &referrer,
+                    &a,
+                    e.occurred_at,
+                    e.local_date,
+                    None,
+                    capped,
+                )?;
             }
-            let props = serde_json::json!({"invitee_id": r.invitee_id, "qualifying_event": e.event.id});
-            out.events.push(NewEvent { workspace_id: ws.id.clone(), id: accepted_id, member_id: referrer, kind: ev::REFERRAL_ACCEPTED.into(), occurred_at: e.occurred_at, received_at: now_millis(), properties: props.to_string() });
+            let props =
+                serde_json::json!({"invitee_id": r.invitee_id, "qualifying_event": e.event.id});
+            out.events.push(NewEvent {
+                workspace_id: ws.id.clone(),
+                id: accepted_id,
+                member_id: referrer,
+                kind: ev::REFERRAL_ACCEPTED.into(),
+                occurred_at: e.occurred_at,
+                received_at: now_millis(),
+                properties: props.to_string(),
+            });
         }
     }
     out.referrals.insert(r.invitee_id.clone(), r.clone());
@@ -486,17 +862,33 @@ async fn qualify_referral(tx: &mut dyn WriteTx, program: &Program, ws: &Workspac
 
 /// Upgrades members whose window growth now reaches a higher tier. Only members whose
 /// lifetime growth reaches the next threshold are checked against the ledger.
-async fn upgrades(tx: &mut dyn WriteTx, program: &Program, accs: &mut HashMap<String, Acc>) -> Result<Vec<(String, String, TierChange)>> {
+async fn upgrades(
+    tx: &mut dyn WriteTx,
+    program: &Program,
+    accs: &mut HashMap<String, Acc>,
+) -> Result<Vec<(String, String, TierChange)>> {
     let mut candidates: Vec<&str> = Vec::new();
     let mut since = Millis::MAX;
     for (id, acc) in accs.iter() {
-        let Some((_, at)) = &acc.last_growth_event else { continue };
-        let Ok((cur, _)) = program.tier(&acc.row.tier) else { continue };
-        if program.tiers.get(cur + 1).is_some_and(|next| acc.row.growth_total >= next.threshold) {
+        let Some((_, at)) = &acc.last_growth_event else {
+            continue;
+        };
+        let Ok((cur, _)) = program.tier(&acc.row.tier) else {
+            continue;
+        };
+        if program
+            .tiers
+            .get(cur + 1)
+            .is_some_and(|next| acc.row.growth_total >= next.threshold)
+        {
             candidates.push(id.as_str());
             let day = memberops_loyalty::calendar::local_date(*at, acc.tz);
-            let start = day.checked_sub_months(chrono::Months::new(program.tier_review.window_months)).unwrap_or(day);
-            since = since.min(memberops_loyalty::calendar::start_of_day(start, acc.tz).saturating_sub(86_400_000));
+            let start = day
+                .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
+                .unwrap_or(day);
+            since = since.min(
+                memberops_loyalty::calendar::start_of_day(start, acc.tz).saturating_sub(86_400_000),
+            );
         }
     }
     if candidates.is_empty() {
@@ -506,12 +898,24 @@ async fn upgrades(tx: &mut dyn WriteTx, program: &Program, accs: &mut HashMap<St
     let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
     let mut stored: HashMap<String, Vec<GrowthEntry>> = HashMap::new();
     for g in tx.growth_since(&refs, since).await? {
-        stored.entry(g.member_id.clone()).or_default().push(GrowthEntry { at: g.at, growth: g.growth, reference: g.event_id, rule_id: g.rule_id });
+        stored
+            .entry(g.member_id.clone())
+            .or_default()
+            .push(GrowthEntry {
+                at: g.at,
+                growth: g.growth,
+                reference: g.event_id,
+                rule_id: g.rule_id,
+            });
     }
     let mut out = Vec::new();
     for id in candidates {
-        let Some(acc) = accs.get_mut(&id) else { continue };
-        let Some((cause, at)) = acc.last_growth_event.clone() else { continue };
+        let Some(acc) = accs.get_mut(&id) else {
+            continue;
+        };
+        let Some((cause, at)) = acc.last_growth_event.clone() else {
+            continue;
+        };
         let mut entries = stored.remove(&id).unwrap_or_default();
         entries.extend(acc.batch_growth.iter().cloned());
         let growth = tiers::window_growth(program, &entries, at, acc.tz);
@@ -525,7 +929,21 @@ async fn upgrades(tx: &mut dyn WriteTx, program: &Program, accs: &mut HashMap<St
 }
 
 /// The `tier.changed` event (recorded by MemberOps itself; clients cannot send this type).
-pub(crate) fn tier_event(ws: &Workspace, member_id: &str, id: &str, c: &TierChange, received_at: Millis) -> NewEvent {
+pub(crate) fn tier_event(
+    ws: &Workspace,
+    member_id: &str,
+    id: &str,
+    c: &TierChange,
+    received_at: Millis,
+) -> NewEvent {
     let props = serde_json::json!({"from": c.from, "to": c.to, "kind": c.kind, "growth": c.growth});
-    NewEvent { workspace_id: ws.id.clone(), id: id.to_owned(), member_id: member_id.to_owned(), kind: "tier.changed".into(), occurred_at: c.at, received_at, properties: props.to_string() }
+    NewEvent {
+        workspace_id: ws.id.clone(),
+        id: id.to_owned(),
+        member_id: member_id.to_owned(),
+        kind: "tier.changed".into(),
+        occurred_at: c.at,
+        received_at,
+        properties: props.to_string(),
+    }
 }

@@ -45,7 +45,12 @@ pub async fn expire(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
             v
         };
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut members: HashMap<String, _> = tx.loyalty_members(&refs).await?.into_iter().map(|m| (m.member_id.clone(), m)).collect();
+        let mut members: HashMap<String, _> = tx
+            .loyalty_members(&refs)
+            .await?
+            .into_iter()
+            .map(|m| (m.member_id.clone(), m))
+            .collect();
         let mut lines = Vec::with_capacity(lots.len());
         for l in &mut lots {
             let n = l.remaining;
@@ -102,12 +107,16 @@ pub async fn review(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
             break;
         };
         after = last.member_id.clone();
-        let zone = |m: &memberops_store::LoyaltyMemberRow| m.time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
+        let zone = |m: &memberops_store::LoyaltyMemberRow| {
+            m.time_zone.parse::<Tz>().unwrap_or(ws.time_zone)
+        };
         let since = page
             .iter()
             .map(|m| {
                 let d = local_date(as_of, zone(m));
-                let s = d.checked_sub_months(chrono::Months::new(program.tier_review.window_months)).unwrap_or(d);
+                let s = d
+                    .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
+                    .unwrap_or(d);
                 start_of_day(s, zone(m))
             })
             .min()
@@ -115,7 +124,15 @@ pub async fn review(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
         let ids: Vec<&str> = page.iter().map(|m| m.member_id.as_str()).collect();
         let mut growth: HashMap<String, Vec<GrowthEntry>> = HashMap::new();
         for g in tx.growth_since(&ids, since).await? {
-            growth.entry(g.member_id.clone()).or_default().push(GrowthEntry { at: g.at, growth: g.growth, reference: g.event_id, rule_id: g.rule_id });
+            growth
+                .entry(g.member_id.clone())
+                .or_default()
+                .push(GrowthEntry {
+                    at: g.at,
+                    growth: g.growth,
+                    reference: g.event_id,
+                    rule_id: g.rule_id,
+                });
         }
         let mut changed = Vec::new();
         let mut events = Vec::new();
@@ -123,12 +140,19 @@ pub async fn review(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
         for m in &page {
             report.reviewed += 1;
             let tz = zone(m);
-            let holding = TierHolding { tier: m.tier.clone(), since: m.tier_since };
+            let holding = TierHolding {
+                tier: m.tier.clone(),
+                since: m.tier_since,
+            };
             let entries = growth.remove(&m.member_id).unwrap_or_default();
             let Some(c) = tiers::review(&program, &holding, &entries, as_of, tz)? else {
                 continue;
             };
-            let id = format!("tier.changed:review:{}:{}", local_date(as_of, tz), m.member_id);
+            let id = format!(
+                "tier.changed:review:{}:{}",
+                local_date(as_of, tz),
+                m.member_id
+            );
             match c.kind {
                 tiers::TierChangeKind::Upgrade => report.upgraded += 1,
                 tiers::TierChangeKind::Downgrade => report.downgraded += 1,

@@ -10,7 +10,9 @@ use memberops_loyalty::stored_value::SvBalance;
 use memberops_store::{AuditRow, LoyaltyMemberRow, RequestRow, Store, SvLine, WriteTx};
 use serde::{Deserialize, Serialize};
 
-use super::{check_key, corrupt, kind_str, line, lot_from_row, lot_to_row, new_state, program_in_tx};
+use super::{
+    check_key, corrupt, kind_str, line, lot_from_row, lot_to_row, new_state, program_in_tx,
+};
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
 
@@ -123,14 +125,25 @@ async fn begin<T: serde::de::DeserializeOwned>(
     Ok(Err(tx))
 }
 
-async fn state(tx: &mut dyn WriteTx, program: &memberops_loyalty::Program, member_id: &str, tz: Tz) -> Result<LoyaltyMemberRow> {
+async fn state(
+    tx: &mut dyn WriteTx,
+    program: &memberops_loyalty::Program,
+    member_id: &str,
+    tz: Tz,
+) -> Result<LoyaltyMemberRow> {
     Ok(match tx.loyalty_members(&[member_id]).await?.pop() {
         Some(r) => r,
         None => new_state(program, member_id, tz, now_millis()),
     })
 }
 
-async fn finish<T: Serialize>(mut tx: Box<dyn WriteTx>, key: &str, op: &str, member_id: &str, out: &T) -> Result<()> {
+async fn finish<T: Serialize>(
+    mut tx: Box<dyn WriteTx>,
+    key: &str,
+    op: &str,
+    member_id: &str,
+    out: &T,
+) -> Result<()> {
     let response = serde_json::to_string(out).map_err(|e| corrupt("response", e))?;
     tx.insert_loyalty_request(&RequestRow {
         key: key.to_owned(),
@@ -146,25 +159,77 @@ async fn finish<T: Serialize>(mut tx: Box<dyn WriteTx>, key: &str, op: &str, mem
 
 /// Spends points (points mall, checkout): available lots, soonest-expiring first.
 /// More than available → 409 `insufficient_points`, nothing written.
-pub async fn spend_points(store: &dyn Store, ws: &Workspace, member: &str, points: i64, key: &str, reason: Option<String>) -> Result<PointsResult> {
+pub async fn spend_points(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    points: i64,
+    key: &str,
+    reason: Option<String>,
+) -> Result<PointsResult> {
     let (member_id, tz) = resolve(store, ws, member).await?;
-    points_op(store, ws, &member_id, tz, key, "points.spend", points, reason, None).await
+    points_op(
+        store,
+        ws,
+        &member_id,
+        tz,
+        key,
+        "points.spend",
+        points,
+        reason,
+        None,
+    )
+    .await
 }
 
 /// An operator's correction, positive or negative; needs a reason; audited.
-pub async fn adjust_points(store: &dyn Store, ws: &Workspace, member: &str, points: i64, key: &str, reason: &str, actor: &str) -> Result<PointsResult> {
+pub async fn adjust_points(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    points: i64,
+    key: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<PointsResult> {
     if reason.trim().is_empty() {
         return Err(memberops_loyalty::LoyaltyError::ReasonRequired.into());
     }
     if points == 0 {
-        return Err(memberops_core::Invalid::one(&["points"], "invalid_amount", "points must not be 0").into());
+        return Err(memberops_core::Invalid::one(
+            &["points"],
+            "invalid_amount",
+            "points must not be 0",
+        )
+        .into());
     }
     let (member_id, tz) = resolve(store, ws, member).await?;
-    points_op(store, ws, &member_id, tz, key, "points.adjust", points, Some(reason.trim().to_owned()), Some(actor)).await
+    points_op(
+        store,
+        ws,
+        &member_id,
+        tz,
+        key,
+        "points.adjust",
+        points,
+        Some(reason.trim().to_owned()),
+        Some(actor),
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn points_op(store: &dyn Store, ws: &Workspace, member_id: &str, tz: Tz, key: &str, op: &str, points: i64, reason: Option<String>, actor: Option<&str>) -> Result<PointsResult> {
+async fn points_op(
+    store: &dyn Store,
+    ws: &Workspace,
+    member_id: &str,
+    tz: Tz,
+    key: &str,
+    op: &str,
+    points: i64,
+    reason: Option<String>,
+    actor: Option<&str>,
+) -> Result<PointsResult> {
     let mut tx = match begin::<PointsResult>(store, ws, key, op, member_id).await? {
         Ok(saved) => return Ok(saved),
         Err(tx) => tx,
@@ -172,24 +237,42 @@ async fn points_op(store: &dyn Store, ws: &Workspace, member_id: &str, tz: Tz, k
     let program = program_in_tx(tx.as_mut()).await?;
     let mut row = state(tx.as_mut(), &program, member_id, tz).await?;
     let lots = tx.open_lots(&[member_id]).await?;
-    let mut account = PointsAccount { lots: lots.iter().map(lot_from_row).collect(), debt: row.points_debt };
+    let mut account = PointsAccount {
+        lots: lots.iter().map(lot_from_row).collect(),
+        debt: row.points_debt,
+    };
     let now = now_millis();
     let entries = if op == "points.spend" {
         account.spend(points, now, key)?
     } else {
-        let earning = Earning { lot_id: format!("adjust/{key}"), points, at: now, reference: key.to_owned(), order_id: None };
-        account.adjust(&program.points, earning, reason.as_deref().unwrap_or(""), tz)?
+        let earning = Earning {
+            lot_id: format!("adjust/{key}"),
+            points,
+            at: now,
+            reference: key.to_owned(),
+            order_id: None,
+        };
+        account.adjust(
+            &program.points,
+            earning,
+            reason.as_deref().unwrap_or(""),
+            tz,
+        )?
     };
     account.apply(&entries)?;
-    let lines: Vec<_> = entries.iter().map(|e| {
-        let mut l = line(member_id, e, None, None, actor);
-        if op == "points.spend" {
-            l.reason = reason.clone();
-        }
-        l
-    }).collect();
+    let lines: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let mut l = line(member_id, e, None, None, actor);
+            if op == "points.spend" {
+                l.reason = reason.clone();
+            }
+            l
+        })
+        .collect();
     tx.insert_points_lines(&lines).await?;
-    let before: std::collections::HashMap<&str, i64> = lots.iter().map(|l| (l.id.as_str(), l.remaining)).collect();
+    let before: std::collections::HashMap<&str, i64> =
+        lots.iter().map(|l| (l.id.as_str(), l.remaining)).collect();
     let (mut new_lots, mut changed) = (Vec::new(), Vec::new());
     for l in &account.lots {
         match before.get(l.id.as_str()) {
@@ -204,14 +287,16 @@ async fn points_op(store: &dyn Store, ws: &Workspace, member_id: &str, tz: Tz, k
     row.points_balance += delta;
     row.points_debt = account.debt;
     row.updated_at = now;
-    tx.upsert_loyalty_members(std::slice::from_ref(&row)).await?;
+    tx.upsert_loyalty_members(std::slice::from_ref(&row))
+        .await?;
     if let Some(actor) = actor {
         tx.insert_loyalty_audit(&AuditRow {
             at: now,
             actor: actor.to_owned(),
             action: op.to_owned(),
             member_id: Some(member_id.to_owned()),
-            detail: serde_json::json!({"points": points, "reason": reason, "idempotency_key": key}).to_string(),
+            detail: serde_json::json!({"points": points, "reason": reason, "idempotency_key": key})
+                .to_string(),
         })
         .await?;
     }
@@ -228,7 +313,15 @@ async fn points_op(store: &dyn Store, ws: &Workspace, member_id: &str, tz: Tz, k
 
 /// Stored value (储值): top-up (with the program's bonus), spend (principal first), refund
 /// of unspent principal (forfeiting bonus in proportion).
-pub async fn stored_value(store: &dyn Store, ws: &Workspace, member: &str, op: SvOp, amount_minor: i64, key: &str, actor: &str) -> Result<SvResult> {
+pub async fn stored_value(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    op: SvOp,
+    amount_minor: i64,
+    key: &str,
+    actor: &str,
+) -> Result<SvResult> {
     let (member_id, tz) = resolve(store, ws, member).await?;
     let op_name = match op {
         SvOp::TopUp => "sv.top_up",
@@ -241,7 +334,10 @@ pub async fn stored_value(store: &dyn Store, ws: &Workspace, member: &str, op: S
     };
     let program = program_in_tx(tx.as_mut()).await?;
     let mut row = state(tx.as_mut(), &program, &member_id, tz).await?;
-    let mut bal = SvBalance { principal: row.sv_principal, bonus: row.sv_bonus };
+    let mut bal = SvBalance {
+        principal: row.sv_principal,
+        bonus: row.sv_bonus,
+    };
     let now = now_millis();
     let entry = match op {
         SvOp::TopUp => bal.top_up(&program.stored_value, amount_minor, now, key)?,
@@ -262,14 +358,16 @@ pub async fn stored_value(store: &dyn Store, ws: &Workspace, member: &str, op: S
     row.sv_principal = bal.principal;
     row.sv_bonus = bal.bonus;
     row.updated_at = now;
-    tx.upsert_loyalty_members(std::slice::from_ref(&row)).await?;
+    tx.upsert_loyalty_members(std::slice::from_ref(&row))
+        .await?;
     if op == SvOp::Refund {
         tx.insert_loyalty_audit(&AuditRow {
             at: now,
             actor: actor.to_owned(),
             action: op_name.to_owned(),
             member_id: Some(member_id.clone()),
-            detail: serde_json::json!({"amount_minor": amount_minor, "idempotency_key": key}).to_string(),
+            detail: serde_json::json!({"amount_minor": amount_minor, "idempotency_key": key})
+                .to_string(),
         })
         .await?;
     }

@@ -136,10 +136,7 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         rate(loyal),
         loyal.as_secs_f64()
     );
-    println!(
-        "ratio loyalty/plain:  {:>10.2}",
-        rate(loyal) / rate(ours)
-    );
+    println!("ratio loyalty/plain:  {:>10.2}", rate(loyal) / rate(ours));
     println!(
         "stored: {} members, {} events, {} orders",
         counts.members, counts.events, counts.orders

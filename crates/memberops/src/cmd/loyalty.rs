@@ -23,7 +23,10 @@ pub struct JobArgs {
 fn as_of(a: &JobArgs, ws: &memberops_app::Workspace) -> anyhow::Result<i64> {
     match &a.as_of {
         None => Ok(memberops_core::time::now_millis()),
-        Some(t) => Ok(When::parse(t, "as_of").context("--as-of")?.resolve(ws.time_zone).0),
+        Some(t) => Ok(When::parse(t, "as_of")
+            .context("--as-of")?
+            .resolve(ws.time_zone)
+            .0),
     }
 }
 
@@ -32,12 +35,20 @@ pub async fn run(db: &str, c: Command) -> anyhow::Result<()> {
     let ws = super::default_workspace(store.as_ref()).await?;
     match c {
         Command::Expire(a) => {
-            let r = memberops_app::loyalty::jobs::expire(store.as_ref(), &ws, as_of(&a, &ws)?).await?;
-            println!("expired {} points in {} lots of {} members", r.points, r.lots, r.members);
+            let r =
+                memberops_app::loyalty::jobs::expire(store.as_ref(), &ws, as_of(&a, &ws)?).await?;
+            println!(
+                "expired {} points in {} lots of {} members",
+                r.points, r.lots, r.members
+            );
         }
         Command::Review(a) => {
-            let r = memberops_app::loyalty::jobs::review(store.as_ref(), &ws, as_of(&a, &ws)?).await?;
-            println!("reviewed {} members: {} upgraded, {} downgraded", r.reviewed, r.upgraded, r.downgraded);
+            let r =
+                memberops_app::loyalty::jobs::review(store.as_ref(), &ws, as_of(&a, &ws)?).await?;
+            println!(
+                "reviewed {} members: {} upgraded, {} downgraded",
+                r.reviewed, r.upgraded, r.downgraded
+            );
         }
     }
     Ok(())
