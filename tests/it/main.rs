@@ -10,4 +10,5 @@ mod helpers;
 mod api_basics;
 mod events;
 mod import;
+mod loyalty;
 mod members;

@@ -26,7 +26,8 @@ pub use state::AppState;
     modifiers(&SecurityAddon),
     tags((name = "members", description = "Member profiles (会员档案) and their aggregates"),
          (name = "events", description = "Behaviour events (用户行为): the write path"),
-         (name = "system", description = "Health and metadata"))
+         (name = "system", description = "Health and metadata"),
+         (name = "loyalty", description = "Growth, tiers, points, stored value, check-in, referrals (会员成长体系)"))
 )]
 struct ApiDoc;
 
@@ -47,6 +48,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::members::router())
         .merge(routes::events::router())
+        .merge(routes::loyalty::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

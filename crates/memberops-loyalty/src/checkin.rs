@@ -146,12 +146,32 @@ pub fn check_in(
         .pred_opt()
         .map_or(0, |y| streak_ending(days, y))
         .saturating_add(1);
+    let awards = streak_awards(program, streak, event_id);
+    Ok(CheckinOutcome {
+        day: today,
+        streak,
+        awards,
+    })
+}
+
+/// The streak a check-in on `today` gives, knowing only the member's latest check-in day
+/// and its streak (what storage keeps). `None` when `today` is already checked in.
+pub fn streak_after(last: Option<(NaiveDate, u32)>, today: NaiveDate) -> Option<u32> {
+    match last {
+        Some((d, _)) if d == today => None,
+        Some((d, n)) if today.pred_opt() == Some(d) => Some(n.saturating_add(1)),
+        _ => Some(1),
+    }
+}
+
+/// The streak rewards due on reaching streak day `streak` (position in the cycle).
+pub fn streak_awards(program: &Program, streak: u32, event_id: &str) -> Vec<Award> {
     let policy = &program.checkin;
     let position = match policy.cycle_days {
-        Some(c) if c > 0 => (streak - 1) % c + 1,
+        Some(c) if c > 0 => (streak.max(1) - 1) % c + 1,
         _ => streak,
     };
-    let awards = policy
+    policy
         .streak_rewards
         .iter()
         .filter(|r| r.day == position && (r.growth > 0 || r.points > 0))
@@ -163,12 +183,7 @@ pub fn check_in(
             points: r.points,
             capped: false,
         })
-        .collect();
-    Ok(CheckinOutcome {
-        day: today,
-        streak,
-        awards,
-    })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,9 @@ pub const BP_ONE: u32 = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
     pub version: u32,
+    /// When false, events earn nothing and tiers do not move (the ledgers stay as they are).
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
     /// Ascending by `threshold`; the first one starts at 0 growth.
     pub tiers: Vec<TierDef>,
     pub rules: Vec<EarningRule>,
@@ -216,6 +219,10 @@ impl Program {
     }
 }
 
+fn enabled_default() -> bool {
+    true
+}
+
 fn tier(code: &str, name: &str, threshold: i64, mult: u32, discount: u32, bday: i64) -> TierDef {
     TierDef {
         code: code.into(),
@@ -323,6 +330,7 @@ impl Default for Program {
         });
         Program {
             version: 1,
+            enabled: true,
             tiers: vec![
                 tier("normal", "普通会员", 0, 10_000, 10_000, 0),
                 tier("silver", "银卡会员", 2_000, 12_000, 9_800, 100),

@@ -20,6 +20,7 @@
 
 mod backend;
 mod error;
+mod loyalty;
 mod model;
 mod postgres;
 mod sqlite;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{Result, StoreError};
+pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -43,7 +45,7 @@ pub enum Backend {
 /// Storage as the application uses it. Reads go to a pool of connections; writes go
 /// through [`WriteTx`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: LoyaltyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -92,7 +94,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: Send {
+pub trait WriteTx: LoyaltyTx + Send {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

@@ -52,3 +52,4 @@ impl PgStore {
 }
 
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
+crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);

@@ -81,3 +81,4 @@ impl SqliteStore {
 }
 
 crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);

@@ -42,6 +42,9 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Print the OpenAPI document.
     Openapi,
+    /// Loyalty jobs: points expiry and the tier review.
+    #[command(subcommand)]
+    Loyalty(cmd::loyalty::Command),
     /// Run a benchmark (see bench/).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -61,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", cmd::openapi_json()?);
             Ok(())
         }
+        Command::Loyalty(c) => cmd::loyalty::run(&cli.db, c).await,
         Command::Bench(c) => cmd::bench::run(c).await,
     }
 }

@@ -129,29 +129,10 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
 
     let raw_cpu = cpu_seconds() - raw_cpu_start;
 
-    // MemberOps: validation, idempotency, members, orders and aggregates.
-    let store = fresh_store(&a.dir, "memberops.db").await?;
-    store.migrate().await?;
-    let ws = super::default_workspace(&store).await?;
-    let mut ours = Duration::ZERO;
-    let ours_cpu_start = cpu_seconds();
-    let mut accepted = 0;
-    for start in (0..a.events).step_by(a.batch) {
-        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
-            .map(|i| order_event(i, a.members, a.events))
-            .collect();
-        let t = Instant::now();
-        let report = apply_batch(&store, &ws, rows, BatchOptions::default()).await?;
-        ours += t.elapsed();
-        accepted += report.accepted;
-    }
-    let ours_cpu = cpu_seconds() - ours_cpu_start;
-    anyhow::ensure!(
-        accepted == a.events,
-        "only {accepted} of {} events were accepted",
-        a.events
-    );
-    let counts = store.counts(&ws.id).await?;
+    // MemberOps: validation, idempotency, members, orders and aggregates; the loyalty
+    // program switched off, then the same events with the default program active.
+    let (ours, ours_cpu, counts) = ours_ingest(&a, "memberops.db", false).await?;
+    let (loyal, loyal_cpu, _) = ours_ingest(&a, "loyalty.db", true).await?;
 
     let rate = |d: Duration| a.events as f64 / d.as_secs_f64();
     let per_cpu = |c: f64| {
@@ -184,8 +165,58 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         per_cpu(ours_cpu) / per_cpu(raw_cpu)
     );
     println!(
+        "with loyalty program: {:>12.0} {:>10.2} {:>14.0}",
+        rate(loyal),
+        loyal.as_secs_f64(),
+        per_cpu(loyal_cpu)
+    );
+    println!(
+        "ratio loyalty/plain:  {:>12.2} {:>10} {:>14.2}",
+        rate(loyal) / rate(ours),
+        "",
+        per_cpu(loyal_cpu) / per_cpu(ours_cpu)
+    );
+    println!(
         "stored: {} members, {} events, {} orders",
         counts.members, counts.events, counts.orders
     );
     Ok(())
+}
+
+/// The events through `apply_batch` into a fresh database; with `loyalty` false the
+/// program is saved disabled first, so the hook returns at once.
+async fn ours_ingest(
+    a: &IngestArgs,
+    file: &str,
+    loyalty: bool,
+) -> anyhow::Result<(Duration, f64, memberops_store::Counts)> {
+    let store = fresh_store(&a.dir, file).await?;
+    store.migrate().await?;
+    let ws = super::default_workspace(&store).await?;
+    if !loyalty {
+        let program = memberops_loyalty::Program {
+            enabled: false,
+            ..memberops_loyalty::Program::default()
+        };
+        memberops_app::loyalty::save_program(&store, &ws, program, "bench").await?;
+    }
+    let mut took = Duration::ZERO;
+    let cpu_start = cpu_seconds();
+    let mut accepted = 0;
+    for start in (0..a.events).step_by(a.batch) {
+        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
+            .map(|i| order_event(i, a.members, a.events))
+            .collect();
+        let t = Instant::now();
+        let report = apply_batch(&store, &ws, rows, BatchOptions::default()).await?;
+        took += t.elapsed();
+        accepted += report.accepted;
+    }
+    anyhow::ensure!(
+        accepted == a.events,
+        "only {accepted} of {} events were accepted",
+        a.events
+    );
+    let cpu = cpu_seconds() - cpu_start;
+    Ok((took, cpu, store.counts(&ws.id).await?))
 }

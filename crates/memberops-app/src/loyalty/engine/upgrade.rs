@@ -1,0 +1,91 @@
+//! Tier upgrades at the end of a batch, and the `tier.changed` event.
+
+use super::*;
+
+/// Upgrades members whose window growth now reaches a higher tier. Only members whose
+/// lifetime growth reaches the next threshold are checked against the ledger.
+pub(super) async fn upgrades(
+    tx: &mut dyn WriteTx,
+    program: &Program,
+    accs: &mut HashMap<String, Acc>,
+) -> Result<Vec<(String, String, TierChange)>> {
+    let mut candidates: Vec<&str> = Vec::new();
+    let mut since = Millis::MAX;
+    for (id, acc) in accs.iter() {
+        let Some((_, at)) = &acc.last_growth_event else {
+            continue;
+        };
+        let Ok((cur, _)) = program.tier(&acc.row.tier) else {
+            continue;
+        };
+        if program
+            .tiers
+            .get(cur + 1)
+            .is_some_and(|next| acc.row.growth_total >= next.threshold)
+        {
+            candidates.push(id.as_str());
+            let day = memberops_loyalty::calendar::local_date(*at, acc.tz);
+            let start = day
+                .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
+                .unwrap_or(day);
+            since = since.min(
+                memberops_loyalty::calendar::start_of_day(start, acc.tz).saturating_sub(86_400_000),
+            );
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let candidates: Vec<String> = candidates.into_iter().map(str::to_owned).collect();
+    let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    let mut stored: HashMap<String, Vec<GrowthEntry>> = HashMap::new();
+    for g in tx.growth_since(&refs, since).await? {
+        stored
+            .entry(g.member_id.clone())
+            .or_default()
+            .push(GrowthEntry {
+                at: g.at,
+                growth: g.growth,
+                reference: g.event_id,
+                rule_id: g.rule_id,
+            });
+    }
+    let mut out = Vec::new();
+    for id in candidates {
+        let Some(acc) = accs.get_mut(&id) else {
+            continue;
+        };
+        let Some((cause, at)) = acc.last_growth_event.clone() else {
+            continue;
+        };
+        let mut entries = stored.remove(&id).unwrap_or_default();
+        entries.extend(acc.batch_growth.iter().cloned());
+        let growth = tiers::window_growth(program, &entries, at, acc.tz);
+        if let Some(c) = tiers::check_upgrade(program, &acc.row.tier, growth, at)? {
+            acc.row.tier = c.to.clone();
+            acc.row.tier_since = at;
+            out.push((id, cause, c));
+        }
+    }
+    Ok(out)
+}
+
+/// The `tier.changed` event (recorded by MemberOps itself; clients cannot send this type).
+pub(crate) fn tier_event(
+    ws: &Workspace,
+    member_id: &str,
+    id: &str,
+    c: &TierChange,
+    received_at: Millis,
+) -> NewEvent {
+    let props = serde_json::json!({"from": c.from, "to": c.to, "kind": c.kind, "growth": c.growth});
+    NewEvent {
+        workspace_id: ws.id.clone(),
+        id: id.to_owned(),
+        member_id: member_id.to_owned(),
+        kind: "tier.changed".into(),
+        occurred_at: c.at,
+        received_at,
+        properties: props.to_string(),
+    }
+}

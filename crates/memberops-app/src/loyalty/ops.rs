@@ -1,0 +1,384 @@
+//! Operator and member commands on balances: spend and adjust points, top up, spend and
+//! refund stored value. Each runs in one write transaction (writers of a workspace are
+//! serialised, so the balance read is the balance written against: no double spend) and
+//! is idempotent by the client's key: a replay returns the saved answer and writes nothing.
+
+use chrono_tz::Tz;
+use memberops_core::time::now_millis;
+use memberops_loyalty::points::{Earning, PointsAccount};
+use memberops_loyalty::stored_value::SvBalance;
+use memberops_store::{AuditRow, LoyaltyMemberRow, RequestRow, Store, SvLine, WriteTx};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    check_key, corrupt, kind_str, line, lot_from_row, lot_to_row, new_state, program_in_tx,
+};
+use crate::error::{AppError, Result};
+use crate::workspace::Workspace;
+
+/// One points ledger line as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PointsLineOut {
+    pub seq: i64,
+    /// `earn`, `spend`, `expire`, `reverse`, `adjust`, `debt`, `settle_debt`.
+    pub kind: String,
+    pub at: String,
+    /// Change to the balance.
+    pub points: i64,
+    pub lot_id: Option<String>,
+    /// The event, idempotency key or job run that caused it.
+    pub event_id: String,
+    pub rule_id: Option<String>,
+    pub order_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<memberops_store::PointsLine> for PointsLineOut {
+    fn from(l: memberops_store::PointsLine) -> Self {
+        PointsLineOut {
+            seq: l.seq,
+            kind: l.kind,
+            at: memberops_core::time::millis_to_rfc3339(l.at),
+            points: l.points,
+            lot_id: l.lot_id,
+            event_id: l.event_id,
+            rule_id: l.rule_id,
+            order_id: l.order_id,
+            reason: l.reason,
+        }
+    }
+}
+
+/// The answer to a points spend or adjustment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PointsResult {
+    pub idempotency_key: String,
+    pub member_id: String,
+    /// Points added (adjust) or taken (negative).
+    pub points: i64,
+    pub balance: i64,
+    pub lines: Vec<PointsLineOut>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SvBalanceOut {
+    pub principal_minor: i64,
+    pub bonus_minor: i64,
+    pub total_minor: i64,
+}
+
+impl From<SvBalance> for SvBalanceOut {
+    fn from(b: SvBalance) -> Self {
+        SvBalanceOut {
+            principal_minor: b.principal,
+            bonus_minor: b.bonus,
+            total_minor: b.total(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SvResult {
+    pub idempotency_key: String,
+    pub member_id: String,
+    /// `top_up`, `spend` or `refund`.
+    pub kind: String,
+    pub principal_delta_minor: i64,
+    pub bonus_delta_minor: i64,
+    pub balance: SvBalanceOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SvOp {
+    TopUp,
+    Spend,
+    Refund,
+}
+
+/// The member (by internal or external id) with its zone; 404 when unknown.
+pub(crate) async fn resolve(store: &dyn Store, ws: &Workspace, id: &str) -> Result<(String, Tz)> {
+    let m = crate::members::get(store, ws, id).await?;
+    let tz = m.time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
+    Ok((m.id, tz))
+}
+
+/// Opens the transaction, answers a replay from the saved response, or loads the state.
+async fn begin<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    ws: &Workspace,
+    key: &str,
+    op: &str,
+    member_id: &str,
+) -> Result<Result<T, Box<dyn WriteTx>>> {
+    check_key(key)?;
+    let mut tx = store.begin_write(&ws.id).await?;
+    if let Some(saved) = tx.loyalty_request(key).await? {
+        if saved.op != op || saved.member_id != member_id {
+            return Err(AppError::Conflict {
+                code: "idempotency_key_reused",
+                detail: format!("idempotency key `{key}` was used for another request"),
+            });
+        }
+        let v = serde_json::from_str(&saved.response).map_err(|e| corrupt("saved response", e))?;
+        return Ok(Ok(v));
+    }
+    Ok(Err(tx))
+}
+
+async fn state(
+    tx: &mut dyn WriteTx,
+    program: &memberops_loyalty::Program,
+    member_id: &str,
+    tz: Tz,
+) -> Result<LoyaltyMemberRow> {
+    Ok(match tx.loyalty_members(&[member_id]).await?.pop() {
+        Some(r) => r,
+        None => new_state(program, member_id, tz, now_millis()),
+    })
+}
+
+async fn finish<T: Serialize>(
+    mut tx: Box<dyn WriteTx>,
+    key: &str,
+    op: &str,
+    member_id: &str,
+    out: &T,
+) -> Result<()> {
+    let response = serde_json::to_string(out).map_err(|e| corrupt("response", e))?;
+    tx.insert_loyalty_request(&RequestRow {
+        key: key.to_owned(),
+        op: op.to_owned(),
+        member_id: member_id.to_owned(),
+        response,
+        created_at: now_millis(),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Spends points (points mall, checkout): available lots, soonest-expiring first.
+/// More than available → 409 `insufficient_points`, nothing written.
+pub async fn spend_points(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    points: i64,
+    key: &str,
+    reason: Option<String>,
+) -> Result<PointsResult> {
+    let (member_id, tz) = resolve(store, ws, member).await?;
+    points_op(
+        store,
+        ws,
+        &member_id,
+        tz,
+        key,
+        "points.spend",
+        points,
+        reason,
+        None,
+    )
+    .await
+}
+
+/// An operator's correction, positive or negative; needs a reason; audited.
+pub async fn adjust_points(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    points: i64,
+    key: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<PointsResult> {
+    if reason.trim().is_empty() {
+        return Err(memberops_loyalty::LoyaltyError::ReasonRequired.into());
+    }
+    if points == 0 {
+        return Err(memberops_core::Invalid::one(
+            &["points"],
+            "invalid_amount",
+            "points must not be 0",
+        )
+        .into());
+    }
+    let (member_id, tz) = resolve(store, ws, member).await?;
+    points_op(
+        store,
+        ws,
+        &member_id,
+        tz,
+        key,
+        "points.adjust",
+        points,
+        Some(reason.trim().to_owned()),
+        Some(actor),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn points_op(
+    store: &dyn Store,
+    ws: &Workspace,
+    member_id: &str,
+    tz: Tz,
+    key: &str,
+    op: &str,
+    points: i64,
+    reason: Option<String>,
+    actor: Option<&str>,
+) -> Result<PointsResult> {
+    let mut tx = match begin::<PointsResult>(store, ws, key, op, member_id).await? {
+        Ok(saved) => return Ok(saved),
+        Err(tx) => tx,
+    };
+    let program = program_in_tx(tx.as_mut()).await?;
+    let mut row = state(tx.as_mut(), &program, member_id, tz).await?;
+    let lots = tx.open_lots(&[member_id]).await?;
+    let mut account = PointsAccount {
+        lots: lots.iter().map(lot_from_row).collect(),
+        debt: row.points_debt,
+    };
+    let now = now_millis();
+    let entries = if op == "points.spend" {
+        account.spend(points, now, key)?
+    } else {
+        let earning = Earning {
+            lot_id: format!("adjust/{key}"),
+            points,
+            at: now,
+            reference: key.to_owned(),
+            order_id: None,
+        };
+        account.adjust(
+            &program.points,
+            earning,
+            reason.as_deref().unwrap_or(""),
+            tz,
+        )?
+    };
+    account.apply(&entries)?;
+    let lines: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let mut l = line(member_id, e, None, None, actor);
+            if op == "points.spend" {
+                l.reason = reason.clone();
+            }
+            l
+        })
+        .collect();
+    tx.insert_points_lines(&lines).await?;
+    let before: std::collections::HashMap<&str, i64> =
+        lots.iter().map(|l| (l.id.as_str(), l.remaining)).collect();
+    let (mut new_lots, mut changed) = (Vec::new(), Vec::new());
+    for l in &account.lots {
+        match before.get(l.id.as_str()) {
+            None => new_lots.push(lot_to_row(member_id, l)),
+            Some(r) if *r != l.remaining => changed.push(lot_to_row(member_id, l)),
+            Some(_) => {}
+        }
+    }
+    tx.insert_lots(&new_lots).await?;
+    tx.update_lots(&changed).await?;
+    let delta: i64 = entries.iter().map(|e| e.points).sum();
+    row.points_balance += delta;
+    row.points_debt = account.debt;
+    row.updated_at = now;
+    tx.upsert_loyalty_members(std::slice::from_ref(&row))
+        .await?;
+    if let Some(actor) = actor {
+        tx.insert_loyalty_audit(&AuditRow {
+            at: now,
+            actor: actor.to_owned(),
+            action: op.to_owned(),
+            member_id: Some(member_id.to_owned()),
+            detail: serde_json::json!({"points": points, "reason": reason, "idempotency_key": key})
+                .to_string(),
+        })
+        .await?;
+    }
+    let out = PointsResult {
+        idempotency_key: key.to_owned(),
+        member_id: member_id.to_owned(),
+        points: delta,
+        balance: row.points_balance,
+        lines: lines.into_iter().map(PointsLineOut::from).collect(),
+    };
+    finish(tx, key, op, member_id, &out).await?;
+    Ok(out)
+}
+
+/// Stored value (储值): top-up (with the program's bonus), spend (principal first), refund
+/// of unspent principal (forfeiting bonus in proportion).
+pub async fn stored_value(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    op: SvOp,
+    amount_minor: i64,
+    key: &str,
+    actor: &str,
+) -> Result<SvResult> {
+    let (member_id, tz) = resolve(store, ws, member).await?;
+    let op_name = match op {
+        SvOp::TopUp => "sv.top_up",
+        SvOp::Spend => "sv.spend",
+        SvOp::Refund => "sv.refund",
+    };
+    let mut tx = match begin::<SvResult>(store, ws, key, op_name, &member_id).await? {
+        Ok(saved) => return Ok(saved),
+        Err(tx) => tx,
+    };
+    let program = program_in_tx(tx.as_mut()).await?;
+    let mut row = state(tx.as_mut(), &program, &member_id, tz).await?;
+    let mut bal = SvBalance {
+        principal: row.sv_principal,
+        bonus: row.sv_bonus,
+    };
+    let now = now_millis();
+    let entry = match op {
+        SvOp::TopUp => bal.top_up(&program.stored_value, amount_minor, now, key)?,
+        SvOp::Spend => bal.spend(amount_minor, now, key)?,
+        SvOp::Refund => bal.refund(amount_minor, now, key)?,
+    };
+    bal.apply(&entry);
+    tx.insert_sv_lines(&[SvLine {
+        seq: 0,
+        member_id: member_id.clone(),
+        kind: kind_str(&entry.kind),
+        at: now,
+        principal_delta: entry.principal_delta,
+        bonus_delta: entry.bonus_delta,
+        reference: key.to_owned(),
+    }])
+    .await?;
+    row.sv_principal = bal.principal;
+    row.sv_bonus = bal.bonus;
+    row.updated_at = now;
+    tx.upsert_loyalty_members(std::slice::from_ref(&row))
+        .await?;
+    if op == SvOp::Refund {
+        tx.insert_loyalty_audit(&AuditRow {
+            at: now,
+            actor: actor.to_owned(),
+            action: op_name.to_owned(),
+            member_id: Some(member_id.clone()),
+            detail: serde_json::json!({"amount_minor": amount_minor, "idempotency_key": key})
+                .to_string(),
+        })
+        .await?;
+    }
+    let out = SvResult {
+        idempotency_key: key.to_owned(),
+        member_id: member_id.clone(),
+        kind: kind_str(&entry.kind),
+        principal_delta_minor: entry.principal_delta,
+        bonus_delta_minor: entry.bonus_delta,
+        balance: bal.into(),
+    };
+    finish(tx, key, op_name, &member_id, &out).await?;
+    Ok(out)
+}
