@@ -28,12 +28,14 @@ async fn orders_import_is_idempotent_and_reports_lines(app: TestApp) {
     .await
     .expect("import");
     assert_eq!(s.rows_read, 8);
-    assert_eq!(s.applied, 3, "{s:?}");
+    assert_eq!(s.applied, 4, "{s:?}");
     assert_eq!(s.merged_lines, 1);
-    assert_eq!(s.rejected, 4);
+    assert_eq!(s.rejected, 3);
     let lines: Vec<u64> = s.rejected_lines.iter().map(|(l, _)| *l).collect();
-    assert_eq!(lines, vec![5, 6, 8, 9]);
-    assert_eq!(s.members_created, 2);
+    assert_eq!(lines, vec![5, 6, 8]);
+    assert_eq!(s.members_created, 3);
+    // Floating-point noise in files is rounded to the minor unit.
+    assert_eq!(app.member("c3").await["stats"]["total_spend_minor"], 778);
     let c1 = app.member("c1").await;
     assert_eq!(c1["stats"]["order_count"], 2);
     assert_eq!(c1["stats"]["total_spend_minor"], 1375);
@@ -48,7 +50,7 @@ async fn orders_import_is_idempotent_and_reports_lines(app: TestApp) {
     )
     .await
     .expect("import");
-    assert_eq!((again.applied, again.duplicates, again.rejected), (0, 3, 4));
+    assert_eq!((again.applied, again.duplicates, again.rejected), (0, 4, 3));
     assert_eq!(app.store.counts(&app.ws.id).await.expect("counts"), before);
 }
 both!(orders_import_is_idempotent_and_reports_lines);

@@ -364,8 +364,9 @@ fn order_line(
         .ok_or("ordered_at is empty")?
         .to_owned();
     let amount_text = row.get("amount").ok_or("amount is empty")?;
-    let money =
-        memberops_core::Money::parse_major(amount_text, ws.currency).map_err(|e| e.to_string())?;
+    // Files often carry floating-point noise (15.299999999999999): round to the minor unit.
+    let money = memberops_core::Money::parse_major_rounded(amount_text, ws.currency)
+        .map_err(|e| e.to_string())?;
     if money.minor < 0 {
         return Err(format!(
             "amount `{amount_text}` is negative (send refunds as order.refunded events)"

@@ -113,6 +113,32 @@ impl Money {
         })
     }
 
+    /// Like [`Money::parse_major`], but more decimals than the currency has are rounded to
+    /// the nearest minor unit, halves away from zero. For external files (exports computed
+    /// in floating point write `15.299999999999999`), never for API input.
+    pub fn parse_major_rounded(text: &str, currency: Currency) -> Result<Money, Invalid> {
+        let t = text.trim();
+        let exp = usize::from(currency.exponent);
+        let Some((int_part, frac)) = t.split_once('.') else {
+            return Money::parse_major(t, currency);
+        };
+        if frac.len() <= exp || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Money::parse_major(t, currency);
+        }
+        let kept = format!("{int_part}.{}", &frac[..exp]);
+        let mut m = Money::parse_major(kept.trim_end_matches('.'), currency)?;
+        if frac.as_bytes()[exp] >= b'5' {
+            let negative = int_part.starts_with('-');
+            m.minor = if negative {
+                m.minor.checked_sub(1)
+            } else {
+                m.minor.checked_add(1)
+            }
+            .ok_or_else(|| Invalid::one(&["amount"], "invalid_amount", "too large"))?;
+        }
+        Ok(m)
+    }
+
     /// A JSON amount: a string, an integer or a decimal number. Numbers are read from their
     /// shortest text form, which is exact for every amount a person writes.
     pub fn from_json(v: &serde_json::Value, currency: Currency) -> Result<Money, Invalid> {
@@ -184,6 +210,24 @@ mod tests {
             assert!(Money::parse_major(bad, cny).is_err(), "{bad} accepted");
         }
         assert!(Money::parse_major("1.5", Currency::parse("JPY").expect("jpy")).is_err());
+    }
+
+    #[test]
+    fn rounding_for_files_goes_to_the_nearest_minor_unit() {
+        let cny = Currency::CNY;
+        let r = |t: &str| Money::parse_major_rounded(t, cny).map(|m| m.minor);
+        assert_eq!(r("15.299999999999999"), Ok(1530));
+        assert_eq!(r("2.345"), Ok(235));
+        assert_eq!(r("2.344"), Ok(234));
+        assert_eq!(r("-2.345"), Ok(-235));
+        assert_eq!(r("0.005"), Ok(1));
+        assert_eq!(r("12.5"), Ok(1250));
+        assert!(r("1.2x5").is_err());
+        assert_eq!(
+            Money::parse_major_rounded("7.5", Currency::parse("JPY").expect("jpy"))
+                .map(|m| m.minor),
+            Ok(8)
+        );
     }
 
     #[test]

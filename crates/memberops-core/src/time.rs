@@ -25,8 +25,11 @@ impl When {
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok(When::Instant(dt.with_timezone(&Utc)));
         }
-        if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-            return Ok(When::LocalDate(d));
+        // Day-first and month-first forms (1/2/2011) are ambiguous and refused.
+        for fmt in ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"] {
+            if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
+                return Ok(When::LocalDate(d));
+            }
         }
         for fmt in [
             "%Y-%m-%d %H:%M:%S",
@@ -34,6 +37,8 @@ impl When {
             "%Y-%m-%d %H:%M",
             "%Y-%m-%d %H:%M:%S%.f",
             "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y/%m/%d %H:%M:%S",
+            "%Y/%m/%d %H:%M",
         ] {
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
                 return Ok(When::LocalDateTime(dt));
@@ -140,6 +145,12 @@ mod tests {
     fn rejects_garbage() {
         assert!(When::parse("yesterday", "t").is_err());
         assert!(When::parse("2026-13-01", "t").is_err());
+        assert!(When::parse("12/1/2010 8:26", "t").is_err());
+        assert_eq!(When::parse("19970101", "t"), When::parse("1997-01-01", "t"));
+        assert_eq!(
+            When::parse("1997/01/01", "t"),
+            When::parse("1997-01-01", "t")
+        );
         assert!(parse_tz("Mars/Olympus").is_err());
         assert!(parse_tz("Europe/Berlin").is_ok());
     }
