@@ -19,6 +19,7 @@
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
 mod backend;
+mod coupons;
 mod error;
 mod model;
 mod postgres;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
@@ -43,7 +45,7 @@ pub enum Backend {
 /// Storage as the application uses it. Reads go to a pool of connections; writes go
 /// through [`WriteTx`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Send + Sync + 'static + CouponsStore {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -92,7 +94,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: Send {
+pub trait WriteTx: Send + CouponsTx {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

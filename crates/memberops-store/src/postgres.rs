@@ -52,3 +52,4 @@ impl PgStore {
 }
 
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
+crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);

@@ -81,3 +81,4 @@ impl SqliteStore {
 }
 
 crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);
