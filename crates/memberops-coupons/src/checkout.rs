@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use memberops_core::time::Millis;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cart::Cart;
 use crate::discount::{Outcome, Payable, apply};
@@ -80,7 +80,7 @@ pub struct Context<'a> {
     pub budget_left: HashMap<&'a str, i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Gift {
     pub sku: String,
     pub quantity: i64,
@@ -183,7 +183,7 @@ pub fn evaluate(coupons: &[HeldCoupon<'_>], ctx: &Context<'_>, cart: &Cart) -> V
 }
 
 /// A set of coupons used together, and what they give.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Combination {
     pub coupon_ids: Vec<String>,
     pub discount_minor: i64,

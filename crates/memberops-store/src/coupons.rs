@@ -186,9 +186,9 @@ pub trait CouponsTx: Send {
     async fn set_coupon_order_status(&mut self, order_id: &str, status: &str, at: Millis) -> Result<()>;
     async fn insert_redemptions(&mut self, rows: &[RedemptionRow]) -> Result<()>;
     async fn order_redemptions(&mut self, order_id: &str) -> Result<Vec<RedemptionRow>>;
-    /// Moves an order's redemptions from one status to another; `paid` stamps `paid_at`,
-    /// otherwise `closed_at`.
-    async fn set_redemptions_status(&mut self, order_id: &str, from: &str, to: &str, paid: bool, at: Millis) -> Result<u64>;
+    /// Moves one redemption of an order from one status to another; `paid` stamps
+    /// `paid_at`, otherwise `closed_at`. Returns whether it moved.
+    async fn set_redemption_status(&mut self, order_id: &str, coupon_id: &str, from: &str, to: &str, paid: bool, at: Millis) -> Result<bool>;
     async fn issue_key_result(&mut self, key: &str) -> Result<Option<String>>;
     async fn save_issue_key(&mut self, key: &str, result: &str, at: Millis) -> Result<()>;
     async fn insert_gift_pack(&mut self, p: &GiftPackRow) -> Result<()>;
@@ -762,20 +762,22 @@ macro_rules! impl_coupons {
                     rows.iter().map(redemption_from).collect()
                 }
 
-                async fn set_redemptions_status(&mut self, order_id: &str, from: &str, to: &str, paid: bool, at: Millis) -> Result<u64> {
+                async fn set_redemption_status(&mut self, order_id: &str, coupon_id: &str, from: &str, to: &str, paid: bool, at: Millis) -> Result<bool> {
                     let column = if paid { "paid_at" } else { "closed_at" };
                     let sql = format!(
-                        "UPDATE coupon_redemptions SET status = $1, {column} = $2 WHERE workspace_id = $3 AND order_id = $4 AND status = $5"
+                        "UPDATE coupon_redemptions SET status = $1, {column} = $2 \
+                         WHERE workspace_id = $3 AND order_id = $4 AND coupon_id = $5 AND status = $6"
                     );
                     let done = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(to)
                         .bind(at)
                         .bind(&self.ws)
                         .bind(order_id)
+                        .bind(coupon_id)
                         .bind(from)
                         .execute(&mut *self.tx)
                         .await?;
-                    Ok(done.rows_affected())
+                    Ok(done.rows_affected() > 0)
                 }
 
                 async fn issue_key_result(&mut self, key: &str) -> Result<Option<String>> {
