@@ -152,17 +152,6 @@ pub(crate) async fn issue_grants(
     for g in grants {
         per_template[g.template] += g.quantity;
     }
-    for (t, n) in templates.iter().zip(&per_template) {
-        if *n == 0 {
-            continue;
-        }
-        if t.row.archived_at.is_some() {
-            return Err(conflict("template_archived", format!("template {} is archived", t.row.id)));
-        }
-        if t.row.stock.is_some_and(|s| t.row.issued_count + n > s) {
-            return Err(conflict("out_of_stock", format!("template {} has not enough stock left", t.row.id)));
-        }
-    }
     // Per-member limits count what the member already has plus this plan.
     let mut members: Vec<&str> = grants.iter().map(|g| g.member_id.as_str()).collect();
     members.sort_unstable();
@@ -189,6 +178,17 @@ pub(crate) async fn issue_grants(
                     ));
                 }
             }
+        }
+    }
+    for (t, n) in templates.iter().zip(&per_template) {
+        if *n == 0 {
+            continue;
+        }
+        if t.row.archived_at.is_some() {
+            return Err(conflict("template_archived", format!("template {} is archived", t.row.id)));
+        }
+        if t.row.stock.is_some_and(|s| t.row.issued_count + n > s) {
+            return Err(conflict("out_of_stock", format!("template {} has not enough stock left", t.row.id)));
         }
     }
     for (t, n) in templates.iter().zip(&per_template) {
