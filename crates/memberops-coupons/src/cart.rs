@@ -45,22 +45,40 @@ impl Cart {
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut c = Collector::default();
         if self.lines.is_empty() || self.lines.len() > MAX_LINES {
-            c.push(FieldError::new(&["cart", "lines"], "invalid_cart", format!("a cart has 1–{MAX_LINES} lines")));
+            c.push(FieldError::new(
+                &["cart", "lines"],
+                "invalid_cart",
+                format!("a cart has 1–{MAX_LINES} lines"),
+            ));
         }
         let mut total: i64 = 0;
         for (i, l) in self.lines.iter().enumerate() {
             let idx = i.to_string();
-            let err = |f: &str, code: &str, msg: &str| FieldError::new(&["cart", "lines", &idx, f], code, msg);
+            let err = |f: &str, code: &str, msg: &str| {
+                FieldError::new(&["cart", "lines", &idx, f], code, msg)
+            };
             if l.sku.trim().is_empty() {
                 c.push(err("sku", "required", "sku is required"));
             }
             if l.unit_price_minor < 0 {
-                c.push(err("unit_price_minor", "negative_price", "unit price cannot be negative"));
+                c.push(err(
+                    "unit_price_minor",
+                    "negative_price",
+                    "unit price cannot be negative",
+                ));
             } else if l.unit_price_minor > MAX_MINOR {
-                c.push(err("unit_price_minor", "out_of_range", "unit price is too large"));
+                c.push(err(
+                    "unit_price_minor",
+                    "out_of_range",
+                    "unit price is too large",
+                ));
             }
             if l.quantity < 1 {
-                c.push(err("quantity", "invalid_quantity", "quantity must be at least 1"));
+                c.push(err(
+                    "quantity",
+                    "invalid_quantity",
+                    "quantity must be at least 1",
+                ));
             } else if l.quantity > 1_000_000 {
                 c.push(err("quantity", "out_of_range", "quantity is too large"));
             }
@@ -69,12 +87,24 @@ impl Cart {
             }
         }
         if total > MAX_MINOR {
-            c.push(FieldError::new(&["cart", "lines"], "out_of_range", "cart total is too large"));
+            c.push(FieldError::new(
+                &["cart", "lines"],
+                "out_of_range",
+                "cart total is too large",
+            ));
         }
         if self.shipping_minor < 0 {
-            c.push(FieldError::new(&["cart", "shipping_minor"], "negative_price", "shipping cannot be negative"));
+            c.push(FieldError::new(
+                &["cart", "shipping_minor"],
+                "negative_price",
+                "shipping cannot be negative",
+            ));
         } else if self.shipping_minor > MAX_MINOR {
-            c.push(FieldError::new(&["cart", "shipping_minor"], "out_of_range", "shipping is too large"));
+            c.push(FieldError::new(
+                &["cart", "shipping_minor"],
+                "out_of_range",
+                "shipping is too large",
+            ));
         }
         c.finish()
     }

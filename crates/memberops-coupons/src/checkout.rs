@@ -122,7 +122,11 @@ pub fn precheck(c: &HeldCoupon<'_>, ctx: &Context<'_>) -> Result<(), Reason> {
         return Err(Reason::NotStarted);
     }
     let channels = &c.template.channels;
-    if !channels.is_empty() && !ctx.channel.is_some_and(|ch| channels.iter().any(|a| a == ch)) {
+    if !channels.is_empty()
+        && !ctx
+            .channel
+            .is_some_and(|ch| channels.iter().any(|a| a == ch))
+    {
         return Err(Reason::ChannelNotAllowed);
     }
     if let Some(max) = c.template.limits.per_member_uses
@@ -130,13 +134,22 @@ pub fn precheck(c: &HeldCoupon<'_>, ctx: &Context<'_>) -> Result<(), Reason> {
     {
         return Err(Reason::LimitReached);
     }
-    if ctx.budget_left.get(c.template_id).is_some_and(|left| *left <= 0) {
+    if ctx
+        .budget_left
+        .get(c.template_id)
+        .is_some_and(|left| *left <= 0)
+    {
         return Err(Reason::BudgetExhausted);
     }
     Ok(())
 }
 
-fn one(c: &HeldCoupon<'_>, ctx: &Context<'_>, cart: &Cart, payable: &Payable) -> Result<Outcome, Reason> {
+fn one(
+    c: &HeldCoupon<'_>,
+    ctx: &Context<'_>,
+    cart: &Cart,
+    payable: &Payable,
+) -> Result<Outcome, Reason> {
     precheck(c, ctx)?;
     let mut o = apply(&c.template.benefit, &c.template.scope, cart, payable)?;
     // A budget caps the discount at what is left of it.
@@ -199,10 +212,16 @@ pub struct Combination {
 }
 
 /// Applies these coupons together, or says which one fails and why.
-pub fn combine(chosen: &[&HeldCoupon<'_>], ctx: &Context<'_>, cart: &Cart) -> Result<Combination, (String, Reason)> {
+pub fn combine(
+    chosen: &[&HeldCoupon<'_>],
+    ctx: &Context<'_>,
+    cart: &Cart,
+) -> Result<Combination, (String, Reason)> {
     for (i, a) in chosen.iter().enumerate() {
         for b in &chosen[i + 1..] {
-            if a.template_id == b.template_id || !a.template.stacking.combines_with(&b.template.stacking) {
+            if a.template_id == b.template_id
+                || !a.template.stacking.combines_with(&b.template.stacking)
+            {
                 return Err((b.id.to_owned(), Reason::NotStackable));
             }
         }
@@ -231,18 +250,32 @@ pub fn combine(chosen: &[&HeldCoupon<'_>], ctx: &Context<'_>, cart: &Cart) -> Re
         out.rewards.extend(o.reward);
     }
     out.coupon_ids = chosen.iter().map(|c| c.id.to_owned()).collect();
-    out.discounts_minor = chosen.iter().map(|c| by_id.get(c.id).copied().unwrap_or(0)).collect();
+    out.discounts_minor = chosen
+        .iter()
+        .map(|c| by_id.get(c.id).copied().unwrap_or(0))
+        .collect();
     out.payable_minor = payable.total();
     Ok(out)
 }
 
 fn better(a: &Combination, b: &Combination) -> bool {
-    let key = |c: &Combination| (c.discount_minor, c.gifts.len() + c.rewards.len(), std::cmp::Reverse(c.coupon_ids.len()));
+    let key = |c: &Combination| {
+        (
+            c.discount_minor,
+            c.gifts.len() + c.rewards.len(),
+            std::cmp::Reverse(c.coupon_ids.len()),
+        )
+    };
     key(a) > key(b)
 }
 
 /// The best combination of the applicable coupons (None when none applies).
-pub fn best_combination(coupons: &[HeldCoupon<'_>], evals: &[Evaluation], ctx: &Context<'_>, cart: &Cart) -> Option<Combination> {
+pub fn best_combination(
+    coupons: &[HeldCoupon<'_>],
+    evals: &[Evaluation],
+    ctx: &Context<'_>,
+    cart: &Cart,
+) -> Option<Combination> {
     // One candidate per template: the applicable coupon that expires first.
     let mut per_template: HashMap<&str, (&HeldCoupon<'_>, &Evaluation)> = HashMap::new();
     for (c, e) in coupons.iter().zip(evals) {
@@ -262,7 +295,11 @@ pub fn best_combination(coupons: &[HeldCoupon<'_>], evals: &[Evaluation], ctx: &
     };
     let mut stackable: Vec<&HeldCoupon<'_>> = Vec::new();
     let mut sorted: Vec<_> = per_template.into_values().collect();
-    sorted.sort_by(|a, b| b.1.discount_minor.cmp(&a.1.discount_minor).then(a.0.id.cmp(b.0.id)));
+    sorted.sort_by(|a, b| {
+        b.1.discount_minor
+            .cmp(&a.1.discount_minor)
+            .then(a.0.id.cmp(b.0.id))
+    });
     for (c, _) in sorted {
         match c.template.stacking {
             Stacking::Exclusive => {
@@ -290,7 +327,10 @@ fn search<'a, 'b>(
 ) {
     for i in from..cands.len() {
         let c = cands[i];
-        if chosen.iter().any(|x| !x.template.stacking.combines_with(&c.template.stacking)) {
+        if chosen
+            .iter()
+            .any(|x| !x.template.stacking.combines_with(&c.template.stacking))
+        {
             continue;
         }
         chosen.push(c);
@@ -299,5 +339,152 @@ fn search<'a, 'b>(
             search(cands, i + 1, chosen, ctx, cart, consider);
         }
         chosen.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cart::CartLine;
+    use crate::template::{Benefit, Limits, RefundPolicy, Scope, Validity};
+
+    fn spec(benefit: Benefit, stacking: Stacking) -> TemplateSpec {
+        TemplateSpec {
+            name: "t".into(),
+            description: None,
+            benefit,
+            scope: Scope::default(),
+            validity: Validity::DaysFromIssue { days: 1 },
+            limits: Limits::default(),
+            channels: vec![],
+            stacking,
+            claimable: false,
+            shared_code: None,
+            on_refund: RefundPolicy::Restore,
+            share: None,
+        }
+    }
+
+    fn held<'a>(id: &'a str, t: &'a TemplateSpec) -> HeldCoupon<'a> {
+        HeldCoupon {
+            id,
+            template_id: id,
+            template: t,
+            status: CouponStatus::Issued,
+            valid_from: 0,
+            valid_to: 100,
+        }
+    }
+
+    fn cart(amount: i64) -> Cart {
+        Cart {
+            lines: vec![CartLine {
+                sku: "a".into(),
+                category: None,
+                brand: None,
+                unit_price_minor: amount,
+                quantity: 1,
+                special_price: false,
+            }],
+            shipping_minor: 0,
+        }
+    }
+
+    #[test]
+    fn thresholds_apply_to_what_earlier_coupons_left() {
+        let g = || Stacking::Stackable {
+            groups: vec!["g".into()],
+        };
+        let a = spec(
+            Benefit::AmountOff {
+                off_minor: 3000,
+                min_spend_minor: 20000,
+            },
+            g(),
+        );
+        let b = spec(
+            Benefit::AmountOff {
+                off_minor: 1000,
+                min_spend_minor: 20000,
+            },
+            g(),
+        );
+        let coupons = [held("a", &a), held("b", &b)];
+        let ctx = Context {
+            now: 1,
+            ..Context::default()
+        };
+        // 210: both apply alone, but after 30 off only 180 is left, below b's minimum.
+        let c = cart(21000);
+        let evals = evaluate(&coupons, &ctx, &c);
+        assert!(evals.iter().all(|e| e.applicable));
+        let refs: Vec<&HeldCoupon<'_>> = coupons.iter().collect();
+        assert_eq!(
+            combine(&refs, &ctx, &c).map(|_| ()),
+            Err(("b".to_owned(), Reason::BelowMinimum))
+        );
+        let best = best_combination(&coupons, &evals, &ctx, &c).expect("best");
+        assert_eq!(
+            (best.coupon_ids, best.discount_minor),
+            (vec!["a".to_owned()], 3000)
+        );
+        // 500: both fit.
+        let c = cart(50000);
+        let evals = evaluate(&coupons, &ctx, &c);
+        let best = best_combination(&coupons, &evals, &ctx, &c).expect("best");
+        assert_eq!(best.discount_minor, 4000);
+    }
+
+    #[test]
+    fn status_time_and_channel_reasons() {
+        let mut t = spec(
+            Benefit::AmountOff {
+                off_minor: 100,
+                min_spend_minor: 0,
+            },
+            Stacking::Exclusive,
+        );
+        t.channels = vec!["app".into()];
+        let ctx = |now, ch| Context {
+            now,
+            channel: ch,
+            ..Context::default()
+        };
+        let mut c = held("x", &t);
+        assert_eq!(
+            precheck(&c, &ctx(1, Some("store"))),
+            Err(Reason::ChannelNotAllowed)
+        );
+        assert_eq!(precheck(&c, &ctx(1, Some("app"))), Ok(()));
+        assert_eq!(precheck(&c, &ctx(100, Some("app"))), Err(Reason::Expired));
+        c.valid_from = 50;
+        assert_eq!(precheck(&c, &ctx(10, Some("app"))), Err(Reason::NotStarted));
+        c.status = CouponStatus::Redeemed;
+        assert_eq!(
+            precheck(&c, &ctx(60, Some("app"))),
+            Err(Reason::AlreadyUsed)
+        );
+    }
+
+    #[test]
+    fn budget_caps_the_discount() {
+        let t = spec(
+            Benefit::AmountOff {
+                off_minor: 3000,
+                min_spend_minor: 0,
+            },
+            Stacking::Exclusive,
+        );
+        let coupons = [held("a", &t)];
+        let mut ctx = Context {
+            now: 1,
+            ..Context::default()
+        };
+        ctx.budget_left.insert("a", 1200);
+        let evals = evaluate(&coupons, &ctx, &cart(10000));
+        assert_eq!(evals[0].discount_minor, 1200);
+        ctx.budget_left.insert("a", 0);
+        let evals = evaluate(&coupons, &ctx, &cart(10000));
+        assert_eq!(evals[0].reason, Some(Reason::BudgetExhausted));
     }
 }

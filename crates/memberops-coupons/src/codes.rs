@@ -36,36 +36,74 @@ fn default_length() -> usize {
 
 impl CodePattern {
     fn charset(&self) -> Vec<u8> {
-        let mut set: Vec<u8> = self.charset.as_deref().unwrap_or(SAFE_CHARSET).to_ascii_uppercase().into_bytes();
+        let mut set: Vec<u8> = self
+            .charset
+            .as_deref()
+            .unwrap_or(SAFE_CHARSET)
+            .to_ascii_uppercase()
+            .into_bytes();
         set.sort_unstable();
         set.dedup();
         set
     }
 
     pub fn validate(&self, wanted: usize) -> Result<(), CouponError> {
-        if self.prefix.len() > 16 || !self.prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Invalid::one(&["pattern", "prefix"], "invalid_prefix", "prefix is up to 16 letters, digits or '-'").into());
+        if self.prefix.len() > 16
+            || !self
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(Invalid::one(
+                &["pattern", "prefix"],
+                "invalid_prefix",
+                "prefix is up to 16 letters, digits or '-'",
+            )
+            .into());
         }
         if !(6..=24).contains(&self.length) {
-            return Err(Invalid::one(&["pattern", "length"], "out_of_range", "length must be 6–24").into());
+            return Err(Invalid::one(
+                &["pattern", "length"],
+                "out_of_range",
+                "length must be 6–24",
+            )
+            .into());
         }
         let set = self.charset();
         if set.len() < 10 || !set.iter().all(u8::is_ascii_alphanumeric) {
-            return Err(Invalid::one(&["pattern", "charset"], "invalid_charset", "charset needs at least 10 distinct letters or digits").into());
+            return Err(Invalid::one(
+                &["pattern", "charset"],
+                "invalid_charset",
+                "charset needs at least 10 distinct letters or digits",
+            )
+            .into());
         }
         if !(1..=MAX_PER_CALL).contains(&wanted) {
-            return Err(Invalid::one(&["count"], "out_of_range", format!("count must be 1–{MAX_PER_CALL}")).into());
+            return Err(Invalid::one(
+                &["count"],
+                "out_of_range",
+                format!("count must be 1–{MAX_PER_CALL}"),
+            )
+            .into());
         }
         let capacity = (set.len() as u128).saturating_pow(self.length as u32);
         let need = wanted as u128 * HEADROOM;
         if capacity < need {
-            return Err(CouponError::PatternTooSmall { capacity, wanted: need });
+            return Err(CouponError::PatternTooSmall {
+                capacity,
+                wanted: need,
+            });
         }
         Ok(())
     }
 
     /// `n` distinct codes not in `taken`, drawing randomness from `next_u64`.
-    pub fn generate(&self, n: usize, taken: &HashSet<String>, mut next_u64: impl FnMut() -> u64) -> Vec<String> {
+    pub fn generate(
+        &self,
+        n: usize,
+        taken: &HashSet<String>,
+        mut next_u64: impl FnMut() -> u64,
+    ) -> Vec<String> {
         let set = self.charset();
         let base = set.len() as u64;
         let mut seen: HashSet<String> = HashSet::with_capacity(n);
@@ -111,22 +149,37 @@ mod tests {
 
     #[test]
     fn hundred_thousand_distinct_codes_in_one_call() {
-        let p = CodePattern { prefix: "VIP-".into(), length: 10, charset: None };
+        let p = CodePattern {
+            prefix: "VIP-".into(),
+            length: 10,
+            charset: None,
+        };
         p.validate(100_000).expect("valid");
         let codes = p.generate(100_000, &HashSet::new(), rng(7));
         let distinct: HashSet<&String> = codes.iter().collect();
         assert_eq!(distinct.len(), 100_000);
         assert!(codes.iter().all(|c| c.starts_with("VIP-") && c.len() == 14));
-        assert!(codes.iter().all(|c| !c[4..].contains(['0', 'O', '1', 'I', 'L'])));
+        assert!(
+            codes
+                .iter()
+                .all(|c| !c[4..].contains(['0', 'O', '1', 'I', 'L']))
+        );
     }
 
     #[test]
     fn taken_codes_are_skipped_and_small_patterns_refused() {
-        let p = CodePattern { prefix: String::new(), length: 6, charset: Some("ABCDEFGHJK".into()) };
+        let p = CodePattern {
+            prefix: String::new(),
+            length: 6,
+            charset: Some("ABCDEFGHJK".into()),
+        };
         let first = p.generate(50, &HashSet::new(), rng(1));
         let taken: HashSet<String> = first.iter().cloned().collect();
         let again = p.generate(50, &taken, rng(1));
         assert!(again.iter().all(|c| !taken.contains(c)));
-        assert!(matches!(p.validate(10_000), Err(CouponError::PatternTooSmall { .. })));
+        assert!(matches!(
+            p.validate(10_000),
+            Err(CouponError::PatternTooSmall { .. })
+        ));
     }
 }

@@ -46,16 +46,32 @@ pub struct Outcome {
 }
 
 /// Applies one coupon to `payable`, or says why it does not apply.
-pub fn apply(benefit: &Benefit, scope: &Scope, cart: &Cart, payable: &Payable) -> Result<Outcome, Reason> {
+pub fn apply(
+    benefit: &Benefit,
+    scope: &Scope,
+    cart: &Cart,
+    payable: &Payable,
+) -> Result<Outcome, Reason> {
     let in_scope: Vec<bool> = cart.lines.iter().map(|l| scope.covers(l)).collect();
-    let eligible: i64 = payable.lines.iter().zip(&in_scope).filter(|(_, s)| **s).map(|(a, _)| *a).sum();
+    let eligible: i64 = payable
+        .lines
+        .iter()
+        .zip(&in_scope)
+        .filter(|(_, s)| **s)
+        .map(|(a, _)| *a)
+        .sum();
     if !in_scope.iter().any(|s| *s) {
         return Err(Reason::OutOfScope);
     }
     if eligible < benefit.min_spend() {
         return Err(Reason::BelowMinimum);
     }
-    let masked: Vec<i64> = payable.lines.iter().zip(&in_scope).map(|(a, s)| if *s { *a } else { 0 }).collect();
+    let masked: Vec<i64> = payable
+        .lines
+        .iter()
+        .zip(&in_scope)
+        .map(|(a, s)| if *s { *a } else { 0 })
+        .collect();
     let mut out = Outcome {
         eligible_minor: eligible,
         per_line: vec![0; cart.lines.len()],
@@ -66,13 +82,21 @@ pub fn apply(benefit: &Benefit, scope: &Scope, cart: &Cart, payable: &Payable) -
             out.discount_minor = (*off_minor).min(eligible);
             out.per_line = allocate(out.discount_minor, &masked);
         }
-        Benefit::PercentOff { percent_off, cap_minor, .. } => {
+        Benefit::PercentOff {
+            percent_off,
+            cap_minor,
+            ..
+        } => {
             // i128: eligible × 100 cannot overflow, and flooring favours the merchant.
             let raw = (i128::from(eligible) * i128::from(*percent_off) / 100) as i64;
             out.discount_minor = cap_minor.map_or(raw, |c| raw.min(c)).min(eligible);
             out.per_line = allocate(out.discount_minor, &masked);
         }
-        Benefit::FreeGift { gift_sku, gift_quantity, .. } => {
+        Benefit::FreeGift {
+            gift_sku,
+            gift_quantity,
+            ..
+        } => {
             out.gift = Some((gift_sku.clone(), *gift_quantity));
         }
         Benefit::SpendReturn { reward, .. } => out.reward = Some(reward.clone()),
@@ -83,7 +107,12 @@ pub fn apply(benefit: &Benefit, scope: &Scope, cart: &Cart, payable: &Payable) -
         }
         Benefit::Trial { sku, cap_minor } => {
             // The first in-scope line of the product; one unit of it is free.
-            let Some(i) = cart.lines.iter().enumerate().position(|(i, l)| in_scope[i] && &l.sku == sku) else {
+            let Some(i) = cart
+                .lines
+                .iter()
+                .enumerate()
+                .position(|(i, l)| in_scope[i] && &l.sku == sku)
+            else {
                 return Err(Reason::OutOfScope);
             };
             let unit = cart.lines[i].unit_price_minor.min(payable.lines[i]);
@@ -151,22 +180,47 @@ mod tests {
 
     #[test]
     fn percent_rounds_down_and_caps() {
-        let cart = Cart { lines: vec![line("a", 333, 1)], shipping_minor: 0 };
-        let b = Benefit::PercentOff { percent_off: 15, cap_minor: None, min_spend_minor: 0 };
+        let cart = Cart {
+            lines: vec![line("a", 333, 1)],
+            shipping_minor: 0,
+        };
+        let b = Benefit::PercentOff {
+            percent_off: 15,
+            cap_minor: None,
+            min_spend_minor: 0,
+        };
         let o = apply(&b, &Scope::default(), &cart, &Payable::of(&cart)).expect("applies");
         assert_eq!(o.discount_minor, 49); // 49.95 rounds down
-        let b = Benefit::PercentOff { percent_off: 50, cap_minor: Some(100), min_spend_minor: 0 };
+        let b = Benefit::PercentOff {
+            percent_off: 50,
+            cap_minor: Some(100),
+            min_spend_minor: 0,
+        };
         let o = apply(&b, &Scope::default(), &cart, &Payable::of(&cart)).expect("applies");
         assert_eq!(o.discount_minor, 100);
     }
 
     fn benefit() -> impl Strategy<Value = Benefit> {
         prop_oneof![
-            (1i64..100_000, 0i64..50_000).prop_map(|(off, min)| Benefit::AmountOff { off_minor: off, min_spend_minor: min }),
-            (1i64..=100, proptest::option::of(1i64..50_000))
-                .prop_map(|(p, cap)| Benefit::PercentOff { percent_off: p, cap_minor: cap, min_spend_minor: 0 }),
-            proptest::option::of(1i64..5_000).prop_map(|cap| Benefit::Trial { sku: "s1".into(), cap_minor: cap }),
-            proptest::option::of(1i64..5_000).prop_map(|cap| Benefit::FreeShipping { min_spend_minor: 0, cap_minor: cap }),
+            (1i64..100_000, 0i64..50_000).prop_map(|(off, min)| Benefit::AmountOff {
+                off_minor: off,
+                min_spend_minor: min
+            }),
+            (1i64..=100, proptest::option::of(1i64..50_000)).prop_map(|(p, cap)| {
+                Benefit::PercentOff {
+                    percent_off: p,
+                    cap_minor: cap,
+                    min_spend_minor: 0,
+                }
+            }),
+            proptest::option::of(1i64..5_000).prop_map(|cap| Benefit::Trial {
+                sku: "s1".into(),
+                cap_minor: cap
+            }),
+            proptest::option::of(1i64..5_000).prop_map(|cap| Benefit::FreeShipping {
+                min_spend_minor: 0,
+                cap_minor: cap
+            }),
         ]
     }
 
@@ -178,7 +232,10 @@ mod tests {
             .prop_map(|(ls, ship)| Cart {
                 lines: ls
                     .into_iter()
-                    .map(|(s, p, q, sp)| CartLine { special_price: sp, ..line(&format!("s{s}"), p, q) })
+                    .map(|(s, p, q, sp)| CartLine {
+                        special_price: sp,
+                        ..line(&format!("s{s}"), p, q)
+                    })
                     .collect(),
                 shipping_minor: ship,
             })

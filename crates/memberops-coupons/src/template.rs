@@ -141,7 +141,8 @@ pub struct Scope {
 
 impl Scope {
     pub fn covers(&self, line: &crate::cart::CartLine) -> bool {
-        let has = |list: &[String], v: &Option<String>| v.as_ref().is_some_and(|v| list.contains(v));
+        let has =
+            |list: &[String], v: &Option<String>| v.as_ref().is_some_and(|v| list.contains(v));
         if self.exclude_special_price && line.special_price {
             return false;
         }
@@ -176,11 +177,11 @@ impl Validity {
             Validity::Fixed { from, to } => {
                 let from = When::parse(from, "from")?.resolve(tz).0;
                 let to = match When::parse(to, "to")? {
-                    When::LocalDate(d) => When::LocalDateTime(
-                        (d + Duration::days(1)).and_time(NaiveTime::MIN),
-                    )
-                    .resolve(tz)
-                    .0,
+                    When::LocalDate(d) => {
+                        When::LocalDateTime((d + Duration::days(1)).and_time(NaiveTime::MIN))
+                            .resolve(tz)
+                            .0
+                    }
                     w => w.resolve(tz).0,
                 };
                 Ok((from, to))
@@ -303,40 +304,78 @@ impl TemplateSpec {
         let mut c = Collector::default();
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            c.push(FieldError::new(&["name"], "invalid_name", "name must be 1–100 characters"));
+            c.push(FieldError::new(
+                &["name"],
+                "invalid_name",
+                "name must be 1–100 characters",
+            ));
         }
         let amount = |c: &mut Collector, loc: &[&str], v: i64, positive: bool| {
             if v < i64::from(positive) || v > MAX_MINOR {
                 let what = if positive { "positive" } else { "zero or more" };
-                c.push(FieldError::new(loc, "invalid_amount", format!("must be {what} and at most {MAX_MINOR}")));
+                c.push(FieldError::new(
+                    loc,
+                    "invalid_amount",
+                    format!("must be {what} and at most {MAX_MINOR}"),
+                ));
             }
         };
         let min = self.benefit.min_spend();
         amount(&mut c, &["benefit", "min_spend_minor"], min, false);
         match &self.benefit {
-            Benefit::AmountOff { off_minor, .. } => amount(&mut c, &["benefit", "off_minor"], *off_minor, true),
-            Benefit::PercentOff { percent_off, cap_minor, .. } => {
+            Benefit::AmountOff { off_minor, .. } => {
+                amount(&mut c, &["benefit", "off_minor"], *off_minor, true)
+            }
+            Benefit::PercentOff {
+                percent_off,
+                cap_minor,
+                ..
+            } => {
                 if !(1..=100).contains(percent_off) {
-                    c.push(FieldError::new(&["benefit", "percent_off"], "out_of_range", "percent_off must be 1–100"));
+                    c.push(FieldError::new(
+                        &["benefit", "percent_off"],
+                        "out_of_range",
+                        "percent_off must be 1–100",
+                    ));
                 }
                 if let Some(cap) = cap_minor {
                     amount(&mut c, &["benefit", "cap_minor"], *cap, true);
                 }
             }
-            Benefit::FreeGift { gift_sku, gift_quantity, .. } => {
+            Benefit::FreeGift {
+                gift_sku,
+                gift_quantity,
+                ..
+            } => {
                 if gift_sku.trim().is_empty() {
-                    c.push(FieldError::new(&["benefit", "gift_sku"], "required", "gift_sku is required"));
+                    c.push(FieldError::new(
+                        &["benefit", "gift_sku"],
+                        "required",
+                        "gift_sku is required",
+                    ));
                 }
                 if !(1..=1000).contains(gift_quantity) {
-                    c.push(FieldError::new(&["benefit", "gift_quantity"], "out_of_range", "gift_quantity must be 1–1000"));
+                    c.push(FieldError::new(
+                        &["benefit", "gift_quantity"],
+                        "out_of_range",
+                        "gift_quantity must be 1–1000",
+                    ));
                 }
             }
             Benefit::SpendReturn { reward, .. } => match reward {
                 SpendReward::Points { points } if *points <= 0 => {
-                    c.push(FieldError::new(&["benefit", "reward", "points"], "out_of_range", "points must be positive"));
+                    c.push(FieldError::new(
+                        &["benefit", "reward", "points"],
+                        "out_of_range",
+                        "points must be positive",
+                    ));
                 }
                 SpendReward::Coupon { template_id } if template_id.trim().is_empty() => {
-                    c.push(FieldError::new(&["benefit", "reward", "template_id"], "required", "template_id is required"));
+                    c.push(FieldError::new(
+                        &["benefit", "reward", "template_id"],
+                        "required",
+                        "template_id is required",
+                    ));
                 }
                 _ => {}
             },
@@ -347,7 +386,11 @@ impl TemplateSpec {
             }
             Benefit::Trial { sku, cap_minor } => {
                 if sku.trim().is_empty() {
-                    c.push(FieldError::new(&["benefit", "sku"], "required", "sku is required"));
+                    c.push(FieldError::new(
+                        &["benefit", "sku"],
+                        "required",
+                        "sku is required",
+                    ));
                 }
                 if let Some(cap) = cap_minor {
                     amount(&mut c, &["benefit", "cap_minor"], *cap, true);
@@ -356,7 +399,11 @@ impl TemplateSpec {
         }
         match &self.validity {
             Validity::DaysFromIssue { days } if !(1..=3660).contains(days) => {
-                c.push(FieldError::new(&["validity", "days"], "out_of_range", "days must be 1–3660"));
+                c.push(FieldError::new(
+                    &["validity", "days"],
+                    "out_of_range",
+                    "days must be 1–3660",
+                ));
             }
             Validity::Fixed { .. } => match self.validity.window(0, tz) {
                 Ok((from, to)) if from >= to => c.push(FieldError::new(
@@ -370,9 +417,17 @@ impl TemplateSpec {
             _ => {}
         }
         let l = &self.limits;
-        for (name, v) in [("per_member", l.per_member), ("per_member_uses", l.per_member_uses), ("stock", l.stock)] {
+        for (name, v) in [
+            ("per_member", l.per_member),
+            ("per_member_uses", l.per_member_uses),
+            ("stock", l.stock),
+        ] {
             if v.is_some_and(|v| v < 1) {
-                c.push(FieldError::new(&["limits", name], "out_of_range", format!("{name} must be at least 1")));
+                c.push(FieldError::new(
+                    &["limits", name],
+                    "out_of_range",
+                    format!("{name} must be at least 1"),
+                ));
             }
         }
         if let Some(b) = l.budget_minor {
@@ -381,22 +436,42 @@ impl TemplateSpec {
         if let Stacking::Stackable { groups } = &self.stacking
             && (groups.is_empty() || groups.iter().any(|g| g.trim().is_empty()))
         {
-            c.push(FieldError::new(&["stacking", "groups"], "required", "a stackable coupon needs at least one named group"));
+            c.push(FieldError::new(
+                &["stacking", "groups"],
+                "required",
+                "a stackable coupon needs at least one named group",
+            ));
         }
         if let Some(code) = &self.shared_code
             && !valid_code(code)
         {
-            c.push(FieldError::new(&["shared_code"], "invalid_code", "shared_code must be 3–40 letters, digits or '-'"));
+            c.push(FieldError::new(
+                &["shared_code"],
+                "invalid_code",
+                "shared_code must be 3–40 letters, digits or '-'",
+            ));
         }
         if let Some(s) = &self.share {
             if s.threshold < 1 {
-                c.push(FieldError::new(&["share", "threshold"], "out_of_range", "threshold must be at least 1"));
+                c.push(FieldError::new(
+                    &["share", "threshold"],
+                    "out_of_range",
+                    "threshold must be at least 1",
+                ));
             }
             if s.max_claims_per_claimant < 1 {
-                c.push(FieldError::new(&["share", "max_claims_per_claimant"], "out_of_range", "must be at least 1"));
+                c.push(FieldError::new(
+                    &["share", "max_claims_per_claimant"],
+                    "out_of_range",
+                    "must be at least 1",
+                ));
             }
             if s.reward_template_id.trim().is_empty() {
-                c.push(FieldError::new(&["share", "reward_template_id"], "required", "reward_template_id is required"));
+                c.push(FieldError::new(
+                    &["share", "reward_template_id"],
+                    "required",
+                    "reward_template_id is required",
+                ));
             }
         }
         c.finish()

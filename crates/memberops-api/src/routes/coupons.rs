@@ -4,12 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use memberops_app::coupons::CouponOut;
 use memberops_app::coupons::checkout::{self, RedeemIn, RedeemOut, ValidateIn, ValidateOut};
 use memberops_app::coupons::issue::{self, ClaimIn, CodesIn, CodesOut, IssueIn, IssueOut};
 use memberops_app::coupons::report::{self, TemplateReport};
 use memberops_app::coupons::share::{self, LinkClaimIn, LinkClaimOut, LinkIn, LinkOut};
 use memberops_app::coupons::templates::{self, PackIn, PackOut, RuleIn, RuleOut, TemplateOut};
-use memberops_app::coupons::CouponOut;
 use memberops_coupons::TemplateSpec;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -45,14 +45,25 @@ async fn create_template(
 /// All coupon templates, archived ones included.
 #[utoipa::path(get, path = "/v1/coupons/templates", tag = TAG, security(("api_key" = [])),
     responses((status = 200, body = List<TemplateOut>)))]
-async fn list_templates(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<List<TemplateOut>>> {
-    Ok(Json(List { data: templates::list(state.store.as_ref(), &auth.ws).await? }))
+async fn list_templates(
+    State(state): State<AppState>,
+    auth: Admin,
+) -> ApiResult<Json<List<TemplateOut>>> {
+    Ok(Json(List {
+        data: templates::list(state.store.as_ref(), &auth.ws).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/coupons/templates/{id}", tag = TAG, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = TemplateOut), (status = 404, body = ErrorBody)))]
-async fn get_template(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<TemplateOut>> {
-    Ok(Json(templates::get(state.store.as_ref(), &auth.ws, &id).await?))
+async fn get_template(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TemplateOut>> {
+    Ok(Json(
+        templates::get(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// Replace a template's rules; coupons already issued keep their validity window.
@@ -66,21 +77,35 @@ async fn update_template(
     Path(id): Path<String>,
     ValidJson(spec): ValidJson<TemplateSpec>,
 ) -> ApiResult<Json<TemplateOut>> {
-    Ok(Json(templates::update(state.store.as_ref(), &auth.ws, &id, spec).await?))
+    Ok(Json(
+        templates::update(state.store.as_ref(), &auth.ws, &id, spec).await?,
+    ))
 }
 
 /// Archive a template: nothing more is issued from it; issued coupons stay usable.
 #[utoipa::path(delete, path = "/v1/coupons/templates/{id}", tag = TAG, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = TemplateOut), (status = 404, body = ErrorBody)))]
-async fn archive_template(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<TemplateOut>> {
-    Ok(Json(templates::archive(state.store.as_ref(), &auth.ws, &id).await?))
+async fn archive_template(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TemplateOut>> {
+    Ok(Json(
+        templates::archive(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// Issued, claimed, redeemed and expired coupons, discount given, orders and revenue.
 #[utoipa::path(get, path = "/v1/coupons/templates/{id}/report", tag = TAG, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = TemplateReport), (status = 404, body = ErrorBody)))]
-async fn template_report(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<TemplateReport>> {
-    Ok(Json(report::template_report(state.store.as_ref(), &auth.ws, &id).await?))
+async fn template_report(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TemplateReport>> {
+    Ok(Json(
+        report::template_report(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// Generate up to 100,000 unique codes for a template; members claim them with `/v1/coupons/claim`.
@@ -128,7 +153,11 @@ async fn claim_coupon(
 
 #[utoipa::path(get, path = "/v1/coupons/{id}", tag = TAG, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = CouponOut), (status = 404, body = ErrorBody)))]
-async fn get_coupon(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<CouponOut>> {
+async fn get_coupon(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CouponOut>> {
     Ok(Json(issue::get(state.store.as_ref(), &auth.ws, &id).await?))
 }
 
@@ -136,15 +165,27 @@ async fn get_coupon(State(state): State<AppState>, auth: Admin, Path(id): Path<S
 #[utoipa::path(post, path = "/v1/coupons/{id}/void", tag = TAG, params(("id" = String, Path)),
     security(("api_key" = [])),
     responses((status = 200, body = CouponOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn void_coupon(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<CouponOut>> {
-    Ok(Json(issue::void(state.store.as_ref(), &auth.ws, &id).await?))
+async fn void_coupon(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CouponOut>> {
+    Ok(Json(
+        issue::void(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// A member's coupons (by internal or external id), oldest first.
 #[utoipa::path(get, path = "/v1/members/{id}/coupons", tag = TAG, params(("id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = List<CouponOut>), (status = 404, body = ErrorBody)))]
-async fn member_coupons(State(state): State<AppState>, auth: Admin, Path(id): Path<String>) -> ApiResult<Json<List<CouponOut>>> {
-    Ok(Json(List { data: issue::member_coupons(state.store.as_ref(), &auth.ws, &id).await? }))
+async fn member_coupons(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<List<CouponOut>>> {
+    Ok(Json(List {
+        data: issue::member_coupons(state.store.as_ref(), &auth.ws, &id).await?,
+    }))
 }
 
 /// Create a gift pack (新人大礼包): several templates issued together.
@@ -162,7 +203,9 @@ async fn create_pack(
 #[utoipa::path(get, path = "/v1/coupons/gift-packs", tag = TAG, security(("api_key" = [])),
     responses((status = 200, body = List<PackOut>)))]
 async fn list_packs(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<List<PackOut>>> {
-    Ok(Json(List { data: templates::list_packs(state.store.as_ref(), &auth.ws).await? }))
+    Ok(Json(List {
+        data: templates::list_packs(state.store.as_ref(), &auth.ws).await?,
+    }))
 }
 
 /// Issue a template or gift pack whenever an event of a type is accepted (e.g. a new-member
@@ -181,7 +224,9 @@ async fn create_rule(
 #[utoipa::path(get, path = "/v1/coupons/rules", tag = TAG, security(("api_key" = [])),
     responses((status = 200, body = List<RuleOut>)))]
 async fn list_rules(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<List<RuleOut>>> {
-    Ok(Json(List { data: templates::list_rules(state.store.as_ref(), &auth.ws).await? }))
+    Ok(Json(List {
+        data: templates::list_rules(state.store.as_ref(), &auth.ws).await?,
+    }))
 }
 
 /// A member's share link for a template with a share rule (one per member and template).
@@ -222,7 +267,9 @@ async fn validate(
     auth: Admin,
     ValidJson(body): ValidJson<ValidateIn>,
 ) -> ApiResult<Json<ValidateOut>> {
-    Ok(Json(checkout::validate(state.store.as_ref(), &auth.ws, body).await?))
+    Ok(Json(
+        checkout::validate(state.store.as_ref(), &auth.ws, body).await?,
+    ))
 }
 
 /// Lock the chosen coupons to an order (idempotent by order id); `order.paid` confirms,
@@ -237,14 +284,22 @@ async fn redeem(
     auth: Admin,
     ValidJson(body): ValidJson<RedeemIn>,
 ) -> ApiResult<Json<RedeemOut>> {
-    Ok(Json(checkout::redeem(state.store.as_ref(), &auth.ws, body).await?))
+    Ok(Json(
+        checkout::redeem(state.store.as_ref(), &auth.ws, body).await?,
+    ))
 }
 
 /// The coupons locked to an order and their state.
 #[utoipa::path(get, path = "/v1/checkout/orders/{order_id}", tag = TAG, params(("order_id" = String, Path)),
     security(("api_key" = [])), responses((status = 200, body = RedeemOut), (status = 404, body = ErrorBody)))]
-async fn checkout_order(State(state): State<AppState>, auth: Admin, Path(order_id): Path<String>) -> ApiResult<Json<RedeemOut>> {
-    Ok(Json(checkout::order(state.store.as_ref(), &auth.ws, &order_id).await?))
+async fn checkout_order(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(order_id): Path<String>,
+) -> ApiResult<Json<RedeemOut>> {
+    Ok(Json(
+        checkout::order(state.store.as_ref(), &auth.ws, &order_id).await?,
+    ))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

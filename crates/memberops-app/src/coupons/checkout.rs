@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use memberops_core::time::{Millis, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_coupons::checkout::{Context, combine};
-use memberops_coupons::{Cart, Combination, CouponStatus, Evaluation, HeldCoupon, best_combination, evaluate};
+use memberops_coupons::{
+    Cart, Combination, CouponStatus, Evaluation, HeldCoupon, best_combination, evaluate,
+};
 use memberops_store::{CouponOrderRow, CouponRow, RedemptionRow, Store, StoreError, TemplateRow};
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +53,17 @@ fn held<'a>(rows: &'a [CouponRow], templates: &'a HashMap<String, Loaded>) -> Ve
         .collect()
 }
 
-fn context<'a>(rows: &'a [CouponRow], templates: &'a HashMap<String, Loaded>, now: Millis, channel: Option<&'a str>) -> Context<'a> {
-    let mut ctx = Context { now, channel, ..Context::default() };
+fn context<'a>(
+    rows: &'a [CouponRow],
+    templates: &'a HashMap<String, Loaded>,
+    now: Millis,
+    channel: Option<&'a str>,
+) -> Context<'a> {
+    let mut ctx = Context {
+        now,
+        channel,
+        ..Context::default()
+    };
     for c in rows {
         if c.status == "locked" || c.status == "redeemed" {
             *ctx.uses.entry(c.template_id.as_str()).or_insert(0) += 1;
@@ -60,14 +71,17 @@ fn context<'a>(rows: &'a [CouponRow], templates: &'a HashMap<String, Loaded>, no
     }
     for (id, t) in templates {
         if let Some(b) = t.row.budget_minor {
-            ctx.budget_left.insert(id.as_str(), b - t.row.budget_used_minor);
+            ctx.budget_left
+                .insert(id.as_str(), b - t.row.budget_used_minor);
         }
     }
     ctx
 }
 
 fn index(rows: Vec<TemplateRow>) -> Result<HashMap<String, Loaded>> {
-    rows.into_iter().map(|r| load(r).map(|l| (l.row.id.clone(), l))).collect()
+    rows.into_iter()
+        .map(|r| load(r).map(|l| (l.row.id.clone(), l)))
+        .collect()
 }
 
 pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Result<ValidateOut> {
@@ -119,21 +133,37 @@ pub struct RedeemOut {
 fn check_redeem(req: &RedeemIn) -> Result<()> {
     let mut errs = Vec::new();
     if req.order_id.trim().is_empty() || req.order_id.len() > 200 {
-        errs.push(FieldError::new(&["order_id"], "invalid_order_id", "order_id must be 1–200 characters"));
+        errs.push(FieldError::new(
+            &["order_id"],
+            "invalid_order_id",
+            "order_id must be 1–200 characters",
+        ));
     }
     if req.coupon_ids.is_empty() || req.coupon_ids.len() > 20 {
-        errs.push(FieldError::new(&["coupon_ids"], "out_of_range", "choose 1–20 coupons"));
+        errs.push(FieldError::new(
+            &["coupon_ids"],
+            "out_of_range",
+            "choose 1–20 coupons",
+        ));
     }
     let mut sorted = req.coupon_ids.clone();
     sorted.sort_unstable();
     sorted.dedup();
     if sorted.len() != req.coupon_ids.len() {
-        errs.push(FieldError::new(&["coupon_ids"], "duplicate", "a coupon is named twice"));
+        errs.push(FieldError::new(
+            &["coupon_ids"],
+            "duplicate",
+            "a coupon is named twice",
+        ));
     }
     if let Err(Invalid(e)) = req.cart.validate() {
         errs.extend(e);
     }
-    if errs.is_empty() { Ok(()) } else { Err(Invalid(errs).into()) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Invalid(errs).into())
+    }
 }
 
 pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<RedeemOut> {
@@ -143,11 +173,16 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
     let mut tx = store.begin_write(&ws.id).await?;
     let member = member_in_tx(tx.as_mut(), &req.member).await?;
     if let Some(saved) = tx.tx_coupon_order(order_id).await? {
-        let ids: Vec<String> = serde_json::from_str(&saved.coupon_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let ids: Vec<String> = serde_json::from_str(&saved.coupon_ids)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if saved.member_id != member.id || ids != req.coupon_ids {
-            return Err(conflict("order_already_redeemed", format!("order {order_id} already has other coupons")));
+            return Err(conflict(
+                "order_already_redeemed",
+                format!("order {order_id} already has other coupons"),
+            ));
         }
-        let mut out: RedeemOut = serde_json::from_str(&saved.result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut out: RedeemOut =
+            serde_json::from_str(&saved.result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         out.status = saved.status;
         return Ok(out);
     }
@@ -157,7 +192,10 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
         match chosen_rows.iter().find(|c| c.id == *id) {
             None => return Err(AppError::NotFound { what: "coupon" }),
             Some(c) if c.member_id.as_deref() != Some(member.id.as_str()) => {
-                return Err(conflict("not_owner", format!("coupon {id} belongs to another member")));
+                return Err(conflict(
+                    "not_owner",
+                    format!("coupon {id} belongs to another member"),
+                ));
             }
             Some(_) => {}
         }
@@ -166,8 +204,11 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
     let mut tids: Vec<&str> = chosen_rows.iter().map(|c| c.template_id.as_str()).collect();
     tids.sort_unstable();
     tids.dedup();
-    let templates: HashMap<String, Loaded> =
-        templates_in_tx(tx.as_mut(), &tids).await?.into_iter().map(|l| (l.row.id.clone(), l)).collect();
+    let templates: HashMap<String, Loaded> = templates_in_tx(tx.as_mut(), &tids)
+        .await?
+        .into_iter()
+        .map(|l| (l.row.id.clone(), l))
+        .collect();
     // In the client's order, so the saved answer lines up with the request.
     let ordered: Vec<CouponRow> = chosen_ids
         .iter()
@@ -176,15 +217,22 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
     let coupons = held(&ordered, &templates);
     let ctx = context(&all, &templates, now, req.channel.as_deref());
     let refs: Vec<&HeldCoupon<'_>> = coupons.iter().collect();
-    let combo = combine(&refs, &ctx, &req.cart)
-        .map_err(|(id, reason)| conflict(reason.as_str(), format!("coupon {id}: {}", reason.as_str())))?;
+    let combo = combine(&refs, &ctx, &req.cart).map_err(|(id, reason)| {
+        conflict(reason.as_str(), format!("coupon {id}: {}", reason.as_str()))
+    })?;
     let mut redemptions = Vec::with_capacity(coupons.len());
     for (c, discount) in coupons.iter().zip(&combo.discounts_minor) {
         if !tx.lock_coupon(c.id, &member.id, order_id, now).await? {
-            return Err(conflict("already_used", format!("coupon {} is no longer available", c.id)));
+            return Err(conflict(
+                "already_used",
+                format!("coupon {} is no longer available", c.id),
+            ));
         }
         if *discount > 0 && !tx.spend_coupon_budget(c.template_id, *discount).await? {
-            return Err(conflict("budget_exhausted", format!("template {} has no budget left", c.template_id)));
+            return Err(conflict(
+                "budget_exhausted",
+                format!("template {} has no budget left", c.template_id),
+            ));
         }
         redemptions.push(RedemptionRow {
             order_id: order_id.to_owned(),
@@ -199,7 +247,12 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
         });
     }
     tx.insert_redemptions(&redemptions).await?;
-    let out = RedeemOut { order_id: order_id.to_owned(), member_id: member.id.clone(), status: "locked".into(), combination: combo };
+    let out = RedeemOut {
+        order_id: order_id.to_owned(),
+        member_id: member.id.clone(),
+        status: "locked".into(),
+        combination: combo,
+    };
     tx.insert_coupon_order(&CouponOrderRow {
         order_id: order_id.to_owned(),
         member_id: member.id.clone(),
@@ -216,8 +269,14 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
 
 /// The redemption saved for an order.
 pub async fn order(store: &dyn Store, ws: &Workspace, order_id: &str) -> Result<RedeemOut> {
-    let saved = store.coupon_order(&ws.id, order_id).await?.ok_or(AppError::NotFound { what: "coupon order" })?;
-    let mut out: RedeemOut = serde_json::from_str(&saved.result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let saved = store
+        .coupon_order(&ws.id, order_id)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "coupon order",
+        })?;
+    let mut out: RedeemOut =
+        serde_json::from_str(&saved.result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     out.status = saved.status;
     Ok(out)
 }

@@ -16,7 +16,11 @@ use crate::workspace::Workspace;
 
 pub const ORDER_CANCELLED: &str = "order.cancelled";
 
-pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedEvent]) -> Result<()> {
+pub async fn on_events(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    applied: &[AppliedEvent],
+) -> Result<()> {
     if applied.is_empty() {
         return Ok(());
     }
@@ -45,15 +49,37 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
             _ => {}
         }
         for rule in rules.iter().filter(|r| r.event_type == a.event.kind) {
-            let (templates, grants) =
-                super::issue::plan_for(tx, rule.template_id.as_deref(), rule.pack_id.as_deref(), 1, &[a.member_id.as_str()])
-                    .await?;
-            let source = if rule.pack_id.is_some() { "pack" } else { "rule" };
+            let (templates, grants) = super::issue::plan_for(
+                tx,
+                rule.template_id.as_deref(),
+                rule.pack_id.as_deref(),
+                1,
+                &[a.member_id.as_str()],
+            )
+            .await?;
+            let source = if rule.pack_id.is_some() {
+                "pack"
+            } else {
+                "rule"
+            };
             // Out of stock or over a limit: this member gets nothing, the event still lands.
-            match issue_grants(tx, ws, &templates, &grants, source, a.occurred_at.max(memberops_core::time::now_millis())).await {
+            match issue_grants(
+                tx,
+                ws,
+                &templates,
+                &grants,
+                source,
+                a.occurred_at.max(memberops_core::time::now_millis()),
+            )
+            .await
+            {
                 Ok(_) => {}
-                Err(AppError::Conflict { code, .. }) => tracing::warn!(rule = %rule.id, code, "event rule issued nothing"),
-                Err(AppError::NotFound { what }) => tracing::warn!(rule = %rule.id, what, "event rule names a missing item"),
+                Err(AppError::Conflict { code, .. }) => {
+                    tracing::warn!(rule = %rule.id, code, "event rule issued nothing")
+                }
+                Err(AppError::NotFound { what }) => {
+                    tracing::warn!(rule = %rule.id, what, "event rule names a missing item")
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -63,7 +89,9 @@ pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedE
 
 /// `locked` → `redeemed`; then 满返 rewards.
 async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Millis) -> Result<()> {
-    let Some(order) = tx.tx_coupon_order(order_id).await? else { return Ok(()) };
+    let Some(order) = tx.tx_coupon_order(order_id).await? else {
+        return Ok(());
+    };
     if order.status != "locked" {
         return Ok(());
     }
@@ -71,18 +99,34 @@ async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Milli
     let ids: Vec<&str> = reds.iter().map(|r| r.coupon_id.as_str()).collect();
     tx.move_coupons(&ids, "locked", "redeemed", at).await?;
     for r in &reds {
-        tx.set_redemption_status(order_id, &r.coupon_id, "locked", "redeemed", true, at).await?;
+        tx.set_redemption_status(order_id, &r.coupon_id, "locked", "redeemed", true, at)
+            .await?;
     }
     tx.set_coupon_order_status(order_id, "paid", at).await?;
     let tids: Vec<&str> = reds.iter().map(|r| r.template_id.as_str()).collect();
     for t in templates_in_tx(tx, &tids).await? {
-        let Benefit::SpendReturn { reward, .. } = &t.spec.benefit else { continue };
+        let Benefit::SpendReturn { reward, .. } = &t.spec.benefit else {
+            continue;
+        };
         let (points, coupon_id) = match reward {
             SpendReward::Points { points } => (Some(*points), None),
             SpendReward::Coupon { template_id } => {
                 let follow = templates_in_tx(tx, &[template_id]).await?;
-                let grants = [Grant { template: 0, member_id: order.member_id.clone(), quantity: 1 }];
-                match issue_grants(tx, ws, &follow, &grants, "spend_return", at.max(memberops_core::time::now_millis())).await {
+                let grants = [Grant {
+                    template: 0,
+                    member_id: order.member_id.clone(),
+                    quantity: 1,
+                }];
+                match issue_grants(
+                    tx,
+                    ws,
+                    &follow,
+                    &grants,
+                    "spend_return",
+                    at.max(memberops_core::time::now_millis()),
+                )
+                .await
+                {
                     Ok(rows) => (None, rows.first().map(|c| c.id.clone())),
                     Err(AppError::Conflict { code, .. }) => {
                         tracing::warn!(order = order_id, code, "spend-return coupon not issued");
@@ -110,14 +154,21 @@ async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Milli
 /// Cancel or full refund. Unpaid: the coupons go back to the member. Paid and refunded:
 /// coupons whose template restores on refund go back; the others stay used.
 async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -> Result<()> {
-    let Some(order) = tx.tx_coupon_order(order_id).await? else { return Ok(()) };
+    let Some(order) = tx.tx_coupon_order(order_id).await? else {
+        return Ok(());
+    };
     let reds = tx.order_redemptions(order_id).await?;
     match order.status.as_str() {
         "locked" => {
             for r in &reds {
-                if tx.set_redemption_status(order_id, &r.coupon_id, "locked", "released", false, at).await? {
-                    tx.move_coupons(&[&r.coupon_id], "locked", "issued", at).await?;
-                    tx.spend_coupon_budget(&r.template_id, -r.discount_minor).await?;
+                if tx
+                    .set_redemption_status(order_id, &r.coupon_id, "locked", "released", false, at)
+                    .await?
+                {
+                    tx.move_coupons(&[&r.coupon_id], "locked", "issued", at)
+                        .await?;
+                    tx.spend_coupon_budget(&r.template_id, -r.discount_minor)
+                        .await?;
                 }
             }
             tx.set_coupon_order_status(order_id, "released", at).await?;
@@ -130,12 +181,26 @@ async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -
                     .iter()
                     .find(|t| t.row.id == r.template_id)
                     .is_none_or(|t| t.spec.on_refund == RefundPolicy::Restore);
-                if restore && tx.set_redemption_status(order_id, &r.coupon_id, "redeemed", "restored", false, at).await? {
-                    tx.move_coupons(&[&r.coupon_id], "redeemed", "issued", at).await?;
-                    tx.spend_coupon_budget(&r.template_id, -r.discount_minor).await?;
+                if restore
+                    && tx
+                        .set_redemption_status(
+                            order_id,
+                            &r.coupon_id,
+                            "redeemed",
+                            "restored",
+                            false,
+                            at,
+                        )
+                        .await?
+                {
+                    tx.move_coupons(&[&r.coupon_id], "redeemed", "issued", at)
+                        .await?;
+                    tx.spend_coupon_budget(&r.template_id, -r.discount_minor)
+                        .await?;
                 }
             }
-            tx.set_coupon_order_status(order_id, if refund { "refunded" } else { "cancelled" }, at).await?;
+            tx.set_coupon_order_status(order_id, if refund { "refunded" } else { "cancelled" }, at)
+                .await?;
         }
         _ => {}
     }

@@ -9,7 +9,10 @@ use memberops_store::{CouponRow, Store, StoreError, WriteTx};
 use serde::{Deserialize, Serialize};
 
 use super::templates::PackItem;
-use super::{COUPON, CouponOut, Grant, Loaded, conflict, issue_grants, member_in_tx, members_in_tx, templates_in_tx};
+use super::{
+    COUPON, CouponOut, Grant, Loaded, conflict, issue_grants, member_in_tx, members_in_tx,
+    templates_in_tx,
+};
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
 
@@ -44,10 +47,16 @@ pub struct IssueOut {
     pub coupons: Vec<CouponOut>,
 }
 
-async fn pack_templates(tx: &mut dyn WriteTx, pack_id: &str) -> Result<(Vec<Loaded>, Vec<PackItem>)> {
-    let pack = tx.tx_gift_pack(pack_id).await?.ok_or(AppError::NotFound { what: "gift pack" })?;
-    let items: Vec<PackItem> =
-        serde_json::from_str(&pack.items).map_err(|e| StoreError::Corrupt(format!("gift pack {pack_id}: {e}")))?;
+async fn pack_templates(
+    tx: &mut dyn WriteTx,
+    pack_id: &str,
+) -> Result<(Vec<Loaded>, Vec<PackItem>)> {
+    let pack = tx
+        .tx_gift_pack(pack_id)
+        .await?
+        .ok_or(AppError::NotFound { what: "gift pack" })?;
+    let items: Vec<PackItem> = serde_json::from_str(&pack.items)
+        .map_err(|e| StoreError::Corrupt(format!("gift pack {pack_id}: {e}")))?;
     let ids: Vec<&str> = items.iter().map(|i| i.template_id.as_str()).collect();
     let templates = templates_in_tx(tx, &ids).await?;
     Ok((templates, items))
@@ -65,9 +74,18 @@ pub(crate) async fn plan_for(
         (Some(t), None) => {
             let templates = templates_in_tx(tx, &[t]).await?;
             if templates.is_empty() {
-                return Err(AppError::NotFound { what: "coupon template" });
+                return Err(AppError::NotFound {
+                    what: "coupon template",
+                });
             }
-            let grants = member_ids.iter().map(|m| Grant { template: 0, member_id: (*m).to_owned(), quantity }).collect();
+            let grants = member_ids
+                .iter()
+                .map(|m| Grant {
+                    template: 0,
+                    member_id: (*m).to_owned(),
+                    quantity,
+                })
+                .collect();
             Ok((templates, grants))
         }
         (None, Some(p)) => {
@@ -76,27 +94,49 @@ pub(crate) async fn plan_for(
             for m in member_ids {
                 for it in &items {
                     let Some(ti) = templates.iter().position(|t| t.row.id == it.template_id) else {
-                        return Err(conflict("template_not_found", format!("pack {p} names a missing template")));
+                        return Err(conflict(
+                            "template_not_found",
+                            format!("pack {p} names a missing template"),
+                        ));
                     };
-                    grants.push(Grant { template: ti, member_id: (*m).to_owned(), quantity: it.quantity });
+                    grants.push(Grant {
+                        template: ti,
+                        member_id: (*m).to_owned(),
+                        quantity: it.quantity,
+                    });
                 }
             }
             Ok((templates, grants))
         }
-        _ => Err(Invalid::one(&["template_id"], "one_required", "give exactly one of template_id and pack_id").into()),
+        _ => Err(Invalid::one(
+            &["template_id"],
+            "one_required",
+            "give exactly one of template_id and pack_id",
+        )
+        .into()),
     }
 }
 
 pub async fn issue(store: &dyn Store, ws: &Workspace, req: IssueIn) -> Result<IssueOut> {
     if req.members.is_empty() || req.members.len() > MAX_MEMBERS {
-        return Err(Invalid::one(&["members"], "out_of_range", format!("name 1–{MAX_MEMBERS} members")).into());
+        return Err(Invalid::one(
+            &["members"],
+            "out_of_range",
+            format!("name 1–{MAX_MEMBERS} members"),
+        )
+        .into());
     }
     if !(1..=100).contains(&req.quantity) {
         return Err(Invalid::one(&["quantity"], "out_of_range", "quantity must be 1–100").into());
     }
     let key = match &req.idempotency_key {
         Some(k) if k.is_empty() || k.len() > 200 => {
-            return Err(Invalid::one(&["idempotency_key"], "invalid_key", "idempotency_key must be 1–200 characters").into());
+            return Err(Invalid::one(
+                &["idempotency_key"],
+                "invalid_key",
+                "idempotency_key must be 1–200 characters",
+            )
+            .into());
         }
         Some(k) => Some(format!("issue:{k}")),
         None => None,
@@ -110,11 +150,24 @@ pub async fn issue(store: &dyn Store, ws: &Workspace, req: IssueIn) -> Result<Is
     }
     let members = members_in_tx(tx.as_mut(), &req.members, "members").await?;
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    let (templates, grants) =
-        plan_for(tx.as_mut(), req.template_id.as_deref(), req.pack_id.as_deref(), req.quantity, &ids).await?;
-    let source = if req.pack_id.is_some() { "pack" } else { "issue" };
+    let (templates, grants) = plan_for(
+        tx.as_mut(),
+        req.template_id.as_deref(),
+        req.pack_id.as_deref(),
+        req.quantity,
+        &ids,
+    )
+    .await?;
+    let source = if req.pack_id.is_some() {
+        "pack"
+    } else {
+        "issue"
+    };
     let rows = issue_grants(tx.as_mut(), ws, &templates, &grants, source, now).await?;
-    let out = IssueOut { issued: rows.len(), coupons: rows.iter().map(CouponOut::from).collect() };
+    let out = IssueOut {
+        issued: rows.len(),
+        coupons: rows.iter().map(CouponOut::from).collect(),
+    };
     if let Some(k) = &key {
         let text = serde_json::to_string(&out).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.save_issue_key(k, &text, now).await?;
@@ -142,10 +195,15 @@ pub async fn claim(store: &dyn Store, ws: &Workspace, req: ClaimIn) -> Result<Co
         (Some(t), None) => {
             let templates = templates_in_tx(tx.as_mut(), &[t]).await?;
             let Some(tpl) = templates.first() else {
-                return Err(AppError::NotFound { what: "coupon template" });
+                return Err(AppError::NotFound {
+                    what: "coupon template",
+                });
             };
             if !tpl.spec.claimable {
-                return Err(conflict("not_claimable", format!("template {t} cannot be claimed by members")));
+                return Err(conflict(
+                    "not_claimable",
+                    format!("template {t} cannot be claimed by members"),
+                ));
             }
             claim_one(tx.as_mut(), ws, templates, &member.id, "claim", now).await?
         }
@@ -154,12 +212,29 @@ pub async fn claim(store: &dyn Store, ws: &Workspace, req: ClaimIn) -> Result<Co
             if let Some(c) = tx.coupon_by_code(&code).await? {
                 claim_code(tx.as_mut(), ws, c, &member.id, now).await?
             } else if let Some(t) = tx.template_by_shared_code(&code).await? {
-                claim_one(tx.as_mut(), ws, vec![super::load(t)?], &member.id, "shared_code", now).await?
+                claim_one(
+                    tx.as_mut(),
+                    ws,
+                    vec![super::load(t)?],
+                    &member.id,
+                    "shared_code",
+                    now,
+                )
+                .await?
             } else {
-                return Err(AppError::NotFound { what: "coupon code" });
+                return Err(AppError::NotFound {
+                    what: "coupon code",
+                });
             }
         }
-        _ => return Err(Invalid::one(&["template_id"], "one_required", "give exactly one of template_id and code").into()),
+        _ => {
+            return Err(Invalid::one(
+                &["template_id"],
+                "one_required",
+                "give exactly one of template_id and code",
+            )
+            .into());
+        }
     };
     tx.commit().await?;
     Ok(out)
@@ -177,29 +252,55 @@ async fn claim_one(
     if let Some(t) = templates.first_mut() {
         t.spec.limits.per_member.get_or_insert(1);
     }
-    let grants = [Grant { template: 0, member_id: member_id.to_owned(), quantity: 1 }];
+    let grants = [Grant {
+        template: 0,
+        member_id: member_id.to_owned(),
+        quantity: 1,
+    }];
     let rows = issue_grants(tx, ws, &templates, &grants, source, now).await?;
-    rows.first().map(CouponOut::from).ok_or(AppError::NotFound { what: "coupon" })
+    rows.first()
+        .map(CouponOut::from)
+        .ok_or(AppError::NotFound { what: "coupon" })
 }
 
-async fn claim_code(tx: &mut dyn WriteTx, ws: &Workspace, c: CouponRow, member_id: &str, now: Millis) -> Result<CouponOut> {
+async fn claim_code(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    c: CouponRow,
+    member_id: &str,
+    now: Millis,
+) -> Result<CouponOut> {
     if c.member_id.as_deref() == Some(member_id) {
         return Ok(CouponOut::from(&c));
     }
     if c.member_id.is_some() || c.status != "issued" {
         return Err(conflict("already_claimed", "this code has been claimed"));
     }
-    let Some(t) = templates_in_tx(tx, &[&c.template_id]).await?.into_iter().next() else {
-        return Err(AppError::NotFound { what: "coupon template" });
+    let Some(t) = templates_in_tx(tx, &[&c.template_id])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(AppError::NotFound {
+            what: "coupon template",
+        });
     };
     if let Some(max) = t.spec.limits.per_member {
-        let have = tx.member_template_counts(member_id, &[&c.template_id]).await?;
+        let have = tx
+            .member_template_counts(member_id, &[&c.template_id])
+            .await?;
         if have.get(&c.template_id).copied().unwrap_or(0) >= max {
-            return Err(conflict("limit_reached", format!("a member may hold at most {max} of this template")));
+            return Err(conflict(
+                "limit_reached",
+                format!("a member may hold at most {max} of this template"),
+            ));
         }
     }
     let (from, to) = t.spec.validity.window(now, ws.time_zone)?;
-    if !tx.claim_coupon_code(&c.id, member_id, from, to, now).await? {
+    if !tx
+        .claim_coupon_code(&c.id, member_id, from, to, now)
+        .await?
+    {
         return Err(conflict("already_claimed", "this code has been claimed"));
     }
     let mut c = c;
@@ -219,7 +320,11 @@ pub struct CodesIn {
 }
 
 fn default_pattern() -> CodePattern {
-    CodePattern { prefix: String::new(), length: 10, charset: None }
+    CodePattern {
+        prefix: String::new(),
+        length: 10,
+        charset: None,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -231,7 +336,12 @@ pub struct CodesOut {
 
 /// Generates unclaimed coupons with unique codes. Codes that collide with stored ones
 /// (the database's unique index says so) are drawn again.
-pub async fn generate_codes(store: &dyn Store, ws: &Workspace, template_id: &str, req: CodesIn) -> Result<CodesOut> {
+pub async fn generate_codes(
+    store: &dyn Store,
+    ws: &Workspace,
+    template_id: &str,
+    req: CodesIn,
+) -> Result<CodesOut> {
     let mut pattern = req.pattern;
     pattern.prefix = pattern.prefix.to_ascii_uppercase();
     pattern.validate(req.count).map_err(|e| match e {
@@ -240,15 +350,27 @@ pub async fn generate_codes(store: &dyn Store, ws: &Workspace, template_id: &str
     })?;
     let now = now_millis();
     let mut tx = store.begin_write(&ws.id).await?;
-    let Some(t) = templates_in_tx(tx.as_mut(), &[template_id]).await?.into_iter().next() else {
-        return Err(AppError::NotFound { what: "coupon template" });
+    let Some(t) = templates_in_tx(tx.as_mut(), &[template_id])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(AppError::NotFound {
+            what: "coupon template",
+        });
     };
     if t.row.archived_at.is_some() {
-        return Err(conflict("template_archived", format!("template {template_id} is archived")));
+        return Err(conflict(
+            "template_archived",
+            format!("template {template_id} is archived"),
+        ));
     }
     let n = i64::try_from(req.count).unwrap_or(i64::MAX);
     if !tx.take_coupon_stock(template_id, n).await? {
-        return Err(conflict("out_of_stock", format!("template {template_id} has not enough stock left")));
+        return Err(conflict(
+            "out_of_stock",
+            format!("template {template_id} has not enough stock left"),
+        ));
     }
     let mut taken = std::collections::HashSet::new();
     let mut codes: Vec<String> = Vec::with_capacity(req.count);
@@ -275,7 +397,8 @@ pub async fn generate_codes(store: &dyn Store, ws: &Workspace, template_id: &str
                 updated_at: now,
             })
             .collect();
-        let inserted: std::collections::HashSet<String> = tx.insert_coupon_codes(&rows).await?.into_iter().collect();
+        let inserted: std::collections::HashSet<String> =
+            tx.insert_coupon_codes(&rows).await?.into_iter().collect();
         for r in rows {
             if let Some(code) = r.code {
                 if inserted.contains(&r.id) {
@@ -287,10 +410,17 @@ pub async fn generate_codes(store: &dyn Store, ws: &Workspace, template_id: &str
         }
     }
     if codes.len() < req.count {
-        return Err(conflict("pattern_exhausted", "could not draw enough unused codes; use a longer pattern"));
+        return Err(conflict(
+            "pattern_exhausted",
+            "could not draw enough unused codes; use a longer pattern",
+        ));
     }
     tx.commit().await?;
-    Ok(CodesOut { template_id: template_id.to_owned(), generated: codes.len(), codes })
+    Ok(CodesOut {
+        template_id: template_id.to_owned(),
+        generated: codes.len(),
+        codes,
+    })
 }
 
 pub async fn void(store: &dyn Store, ws: &Workspace, coupon_id: &str) -> Result<CouponOut> {
@@ -300,7 +430,10 @@ pub async fn void(store: &dyn Store, ws: &Workspace, coupon_id: &str) -> Result<
         return Err(AppError::NotFound { what: "coupon" });
     };
     if tx.move_coupons(&[coupon_id], "issued", "void", now).await? == 0 {
-        return Err(conflict("not_voidable", format!("coupon is {}; only issued coupons can be voided", c.status)));
+        return Err(conflict(
+            "not_voidable",
+            format!("coupon is {}; only issued coupons can be voided", c.status),
+        ));
     }
     tx.commit().await?;
     c.status = "void".into();
@@ -308,9 +441,18 @@ pub async fn void(store: &dyn Store, ws: &Workspace, coupon_id: &str) -> Result<
 }
 
 /// A member's coupons, oldest first.
-pub async fn member_coupons(store: &dyn Store, ws: &Workspace, member: &str) -> Result<Vec<CouponOut>> {
+pub async fn member_coupons(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+) -> Result<Vec<CouponOut>> {
     let m = crate::members::get(store, ws, member).await?;
-    Ok(store.member_coupons(&ws.id, &m.id).await?.iter().map(CouponOut::from).collect())
+    Ok(store
+        .member_coupons(&ws.id, &m.id)
+        .await?
+        .iter()
+        .map(CouponOut::from)
+        .collect())
 }
 
 pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<CouponOut> {

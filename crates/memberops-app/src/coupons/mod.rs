@@ -165,7 +165,9 @@ pub(crate) async fn issue_grants(
         for m in &members {
             let have = tx.member_template_counts(m, &limited).await?;
             for (ti, t) in templates.iter().enumerate() {
-                let Some(max) = t.spec.limits.per_member else { continue };
+                let Some(max) = t.spec.limits.per_member else {
+                    continue;
+                };
                 let adding: i64 = grants
                     .iter()
                     .filter(|g| g.template == ti && g.member_id == *m)
@@ -185,15 +187,24 @@ pub(crate) async fn issue_grants(
             continue;
         }
         if t.row.archived_at.is_some() {
-            return Err(conflict("template_archived", format!("template {} is archived", t.row.id)));
+            return Err(conflict(
+                "template_archived",
+                format!("template {} is archived", t.row.id),
+            ));
         }
         if t.row.stock.is_some_and(|s| t.row.issued_count + n > s) {
-            return Err(conflict("out_of_stock", format!("template {} has not enough stock left", t.row.id)));
+            return Err(conflict(
+                "out_of_stock",
+                format!("template {} has not enough stock left", t.row.id),
+            ));
         }
     }
     for (t, n) in templates.iter().zip(&per_template) {
         if *n > 0 && !tx.take_coupon_stock(&t.row.id, *n).await? {
-            return Err(conflict("out_of_stock", format!("template {} has not enough stock left", t.row.id)));
+            return Err(conflict(
+                "out_of_stock",
+                format!("template {} has not enough stock left", t.row.id),
+            ));
         }
     }
     let mut rows = Vec::new();

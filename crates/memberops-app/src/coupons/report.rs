@@ -31,9 +31,15 @@ pub struct TemplateReport {
     pub revenue_minor: i64,
 }
 
-pub async fn template_report(store: &dyn Store, ws: &Workspace, id: &str) -> Result<TemplateReport> {
+pub async fn template_report(
+    store: &dyn Store,
+    ws: &Workspace,
+    id: &str,
+) -> Result<TemplateReport> {
     if store.coupon_template(&ws.id, id).await?.is_none() {
-        return Err(AppError::NotFound { what: "coupon template" });
+        return Err(AppError::NotFound {
+            what: "coupon template",
+        });
     }
     let c = store.template_counts(&ws.id, id, now_millis()).await?;
     let mut r = TemplateReport {

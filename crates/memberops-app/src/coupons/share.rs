@@ -8,7 +8,9 @@ use memberops_coupons::template::{ShareRule, ShareTrigger};
 use memberops_store::{CouponRow, RewardRow, ShareClaimRow, ShareLinkRow, Store, WriteTx};
 use serde::{Deserialize, Serialize};
 
-use super::{CouponOut, Grant, LINK, REWARD, conflict, issue_grants, member_in_tx, templates_in_tx};
+use super::{
+    CouponOut, Grant, LINK, REWARD, conflict, issue_grants, member_in_tx, templates_in_tx,
+};
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
 
@@ -46,11 +48,20 @@ fn link_out(l: &ShareLinkRow) -> LinkOut {
 pub async fn create_link(store: &dyn Store, ws: &Workspace, req: LinkIn) -> Result<LinkOut> {
     let mut tx = store.begin_write(&ws.id).await?;
     let sharer = member_in_tx(tx.as_mut(), &req.member).await?;
-    let Some(t) = templates_in_tx(tx.as_mut(), &[&req.template_id]).await?.into_iter().next() else {
-        return Err(AppError::NotFound { what: "coupon template" });
+    let Some(t) = templates_in_tx(tx.as_mut(), &[&req.template_id])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(AppError::NotFound {
+            what: "coupon template",
+        });
     };
     if t.spec.share.is_none() {
-        return Err(conflict("not_shareable", format!("template {} has no share rule", t.row.id)));
+        return Err(conflict(
+            "not_shareable",
+            format!("template {} has no share rule", t.row.id),
+        ));
     }
     if let Some(l) = tx.share_link_of(&t.row.id, &sharer.id).await? {
         return Ok(link_out(&l));
@@ -83,26 +94,49 @@ pub struct LinkClaimOut {
     pub sharer_reward: Option<CouponOut>,
 }
 
-pub async fn claim_link(store: &dyn Store, ws: &Workspace, link_id: &str, req: LinkClaimIn) -> Result<LinkClaimOut> {
+pub async fn claim_link(
+    store: &dyn Store,
+    ws: &Workspace,
+    link_id: &str,
+    req: LinkClaimIn,
+) -> Result<LinkClaimOut> {
     let now = now_millis();
     let mut tx = store.begin_write(&ws.id).await?;
     let claimant = member_in_tx(tx.as_mut(), &req.member).await?;
-    let mut link = tx.tx_share_link(link_id).await?.ok_or(AppError::NotFound { what: "share link" })?;
+    let mut link = tx
+        .tx_share_link(link_id)
+        .await?
+        .ok_or(AppError::NotFound { what: "share link" })?;
     let templates = templates_in_tx(tx.as_mut(), &[&link.template_id]).await?;
     let Some(rule) = templates.first().and_then(|t| t.spec.share.clone()) else {
-        return Err(conflict("not_shareable", "the template no longer has a share rule"));
+        return Err(conflict(
+            "not_shareable",
+            "the template no longer has a share rule",
+        ));
     };
     if claimant.id == link.sharer_id {
-        return Err(conflict("own_link", "a sharer cannot claim from their own link"));
+        return Err(conflict(
+            "own_link",
+            "a sharer cannot claim from their own link",
+        ));
     }
     if rule.max_claims_per_link.is_some_and(|m| link.claims >= m) {
         return Err(conflict("limit_reached", "this link has no claims left"));
     }
-    let before = tx.count_share_claims(&link.template_id, &claimant.id).await?;
+    let before = tx
+        .count_share_claims(&link.template_id, &claimant.id)
+        .await?;
     if before >= rule.max_claims_per_claimant {
-        return Err(conflict("limit_reached", "this member has claimed this share offer already"));
+        return Err(conflict(
+            "limit_reached",
+            "this member has claimed this share offer already",
+        ));
     }
-    let grants = [Grant { template: 0, member_id: claimant.id.clone(), quantity: 1 }];
+    let grants = [Grant {
+        template: 0,
+        member_id: claimant.id.clone(),
+        quantity: 1,
+    }];
     let coupon = issue_grants(tx.as_mut(), ws, &templates, &grants, "share", now).await?;
     let Some(coupon) = coupon.into_iter().next() else {
         return Err(AppError::NotFound { what: "coupon" });
@@ -118,7 +152,9 @@ pub async fn claim_link(store: &dyn Store, ws: &Workspace, link_id: &str, req: L
     })
     .await
     .map_err(|e| match e {
-        memberops_store::StoreError::Conflict(_) => conflict("already_claimed", "this member has claimed from this link"),
+        memberops_store::StoreError::Conflict(_) => {
+            conflict("already_claimed", "this member has claimed from this link")
+        }
         e => e.into(),
     })?;
     tx.bump_share_link(&link.id, 1, 0, 0).await?;
@@ -149,11 +185,19 @@ pub(crate) async fn reward_if_due(
     order_id: Option<&str>,
     now: Millis,
 ) -> Result<Option<CouponRow>> {
-    if count % rule.threshold != 0 || rule.max_rewards_per_sharer.is_some_and(|m| link.rewards >= m) {
+    if count % rule.threshold != 0
+        || rule
+            .max_rewards_per_sharer
+            .is_some_and(|m| link.rewards >= m)
+    {
         return Ok(None);
     }
     let templates = templates_in_tx(tx, &[&rule.reward_template_id]).await?;
-    let grants = [Grant { template: 0, member_id: link.sharer_id.clone(), quantity: 1 }];
+    let grants = [Grant {
+        template: 0,
+        member_id: link.sharer_id.clone(),
+        quantity: 1,
+    }];
     let rows = match issue_grants(tx, ws, &templates, &grants, "share_reward", now).await {
         Ok(rows) => rows,
         Err(AppError::Conflict { code, .. }) => {
@@ -162,7 +206,9 @@ pub(crate) async fn reward_if_due(
         }
         Err(e) => return Err(e),
     };
-    let Some(c) = rows.into_iter().next() else { return Ok(None) };
+    let Some(c) = rows.into_iter().next() else {
+        return Ok(None);
+    };
     tx.bump_share_link(&link.id, 0, 0, 1).await?;
     link.rewards += 1;
     tx.insert_reward(&RewardRow {
@@ -180,17 +226,30 @@ pub(crate) async fn reward_if_due(
 }
 
 /// A friend's first paid order converts their open share claims.
-pub(crate) async fn on_first_order(tx: &mut dyn WriteTx, ws: &Workspace, member_id: &str, order_id: &str, now: Millis) -> Result<()> {
+pub(crate) async fn on_first_order(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    member_id: &str,
+    order_id: &str,
+    now: Millis,
+) -> Result<()> {
     let open = tx.open_share_claims(member_id).await?;
     if open.is_empty() || tx.member_order_count(member_id).await? != 1 {
         return Ok(());
     }
     for claim in open {
-        tx.convert_share_claim(&claim.link_id, member_id, order_id, now).await?;
-        let Some(mut link) = tx.tx_share_link(&claim.link_id).await? else { continue };
+        tx.convert_share_claim(&claim.link_id, member_id, order_id, now)
+            .await?;
+        let Some(mut link) = tx.tx_share_link(&claim.link_id).await? else {
+            continue;
+        };
         tx.bump_share_link(&link.id, 0, 1, 0).await?;
         link.conversions += 1;
-        let rule = templates_in_tx(tx, &[&link.template_id]).await?.into_iter().next().and_then(|t| t.spec.share);
+        let rule = templates_in_tx(tx, &[&link.template_id])
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|t| t.spec.share);
         if let Some(rule) = rule
             && rule.trigger == ShareTrigger::FirstOrders
         {

@@ -46,9 +46,16 @@ fn normalise(mut spec: TemplateSpec, ws: &Workspace) -> Result<TemplateSpec> {
 }
 
 /// Templates a spec refers to (follow-up coupons, share rewards) must exist.
-async fn check_references(tx: &mut dyn memberops_store::WriteTx, spec: &TemplateSpec) -> Result<()> {
+async fn check_references(
+    tx: &mut dyn memberops_store::WriteTx,
+    spec: &TemplateSpec,
+) -> Result<()> {
     let mut refs: Vec<(&str, Vec<&str>)> = Vec::new();
-    if let Benefit::SpendReturn { reward: SpendReward::Coupon { template_id }, .. } = &spec.benefit {
+    if let Benefit::SpendReturn {
+        reward: SpendReward::Coupon { template_id },
+        ..
+    } = &spec.benefit
+    {
         refs.push((template_id, vec!["benefit", "reward", "template_id"]));
     }
     if let Some(s) = &spec.share {
@@ -56,7 +63,12 @@ async fn check_references(tx: &mut dyn memberops_store::WriteTx, spec: &Template
     }
     for (id, loc) in refs {
         if tx.tx_coupon_templates(&[id]).await?.is_empty() {
-            return Err(Invalid::one(&loc, "template_not_found", format!("no coupon template `{id}`")).into());
+            return Err(Invalid::one(
+                &loc,
+                "template_not_found",
+                format!("no coupon template `{id}`"),
+            )
+            .into());
         }
     }
     Ok(())
@@ -83,7 +95,10 @@ fn code_taken(e: AppError, spec: &TemplateSpec) -> AppError {
     match e {
         AppError::Store(StoreError::Conflict(_)) => conflict(
             "code_taken",
-            format!("shared code `{}` is used by another template", spec.shared_code.as_deref().unwrap_or("")),
+            format!(
+                "shared code `{}` is used by another template",
+                spec.shared_code.as_deref().unwrap_or("")
+            ),
         ),
         e => e,
     }
@@ -95,17 +110,30 @@ pub async fn create(store: &dyn Store, ws: &Workspace, spec: TemplateSpec) -> Re
     let mut tx = store.begin_write(&ws.id).await?;
     check_references(tx.as_mut(), &spec).await?;
     let r = row(new_id(TEMPLATE), &spec, now)?;
-    tx.insert_coupon_template(&r).await.map_err(|e| code_taken(e.into(), &spec))?;
+    tx.insert_coupon_template(&r)
+        .await
+        .map_err(|e| code_taken(e.into(), &spec))?;
     tx.commit().await?;
     Ok(Loaded { row: r, spec }.into())
 }
 
 /// Replaces a template's rules. Coupons already issued keep their validity window.
-pub async fn update(store: &dyn Store, ws: &Workspace, id: &str, spec: TemplateSpec) -> Result<TemplateOut> {
+pub async fn update(
+    store: &dyn Store,
+    ws: &Workspace,
+    id: &str,
+    spec: TemplateSpec,
+) -> Result<TemplateOut> {
     let spec = normalise(spec, ws)?;
     let mut tx = store.begin_write(&ws.id).await?;
-    let Some(old) = templates_in_tx(tx.as_mut(), &[id]).await?.into_iter().next() else {
-        return Err(AppError::NotFound { what: "coupon template" });
+    let Some(old) = templates_in_tx(tx.as_mut(), &[id])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(AppError::NotFound {
+            what: "coupon template",
+        });
     };
     check_references(tx.as_mut(), &spec).await?;
     if spec.limits.stock.is_some_and(|s| s < old.row.issued_count) {
@@ -121,7 +149,9 @@ pub async fn update(store: &dyn Store, ws: &Workspace, id: &str, spec: TemplateS
     r.budget_used_minor = old.row.budget_used_minor;
     r.created_at = old.row.created_at;
     r.archived_at = old.row.archived_at;
-    tx.update_coupon_template(&r).await.map_err(|e| code_taken(e.into(), &spec))?;
+    tx.update_coupon_template(&r)
+        .await
+        .map_err(|e| code_taken(e.into(), &spec))?;
     tx.commit().await?;
     Ok(Loaded { row: r, spec }.into())
 }
@@ -129,8 +159,14 @@ pub async fn update(store: &dyn Store, ws: &Workspace, id: &str, spec: TemplateS
 /// Stops issuing; coupons already issued stay usable.
 pub async fn archive(store: &dyn Store, ws: &Workspace, id: &str) -> Result<TemplateOut> {
     let mut tx = store.begin_write(&ws.id).await?;
-    let Some(mut t) = templates_in_tx(tx.as_mut(), &[id]).await?.into_iter().next() else {
-        return Err(AppError::NotFound { what: "coupon template" });
+    let Some(mut t) = templates_in_tx(tx.as_mut(), &[id])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(AppError::NotFound {
+            what: "coupon template",
+        });
     };
     let now = now_millis();
     t.row.archived_at.get_or_insert(now);
@@ -144,7 +180,9 @@ pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Template
     let row = store
         .coupon_template(&ws.id, id)
         .await?
-        .ok_or(AppError::NotFound { what: "coupon template" })?;
+        .ok_or(AppError::NotFound {
+            what: "coupon template",
+        })?;
     Ok(load(row)?.into())
 }
 
@@ -184,22 +222,39 @@ pub struct PackOut {
 }
 
 pub(crate) fn pack_out(p: GiftPackRow) -> Result<PackOut> {
-    let items: Vec<PackItem> =
-        serde_json::from_str(&p.items).map_err(|e| StoreError::Corrupt(format!("gift pack {}: {e}", p.id)))?;
-    Ok(PackOut { id: p.id, name: p.name, items, created_at: millis_to_rfc3339(p.created_at) })
+    let items: Vec<PackItem> = serde_json::from_str(&p.items)
+        .map_err(|e| StoreError::Corrupt(format!("gift pack {}: {e}", p.id)))?;
+    Ok(PackOut {
+        id: p.id,
+        name: p.name,
+        items,
+        created_at: millis_to_rfc3339(p.created_at),
+    })
 }
 
 pub async fn create_pack(store: &dyn Store, ws: &Workspace, p: PackIn) -> Result<PackOut> {
     let mut errs = Vec::new();
     if p.name.trim().is_empty() || p.name.chars().count() > 100 {
-        errs.push(FieldError::new(&["name"], "invalid_name", "name must be 1–100 characters"));
+        errs.push(FieldError::new(
+            &["name"],
+            "invalid_name",
+            "name must be 1–100 characters",
+        ));
     }
     if p.items.is_empty() || p.items.len() > 50 {
-        errs.push(FieldError::new(&["items"], "invalid_items", "a pack holds 1–50 items"));
+        errs.push(FieldError::new(
+            &["items"],
+            "invalid_items",
+            "a pack holds 1–50 items",
+        ));
     }
     for (i, it) in p.items.iter().enumerate() {
         if !(1..=100).contains(&it.quantity) {
-            errs.push(FieldError::new(&["items", &i.to_string(), "quantity"], "out_of_range", "quantity must be 1–100"));
+            errs.push(FieldError::new(
+                &["items", &i.to_string(), "quantity"],
+                "out_of_range",
+                "quantity must be 1–100",
+            ));
         }
     }
     let mut tx = store.begin_write(&ws.id).await?;
@@ -229,7 +284,12 @@ pub async fn create_pack(store: &dyn Store, ws: &Workspace, p: PackIn) -> Result
 }
 
 pub async fn list_packs(store: &dyn Store, ws: &Workspace) -> Result<Vec<PackOut>> {
-    store.gift_packs(&ws.id).await?.into_iter().map(pack_out).collect()
+    store
+        .gift_packs(&ws.id)
+        .await?
+        .into_iter()
+        .map(pack_out)
+        .collect()
 }
 
 /// Issue a template or a gift pack to the member of every accepted event of a type.
@@ -265,22 +325,42 @@ fn rule_out(r: EventRuleRow) -> RuleOut {
 pub async fn create_rule(store: &dyn Store, ws: &Workspace, r: RuleIn) -> Result<RuleOut> {
     let kind = r.event_type.trim().to_owned();
     if kind.is_empty() || kind.len() > 100 {
-        return Err(Invalid::one(&["event_type"], "invalid_type", "event_type must be 1–100 characters").into());
+        return Err(Invalid::one(
+            &["event_type"],
+            "invalid_type",
+            "event_type must be 1–100 characters",
+        )
+        .into());
     }
     let mut tx = store.begin_write(&ws.id).await?;
     match (&r.template_id, &r.pack_id) {
         (Some(t), None) => {
             if tx.tx_coupon_templates(&[t]).await?.is_empty() {
-                return Err(Invalid::one(&["template_id"], "template_not_found", format!("no coupon template `{t}`")).into());
+                return Err(Invalid::one(
+                    &["template_id"],
+                    "template_not_found",
+                    format!("no coupon template `{t}`"),
+                )
+                .into());
             }
         }
         (None, Some(p)) => {
             if tx.tx_gift_pack(p).await?.is_none() {
-                return Err(Invalid::one(&["pack_id"], "pack_not_found", format!("no gift pack `{p}`")).into());
+                return Err(Invalid::one(
+                    &["pack_id"],
+                    "pack_not_found",
+                    format!("no gift pack `{p}`"),
+                )
+                .into());
             }
         }
         _ => {
-            return Err(Invalid::one(&["template_id"], "one_required", "give exactly one of template_id and pack_id").into());
+            return Err(Invalid::one(
+                &["template_id"],
+                "one_required",
+                "give exactly one of template_id and pack_id",
+            )
+            .into());
         }
     }
     let row = EventRuleRow {
@@ -297,5 +377,10 @@ pub async fn create_rule(store: &dyn Store, ws: &Workspace, r: RuleIn) -> Result
 }
 
 pub async fn list_rules(store: &dyn Store, ws: &Workspace) -> Result<Vec<RuleOut>> {
-    Ok(store.coupon_event_rules(&ws.id).await?.into_iter().map(rule_out).collect())
+    Ok(store
+        .coupon_event_rules(&ws.id)
+        .await?
+        .into_iter()
+        .map(rule_out)
+        .collect())
 }
