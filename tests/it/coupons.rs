@@ -531,7 +531,7 @@ async fn share_to_claim_rewards_the_sharer(app: TestApp) {
     );
     let (s, b) = app.post(&path, json!({"member": "f1"})).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    assert_eq!(b["coupon"]["member_id"].is_string(), true);
+    assert!(b["coupon"]["member_id"].is_string());
     assert!(b["sharer_reward"].is_null());
     let (s, b) = app.post(&path, json!({"member": "f1"})).await;
     assert_eq!(
