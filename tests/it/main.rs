@@ -8,6 +8,7 @@
 mod helpers;
 
 mod api_basics;
+mod coupons;
 mod events;
 mod import;
 mod loyalty;

@@ -27,7 +27,8 @@ pub use state::AppState;
     tags((name = "members", description = "Member profiles (会员档案) and their aggregates"),
          (name = "events", description = "Behaviour events (用户行为): the write path"),
          (name = "system", description = "Health and metadata"),
-         (name = "loyalty", description = "Growth, tiers, points, stored value, check-in, referrals (会员成长体系)"))
+         (name = "loyalty", description = "Growth, tiers, points, stored value, check-in, referrals (会员成长体系)"),
+         (name = "coupons", description = "Coupons (优惠券): templates, issuing, gift packs, codes, share-to-claim, checkout, reports"))
 )]
 struct ApiDoc;
 
@@ -49,6 +50,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::members::router())
         .merge(routes::events::router())
         .merge(routes::loyalty::router())
+        .merge(routes::coupons::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

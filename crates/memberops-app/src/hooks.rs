@@ -36,5 +36,6 @@ pub async fn after_events(
     applied: &[AppliedEvent],
 ) -> Result<()> {
     crate::loyalty::on_events(tx, ws, applied).await?;
+    crate::coupons::on_events(tx, ws, applied).await?;
     Ok(())
 }

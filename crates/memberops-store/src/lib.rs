@@ -19,6 +19,7 @@
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
 mod backend;
+mod coupons;
 mod error;
 mod loyalty;
 mod model;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use loyalty::*;
 pub use model::*;
@@ -45,7 +47,7 @@ pub enum Backend {
 /// Storage as the application uses it. Reads go to a pool of connections; writes go
 /// through [`WriteTx`].
 #[async_trait]
-pub trait Store: LoyaltyStore + Send + Sync + 'static {
+pub trait Store: LoyaltyStore + CouponsStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -94,7 +96,7 @@ pub trait Store: LoyaltyStore + Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: LoyaltyTx + Send {
+pub trait WriteTx: LoyaltyTx + CouponsTx + Send {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

@@ -82,3 +82,4 @@ impl SqliteStore {
 
 crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);

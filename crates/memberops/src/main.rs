@@ -38,6 +38,9 @@ enum Command {
     /// Import members or orders from CSV files through the event path (idempotent).
     #[command(subcommand)]
     Import(cmd::import::Command),
+    /// Coupon templates, reports and code generation.
+    #[command(subcommand)]
+    Coupons(cmd::coupons::Command),
     /// Fill the database with a realistic synthetic membership.
     Demo(cmd::demo::Args),
     /// Print the OpenAPI document.
@@ -59,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => cmd::migrate(&cli.db).await,
         Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
         Command::Import(c) => cmd::import::run(&cli.db, c).await,
+        Command::Coupons(c) => cmd::coupons::run(&cli.db, c).await,
         Command::Demo(args) => cmd::demo::run(&cli.db, args).await,
         Command::Openapi => {
             println!("{}", cmd::openapi_json()?);

@@ -1,5 +1,6 @@
 pub mod apikey;
 pub mod bench;
+pub mod coupons;
 pub mod demo;
 pub mod import;
 pub mod loyalty;

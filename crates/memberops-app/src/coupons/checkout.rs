@@ -1,0 +1,282 @@
+//! Checkout: which of a member's coupons apply to a cart (and the best combination), and
+//! locking the chosen ones to an order, idempotently by order id.
+
+use std::collections::HashMap;
+
+use memberops_core::time::{Millis, now_millis};
+use memberops_core::{FieldError, Invalid};
+use memberops_coupons::checkout::{Context, combine};
+use memberops_coupons::{
+    Cart, Combination, CouponStatus, Evaluation, HeldCoupon, best_combination, evaluate,
+};
+use memberops_store::{CouponOrderRow, CouponRow, RedemptionRow, Store, StoreError, TemplateRow};
+use serde::{Deserialize, Serialize};
+
+use super::{Loaded, conflict, load, member_in_tx, templates_in_tx};
+use crate::error::{AppError, Result};
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ValidateIn {
+    /// The member's external id.
+    pub member: String,
+    /// Where the order is placed (`app`, `store`, `mini_program`…).
+    #[serde(default)]
+    pub channel: Option<String>,
+    pub cart: Cart,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ValidateOut {
+    pub member_id: String,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    /// Every coupon the member holds, applicable or not (with the reason).
+    pub coupons: Vec<Evaluation>,
+    /// The combination that saves the most, if any coupon applies.
+    pub best: Option<Combination>,
+}
+
+fn held<'a>(rows: &'a [CouponRow], templates: &'a HashMap<String, Loaded>) -> Vec<HeldCoupon<'a>> {
+    rows.iter()
+        .filter_map(|c| {
+            let t = templates.get(&c.template_id)?;
+            Some(HeldCoupon {
+                id: &c.id,
+                template_id: &c.template_id,
+                template: &t.spec,
+                status: CouponStatus::parse(&c.status).unwrap_or(CouponStatus::Void),
+                valid_from: c.valid_from.unwrap_or(0),
+                valid_to: c.valid_to.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+fn context<'a>(
+    rows: &'a [CouponRow],
+    templates: &'a HashMap<String, Loaded>,
+    now: Millis,
+    channel: Option<&'a str>,
+) -> Context<'a> {
+    let mut ctx = Context {
+        now,
+        channel,
+        ..Context::default()
+    };
+    for c in rows {
+        if c.status == "locked" || c.status == "redeemed" {
+            *ctx.uses.entry(c.template_id.as_str()).or_insert(0) += 1;
+        }
+    }
+    for (id, t) in templates {
+        if let Some(b) = t.row.budget_minor {
+            ctx.budget_left
+                .insert(id.as_str(), b - t.row.budget_used_minor);
+        }
+    }
+    ctx
+}
+
+fn index(rows: Vec<TemplateRow>) -> Result<HashMap<String, Loaded>> {
+    rows.into_iter()
+        .map(|r| load(r).map(|l| (l.row.id.clone(), l)))
+        .collect()
+}
+
+pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Result<ValidateOut> {
+    req.cart.validate()?;
+    let (member, _) = store
+        .member_by_external_id(&ws.id, &req.member)
+        .await?
+        .ok_or(AppError::NotFound { what: "member" })?;
+    let rows = store.member_coupons(&ws.id, &member.id).await?;
+    let mut ids: Vec<&str> = rows.iter().map(|c| c.template_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let templates = index(store.coupon_templates_by_ids(&ws.id, &ids).await?)?;
+    let coupons = held(&rows, &templates);
+    let ctx = context(&rows, &templates, now_millis(), req.channel.as_deref());
+    let evals = evaluate(&coupons, &ctx, &req.cart);
+    let best = best_combination(&coupons, &evals, &ctx, &req.cart);
+    Ok(ValidateOut {
+        member_id: member.id,
+        subtotal_minor: req.cart.subtotal(),
+        shipping_minor: req.cart.shipping_minor,
+        coupons: evals,
+        best,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct RedeemIn {
+    pub member: String,
+    /// The shop's order id: redeeming again with it returns the first answer.
+    pub order_id: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    pub cart: Cart,
+    /// The coupons to use together.
+    pub coupon_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RedeemOut {
+    pub order_id: String,
+    pub member_id: String,
+    /// `locked` until `order.paid` makes it `paid`; `released` after a cancel,
+    /// `refunded` after a full refund.
+    pub status: String,
+    pub combination: Combination,
+}
+
+fn check_redeem(req: &RedeemIn) -> Result<()> {
+    let mut errs = Vec::new();
+    if req.order_id.trim().is_empty() || req.order_id.len() > 200 {
+        errs.push(FieldError::new(
+            &["order_id"],
+            "invalid_order_id",
+            "order_id must be 1–200 characters",
+        ));
+    }
+    if req.coupon_ids.is_empty() || req.coupon_ids.len() > 20 {
+        errs.push(FieldError::new(
+            &["coupon_ids"],
+            "out_of_range",
+            "choose 1–20 coupons",
+        ));
+    }
+    let mut sorted = req.coupon_ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != req.coupon_ids.len() {
+        errs.push(FieldError::new(
+            &["coupon_ids"],
+            "duplicate",
+            "a coupon is named twice",
+        ));
+    }
+    if let Err(Invalid(e)) = req.cart.validate() {
+        errs.extend(e);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Invalid(errs).into())
+    }
+}
+
+pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<RedeemOut> {
+    check_redeem(&req)?;
+    let now = now_millis();
+    let order_id = req.order_id.trim();
+    let mut tx = store.begin_write(&ws.id).await?;
+    let member = member_in_tx(tx.as_mut(), &req.member).await?;
+    if let Some(saved) = tx.tx_coupon_order(order_id).await? {
+        let ids: Vec<String> = serde_json::from_str(&saved.coupon_ids)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if saved.member_id != member.id || ids != req.coupon_ids {
+            return Err(conflict(
+                "order_already_redeemed",
+                format!("order {order_id} already has other coupons"),
+            ));
+        }
+        let mut out: RedeemOut =
+            serde_json::from_str(&saved.result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.status = saved.status;
+        return Ok(out);
+    }
+    let chosen_ids: Vec<&str> = req.coupon_ids.iter().map(String::as_str).collect();
+    let chosen_rows = tx.tx_coupons(&chosen_ids).await?;
+    for id in &chosen_ids {
+        match chosen_rows.iter().find(|c| c.id == *id) {
+            None => return Err(AppError::NotFound { what: "coupon" }),
+            Some(c) if c.member_id.as_deref() != Some(member.id.as_str()) => {
+                return Err(conflict(
+                    "not_owner",
+                    format!("coupon {id} belongs to another member"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let all = tx.tx_member_coupons(&member.id).await?;
+    let mut tids: Vec<&str> = chosen_rows.iter().map(|c| c.template_id.as_str()).collect();
+    tids.sort_unstable();
+    tids.dedup();
+    let templates: HashMap<String, Loaded> = templates_in_tx(tx.as_mut(), &tids)
+        .await?
+        .into_iter()
+        .map(|l| (l.row.id.clone(), l))
+        .collect();
+    // In the client's order, so the saved answer lines up with the request.
+    let ordered: Vec<CouponRow> = chosen_ids
+        .iter()
+        .filter_map(|id| chosen_rows.iter().find(|c| c.id == *id).cloned())
+        .collect();
+    let coupons = held(&ordered, &templates);
+    let ctx = context(&all, &templates, now, req.channel.as_deref());
+    let refs: Vec<&HeldCoupon<'_>> = coupons.iter().collect();
+    let combo = combine(&refs, &ctx, &req.cart).map_err(|(id, reason)| {
+        conflict(reason.as_str(), format!("coupon {id}: {}", reason.as_str()))
+    })?;
+    let mut redemptions = Vec::with_capacity(coupons.len());
+    for (c, discount) in coupons.iter().zip(&combo.discounts_minor) {
+        if !tx.lock_coupon(c.id, &member.id, order_id, now).await? {
+            return Err(conflict(
+                "already_used",
+                format!("coupon {} is no longer available", c.id),
+            ));
+        }
+        if *discount > 0 && !tx.spend_coupon_budget(c.template_id, *discount).await? {
+            return Err(conflict(
+                "budget_exhausted",
+                format!("template {} has no budget left", c.template_id),
+            ));
+        }
+        redemptions.push(RedemptionRow {
+            order_id: order_id.to_owned(),
+            coupon_id: c.id.to_owned(),
+            template_id: c.template_id.to_owned(),
+            member_id: member.id.clone(),
+            discount_minor: *discount,
+            status: "locked".into(),
+            locked_at: now,
+            paid_at: None,
+            closed_at: None,
+        });
+    }
+    tx.insert_redemptions(&redemptions).await?;
+    let out = RedeemOut {
+        order_id: order_id.to_owned(),
+        member_id: member.id.clone(),
+        status: "locked".into(),
+        combination: combo,
+    };
+    tx.insert_coupon_order(&CouponOrderRow {
+        order_id: order_id.to_owned(),
+        member_id: member.id.clone(),
+        coupon_ids: super::to_json(&req.coupon_ids)?,
+        result: super::to_json(&out)?,
+        status: "locked".into(),
+        created_at: now,
+        updated_at: now,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The redemption saved for an order.
+pub async fn order(store: &dyn Store, ws: &Workspace, order_id: &str) -> Result<RedeemOut> {
+    let saved = store
+        .coupon_order(&ws.id, order_id)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "coupon order",
+        })?;
+    let mut out: RedeemOut =
+        serde_json::from_str(&saved.result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    out.status = saved.status;
+    Ok(out)
+}

@@ -1,0 +1,208 @@
+//! Reactions to accepted events, inside the batch's transaction: `order.paid` confirms the
+//! coupons locked to the order (and grants 满返 rewards, and counts friends' first orders
+//! for share-to-claim), `order.cancelled` releases them, a full `order.refunded` restores
+//! them (per template), and event rules issue coupons or gift packs.
+
+use memberops_core::event::{ORDER_PAID, ORDER_REFUNDED};
+use memberops_core::id::new_id;
+use memberops_core::time::Millis;
+use memberops_coupons::template::{Benefit, RefundPolicy, SpendReward};
+use memberops_store::{RewardRow, WriteTx};
+
+use super::{Grant, REWARD, issue_grants, templates_in_tx};
+use crate::error::{AppError, Result};
+use crate::hooks::AppliedEvent;
+use crate::workspace::Workspace;
+
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+
+pub async fn on_events(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    applied: &[AppliedEvent],
+) -> Result<()> {
+    if applied.is_empty() {
+        return Ok(());
+    }
+    let mut kinds: Vec<&str> = applied.iter().map(|a| a.event.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let rules = tx.event_rules_for(&kinds).await?;
+    for a in applied {
+        let order_id = a.event.properties.get("order_id").and_then(|v| v.as_str());
+        match (a.event.kind.as_str(), order_id) {
+            (ORDER_PAID, Some(o)) => {
+                confirm(tx, ws, o, a.occurred_at).await?;
+                super::share::on_first_order(tx, ws, &a.member_id, o, a.occurred_at).await?;
+            }
+            (ORDER_CANCELLED, Some(o)) => close(tx, o, a.occurred_at, false).await?,
+            (ORDER_REFUNDED, Some(o)) => {
+                let fully = tx
+                    .orders_by_ids(&[o])
+                    .await?
+                    .first()
+                    .is_none_or(|r| r.refunded_minor >= r.amount_minor);
+                if fully {
+                    close(tx, o, a.occurred_at, true).await?;
+                }
+            }
+            _ => {}
+        }
+        for rule in rules.iter().filter(|r| r.event_type == a.event.kind) {
+            let (templates, grants) = super::issue::plan_for(
+                tx,
+                rule.template_id.as_deref(),
+                rule.pack_id.as_deref(),
+                1,
+                &[a.member_id.as_str()],
+            )
+            .await?;
+            let source = if rule.pack_id.is_some() {
+                "pack"
+            } else {
+                "rule"
+            };
+            // Out of stock or over a limit: this member gets nothing, the event still lands.
+            match issue_grants(
+                tx,
+                ws,
+                &templates,
+                &grants,
+                source,
+                a.occurred_at.max(memberops_core::time::now_millis()),
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(AppError::Conflict { code, .. }) => {
+                    tracing::warn!(rule = %rule.id, code, "event rule issued nothing")
+                }
+                Err(AppError::NotFound { what }) => {
+                    tracing::warn!(rule = %rule.id, what, "event rule names a missing item")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `locked` → `redeemed`; then 满返 rewards.
+async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Millis) -> Result<()> {
+    let Some(order) = tx.tx_coupon_order(order_id).await? else {
+        return Ok(());
+    };
+    if order.status != "locked" {
+        return Ok(());
+    }
+    let reds = tx.order_redemptions(order_id).await?;
+    let ids: Vec<&str> = reds.iter().map(|r| r.coupon_id.as_str()).collect();
+    tx.move_coupons(&ids, "locked", "redeemed", at).await?;
+    for r in &reds {
+        tx.set_redemption_status(order_id, &r.coupon_id, "locked", "redeemed", true, at)
+            .await?;
+    }
+    tx.set_coupon_order_status(order_id, "paid", at).await?;
+    let tids: Vec<&str> = reds.iter().map(|r| r.template_id.as_str()).collect();
+    for t in templates_in_tx(tx, &tids).await? {
+        let Benefit::SpendReturn { reward, .. } = &t.spec.benefit else {
+            continue;
+        };
+        let (points, coupon_id) = match reward {
+            SpendReward::Points { points } => (Some(*points), None),
+            SpendReward::Coupon { template_id } => {
+                let follow = templates_in_tx(tx, &[template_id]).await?;
+                let grants = [Grant {
+                    template: 0,
+                    member_id: order.member_id.clone(),
+                    quantity: 1,
+                }];
+                match issue_grants(
+                    tx,
+                    ws,
+                    &follow,
+                    &grants,
+                    "spend_return",
+                    at.max(memberops_core::time::now_millis()),
+                )
+                .await
+                {
+                    Ok(rows) => (None, rows.first().map(|c| c.id.clone())),
+                    Err(AppError::Conflict { code, .. }) => {
+                        tracing::warn!(order = order_id, code, "spend-return coupon not issued");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        tx.insert_reward(&RewardRow {
+            id: new_id(REWARD),
+            member_id: order.member_id.clone(),
+            template_id: t.row.id.clone(),
+            order_id: Some(order_id.to_owned()),
+            kind: if points.is_some() { "points" } else { "coupon" }.into(),
+            points,
+            coupon_id,
+            created_at: at,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Cancel or full refund. Unpaid: the coupons go back to the member. Paid and refunded:
+/// coupons whose template restores on refund go back; the others stay used.
+async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -> Result<()> {
+    let Some(order) = tx.tx_coupon_order(order_id).await? else {
+        return Ok(());
+    };
+    let reds = tx.order_redemptions(order_id).await?;
+    match order.status.as_str() {
+        "locked" => {
+            for r in &reds {
+                if tx
+                    .set_redemption_status(order_id, &r.coupon_id, "locked", "released", false, at)
+                    .await?
+                {
+                    tx.move_coupons(&[&r.coupon_id], "locked", "issued", at)
+                        .await?;
+                    tx.spend_coupon_budget(&r.template_id, -r.discount_minor)
+                        .await?;
+                }
+            }
+            tx.set_coupon_order_status(order_id, "released", at).await?;
+        }
+        "paid" => {
+            let tids: Vec<&str> = reds.iter().map(|r| r.template_id.as_str()).collect();
+            let templates = templates_in_tx(tx, &tids).await?;
+            for r in &reds {
+                let restore = templates
+                    .iter()
+                    .find(|t| t.row.id == r.template_id)
+                    .is_none_or(|t| t.spec.on_refund == RefundPolicy::Restore);
+                if restore
+                    && tx
+                        .set_redemption_status(
+                            order_id,
+                            &r.coupon_id,
+                            "redeemed",
+                            "restored",
+                            false,
+                            at,
+                        )
+                        .await?
+                {
+                    tx.move_coupons(&[&r.coupon_id], "redeemed", "issued", at)
+                        .await?;
+                    tx.spend_coupon_budget(&r.template_id, -r.discount_minor)
+                        .await?;
+                }
+            }
+            tx.set_coupon_order_status(order_id, if refund { "refunded" } else { "cancelled" }, at)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Coupon storage: templates, coupons, redemptions, gift packs, share-to-claim, event rules
+//! and rewards. Rules stay in `memberops-coupons`; this module only reads and writes rows.
+//!
+//! Every state change of a coupon is a conditional `UPDATE … WHERE status = …` that reports
+//! whether it happened, so two requests racing for one coupon cannot both win, whatever
+//! the backend's locking.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use memberops_core::time::Millis;
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// The template's rules as JSON.
+    pub spec: String,
+    pub shared_code: Option<String>,
+    pub stock: Option<i64>,
+    pub issued_count: i64,
+    pub budget_minor: Option<i64>,
+    pub budget_used_minor: i64,
+    pub archived_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRow {
+    pub id: String,
+    pub template_id: String,
+    pub member_id: Option<String>,
+    pub code: Option<String>,
+    pub status: String,
+    pub source: String,
+    pub valid_from: Option<Millis>,
+    pub valid_to: Option<Millis>,
+    pub issued_at: Millis,
+    pub claimed_at: Option<Millis>,
+    pub order_id: Option<String>,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponOrderRow {
+    pub order_id: String,
+    pub member_id: String,
+    /// JSON array of coupon ids, in the order the client chose them.
+    pub coupon_ids: String,
+    /// JSON of the answer given when the coupons were locked.
+    pub result: String,
+    /// `locked`, `paid`, `released` or `refunded`.
+    pub status: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionRow {
+    pub order_id: String,
+    pub coupon_id: String,
+    pub template_id: String,
+    pub member_id: String,
+    pub discount_minor: i64,
+    /// `locked`, `redeemed`, `released` or `restored`.
+    pub status: String,
+    pub locked_at: Millis,
+    pub paid_at: Option<Millis>,
+    pub closed_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftPackRow {
+    pub id: String,
+    pub name: String,
+    /// JSON `[{template_id, quantity}]`.
+    pub items: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRuleRow {
+    pub id: String,
+    pub event_type: String,
+    pub template_id: Option<String>,
+    pub pack_id: Option<String>,
+    pub created_at: Millis,
+    pub archived_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareLinkRow {
+    pub id: String,
+    pub template_id: String,
+    pub sharer_id: String,
+    pub claims: i64,
+    pub conversions: i64,
+    pub rewards: i64,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareClaimRow {
+    pub link_id: String,
+    pub template_id: String,
+    pub claimant_id: String,
+    pub coupon_id: String,
+    pub claimed_at: Millis,
+    pub converted_order_id: Option<String>,
+    pub converted_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewardRow {
+    pub id: String,
+    pub member_id: String,
+    pub template_id: String,
+    pub order_id: Option<String>,
+    /// `points` or `coupon`.
+    pub kind: String,
+    pub points: Option<i64>,
+    pub coupon_id: Option<String>,
+    pub created_at: Millis,
+}
+
+/// Coupon counts of one template, grouped: `(source, status, owned, count, overdue)` where
+/// `overdue` counts issued coupons whose window has closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateCounts {
+    pub groups: Vec<(String, String, bool, i64, i64)>,
+    pub discount_minor: i64,
+    pub orders: i64,
+    pub revenue_minor: i64,
+}
+
+/// Coupon reads outside a write transaction.
+#[async_trait]
+pub trait CouponsStore: Send + Sync {
+    async fn coupon_template(&self, ws: &str, id: &str) -> Result<Option<TemplateRow>>;
+    async fn coupon_templates(&self, ws: &str) -> Result<Vec<TemplateRow>>;
+    async fn coupon_templates_by_ids(&self, ws: &str, ids: &[&str]) -> Result<Vec<TemplateRow>>;
+    /// Every coupon the member owns, oldest first.
+    async fn member_coupons(&self, ws: &str, member_id: &str) -> Result<Vec<CouponRow>>;
+    async fn coupon(&self, ws: &str, id: &str) -> Result<Option<CouponRow>>;
+    async fn coupon_order(&self, ws: &str, order_id: &str) -> Result<Option<CouponOrderRow>>;
+    async fn gift_packs(&self, ws: &str) -> Result<Vec<GiftPackRow>>;
+    async fn coupon_event_rules(&self, ws: &str) -> Result<Vec<EventRuleRow>>;
+    async fn share_link(&self, ws: &str, id: &str) -> Result<Option<ShareLinkRow>>;
+    async fn template_counts(
+        &self,
+        ws: &str,
+        template_id: &str,
+        now: Millis,
+    ) -> Result<TemplateCounts>;
+}
+
+/// Coupon writes (and the reads they depend on) inside a write transaction.
+#[async_trait]
+pub trait CouponsTx: Send {
+    async fn insert_coupon_template(&mut self, t: &TemplateRow) -> Result<()>;
+    /// Rewrites the rules and limits; false if there is no such template.
+    async fn update_coupon_template(&mut self, t: &TemplateRow) -> Result<bool>;
+    async fn tx_coupon_templates(&mut self, ids: &[&str]) -> Result<Vec<TemplateRow>>;
+    async fn template_by_shared_code(&mut self, code: &str) -> Result<Option<TemplateRow>>;
+    /// Takes `n` from the template's stock; false (and nothing taken) if not enough is left.
+    async fn take_coupon_stock(&mut self, template_id: &str, n: i64) -> Result<bool>;
+    /// Adds to the discount spent from the budget (negative gives back); false (and
+    /// nothing spent) if it would exceed the budget.
+    async fn spend_coupon_budget(&mut self, template_id: &str, minor: i64) -> Result<bool>;
+    async fn insert_coupons(&mut self, rows: &[CouponRow]) -> Result<()>;
+    /// Inserts coupons whose code is not taken yet; returns the ids inserted.
+    async fn insert_coupon_codes(&mut self, rows: &[CouponRow]) -> Result<Vec<String>>;
+    /// Coupons of these templates the member has ever received: `template_id → count`.
+    async fn member_template_counts(
+        &mut self,
+        member_id: &str,
+        template_ids: &[&str],
+    ) -> Result<HashMap<String, i64>>;
+    async fn tx_member_coupons(&mut self, member_id: &str) -> Result<Vec<CouponRow>>;
+    async fn tx_coupons(&mut self, ids: &[&str]) -> Result<Vec<CouponRow>>;
+    async fn coupon_by_code(&mut self, code: &str) -> Result<Option<CouponRow>>;
+    /// Gives an unclaimed code coupon to a member; false if someone has it already.
+    async fn claim_coupon_code(
+        &mut self,
+        id: &str,
+        member_id: &str,
+        from: Millis,
+        to: Millis,
+        at: Millis,
+    ) -> Result<bool>;
+    /// `issued` → `locked` for this member's coupon; false if it was not issued to them.
+    async fn lock_coupon(
+        &mut self,
+        id: &str,
+        member_id: &str,
+        order_id: &str,
+        at: Millis,
+    ) -> Result<bool>;
+    /// Moves coupons from one status to another (clearing the order when they return to
+    /// `issued`); returns how many moved.
+    async fn move_coupons(&mut self, ids: &[&str], from: &str, to: &str, at: Millis)
+    -> Result<u64>;
+    async fn insert_coupon_order(&mut self, o: &CouponOrderRow) -> Result<()>;
+    async fn tx_coupon_order(&mut self, order_id: &str) -> Result<Option<CouponOrderRow>>;
+    async fn set_coupon_order_status(
+        &mut self,
+        order_id: &str,
+        status: &str,
+        at: Millis,
+    ) -> Result<()>;
+    async fn insert_redemptions(&mut self, rows: &[RedemptionRow]) -> Result<()>;
+    async fn order_redemptions(&mut self, order_id: &str) -> Result<Vec<RedemptionRow>>;
+    /// Moves one redemption of an order from one status to another; `paid` stamps
+    /// `paid_at`, otherwise `closed_at`. Returns whether it moved.
+    async fn set_redemption_status(
+        &mut self,
+        order_id: &str,
+        coupon_id: &str,
+        from: &str,
+        to: &str,
+        paid: bool,
+        at: Millis,
+    ) -> Result<bool>;
+    async fn issue_key_result(&mut self, key: &str) -> Result<Option<String>>;
+    async fn save_issue_key(&mut self, key: &str, result: &str, at: Millis) -> Result<()>;
+    async fn insert_gift_pack(&mut self, p: &GiftPackRow) -> Result<()>;
+    async fn tx_gift_pack(&mut self, id: &str) -> Result<Option<GiftPackRow>>;
+    async fn insert_event_rule(&mut self, r: &EventRuleRow) -> Result<()>;
+    async fn event_rules_for(&mut self, types: &[&str]) -> Result<Vec<EventRuleRow>>;
+    async fn share_link_of(
+        &mut self,
+        template_id: &str,
+        sharer_id: &str,
+    ) -> Result<Option<ShareLinkRow>>;
+    async fn tx_share_link(&mut self, id: &str) -> Result<Option<ShareLinkRow>>;
+    async fn insert_share_link(&mut self, l: &ShareLinkRow) -> Result<()>;
+    async fn bump_share_link(
+        &mut self,
+        id: &str,
+        claims: i64,
+        conversions: i64,
+        rewards: i64,
+    ) -> Result<()>;
+    async fn insert_share_claim(&mut self, c: &ShareClaimRow) -> Result<()>;
+    async fn count_share_claims(&mut self, template_id: &str, claimant_id: &str) -> Result<i64>;
+    async fn open_share_claims(&mut self, claimant_id: &str) -> Result<Vec<ShareClaimRow>>;
+    async fn convert_share_claim(
+        &mut self,
+        link_id: &str,
+        claimant_id: &str,
+        order_id: &str,
+        at: Millis,
+    ) -> Result<()>;
+    async fn insert_reward(&mut self, r: &RewardRow) -> Result<()>;
+    /// Orders the member has, paid at any time (refunded ones included).
+    async fn member_order_count(&mut self, member_id: &str) -> Result<i64>;
+}
+
+mod sql;
+
+pub(crate) use sql::impl_coupons;

@@ -1,0 +1,783 @@
+//! The coupon SQL, shared by both backends (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT … DO NOTHING`), stamped out per driver by `impl_coupons!`.
+
+macro_rules! impl_coupons {
+    ($Store:ty, $Tx:ident, $Db:ty) => {
+        mod coupons_impl {
+            use std::collections::HashMap;
+
+            use async_trait::async_trait;
+            use memberops_core::time::Millis;
+            use sqlx::{QueryBuilder, Row};
+
+            use super::{$Store, $Tx};
+            use crate::coupons::*;
+            use crate::error::Result;
+            use crate::CHUNK;
+
+            type DbRow = <$Db as sqlx::Database>::Row;
+
+            fn template_from(r: &DbRow) -> Result<TemplateRow> {
+                Ok(TemplateRow {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    kind: r.try_get("kind")?,
+                    spec: r.try_get("spec")?,
+                    shared_code: r.try_get("shared_code")?,
+                    stock: r.try_get("stock")?,
+                    issued_count: r.try_get("issued_count")?,
+                    budget_minor: r.try_get("budget_minor")?,
+                    budget_used_minor: r.try_get("budget_used_minor")?,
+                    archived_at: r.try_get("archived_at")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            }
+
+            fn coupon_from(r: &DbRow) -> Result<CouponRow> {
+                Ok(CouponRow {
+                    id: r.try_get("id")?,
+                    template_id: r.try_get("template_id")?,
+                    member_id: r.try_get("member_id")?,
+                    code: r.try_get("code")?,
+                    status: r.try_get("status")?,
+                    source: r.try_get("source")?,
+                    valid_from: r.try_get("valid_from")?,
+                    valid_to: r.try_get("valid_to")?,
+                    issued_at: r.try_get("issued_at")?,
+                    claimed_at: r.try_get("claimed_at")?,
+                    order_id: r.try_get("order_id")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            }
+
+            fn order_from(r: &DbRow) -> Result<CouponOrderRow> {
+                Ok(CouponOrderRow {
+                    order_id: r.try_get("order_id")?,
+                    member_id: r.try_get("member_id")?,
+                    coupon_ids: r.try_get("coupon_ids")?,
+                    result: r.try_get("result")?,
+                    status: r.try_get("status")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            }
+
+            fn redemption_from(r: &DbRow) -> Result<RedemptionRow> {
+                Ok(RedemptionRow {
+                    order_id: r.try_get("order_id")?,
+                    coupon_id: r.try_get("coupon_id")?,
+                    template_id: r.try_get("template_id")?,
+                    member_id: r.try_get("member_id")?,
+                    discount_minor: r.try_get("discount_minor")?,
+                    status: r.try_get("status")?,
+                    locked_at: r.try_get("locked_at")?,
+                    paid_at: r.try_get("paid_at")?,
+                    closed_at: r.try_get("closed_at")?,
+                })
+            }
+
+            fn pack_from(r: &DbRow) -> Result<GiftPackRow> {
+                Ok(GiftPackRow { id: r.try_get("id")?, name: r.try_get("name")?, items: r.try_get("items")?, created_at: r.try_get("created_at")? })
+            }
+
+            fn rule_from(r: &DbRow) -> Result<EventRuleRow> {
+                Ok(EventRuleRow {
+                    id: r.try_get("id")?,
+                    event_type: r.try_get("event_type")?,
+                    template_id: r.try_get("template_id")?,
+                    pack_id: r.try_get("pack_id")?,
+                    created_at: r.try_get("created_at")?,
+                    archived_at: r.try_get("archived_at")?,
+                })
+            }
+
+            fn link_from(r: &DbRow) -> Result<ShareLinkRow> {
+                Ok(ShareLinkRow {
+                    id: r.try_get("id")?,
+                    template_id: r.try_get("template_id")?,
+                    sharer_id: r.try_get("sharer_id")?,
+                    claims: r.try_get("claims")?,
+                    conversions: r.try_get("conversions")?,
+                    rewards: r.try_get("rewards")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            }
+
+            fn claim_from(r: &DbRow) -> Result<ShareClaimRow> {
+                Ok(ShareClaimRow {
+                    link_id: r.try_get("link_id")?,
+                    template_id: r.try_get("template_id")?,
+                    claimant_id: r.try_get("claimant_id")?,
+                    coupon_id: r.try_get("coupon_id")?,
+                    claimed_at: r.try_get("claimed_at")?,
+                    converted_order_id: r.try_get("converted_order_id")?,
+                    converted_at: r.try_get("converted_at")?,
+                })
+            }
+
+            /// `SELECT … FROM table WHERE workspace_id = ws AND column IN (items)`.
+            fn in_list(prefix: &str, ws: &str, column: &str, items: &[&str]) -> QueryBuilder<$Db> {
+                let mut q = QueryBuilder::<$Db>::new(prefix);
+                q.push(" WHERE workspace_id = ").push_bind(ws.to_owned());
+                q.push(format!(" AND {column} IN ("));
+                let mut sep = q.separated(", ");
+                for it in items {
+                    sep.push_bind((*it).to_owned());
+                }
+                q.push(")");
+                q
+            }
+
+            fn push_coupon_values(q: &mut QueryBuilder<$Db>, ws: &str, rows: &[CouponRow]) {
+                q.push_values(rows, |mut b, c| {
+                    b.push_bind(ws.to_owned())
+                        .push_bind(c.id.clone())
+                        .push_bind(c.template_id.clone())
+                        .push_bind(c.member_id.clone())
+                        .push_bind(c.code.clone())
+                        .push_bind(c.status.clone())
+                        .push_bind(c.source.clone())
+                        .push_bind(c.valid_from)
+                        .push_bind(c.valid_to)
+                        .push_bind(c.issued_at)
+                        .push_bind(c.claimed_at)
+                        .push_bind(c.order_id.clone())
+                        .push_bind(c.updated_at);
+                });
+            }
+
+            const COUPON_INSERT: &str = "INSERT INTO coupons (workspace_id, id, template_id, member_id, code, status, source, \
+                 valid_from, valid_to, issued_at, claimed_at, order_id, updated_at) ";
+
+            #[async_trait]
+            impl CouponsStore for $Store {
+                async fn coupon_template(&self, ws: &str, id: &str) -> Result<Option<TemplateRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 AND id = $2")
+                        .bind(ws)
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await?;
+                    r.as_ref().map(template_from).transpose()
+                }
+
+                async fn coupon_templates(&self, ws: &str) -> Result<Vec<TemplateRow>> {
+                    let rows = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 ORDER BY id")
+                        .bind(ws)
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter().map(template_from).collect()
+                }
+
+                async fn coupon_templates_by_ids(&self, ws: &str, ids: &[&str]) -> Result<Vec<TemplateRow>> {
+                    let mut out = Vec::new();
+                    for chunk in ids.chunks(CHUNK) {
+                        let rows = in_list("SELECT * FROM coupon_templates", ws, "id", chunk).build().fetch_all(self.reader()).await?;
+                        for r in &rows {
+                            out.push(template_from(r)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn member_coupons(&self, ws: &str, member_id: &str) -> Result<Vec<CouponRow>> {
+                    let rows = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND member_id = $2 ORDER BY id")
+                        .bind(ws)
+                        .bind(member_id)
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter().map(coupon_from).collect()
+                }
+
+                async fn coupon(&self, ws: &str, id: &str) -> Result<Option<CouponRow>> {
+                    let r = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND id = $2")
+                        .bind(ws)
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await?;
+                    r.as_ref().map(coupon_from).transpose()
+                }
+
+                async fn coupon_order(&self, ws: &str, order_id: &str) -> Result<Option<CouponOrderRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_orders WHERE workspace_id = $1 AND order_id = $2")
+                        .bind(ws)
+                        .bind(order_id)
+                        .fetch_optional(self.reader())
+                        .await?;
+                    r.as_ref().map(order_from).transpose()
+                }
+
+                async fn gift_packs(&self, ws: &str) -> Result<Vec<GiftPackRow>> {
+                    let rows = sqlx::query("SELECT * FROM coupon_gift_packs WHERE workspace_id = $1 ORDER BY id")
+                        .bind(ws)
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter().map(pack_from).collect()
+                }
+
+                async fn coupon_event_rules(&self, ws: &str) -> Result<Vec<EventRuleRow>> {
+                    let rows = sqlx::query("SELECT * FROM coupon_event_rules WHERE workspace_id = $1 ORDER BY id")
+                        .bind(ws)
+                        .fetch_all(self.reader())
+                        .await?;
+                    rows.iter().map(rule_from).collect()
+                }
+
+                async fn share_link(&self, ws: &str, id: &str) -> Result<Option<ShareLinkRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_share_links WHERE workspace_id = $1 AND id = $2")
+                        .bind(ws)
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await?;
+                    r.as_ref().map(link_from).transpose()
+                }
+
+                async fn template_counts(&self, ws: &str, template_id: &str, now: Millis) -> Result<TemplateCounts> {
+                    let rows = sqlx::query(
+                        "SELECT source, status, CAST(CASE WHEN member_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS owned, \
+                         CAST(COUNT(*) AS BIGINT) AS n, \
+                         CAST(SUM(CASE WHEN status = 'issued' AND valid_to IS NOT NULL AND valid_to <= $3 THEN 1 ELSE 0 END) AS BIGINT) AS overdue \
+                         FROM coupons WHERE workspace_id = $1 AND template_id = $2 \
+                         GROUP BY source, status, CASE WHEN member_id IS NULL THEN 0 ELSE 1 END",
+                    )
+                    .bind(ws)
+                    .bind(template_id)
+                    .bind(now)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let mut out = TemplateCounts::default();
+                    for r in &rows {
+                        let owned: i64 = r.try_get("owned")?;
+                        out.groups.push((r.try_get("source")?, r.try_get("status")?, owned == 1, r.try_get("n")?, r.try_get("overdue")?));
+                    }
+                    let r = sqlx::query(
+                        "SELECT CAST(COALESCE(SUM(discount_minor), 0) AS BIGINT) AS d, CAST(COUNT(DISTINCT order_id) AS BIGINT) AS n \
+                         FROM coupon_redemptions WHERE workspace_id = $1 AND template_id = $2 AND status = 'redeemed'",
+                    )
+                    .bind(ws)
+                    .bind(template_id)
+                    .fetch_one(self.reader())
+                    .await?;
+                    out.discount_minor = r.try_get("d")?;
+                    out.orders = r.try_get("n")?;
+                    out.revenue_minor = sqlx::query_scalar(
+                        "SELECT CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT) FROM orders \
+                         WHERE workspace_id = $1 AND order_id IN (SELECT order_id FROM coupon_redemptions \
+                         WHERE workspace_id = $1 AND template_id = $2 AND status = 'redeemed')",
+                    )
+                    .bind(ws)
+                    .bind(template_id)
+                    .fetch_one(self.reader())
+                    .await?;
+                    Ok(out)
+                }
+            }
+
+            #[async_trait]
+            impl CouponsTx for $Tx {
+                async fn insert_coupon_template(&mut self, t: &TemplateRow) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO coupon_templates (workspace_id, id, name, kind, spec, shared_code, stock, issued_count, \
+                         budget_minor, budget_used_minor, archived_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    )
+                    .bind(&self.ws)
+                    .bind(&t.id)
+                    .bind(&t.name)
+                    .bind(&t.kind)
+                    .bind(&t.spec)
+                    .bind(&t.shared_code)
+                    .bind(t.stock)
+                    .bind(t.issued_count)
+                    .bind(t.budget_minor)
+                    .bind(t.budget_used_minor)
+                    .bind(t.archived_at)
+                    .bind(t.created_at)
+                    .bind(t.updated_at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn update_coupon_template(&mut self, t: &TemplateRow) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE coupon_templates SET name = $1, kind = $2, spec = $3, shared_code = $4, stock = $5, \
+                         budget_minor = $6, archived_at = $7, updated_at = $8 WHERE workspace_id = $9 AND id = $10",
+                    )
+                    .bind(&t.name)
+                    .bind(&t.kind)
+                    .bind(&t.spec)
+                    .bind(&t.shared_code)
+                    .bind(t.stock)
+                    .bind(t.budget_minor)
+                    .bind(t.archived_at)
+                    .bind(t.updated_at)
+                    .bind(&self.ws)
+                    .bind(&t.id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn tx_coupon_templates(&mut self, ids: &[&str]) -> Result<Vec<TemplateRow>> {
+                    let mut out = Vec::new();
+                    for chunk in ids.chunks(CHUNK) {
+                        let rows = in_list("SELECT * FROM coupon_templates", &self.ws, "id", chunk).build().fetch_all(&mut *self.tx).await?;
+                        for r in &rows {
+                            out.push(template_from(r)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn template_by_shared_code(&mut self, code: &str) -> Result<Option<TemplateRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 AND shared_code = $2")
+                        .bind(&self.ws)
+                        .bind(code)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(template_from).transpose()
+                }
+
+                async fn take_coupon_stock(&mut self, template_id: &str, n: i64) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE coupon_templates SET issued_count = issued_count + $1 \
+                         WHERE workspace_id = $2 AND id = $3 AND (stock IS NULL OR issued_count + $1 <= stock)",
+                    )
+                    .bind(n)
+                    .bind(&self.ws)
+                    .bind(template_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn spend_coupon_budget(&mut self, template_id: &str, minor: i64) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE coupon_templates SET budget_used_minor = budget_used_minor + $1 \
+                         WHERE workspace_id = $2 AND id = $3 AND (budget_minor IS NULL OR budget_used_minor + $1 <= budget_minor)",
+                    )
+                    .bind(minor)
+                    .bind(&self.ws)
+                    .bind(template_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn insert_coupons(&mut self, rows: &[CouponRow]) -> Result<()> {
+                    for chunk in rows.chunks(CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new(COUPON_INSERT);
+                        push_coupon_values(&mut q, &self.ws, chunk);
+                        q.build().execute(&mut *self.tx).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn insert_coupon_codes(&mut self, rows: &[CouponRow]) -> Result<Vec<String>> {
+                    let mut out = Vec::with_capacity(rows.len());
+                    for chunk in rows.chunks(CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new(COUPON_INSERT);
+                        push_coupon_values(&mut q, &self.ws, chunk);
+                        q.push(" ON CONFLICT (workspace_id, code) DO NOTHING RETURNING id");
+                        for r in q.build().fetch_all(&mut *self.tx).await? {
+                            out.push(r.try_get("id")?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn member_template_counts(&mut self, member_id: &str, template_ids: &[&str]) -> Result<HashMap<String, i64>> {
+                    let mut out = HashMap::new();
+                    for chunk in template_ids.chunks(CHUNK) {
+                        let mut q = in_list(
+                            "SELECT template_id, CAST(COUNT(*) AS BIGINT) AS n FROM coupons",
+                            &self.ws,
+                            "template_id",
+                            chunk,
+                        );
+                        q.push(" AND member_id = ").push_bind(member_id.to_owned()).push(" GROUP BY template_id");
+                        for r in q.build().fetch_all(&mut *self.tx).await? {
+                            out.insert(r.try_get("template_id")?, r.try_get("n")?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn tx_member_coupons(&mut self, member_id: &str) -> Result<Vec<CouponRow>> {
+                    let rows = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND member_id = $2 ORDER BY id")
+                        .bind(&self.ws)
+                        .bind(member_id)
+                        .fetch_all(&mut *self.tx)
+                        .await?;
+                    rows.iter().map(coupon_from).collect()
+                }
+
+                async fn tx_coupons(&mut self, ids: &[&str]) -> Result<Vec<CouponRow>> {
+                    let mut out = Vec::new();
+                    for chunk in ids.chunks(CHUNK) {
+                        let rows = in_list("SELECT * FROM coupons", &self.ws, "id", chunk).build().fetch_all(&mut *self.tx).await?;
+                        for r in &rows {
+                            out.push(coupon_from(r)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn coupon_by_code(&mut self, code: &str) -> Result<Option<CouponRow>> {
+                    let r = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND code = $2")
+                        .bind(&self.ws)
+                        .bind(code)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(coupon_from).transpose()
+                }
+
+                async fn claim_coupon_code(&mut self, id: &str, member_id: &str, from: Millis, to: Millis, at: Millis) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE coupons SET member_id = $1, valid_from = $2, valid_to = $3, claimed_at = $4, updated_at = $4 \
+                         WHERE workspace_id = $5 AND id = $6 AND member_id IS NULL AND status = 'issued'",
+                    )
+                    .bind(member_id)
+                    .bind(from)
+                    .bind(to)
+                    .bind(at)
+                    .bind(&self.ws)
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn lock_coupon(&mut self, id: &str, member_id: &str, order_id: &str, at: Millis) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE coupons SET status = 'locked', order_id = $1, updated_at = $2 \
+                         WHERE workspace_id = $3 AND id = $4 AND member_id = $5 AND status = 'issued'",
+                    )
+                    .bind(order_id)
+                    .bind(at)
+                    .bind(&self.ws)
+                    .bind(id)
+                    .bind(member_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn move_coupons(&mut self, ids: &[&str], from: &str, to: &str, at: Millis) -> Result<u64> {
+                    let mut moved = 0;
+                    for chunk in ids.chunks(CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new("UPDATE coupons SET status = ");
+                        q.push_bind(to.to_owned()).push(", updated_at = ").push_bind(at);
+                        if to == "issued" {
+                            q.push(", order_id = NULL");
+                        }
+                        q.push(" WHERE workspace_id = ").push_bind(self.ws.clone());
+                        q.push(" AND status = ").push_bind(from.to_owned());
+                        q.push(" AND id IN (");
+                        let mut sep = q.separated(", ");
+                        for id in chunk {
+                            sep.push_bind((*id).to_owned());
+                        }
+                        q.push(")");
+                        moved += q.build().execute(&mut *self.tx).await?.rows_affected();
+                    }
+                    Ok(moved)
+                }
+
+                async fn insert_coupon_order(&mut self, o: &CouponOrderRow) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO coupon_orders (workspace_id, order_id, member_id, coupon_ids, result, status, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&self.ws)
+                    .bind(&o.order_id)
+                    .bind(&o.member_id)
+                    .bind(&o.coupon_ids)
+                    .bind(&o.result)
+                    .bind(&o.status)
+                    .bind(o.created_at)
+                    .bind(o.updated_at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn tx_coupon_order(&mut self, order_id: &str) -> Result<Option<CouponOrderRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_orders WHERE workspace_id = $1 AND order_id = $2")
+                        .bind(&self.ws)
+                        .bind(order_id)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(order_from).transpose()
+                }
+
+                async fn set_coupon_order_status(&mut self, order_id: &str, status: &str, at: Millis) -> Result<()> {
+                    sqlx::query("UPDATE coupon_orders SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND order_id = $4")
+                        .bind(status)
+                        .bind(at)
+                        .bind(&self.ws)
+                        .bind(order_id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn insert_redemptions(&mut self, rows: &[RedemptionRow]) -> Result<()> {
+                    for chunk in rows.chunks(CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new(
+                            "INSERT INTO coupon_redemptions (workspace_id, order_id, coupon_id, template_id, member_id, \
+                             discount_minor, status, locked_at, paid_at, closed_at) ",
+                        );
+                        q.push_values(chunk, |mut b, r| {
+                            b.push_bind(self.ws.clone())
+                                .push_bind(r.order_id.clone())
+                                .push_bind(r.coupon_id.clone())
+                                .push_bind(r.template_id.clone())
+                                .push_bind(r.member_id.clone())
+                                .push_bind(r.discount_minor)
+                                .push_bind(r.status.clone())
+                                .push_bind(r.locked_at)
+                                .push_bind(r.paid_at)
+                                .push_bind(r.closed_at);
+                        });
+                        q.build().execute(&mut *self.tx).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn order_redemptions(&mut self, order_id: &str) -> Result<Vec<RedemptionRow>> {
+                    let rows = sqlx::query("SELECT * FROM coupon_redemptions WHERE workspace_id = $1 AND order_id = $2 ORDER BY coupon_id")
+                        .bind(&self.ws)
+                        .bind(order_id)
+                        .fetch_all(&mut *self.tx)
+                        .await?;
+                    rows.iter().map(redemption_from).collect()
+                }
+
+                async fn set_redemption_status(&mut self, order_id: &str, coupon_id: &str, from: &str, to: &str, paid: bool, at: Millis) -> Result<bool> {
+                    let column = if paid { "paid_at" } else { "closed_at" };
+                    let sql = format!(
+                        "UPDATE coupon_redemptions SET status = $1, {column} = $2 \
+                         WHERE workspace_id = $3 AND order_id = $4 AND coupon_id = $5 AND status = $6"
+                    );
+                    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(to)
+                        .bind(at)
+                        .bind(&self.ws)
+                        .bind(order_id)
+                        .bind(coupon_id)
+                        .bind(from)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn issue_key_result(&mut self, key: &str) -> Result<Option<String>> {
+                    Ok(sqlx::query_scalar("SELECT result FROM coupon_issue_keys WHERE workspace_id = $1 AND key = $2")
+                        .bind(&self.ws)
+                        .bind(key)
+                        .fetch_optional(&mut *self.tx)
+                        .await?)
+                }
+
+                async fn save_issue_key(&mut self, key: &str, result: &str, at: Millis) -> Result<()> {
+                    sqlx::query("INSERT INTO coupon_issue_keys (workspace_id, key, result, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&self.ws)
+                        .bind(key)
+                        .bind(result)
+                        .bind(at)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn insert_gift_pack(&mut self, p: &GiftPackRow) -> Result<()> {
+                    sqlx::query("INSERT INTO coupon_gift_packs (workspace_id, id, name, items, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&self.ws)
+                        .bind(&p.id)
+                        .bind(&p.name)
+                        .bind(&p.items)
+                        .bind(p.created_at)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn tx_gift_pack(&mut self, id: &str) -> Result<Option<GiftPackRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_gift_packs WHERE workspace_id = $1 AND id = $2")
+                        .bind(&self.ws)
+                        .bind(id)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(pack_from).transpose()
+                }
+
+                async fn insert_event_rule(&mut self, r: &EventRuleRow) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO coupon_event_rules (workspace_id, id, event_type, template_id, pack_id, created_at, archived_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&self.ws)
+                    .bind(&r.id)
+                    .bind(&r.event_type)
+                    .bind(&r.template_id)
+                    .bind(&r.pack_id)
+                    .bind(r.created_at)
+                    .bind(r.archived_at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn event_rules_for(&mut self, types: &[&str]) -> Result<Vec<EventRuleRow>> {
+                    let mut out = Vec::new();
+                    for chunk in types.chunks(CHUNK) {
+                        let mut q = in_list("SELECT * FROM coupon_event_rules", &self.ws, "event_type", chunk);
+                        q.push(" AND archived_at IS NULL ORDER BY id");
+                        for r in q.build().fetch_all(&mut *self.tx).await? {
+                            out.push(rule_from(&r)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn share_link_of(&mut self, template_id: &str, sharer_id: &str) -> Result<Option<ShareLinkRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_share_links WHERE workspace_id = $1 AND template_id = $2 AND sharer_id = $3")
+                        .bind(&self.ws)
+                        .bind(template_id)
+                        .bind(sharer_id)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(link_from).transpose()
+                }
+
+                async fn tx_share_link(&mut self, id: &str) -> Result<Option<ShareLinkRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_share_links WHERE workspace_id = $1 AND id = $2")
+                        .bind(&self.ws)
+                        .bind(id)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(link_from).transpose()
+                }
+
+                async fn insert_share_link(&mut self, l: &ShareLinkRow) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO coupon_share_links (workspace_id, id, template_id, sharer_id, claims, conversions, rewards, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&self.ws)
+                    .bind(&l.id)
+                    .bind(&l.template_id)
+                    .bind(&l.sharer_id)
+                    .bind(l.claims)
+                    .bind(l.conversions)
+                    .bind(l.rewards)
+                    .bind(l.created_at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn bump_share_link(&mut self, id: &str, claims: i64, conversions: i64, rewards: i64) -> Result<()> {
+                    sqlx::query(
+                        "UPDATE coupon_share_links SET claims = claims + $1, conversions = conversions + $2, rewards = rewards + $3 \
+                         WHERE workspace_id = $4 AND id = $5",
+                    )
+                    .bind(claims)
+                    .bind(conversions)
+                    .bind(rewards)
+                    .bind(&self.ws)
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn insert_share_claim(&mut self, c: &ShareClaimRow) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO coupon_share_claims (workspace_id, link_id, template_id, claimant_id, coupon_id, claimed_at, \
+                         converted_order_id, converted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&self.ws)
+                    .bind(&c.link_id)
+                    .bind(&c.template_id)
+                    .bind(&c.claimant_id)
+                    .bind(&c.coupon_id)
+                    .bind(c.claimed_at)
+                    .bind(&c.converted_order_id)
+                    .bind(c.converted_at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn count_share_claims(&mut self, template_id: &str, claimant_id: &str) -> Result<i64> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT CAST(COUNT(*) AS BIGINT) FROM coupon_share_claims WHERE workspace_id = $1 AND template_id = $2 AND claimant_id = $3",
+                    )
+                    .bind(&self.ws)
+                    .bind(template_id)
+                    .bind(claimant_id)
+                    .fetch_one(&mut *self.tx)
+                    .await?)
+                }
+
+                async fn open_share_claims(&mut self, claimant_id: &str) -> Result<Vec<ShareClaimRow>> {
+                    let rows = sqlx::query(
+                        "SELECT * FROM coupon_share_claims WHERE workspace_id = $1 AND claimant_id = $2 AND converted_at IS NULL ORDER BY claimed_at",
+                    )
+                    .bind(&self.ws)
+                    .bind(claimant_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                    rows.iter().map(claim_from).collect()
+                }
+
+                async fn convert_share_claim(&mut self, link_id: &str, claimant_id: &str, order_id: &str, at: Millis) -> Result<()> {
+                    sqlx::query(
+                        "UPDATE coupon_share_claims SET converted_order_id = $1, converted_at = $2 \
+                         WHERE workspace_id = $3 AND link_id = $4 AND claimant_id = $5 AND converted_at IS NULL",
+                    )
+                    .bind(order_id)
+                    .bind(at)
+                    .bind(&self.ws)
+                    .bind(link_id)
+                    .bind(claimant_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn insert_reward(&mut self, r: &RewardRow) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO coupon_rewards (workspace_id, id, member_id, template_id, order_id, kind, points, coupon_id, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&self.ws)
+                    .bind(&r.id)
+                    .bind(&r.member_id)
+                    .bind(&r.template_id)
+                    .bind(&r.order_id)
+                    .bind(&r.kind)
+                    .bind(r.points)
+                    .bind(&r.coupon_id)
+                    .bind(r.created_at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn member_order_count(&mut self, member_id: &str) -> Result<i64> {
+                    Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE workspace_id = $1 AND member_id = $2")
+                        .bind(&self.ws)
+                        .bind(member_id)
+                        .fetch_one(&mut *self.tx)
+                        .await?)
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_coupons;

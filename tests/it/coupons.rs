@@ -1,0 +1,722 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::helpers::TestApp;
+
+async fn member(app: &TestApp, ext: &str) {
+    let (s, b) = app.post("/v1/members", json!({"external_id": ext})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+async fn template(app: &TestApp, spec: Value) -> String {
+    let (s, b) = app.post("/v1/coupons/templates", spec).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["id"].as_str().expect("id").to_owned()
+}
+
+fn spec(name: &str, benefit: Value) -> Value {
+    json!({"name": name, "benefit": benefit, "validity": {"kind": "days_from_issue", "days": 30}})
+}
+
+/// Issues one coupon of `tpl` to `ext` and returns its id.
+async fn give(app: &TestApp, tpl: &str, ext: &str) -> String {
+    let (s, b) = app
+        .post(
+            "/v1/coupons/issue",
+            json!({"template_id": tpl, "members": [ext]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["coupons"][0]["id"]
+        .as_str()
+        .expect("coupon id")
+        .to_owned()
+}
+
+fn line(sku: &str, category: &str, price: i64, qty: i64) -> Value {
+    json!({"sku": sku, "category": category, "brand": "acme", "unit_price_minor": price, "quantity": qty})
+}
+
+async fn validate(app: &TestApp, ext: &str, channel: &str, cart: Value) -> Value {
+    let (s, b) = app
+        .post(
+            "/v1/checkout/validate",
+            json!({"member": ext, "channel": channel, "cart": cart}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
+}
+
+fn verdict<'a>(v: &'a Value, coupon: &str) -> &'a Value {
+    v["coupons"]
+        .as_array()
+        .expect("coupons")
+        .iter()
+        .find(|c| c["coupon_id"] == coupon)
+        .expect("coupon in answer")
+}
+
+async fn each_template_type_and_reason(app: TestApp) {
+    member(&app, "u1").await;
+    let amount = template(&app, json!({"name": "满200减30", "benefit": {"type": "amount_off", "off_minor": 3000, "min_spend_minor": 20000},
+        "scope": {"exclude_special_price": true}, "validity": {"kind": "days_from_issue", "days": 7}})).await;
+    let percent = template(
+        &app,
+        spec(
+            "85折 max 50",
+            json!({"type": "percent_off", "percent_off": 15, "cap_minor": 5000}),
+        ),
+    )
+    .await;
+    let gift = template(
+        &app,
+        spec(
+            "满100赠",
+            json!({"type": "free_gift", "gift_sku": "GIFT-1", "min_spend_minor": 10000}),
+        ),
+    )
+    .await;
+    let back = template(&app, spec("满300返200积分", json!({"type": "spend_return", "min_spend_minor": 30000, "reward": {"kind": "points", "points": 200}}))).await;
+    let ship = template(
+        &app,
+        spec("包邮", json!({"type": "free_shipping", "cap_minor": 800})),
+    )
+    .await;
+    let trial = template(
+        &app,
+        spec("体验券", json!({"type": "trial", "sku": "TEA-S"})),
+    )
+    .await;
+    let shoes = template(
+        &app,
+        json!({"name": "鞋类9折", "benefit": {"type": "percent_off", "percent_off": 10},
+        "scope": {"categories": ["shoes"]}, "validity": {"kind": "days_from_issue", "days": 7}}),
+    )
+    .await;
+    let app_only = template(
+        &app,
+        json!({"name": "APP专享", "benefit": {"type": "amount_off", "off_minor": 500},
+        "channels": ["app"], "validity": {"kind": "days_from_issue", "days": 7}}),
+    )
+    .await;
+    let later = template(
+        &app,
+        json!({"name": "next year", "benefit": {"type": "amount_off", "off_minor": 500},
+        "validity": {"kind": "fixed", "from": "2099-01-01", "to": "2099-12-31"}}),
+    )
+    .await;
+    let past = template(
+        &app,
+        json!({"name": "last year", "benefit": {"type": "amount_off", "off_minor": 500},
+        "validity": {"kind": "fixed", "from": "2020-01-01", "to": "2020-12-31"}}),
+    )
+    .await;
+    let mut ids = std::collections::HashMap::new();
+    for t in [
+        &amount, &percent, &gift, &back, &ship, &trial, &shoes, &app_only, &later, &past,
+    ] {
+        ids.insert(t.clone(), give(&app, t, "u1").await);
+    }
+    // 3 × 66.67 + a special-price 100 + a 19.90 trial tea; shipping 12.
+    let cart = json!({"lines": [line("A", "bags", 6667, 3), {"sku": "B", "category": "bags", "unit_price_minor": 10000, "quantity": 1, "special_price": true},
+        line("TEA-S", "tea", 1990, 1)], "shipping_minor": 1200});
+    let v = validate(&app, "u1", "store", cart.clone()).await;
+    assert_eq!(v["subtotal_minor"], 6667 * 3 + 10000 + 1990);
+    let d = |t: &String| verdict(&v, &ids[t]).clone();
+    // 满200减30 counts only the non-special lines: 200.01 + 19.90 ≥ 200.
+    assert_eq!(d(&amount)["applicable"], true, "{v}");
+    assert_eq!(d(&amount)["discount_minor"], 3000);
+    // 15% of 319.91 = 47.9865, rounded down, under the cap.
+    assert_eq!(d(&percent)["discount_minor"], 4798);
+    assert_eq!(d(&gift)["gift"], json!({"sku": "GIFT-1", "quantity": 1}));
+    assert_eq!(d(&gift)["discount_minor"], 0);
+    assert_eq!(d(&back)["reward"], json!({"kind": "points", "points": 200}));
+    assert_eq!(d(&ship)["discount_minor"], 800);
+    assert_eq!(d(&trial)["discount_minor"], 1990);
+    assert_eq!(d(&shoes)["reason"], "out_of_scope");
+    assert_eq!(d(&app_only)["reason"], "channel_not_allowed");
+    assert_eq!(d(&later)["reason"], "not_started");
+    assert_eq!(d(&past)["reason"], "expired");
+
+    // Below the minimum once the special-price item is the bulk of the cart.
+    let small = json!({"lines": [line("A", "bags", 5000, 1), {"sku": "B", "unit_price_minor": 90000, "quantity": 1, "special_price": true}]});
+    let v = validate(&app, "u1", "app", small).await;
+    assert_eq!(verdict(&v, &ids[&amount])["reason"], "below_minimum");
+    // Without the exclusion, special-price items count towards a minimum.
+    assert_eq!(verdict(&v, &ids[&back])["applicable"], true);
+    assert_eq!(verdict(&v, &ids[&app_only])["applicable"], true);
+    // The cap binds: 15% of 950 is 142.50, capped at 50.
+    assert_eq!(verdict(&v, &ids[&percent])["discount_minor"], 5000);
+
+    // Bad carts are refused before anything is looked up.
+    for bad in [
+        json!({"lines": [line("A", "x", -1, 1)]}),
+        json!({"lines": [line("A", "x", 100, 0)]}),
+        json!({"lines": [line("A", "x", 100, -2)]}),
+        json!({"lines": []}),
+    ] {
+        let (s, b) = app
+            .post(
+                "/v1/checkout/validate",
+                json!({"member": "u1", "cart": bad}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    }
+    let (s, b) = app
+        .post(
+            "/v1/checkout/validate",
+            json!({"member": "ghost", "cart": {"lines": [line("A", "x", 1, 1)]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    // Bad templates are refused with the field named.
+    let (s, b) = app
+        .post(
+            "/v1/coupons/templates",
+            spec("bad", json!({"type": "percent_off", "percent_off": 150})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["loc"], json!(["benefit", "percent_off"]));
+}
+both!(each_template_type_and_reason);
+
+async fn stacking_picks_the_best_combination(app: TestApp) {
+    member(&app, "u1").await;
+    let exclusive = template(
+        &app,
+        spec(
+            "exclusive 50",
+            json!({"type": "amount_off", "off_minor": 5000}),
+        ),
+    )
+    .await;
+    let stack = |name: &str, benefit: Value, groups: Value| {
+        json!({"name": name, "benefit": benefit, "stacking": {"mode": "stackable", "groups": groups},
+               "validity": {"kind": "days_from_issue", "days": 30}})
+    };
+    let a = template(
+        &app,
+        stack(
+            "30 off",
+            json!({"type": "amount_off", "off_minor": 3000, "min_spend_minor": 10000}),
+            json!(["store"]),
+        ),
+    )
+    .await;
+    let b = template(
+        &app,
+        stack(
+            "10%",
+            json!({"type": "percent_off", "percent_off": 10}),
+            json!(["store", "platform"]),
+        ),
+    )
+    .await;
+    let c = template(
+        &app,
+        stack(
+            "ship",
+            json!({"type": "free_shipping"}),
+            json!(["platform"]),
+        ),
+    )
+    .await;
+    let ce = give(&app, &exclusive, "u1").await;
+    let ca = give(&app, &a, "u1").await;
+    let cb = give(&app, &b, "u1").await;
+    let cc = give(&app, &c, "u1").await;
+    let _second_a = give(&app, &a, "u1").await;
+    // 300.00 + 10 shipping. a then b: 30 off, then 10% of 270 = 27 → 57 beats 50 alone;
+    // c cannot join a (no shared group).
+    let cart = json!({"lines": [line("A", "x", 10000, 3)], "shipping_minor": 1000});
+    let v = validate(&app, "u1", "app", cart.clone()).await;
+    let best = &v["best"];
+    assert_eq!(best["discount_minor"], 5700, "{v}");
+    let mut chosen: Vec<String> = best["coupon_ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|x| x.as_str().expect("id").to_owned())
+        .collect();
+    chosen.sort();
+    let mut expect = vec![ca.clone(), cb.clone()];
+    expect.sort();
+    assert_eq!(chosen, expect);
+    assert_eq!(best["line_discounts_minor"], json!([5700]));
+    assert_eq!(best["payable_minor"], 30000 + 1000 - 5700);
+    // Redeeming a combination that breaks the rules is refused with the reason.
+    for bad in [vec![ce.clone(), ca.clone()], vec![ca.clone(), cc.clone()]] {
+        let (s, body) = app
+            .post(
+                "/v1/checkout/redeem",
+                json!({"member": "u1", "order_id": "o-bad", "cart": cart, "coupon_ids": bad}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "not_stackable");
+    }
+    // b + c stack through "platform": 30 + 10 = 40.
+    let (s, body) = app
+        .post(
+            "/v1/checkout/redeem",
+            json!({"member": "u1", "order_id": "o-1", "cart": cart, "coupon_ids": [cb, cc]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["combination"]["discount_minor"], 4000);
+    assert_eq!(body["combination"]["shipping_discount_minor"], 1000);
+}
+both!(stacking_picks_the_best_combination);
+
+fn ev(id: &str, kind: &str, member: &str, props: Value) -> Value {
+    json!({"id": id, "type": kind, "member": member, "properties": props})
+}
+
+async fn issue_validate_redeem_pay_refund(app: TestApp) {
+    member(&app, "u1").await;
+    member(&app, "u2").await;
+    let follow = template(
+        &app,
+        spec("回购券", json!({"type": "amount_off", "off_minor": 1000})),
+    )
+    .await;
+    let t = template(&app, json!({"name": "满100减20", "benefit": {"type": "amount_off", "off_minor": 2000, "min_spend_minor": 10000},
+        "limits": {"budget_minor": 100000}, "validity": {"kind": "days_from_issue", "days": 30}})).await;
+    let back = template(&app, json!({"name": "满返券", "benefit": {"type": "spend_return", "reward": {"kind": "coupon", "template_id": follow}},
+        "stacking": {"mode": "stackable", "groups": ["g"]}, "validity": {"kind": "days_from_issue", "days": 30}})).await;
+    let c1 = give(&app, &t, "u1").await;
+    let other = give(&app, &t, "u2").await;
+    let cart = json!({"lines": [line("A", "x", 15000, 1)]});
+    let v = validate(&app, "u1", "app", cart.clone()).await;
+    assert_eq!(v["best"]["coupon_ids"], json!([c1]));
+
+    let redeem = |order: &str, ids: Value| json!({"member": "u1", "order_id": order, "cart": cart, "coupon_ids": ids});
+    let (s, r) = app
+        .post("/v1/checkout/redeem", redeem("o-1", json!([c1])))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "locked");
+    assert_eq!(r["combination"]["discount_minor"], 2000);
+    // Same order again: same answer, nothing new locked.
+    let (s, again) = app
+        .post("/v1/checkout/redeem", redeem("o-1", json!([c1])))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["combination"], r["combination"]);
+    // The coupon is in use; someone else's coupon is not ours to use.
+    let (s, b) = app
+        .post("/v1/checkout/redeem", redeem("o-2", json!([c1])))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("locked")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post("/v1/checkout/redeem", redeem("o-2", json!([other])))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_owner")),
+        "{b}"
+    );
+    let (s, b) = app.post("/v1/checkout/redeem", json!({"member": "u1", "order_id": "o-3", "cart": {"lines": [line("A", "x", 100, -1)]}, "coupon_ids": [c1]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
+    app.batch(json!([ev(
+        "pay-1",
+        "order.paid",
+        "u1",
+        json!({"order_id": "o-1", "amount": "130.00"})
+    )]))
+    .await;
+    let (_, c) = app.get(&format!("/v1/coupons/{c1}")).await;
+    assert_eq!(c["status"], "redeemed");
+    let (s, b) = app
+        .post("/v1/checkout/redeem", redeem("o-4", json!([c1])))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_used")),
+        "{b}"
+    );
+    let (_, rep) = app.get(&format!("/v1/coupons/templates/{t}/report")).await;
+    assert_eq!(rep["issued"], 2, "{rep}");
+    assert_eq!(rep["redeemed"], 1);
+    assert_eq!(rep["discount_minor"], 2000);
+    assert_eq!(rep["orders"], 1);
+    assert_eq!(rep["revenue_minor"], 13000);
+    let (_, tpl) = app.get(&format!("/v1/coupons/templates/{t}")).await;
+    assert_eq!(tpl["budget_used_minor"], 2000);
+
+    // A full refund gives the coupon back and the budget with it.
+    app.batch(json!([ev(
+        "ref-1",
+        "order.refunded",
+        "u1",
+        json!({"order_id": "o-1"})
+    )]))
+    .await;
+    let (_, c) = app.get(&format!("/v1/coupons/{c1}")).await;
+    assert_eq!(c["status"], "issued");
+    let (_, o) = app.get("/v1/checkout/orders/o-1").await;
+    assert_eq!(o["status"], "refunded");
+    let (_, rep) = app.get(&format!("/v1/coupons/templates/{t}/report")).await;
+    assert_eq!(
+        (
+            rep["redeemed"].as_i64(),
+            rep["discount_minor"].as_i64(),
+            rep["available"].as_i64()
+        ),
+        (Some(0), Some(0), Some(2)),
+        "{rep}"
+    );
+
+    // Cancel before payment releases; 满返 issues the follow-up coupon once paid.
+    let cb = give(&app, &back, "u1").await;
+    let (s, r) = app
+        .post("/v1/checkout/redeem", redeem("o-5", json!([c1, cb])))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{r}"); // 满减 here is exclusive
+    let (s, r) = app
+        .post("/v1/checkout/redeem", redeem("o-5", json!([c1])))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    app.batch(json!([ev(
+        "cancel-5",
+        "order.cancelled",
+        "u1",
+        json!({"order_id": "o-5"})
+    )]))
+    .await;
+    let (_, c) = app.get(&format!("/v1/coupons/{c1}")).await;
+    assert_eq!(c["status"], "issued");
+    let (s, r) = app
+        .post("/v1/checkout/redeem", redeem("o-6", json!([cb])))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    app.batch(json!([ev(
+        "pay-6",
+        "order.paid",
+        "u1",
+        json!({"order_id": "o-6", "amount": "150"})
+    )]))
+    .await;
+    let (_, mine) = app.get("/v1/members/u1/coupons").await;
+    let follow_ups = mine["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|c| c["template_id"] == follow.as_str())
+        .count();
+    assert_eq!(follow_ups, 1, "{mine}");
+}
+both!(issue_validate_redeem_pay_refund);
+
+async fn gift_packs_are_atomic_and_event_rules_issue_them(app: TestApp) {
+    member(&app, "u1").await;
+    member(&app, "u2").await;
+    let plenty = template(
+        &app,
+        spec("新人10元", json!({"type": "amount_off", "off_minor": 1000})),
+    )
+    .await;
+    let scarce = template(
+        &app,
+        json!({"name": "新人包邮", "benefit": {"type": "free_shipping"}, "limits": {"stock": 1},
+        "validity": {"kind": "days_from_issue", "days": 30}}),
+    )
+    .await;
+    let (s, pack) = app.post("/v1/coupons/gift-packs", json!({"name": "新人大礼包", "items": [{"template_id": plenty, "quantity": 2}, {"template_id": scarce}]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{pack}");
+    let pack = pack["id"].as_str().expect("id").to_owned();
+    // Two members need two of the scarce template: nobody gets anything.
+    let (s, b) = app
+        .post(
+            "/v1/coupons/issue",
+            json!({"pack_id": pack, "members": ["u1", "u2"]}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("out_of_stock")),
+        "{b}"
+    );
+    for m in ["u1", "u2"] {
+        let (_, mine) = app.get(&format!("/v1/members/{m}/coupons")).await;
+        assert_eq!(mine["data"], json!([]));
+    }
+    let (_, t) = app.get(&format!("/v1/coupons/templates/{plenty}")).await;
+    assert_eq!(t["issued_count"], 0);
+    // An unknown member also fails the whole list.
+    let (s, b) = app
+        .post(
+            "/v1/coupons/issue",
+            json!({"template_id": plenty, "members": ["u1", "nobody"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["type"], "member_not_found");
+    // One member: the whole pack, idempotent by key.
+    let body = json!({"pack_id": pack, "members": ["u1"], "idempotency_key": "welcome-u1"});
+    let (s, b) = app.post("/v1/coupons/issue", body.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["issued"], 3);
+    let (s, again) = app.post("/v1/coupons/issue", body).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(again, b);
+
+    // New members get the (now restocked) pack from an event rule.
+    let mut restock = spec("新人包邮", json!({"type": "free_shipping"}));
+    restock["limits"] = json!({"stock": 100});
+    let (s, b) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/coupons/templates/{scarce}"),
+            Some(restock),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = app
+        .post(
+            "/v1/coupons/rules",
+            json!({"event_type": "member.registered", "pack_id": pack}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    member(&app, "u3").await;
+    let (_, mine) = app.get("/v1/members/u3/coupons").await;
+    assert_eq!(mine["data"].as_array().expect("data").len(), 3, "{mine}");
+    assert!(
+        mine["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|c| c["source"] == "pack")
+    );
+}
+both!(gift_packs_are_atomic_and_event_rules_issue_them);
+
+async fn share_to_claim_rewards_the_sharer(app: TestApp) {
+    for m in ["s", "f1", "f2", "f3"] {
+        member(&app, m).await;
+    }
+    let reward = template(
+        &app,
+        spec("分享奖励", json!({"type": "amount_off", "off_minor": 2000})),
+    )
+    .await;
+    let mut shared = spec("好友券", json!({"type": "amount_off", "off_minor": 500}));
+    shared["share"] =
+        json!({"reward_template_id": reward, "threshold": 2, "max_rewards_per_sharer": 1});
+    let shared = template(&app, shared).await;
+    let (s, link) = app
+        .post(
+            "/v1/coupons/share-links",
+            json!({"template_id": shared, "member": "s"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{link}");
+    let link = link["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/coupons/share-links/{link}/claims");
+    let (s, b) = app.post(&path, json!({"member": "s"})).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("own_link")),
+        "{b}"
+    );
+    let (s, b) = app.post(&path, json!({"member": "f1"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert!(b["coupon"]["member_id"].is_string());
+    assert!(b["sharer_reward"].is_null());
+    let (s, b) = app.post(&path, json!({"member": "f1"})).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("limit_reached")),
+        "{b}"
+    );
+    let (s, b) = app.post(&path, json!({"member": "f2"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["sharer_reward"]["template_id"], reward.as_str(), "{b}");
+    assert_eq!(b["link"]["claims"], 2);
+    let (s, b) = app.post(&path, json!({"member": "f3"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, mine) = app.get("/v1/members/s/coupons").await;
+    assert_eq!(
+        mine["data"].as_array().expect("data").len(),
+        1,
+        "one reward at most: {mine}"
+    );
+
+    // First-order trigger: the reward comes when a friend pays their first order.
+    let mut by_orders = spec("首单裂变", json!({"type": "amount_off", "off_minor": 500}));
+    by_orders["share"] =
+        json!({"reward_template_id": reward, "threshold": 1, "trigger": "first_orders"});
+    let by_orders = template(&app, by_orders).await;
+    let (_, link) = app
+        .post(
+            "/v1/coupons/share-links",
+            json!({"template_id": by_orders, "member": "f1"}),
+        )
+        .await;
+    let path = format!(
+        "/v1/coupons/share-links/{}/claims",
+        link["id"].as_str().expect("id")
+    );
+    let (s, b) = app.post(&path, json!({"member": "f3"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert!(b["sharer_reward"].is_null());
+    app.batch(json!([ev(
+        "p-f3",
+        "order.paid",
+        "f3",
+        json!({"order_id": "of3", "amount": "10"})
+    )]))
+    .await;
+    let (_, mine) = app.get("/v1/members/f1/coupons").await;
+    assert!(
+        mine["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .any(|c| c["source"] == "share_reward"),
+        "{mine}"
+    );
+}
+both!(share_to_claim_rewards_the_sharer);
+
+async fn concurrent_redemptions_of_one_coupon(app: TestApp) {
+    member(&app, "u1").await;
+    let t = template(
+        &app,
+        spec("10 off", json!({"type": "amount_off", "off_minor": 1000})),
+    )
+    .await;
+    let c = give(&app, &t, "u1").await;
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let app = app.clone();
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            app.post(
+                "/v1/checkout/redeem",
+                json!({"member": "u1", "order_id": format!("race-{i}"),
+                "cart": {"lines": [line("A", "x", 5000, 1)]}, "coupon_ids": [c]}),
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (s, b) = t.await.expect("task");
+        match s {
+            StatusCode::OK => ok += 1,
+            StatusCode::CONFLICT => {
+                assert!(b["code"] == "locked" || b["code"] == "already_used", "{b}")
+            }
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+both!(concurrent_redemptions_of_one_coupon);
+
+async fn codes_and_shared_codes(app: TestApp) {
+    member(&app, "u1").await;
+    member(&app, "u2").await;
+    let t = template(
+        &app,
+        spec("码券", json!({"type": "amount_off", "off_minor": 1000})),
+    )
+    .await;
+    let (s, b) = app
+        .post(
+            &format!("/v1/coupons/templates/{t}/codes"),
+            json!({"count": 5000, "pattern": {"prefix": "VIP-", "length": 8}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let codes: Vec<&str> = b["codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|c| c.as_str().expect("code"))
+        .collect();
+    assert_eq!(codes.len(), 5000);
+    assert_eq!(
+        codes.iter().collect::<std::collections::HashSet<_>>().len(),
+        5000
+    );
+    let (s, b) = app
+        .post(
+            "/v1/coupons/claim",
+            json!({"member": "u1", "code": codes[0].to_lowercase()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert!(b["valid_to"].is_string());
+    let (s, b) = app
+        .post(
+            "/v1/coupons/claim",
+            json!({"member": "u2", "code": codes[0]}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_claimed")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            &format!("/v1/coupons/templates/{t}/codes"),
+            json!({"count": 10, "pattern": {"length": 6, "charset": "AB"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
+    let mut public = spec("口令券", json!({"type": "amount_off", "off_minor": 300}));
+    public["shared_code"] = json!("spring2026");
+    public["limits"] = json!({"stock": 1});
+    template(&app, public).await;
+    let (s, b) = app
+        .post(
+            "/v1/coupons/claim",
+            json!({"member": "u1", "code": "SPRING2026"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = app
+        .post(
+            "/v1/coupons/claim",
+            json!({"member": "u1", "code": "SPRING2026"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("limit_reached")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            "/v1/coupons/claim",
+            json!({"member": "u2", "code": "SPRING2026"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("out_of_stock")),
+        "{b}"
+    );
+    let (_, rep) = app.get(&format!("/v1/coupons/templates/{t}/report")).await;
+    assert_eq!(
+        (rep["claimed"].as_i64(), rep["unclaimed_codes"].as_i64()),
+        (Some(1), Some(4999)),
+        "{rep}"
+    );
+}
+both!(codes_and_shared_codes);
