@@ -241,9 +241,14 @@ pub async fn on_events(
             );
         }
     }
-    for (id, acc) in accs.iter_mut() {
+    for acc in accs.values_mut() {
         acc.account.debt = acc.row.points_debt;
-        if let Some(e) = relevant.iter().find(|e| &e.member_id == id) {
+    }
+    // The member's zone as the batch knows it (the latest profile).
+    for e in &relevant {
+        if let Some(acc) = accs.get_mut(&e.member_id)
+            && acc.tz != e.member_tz
+        {
             acc.tz = e.member_tz;
             acc.row.time_zone = e.member_tz.name().to_owned();
         }
