@@ -52,3 +52,4 @@ impl PgStore {
 }
 
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
+crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);

@@ -81,3 +81,4 @@ impl SqliteStore {
 }
 
 crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::tracking::impl_tracking!(SqliteStore, SqliteTx, sqlx::Sqlite);
