@@ -395,3 +395,41 @@ async fn limits_refuse_whole_requests(app: TestApp) {
     assert_eq!(app.store.counts(&app.ws.id).await.expect("counts"), before);
 }
 both!(limits_refuse_whole_requests);
+
+/// Segment's Python SDK from PyPI sends to a running server (tests/sdk/segment_python.py).
+/// Skipped when the package is not installed, except in CI.
+async fn python_sdk_events_land(app: TestApp) {
+    let has_sdk = std::process::Command::new("python3")
+        .args(["-c", "import segment.analytics"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sdk {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI needs `pip install segment-analytics-python`"
+        );
+        eprintln!("skipped: `pip install segment-analytics-python` to run this test");
+        return;
+    }
+    let write_key = app.ingest_key().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/sdk/segment_python.py"
+    );
+    let (addr, admin) = (app.addr.clone(), app.key.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &addr, &write_key, &admin])
+            .output()
+            .expect("python3")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+both!(python_sdk_events_land);

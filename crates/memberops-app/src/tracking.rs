@@ -275,6 +275,7 @@ pub async fn ingest(
                 &mut report,
                 a,
                 r,
+                row.member_id.as_deref(),
                 received_ms,
             )
             .await?;
@@ -314,33 +315,44 @@ async fn link(
     report: &mut TrackReport,
     a: &str,
     r: &Routed,
+    known_member: Option<&str>,
     now: i64,
 ) -> Result<()> {
     let Some(user) = r.message.user_id.as_deref() else {
         return Ok(());
     };
-    let Some(target) = tx
-        .members_by_external_ids(&[user])
-        .await?
-        .into_iter()
-        .next()
-    else {
-        return Ok(());
-    };
     let current = identities.get(a).cloned();
+    if let Some(c) = &current
+        && c.state == STATE_MERGED
+        && c.member_external_id == user
+    {
+        return Ok(());
+    }
+    let target_id = match known_member {
+        Some(id) => id.to_owned(),
+        None => match tx
+            .members_by_external_ids(&[user])
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some(m) => m.id,
+            None => return Ok(()),
+        },
+    };
     match &current {
-        Some(c) if c.state == STATE_MERGED && c.member_id == target.id => return Ok(()),
+        Some(c) if c.state == STATE_MERGED && c.member_id == target_id => return Ok(()),
         Some(c) if c.state == STATE_MERGED => {
             tx.insert_identity_conflict(&IdentityConflictRow {
                 workspace_id: ws.id.clone(),
                 anonymous_id: a.to_owned(),
-                member_id: target.id.clone(),
+                member_id: target_id.clone(),
                 owner_member_id: c.member_id.clone(),
                 message_id: r.message.message_id.clone(),
                 at: now,
             })
             .await?;
-            tracing::warn!(anonymous_id = a, member = %target.id, owner = %c.member_id, "anonymous id already merged into another member");
+            tracing::warn!(anonymous_id = a, member = %target_id, owner = %c.member_id, "anonymous id already merged into another member");
             report.conflicts += 1;
             return Ok(());
         }
@@ -348,8 +360,13 @@ async fn link(
     }
     let anon_ext = anonymous_external_id(a);
     let mut merged_from = None;
-    if let Some(anon) = tx.member_for_update(&anon_ext).await?
-        && anon.id != target.id
+    // Every anonymous profile has an identity row: without one there is nothing to move.
+    let anon = match &current {
+        Some(_) => tx.member_for_update(&anon_ext).await?,
+        None => None,
+    };
+    if let Some(anon) = anon
+        && anon.id != target_id
     {
         // The member's own values win; the anonymous profile only fills what is empty.
         if let Some(mut m) = tx.member_for_update(user).await? {
@@ -368,15 +385,15 @@ async fn link(
             m.updated_at = now;
             tx.update_member(&m).await?;
         }
-        tx.move_member_history(&anon.id, &target.id).await?;
-        tx.refresh_order_stats(&[target.id.as_str()]).await?;
-        tx.refresh_activity(&target.id).await?;
+        tx.move_member_history(&anon.id, &target_id).await?;
+        tx.refresh_order_stats(&[target_id.as_str()]).await?;
+        tx.refresh_activity(&target_id).await?;
         merged_from = Some(anon.id);
     }
     let row = IdentityRow {
         workspace_id: ws.id.clone(),
         anonymous_id: a.to_owned(),
-        member_id: target.id.clone(),
+        member_id: target_id.clone(),
         member_external_id: user.to_owned(),
         state: STATE_MERGED.to_owned(),
         merged_from,
