@@ -267,13 +267,12 @@ pub async fn ingest(
                 }
             }
         }
-        if let Some(a) = &r.draft.link {
+        if r.draft.link.is_some() {
             link(
                 tx.as_mut(),
                 ws,
                 &mut identities,
                 &mut report,
-                a,
                 r,
                 row.member_id.as_deref(),
                 received_ms,
@@ -307,17 +306,19 @@ async fn update_profile(
     Ok(())
 }
 
-/// Links anonymous id `a` to the message's user, merging the anonymous profile once.
+/// Links the message's anonymous id (`draft.link`) to the message's user, merging the anonymous profile once.
 async fn link(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     identities: &mut HashMap<String, IdentityRow>,
     report: &mut TrackReport,
-    a: &str,
     r: &Routed,
     known_member: Option<&str>,
     now: i64,
 ) -> Result<()> {
+    let Some(a) = r.draft.link.as_deref() else {
+        return Ok(());
+    };
     let Some(user) = r.message.user_id.as_deref() else {
         return Ok(());
     };
