@@ -9,8 +9,9 @@ cd "$(dirname "$0")/../.."
 MESSAGES="${1:-100000}"
 MEMBERS="${2:-100000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release -q -p memberops
-BIN="$CARGO_TARGET_DIR/release/memberops"
+# BENCH_BIN=path/to/memberops skips the build (e.g. to compare a debug binary).
+if [ -z "${BENCH_BIN:-}" ]; then cargo build --release -q -p memberops; fi
+BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/release/memberops}"
 OUT="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 

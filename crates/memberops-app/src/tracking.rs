@@ -18,7 +18,7 @@ use memberops_core::member::ProfilePatch;
 use memberops_store::tracking::{
     IdentityConflictRow, IdentityRow, STATE_ANONYMOUS, STATE_MERGED, TrackingIssueRow,
 };
-use memberops_store::{Store, WriteTx};
+use memberops_store::{MemberRecord, Store, WriteTx};
 use memberops_tracking::{Draft, Kind, Message, anonymous_external_id, map_message};
 use serde::Serialize;
 use serde_json::Value;
@@ -216,6 +216,9 @@ pub async fn ingest(
     report.accepted = applied.accepted;
     report.duplicates = applied.duplicates;
 
+    let mut dirty: Vec<String> = Vec::new();
+    let mut patches: Vec<(&str, &ProfilePatch)> = Vec::new();
+    let mut links: Vec<(&Routed, Option<&str>)> = Vec::new();
     for (r, row) in routed.iter().zip(&applied.results) {
         match row.status {
             RowStatus::Rejected | RowStatus::Skipped => {
@@ -257,52 +260,89 @@ pub async fn ingest(
                         merged_at: None,
                         message_id: None,
                     };
-                    tx.upsert_identity(&ident).await?;
                     identities.insert(a.clone(), ident);
+                    dirty.push(a.clone());
                 }
                 // Only a new message changes the profile: replaying an old identify must
                 // not undo a newer one.
-                if let Some(patch) = &r.draft.profile {
-                    update_profile(tx.as_mut(), ws, &r.external_id, patch, received_ms).await?;
+                if let Some(patch) = r
+                    .draft
+                    .profile
+                    .as_ref()
+                    .filter(|p| **p != ProfilePatch::default())
+                {
+                    patches.push((r.external_id.as_str(), patch));
                 }
             }
         }
         if r.draft.link.is_some() {
-            link(
-                tx.as_mut(),
-                ws,
-                &mut identities,
-                &mut report,
-                r,
-                row.member_id.as_deref(),
-                received_ms,
-            )
-            .await?;
+            links.push((r, row.member_id.as_deref()));
         }
     }
+    // Profiles first (one read, one write for the batch), then the links, which read them.
+    update_profiles(tx.as_mut(), ws, &patches, received_ms).await?;
+    for (r, known_member) in links {
+        if let Some(a) = link(
+            tx.as_mut(),
+            ws,
+            &mut identities,
+            &mut report,
+            r,
+            known_member,
+            received_ms,
+        )
+        .await?
+        {
+            dirty.push(a);
+        }
+    }
+    dirty.sort_unstable();
+    dirty.dedup();
+    let rows: Vec<IdentityRow> = dirty
+        .iter()
+        .filter_map(|a| identities.get(a).cloned())
+        .collect();
+    tx.upsert_identities(&rows).await?;
     tx.insert_tracking_issues(&issues).await?;
     tx.commit().await?;
     Ok(report)
 }
 
-async fn update_profile(
+/// Applies profile patches in message order: one read and one write for the batch.
+async fn update_profiles(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
-    external_id: &str,
-    patch: &ProfilePatch,
+    patches: &[(&str, &ProfilePatch)],
     now: i64,
 ) -> Result<()> {
-    if *patch == ProfilePatch::default() {
+    if patches.is_empty() {
         return Ok(());
     }
-    if let Some(mut m) = tx.member_for_update(external_id).await? {
-        let before = m.profile.clone();
-        m.profile.apply(patch, ws.time_zone);
-        if m.profile != before {
-            m.updated_at = now;
-            tx.update_member(&m).await?;
+    let mut ids: Vec<&str> = patches.iter().map(|(e, _)| *e).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut members: HashMap<String, (MemberRecord, bool)> = tx
+        .members_for_update(&ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.external_id.clone(), (m, false)))
+        .collect();
+    for (ext, patch) in patches {
+        if let Some((m, changed)) = members.get_mut(*ext) {
+            let before = m.profile.clone();
+            m.profile.apply(patch, ws.time_zone);
+            if m.profile != before {
+                m.updated_at = now;
+                *changed = true;
+            }
         }
     }
+    let changed: Vec<MemberRecord> = members
+        .into_values()
+        .filter(|(_, c)| *c)
+        .map(|(m, _)| m)
+        .collect();
+    tx.save_member_profiles(&changed).await?;
     Ok(())
 }
 
@@ -315,19 +355,19 @@ async fn link(
     r: &Routed,
     known_member: Option<&str>,
     now: i64,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let Some(a) = r.draft.link.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(user) = r.message.user_id.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let current = identities.get(a).cloned();
     if let Some(c) = &current
         && c.state == STATE_MERGED
         && c.member_external_id == user
     {
-        return Ok(());
+        return Ok(None);
     }
     let target_id = match known_member {
         Some(id) => id.to_owned(),
@@ -338,11 +378,11 @@ async fn link(
             .next()
         {
             Some(m) => m.id,
-            None => return Ok(()),
+            None => return Ok(None),
         },
     };
     match &current {
-        Some(c) if c.state == STATE_MERGED && c.member_id == target_id => return Ok(()),
+        Some(c) if c.state == STATE_MERGED && c.member_id == target_id => return Ok(None),
         Some(c) if c.state == STATE_MERGED => {
             tx.insert_identity_conflict(&IdentityConflictRow {
                 workspace_id: ws.id.clone(),
@@ -355,7 +395,7 @@ async fn link(
             .await?;
             tracing::warn!(anonymous_id = a, member = %target_id, owner = %c.member_id, "anonymous id already merged into another member");
             report.conflicts += 1;
-            return Ok(());
+            return Ok(None);
         }
         _ => {}
     }
@@ -402,10 +442,9 @@ async fn link(
         merged_at: Some(now),
         message_id: Some(r.message.message_id.clone()),
     };
-    tx.upsert_identity(&row).await?;
     identities.insert(a.to_owned(), row);
     report.merged += 1;
-    Ok(())
+    Ok(Some(a.to_owned()))
 }
 
 /// One anonymous id of a member.

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::model::MemberRecord;
 
 pub const STATE_ANONYMOUS: &str = "anonymous";
 pub const STATE_MERGED: &str = "merged";
@@ -52,8 +53,12 @@ pub struct TrackingIssueRow {
 #[async_trait]
 pub trait TrackingTx: Send {
     async fn identities_by_anonymous_ids(&mut self, ids: &[&str]) -> Result<Vec<IdentityRow>>;
-    /// Inserts or replaces the row of `row.anonymous_id`.
-    async fn upsert_identity(&mut self, row: &IdentityRow) -> Result<()>;
+    /// Inserts or replaces the rows of these anonymous ids (each at most once).
+    async fn upsert_identities(&mut self, rows: &[IdentityRow]) -> Result<()>;
+    /// Members by external id, for a profile update.
+    async fn members_for_update(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRecord>>;
+    /// Rewrites the profile columns of these stored members in one statement.
+    async fn save_member_profiles(&mut self, rows: &[MemberRecord]) -> Result<()>;
     /// Records a conflict once (a repeat is ignored).
     async fn insert_identity_conflict(&mut self, row: &IdentityConflictRow) -> Result<()>;
     /// Moves every event and order of member `from` to member `to`, then deletes `from`
@@ -141,25 +146,87 @@ macro_rules! impl_tracking {
                     Ok(out)
                 }
 
-                async fn upsert_identity(&mut self, r: &IdentityRow) -> Result<()> {
-                    let sql = format!(
-                        "INSERT INTO member_identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (workspace_id, anonymous_id) DO UPDATE SET member_id = excluded.member_id, \
-                         member_external_id = excluded.member_external_id, state = excluded.state, \
-                         merged_from = excluded.merged_from, merged_at = excluded.merged_at, message_id = excluded.message_id"
-                    );
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(&self.ws)
-                        .bind(&r.anonymous_id)
-                        .bind(&r.member_id)
-                        .bind(&r.member_external_id)
-                        .bind(&r.state)
-                        .bind(&r.merged_from)
-                        .bind(r.first_seen_at)
-                        .bind(r.merged_at)
-                        .bind(&r.message_id)
-                        .execute(&mut *self.tx)
-                        .await?;
+                async fn upsert_identities(&mut self, rows: &[IdentityRow]) -> Result<()> {
+                    for chunk in rows.chunks(crate::CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_identities ({IDENTITY_COLUMNS}) "));
+                        q.push_values(chunk, |mut b, r| {
+                            b.push_bind(self.ws.clone())
+                                .push_bind(r.anonymous_id.clone())
+                                .push_bind(r.member_id.clone())
+                                .push_bind(r.member_external_id.clone())
+                                .push_bind(r.state.clone())
+                                .push_bind(r.merged_from.clone())
+                                .push_bind(r.first_seen_at)
+                                .push_bind(r.merged_at)
+                                .push_bind(r.message_id.clone());
+                        });
+                        q.push(
+                            " ON CONFLICT (workspace_id, anonymous_id) DO UPDATE SET member_id = excluded.member_id, \
+                             member_external_id = excluded.member_external_id, state = excluded.state, \
+                             merged_from = excluded.merged_from, merged_at = excluded.merged_at, message_id = excluded.message_id",
+                        );
+                        q.build().execute(&mut *self.tx).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn members_for_update(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRecord>> {
+                    let mut out = Vec::with_capacity(external_ids.len());
+                    for chunk in external_ids.chunks(crate::CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new(format!(
+                            "SELECT {} FROM members WHERE workspace_id = ",
+                            crate::backend::MEMBER_COLUMNS
+                        ));
+                        q.push_bind(self.ws.clone());
+                        q.push(" AND external_id IN (");
+                        let mut sep = q.separated(", ");
+                        for id in chunk {
+                            sep.push_bind((*id).to_owned());
+                        }
+                        q.push(")");
+                        for row in q.build().fetch_all(&mut *self.tx).await? {
+                            out.push(super::member_from_row(&row)?.0);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn save_member_profiles(&mut self, rows: &[MemberRecord]) -> Result<()> {
+                    for chunk in rows.chunks(crate::CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO members ({}) ", crate::backend::MEMBER_COLUMNS));
+                        q.push_values(chunk, |mut b, m| {
+                            let p = &m.profile;
+                            let c = crate::backend::profile_cols(p);
+                            b.push_bind(m.id.clone())
+                                .push_bind(m.workspace_id.clone())
+                                .push_bind(m.external_id.clone())
+                                .push_bind(p.phone.clone())
+                                .push_bind(p.email.clone())
+                                .push_bind(p.name.clone())
+                                .push_bind(c.gender)
+                                .push_bind(c.birthday)
+                                .push_bind(p.income_band.clone())
+                                .push_bind(p.region.clone())
+                                .push_bind(p.channel.clone())
+                                .push_bind(p.registered_at)
+                                .push_bind(c.time_zone)
+                                .push_bind(c.consent)
+                                .push_bind(c.attributes)
+                                .push_bind(c.tags)
+                                .push_bind(m.created_at)
+                                .push_bind(m.updated_at);
+                        });
+                        // The rows exist: this only rewrites their profile columns.
+                        q.push(
+                            " ON CONFLICT (workspace_id, external_id) DO UPDATE SET phone = excluded.phone, \
+                             email = excluded.email, name = excluded.name, gender = excluded.gender, \
+                             birthday = excluded.birthday, income_band = excluded.income_band, region = excluded.region, \
+                             channel = excluded.channel, registered_at = excluded.registered_at, \
+                             time_zone = excluded.time_zone, consent = excluded.consent, attributes = excluded.attributes, \
+                             tags = excluded.tags, updated_at = excluded.updated_at",
+                        );
+                        q.build().execute(&mut *self.tx).await?;
+                    }
                     Ok(())
                 }
 
