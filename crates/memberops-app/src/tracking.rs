@@ -201,14 +201,16 @@ pub async fn ingest(
         })
         .collect();
 
+    let mut routed = routed;
     let events: Vec<EventIn> = routed
-        .iter()
+        .iter_mut()
         .map(|r| EventIn {
             id: r.draft.id.clone(),
             kind: r.draft.kind.clone(),
             member: r.external_id.clone(),
             occurred_at: Some(r.draft.occurred_at.clone()),
-            properties: r.draft.properties.clone(),
+            // Not needed afterwards: moved, not copied.
+            properties: std::mem::take(&mut r.draft.properties),
             auto_create: true,
         })
         .collect();
