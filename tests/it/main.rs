@@ -13,3 +13,4 @@ mod events;
 mod import;
 mod loyalty;
 mod members;
+mod tracking;

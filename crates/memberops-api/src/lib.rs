@@ -28,7 +28,8 @@ pub use state::AppState;
          (name = "events", description = "Behaviour events (用户行为): the write path"),
          (name = "system", description = "Health and metadata"),
          (name = "loyalty", description = "Growth, tiers, points, stored value, check-in, referrals (会员成长体系)"),
-         (name = "coupons", description = "Coupons (优惠券): templates, issuing, gift packs, codes, share-to-claim, checkout, reports"))
+         (name = "coupons", description = "Coupons (优惠券): templates, issuing, gift packs, codes, share-to-claim, checkout, reports"),
+         (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"))
 )]
 struct ApiDoc;
 
@@ -51,6 +52,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::events::router())
         .merge(routes::loyalty::router())
         .merge(routes::coupons::router())
+        .merge(routes::tracking::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

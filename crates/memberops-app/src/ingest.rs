@@ -183,6 +183,62 @@ pub async fn apply_batch(
     })
 }
 
+/// Applies a batch inside a transaction the caller owns and will commit (for use cases
+/// that write more in the same transaction, like SDK tracking). Rejected rows are reported;
+/// the others are written.
+pub async fn apply_in_tx(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    events: Vec<EventIn>,
+) -> Result<BatchReport> {
+    let received_at = now_millis();
+    let (mut results, valid) = validate_rows(events, ws);
+    let plan = plan(tx, ws, &valid, &mut results, received_at).await?;
+    let members_created = plan.new_members.len();
+    plan.write(tx, ws).await?;
+    let count = |s: RowStatus| results.iter().filter(|r| r.status == s).count();
+    Ok(BatchReport {
+        committed: true,
+        accepted: count(RowStatus::Accepted),
+        duplicates: count(RowStatus::Duplicate),
+        rejected: count(RowStatus::Rejected),
+        members_created,
+        results,
+    })
+}
+
+/// Checks every row; the valid ones are returned with their positions. (Same loop as in
+/// [`apply_batch`], kept apart so that this addition leaves that function untouched.)
+fn validate_rows(events: Vec<EventIn>, ws: &Workspace) -> (Vec<RowResult>, Vec<(usize, Event)>) {
+    let now = When::Instant(chrono::Utc::now());
+    let mut results: Vec<RowResult> = Vec::with_capacity(events.len());
+    let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
+    for (index, e) in events.into_iter().enumerate() {
+        let id = e.id.clone();
+        match e.validate(now, ws.currency) {
+            Ok(ev) => {
+                results.push(RowResult {
+                    index,
+                    id,
+                    status: RowStatus::Accepted,
+                    member_id: None,
+                    error: None,
+                });
+                valid.push((index, ev));
+            }
+            Err(err) => results.push(RowResult {
+                index,
+                id,
+                status: RowStatus::Rejected,
+                member_id: None,
+                error: Some(RowError::invalid(err)),
+            }),
+        }
+    }
+
+    (results, valid)
+}
+
 /// The writes a batch decided on.
 #[derive(Default)]
 struct Plan {

@@ -25,6 +25,7 @@ mod loyalty;
 mod model;
 mod postgres;
 mod sqlite;
+pub mod tracking;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use tracking::{TrackingStore, TrackingTx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -47,7 +49,7 @@ pub enum Backend {
 /// Storage as the application uses it. Reads go to a pool of connections; writes go
 /// through [`WriteTx`].
 #[async_trait]
-pub trait Store: LoyaltyStore + CouponsStore + Send + Sync + 'static {
+pub trait Store: LoyaltyStore + CouponsStore + TrackingStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -96,7 +98,7 @@ pub trait Store: LoyaltyStore + CouponsStore + Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: LoyaltyTx + CouponsTx + Send {
+pub trait WriteTx: LoyaltyTx + CouponsTx + TrackingTx + Send {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

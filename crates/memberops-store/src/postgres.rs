@@ -54,3 +54,4 @@ impl PgStore {
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
+crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);

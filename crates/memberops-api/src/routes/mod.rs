@@ -3,6 +3,7 @@ pub mod events;
 pub mod health;
 pub mod loyalty;
 pub mod members;
+pub mod tracking;
 
 /// Tag names used to group operations in the OpenAPI document.
 pub const MEMBERS: &str = "members";
