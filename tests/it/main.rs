@@ -11,3 +11,4 @@ mod api_basics;
 mod events;
 mod import;
 mod members;
+mod segments;

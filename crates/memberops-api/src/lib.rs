@@ -26,6 +26,7 @@ pub use state::AppState;
     modifiers(&SecurityAddon),
     tags((name = "members", description = "Member profiles (会员档案) and their aggregates"),
          (name = "events", description = "Behaviour events (用户行为): the write path"),
+         (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"),
          (name = "system", description = "Health and metadata"))
 )]
 struct ApiDoc;
@@ -47,6 +48,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::members::router())
         .merge(routes::events::router())
+        .merge(routes::segments::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

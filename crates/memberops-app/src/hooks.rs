@@ -35,6 +35,6 @@ pub async fn after_events(
     ws: &Workspace,
     applied: &[AppliedEvent],
 ) -> Result<()> {
-    let _ = (tx, ws, applied);
+    crate::segments::on_events(tx, ws, applied).await?;
     Ok(())
 }

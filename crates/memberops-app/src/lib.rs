@@ -8,6 +8,7 @@ pub mod import;
 pub mod ingest;
 pub mod keys;
 pub mod members;
+pub mod segments;
 pub mod workspace;
 
 pub use error::AppError;

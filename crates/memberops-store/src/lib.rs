@@ -22,6 +22,7 @@ mod backend;
 mod error;
 mod model;
 mod postgres;
+mod segments;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -32,6 +33,7 @@ use async_trait::async_trait;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
+pub use segments::*;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,7 @@ pub enum Backend {
 /// Storage as the application uses it. Reads go to a pool of connections; writes go
 /// through [`WriteTx`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Send + Sync + 'static + SegmentsStore {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -92,7 +94,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: Send {
+pub trait WriteTx: Send + SegmentsTx {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

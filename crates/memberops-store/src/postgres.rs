@@ -52,3 +52,4 @@ impl PgStore {
 }
 
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
+crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);

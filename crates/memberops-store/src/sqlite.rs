@@ -81,3 +81,4 @@ impl SqliteStore {
 }
 
 crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);

@@ -37,6 +37,12 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Print the OpenAPI document.
     Openapi,
+    /// Reports (RFM as of a date).
+    #[command(subcommand)]
+    Report(cmd::segments::ReportCommand),
+    /// Lifecycle stages: the daily recompute job.
+    #[command(subcommand)]
+    Lifecycle(cmd::segments::LifecycleCommand),
     /// Run a benchmark (see bench/).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -57,5 +63,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(c) => cmd::bench::run(c).await,
+        Command::Report(c) => cmd::segments::report(&cli.db, c).await,
+        Command::Lifecycle(c) => cmd::segments::lifecycle(&cli.db, c).await,
     }
 }

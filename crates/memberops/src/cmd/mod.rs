@@ -2,6 +2,7 @@ pub mod apikey;
 pub mod bench;
 pub mod demo;
 pub mod import;
+pub mod segments;
 pub mod serve;
 
 use std::sync::Arc;
