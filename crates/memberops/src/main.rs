@@ -43,6 +43,8 @@ enum Command {
     /// Lifecycle stages: the daily recompute job.
     #[command(subcommand)]
     Lifecycle(cmd::segments::LifecycleCommand),
+    /// Member-intelligence benchmark on a fresh SQLite file (see bench/segments).
+    BenchSegments(cmd::segments_bench::Args),
     /// Run a benchmark (see bench/).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -63,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(c) => cmd::bench::run(c).await,
+        Command::BenchSegments(a) => cmd::segments_bench::run(a).await,
         Command::Report(c) => cmd::segments::report(&cli.db, c).await,
         Command::Lifecycle(c) => cmd::segments::lifecycle(&cli.db, c).await,
     }

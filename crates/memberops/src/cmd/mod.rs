@@ -3,6 +3,7 @@ pub mod bench;
 pub mod demo;
 pub mod import;
 pub mod segments;
+pub mod segments_bench;
 pub mod serve;
 
 use std::sync::Arc;
