@@ -19,7 +19,9 @@ fn reg(member: &str, at: &str, profile: Value) -> Value {
 }
 
 async fn recompute(app: &TestApp, as_of: &str) -> Value {
-    let (s, b) = app.post("/v1/lifecycle:recompute", json!({"as_of": as_of})).await;
+    let (s, b) = app
+        .post("/v1/lifecycle:recompute", json!({"as_of": as_of}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     b
 }
@@ -51,7 +53,12 @@ async fn rfm_report_arithmetic_and_ties(app: TestApp) {
     assert_eq!(s, StatusCode::OK, "{body}");
     let rows = body["data"].as_array().expect("rows");
     assert_eq!(rows.len(), 4);
-    let row = |id: &str| rows.iter().find(|r| r["member_id"] == id).expect("row").clone();
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r["member_id"] == id)
+            .expect("row")
+            .clone()
+    };
     let a = row("a");
     assert_eq!(a["orders"], 3);
     assert_eq!(a["order_days"], 2);
@@ -98,16 +105,25 @@ async fn rfm_report_arithmetic_and_ties(app: TestApp) {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("member_id,first_order_at,last_order_at,orders,order_days,monetary,recency_days,tenure_days,r_score,f_score,m_score,rfm_class,lifecycle_stage")
+        Some(
+            "member_id,first_order_at,last_order_at,orders,order_days,monetary,recency_days,tenure_days,r_score,f_score,m_score,rfm_class,lifecycle_stage"
+        )
     );
-    assert!(text.contains("a,2026-01-10,2026-02-20,3,2,140.50,9,50,4,4,4,important_value,mature"), "{text}");
+    assert!(
+        text.contains("a,2026-01-10,2026-02-20,3,2,140.50,9,50,4,4,4,important_value,mature"),
+        "{text}"
+    );
     assert!(text.contains("n,,,0,0,0.00,,,,,,,new"), "{text}");
 }
 both!(rfm_report_arithmetic_and_ties);
 
 async fn stages_move_with_events_and_time(app: TestApp) {
-    app.batch(json!([reg("m", "2026-01-01T00:00:00Z", json!({"time_zone": "UTC"}))]))
-        .await;
+    app.batch(json!([reg(
+        "m",
+        "2026-01-01T00:00:00Z",
+        json!({"time_zone": "UTC"})
+    )]))
+    .await;
     recompute(&app, "2026-01-10").await;
     assert_eq!(stage(&app, "m").await, "new");
     app.batch(json!([paid("p1", "m", "o1", "10", "2026-01-15T10:00:00Z")]))
@@ -136,11 +152,21 @@ async fn stages_move_with_events_and_time(app: TestApp) {
     assert_eq!(again["transitions"], 0, "{again}");
     assert_eq!(again["updated"], 0, "{again}");
 
-    let (s, flow) = app.get("/v1/lifecycle/flow?from=2026-04-01&to=2026-04-30").await;
+    let (s, flow) = app
+        .get("/v1/lifecycle/flow?from=2026-04-01&to=2026-04-30")
+        .await;
     assert_eq!(s, StatusCode::OK, "{flow}");
-    assert_eq!(flow["data"], json!([{"from": "mature", "to": "silent", "members": 1}]));
-    let (_, july) = app.get("/v1/lifecycle/flow?from=2026-07-01&to=2026-07-31").await;
-    assert_eq!(july["data"], json!([{"from": "silent", "to": "churned", "members": 1}]));
+    assert_eq!(
+        flow["data"],
+        json!([{"from": "mature", "to": "silent", "members": 1}])
+    );
+    let (_, july) = app
+        .get("/v1/lifecycle/flow?from=2026-07-01&to=2026-07-31")
+        .await;
+    assert_eq!(
+        july["data"],
+        json!([{"from": "silent", "to": "churned", "members": 1}])
+    );
 
     // Each change is a lifecycle.changed event with from/to.
     let (_, events) = app.get("/v1/members/m/events?limit=100").await;
@@ -150,8 +176,16 @@ async fn stages_move_with_events_and_time(app: TestApp) {
         .iter()
         .filter(|e| e["type"] == "lifecycle.changed")
         .collect();
-    assert!(changes.iter().any(|e| e["properties"]["from"] == "mature" && e["properties"]["to"] == "silent"));
-    assert!(changes.iter().any(|e| e["properties"]["from"] == "silent" && e["properties"]["to"] == "churned"));
+    assert!(
+        changes
+            .iter()
+            .any(|e| e["properties"]["from"] == "mature" && e["properties"]["to"] == "silent")
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|e| e["properties"]["from"] == "silent" && e["properties"]["to"] == "churned")
+    );
 
     // Events landing move the stage at once (today's clock: a fresh order makes the
     // member active again).
@@ -183,7 +217,10 @@ async fn segments_tags_and_errors(app: TestApp) {
             let mut out = Vec::new();
             for engine in ["index", "sql"] {
                 let (s, b) = app
-                    .post("/v1/segments:preview", json!({"condition": cond, "engine": engine, "sample": 100}))
+                    .post(
+                        "/v1/segments:preview",
+                        json!({"condition": cond, "engine": engine, "sample": 100}),
+                    )
                     .await;
                 assert_eq!(s, StatusCode::OK, "{b}");
                 out.push(b);
@@ -193,33 +230,82 @@ async fn segments_tags_and_errors(app: TestApp) {
             out[0]["count"].as_u64().expect("count")
         }
     };
-    assert_eq!(count(json!({"field": "gender", "op": "eq", "value": "female"})).await, 1);
-    assert_eq!(count(json!({"field": "region", "op": "ne", "value": "上海"})).await, 1);
-    assert_eq!(count(json!({"not": {"field": "region", "op": "eq", "value": "上海"}})).await, 2);
-    assert_eq!(count(json!({"field": "spend", "op": "gte", "value": 60000})).await, 1);
-    assert_eq!(count(json!({"field": "orders", "op": "between", "value": [1, 2]})).await, 2);
-    assert_eq!(count(json!({"field": "aov", "op": "eq", "value": 30000})).await, 1);
-    assert_eq!(count(json!({"field": "age", "op": "gte", "value": 40})).await, 1);
-    assert_eq!(count(json!({"field": "tags", "op": "has_tag", "value": "coffee"})).await, 1);
-    assert_eq!(count(json!({"field": "attributes.level", "op": "gte", "value": 3})).await, 1);
-    assert_eq!(count(json!({"field": "attributes.level", "op": "eq", "value": "gold"})).await, 1);
-    assert_eq!(count(json!({"field": "attributes.pets", "op": "contains", "value": "cat"})).await, 1);
-    assert_eq!(count(json!({"field": "last_order_at", "op": "gte", "value": "2025-08-01"})).await, 2);
-    assert_eq!(count(json!({"event": "content.shared", "within_last_days": 30, "op": "gte", "value": 2})).await, 1);
+    assert_eq!(
+        count(json!({"field": "gender", "op": "eq", "value": "female"})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "region", "op": "ne", "value": "上海"})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"not": {"field": "region", "op": "eq", "value": "上海"}})).await,
+        2
+    );
+    assert_eq!(
+        count(json!({"field": "spend", "op": "gte", "value": 60000})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "orders", "op": "between", "value": [1, 2]})).await,
+        2
+    );
+    assert_eq!(
+        count(json!({"field": "aov", "op": "eq", "value": 30000})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "age", "op": "gte", "value": 40})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "tags", "op": "has_tag", "value": "coffee"})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "attributes.level", "op": "gte", "value": 3})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "attributes.level", "op": "eq", "value": "gold"})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "attributes.pets", "op": "contains", "value": "cat"})).await,
+        1
+    );
+    assert_eq!(
+        count(json!({"field": "last_order_at", "op": "gte", "value": "2025-08-01"})).await,
+        2
+    );
+    assert_eq!(
+        count(json!({"event": "content.shared", "within_last_days": 30, "op": "gte", "value": 2}))
+            .await,
+        1
+    );
     // u3 has no gender; u1 has not been seen since August 2025 (churned as events landed).
     assert_eq!(count(json!({"any": [{"field": "gender", "op": "is_null"}, {"field": "stage", "op": "in", "value": ["churned"]}]})).await, 2);
 
     // Errors name the path in the tree.
     let (s, b) = app
-        .post("/v1/segments", json!({"name": "x", "condition": {"all": [
+        .post(
+            "/v1/segments",
+            json!({"name": "x", "condition": {"all": [
             {"field": "gender", "op": "eq", "value": "female"},
-            {"field": "favourite", "op": "eq", "value": 1}]}}))
+            {"field": "favourite", "op": "eq", "value": 1}]}}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["errors"][0]["type"], "unknown_field");
-    assert_eq!(b["errors"][0]["loc"], json!(["condition", "all[1]", "field"]));
+    assert_eq!(
+        b["errors"][0]["loc"],
+        json!(["condition", "all[1]", "field"])
+    );
     let (s, b) = app
-        .post("/v1/segments:preview", json!({"condition": {"field": "orders", "op": "gt", "value": "two"}}))
+        .post(
+            "/v1/segments:preview",
+            json!({"condition": {"field": "orders", "op": "gt", "value": "two"}}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["errors"][0]["type"], "type_mismatch");
@@ -227,14 +313,21 @@ async fn segments_tags_and_errors(app: TestApp) {
 
     // Saved segment: members pages, export, size history.
     let (s, seg) = app
-        .post("/v1/segments", json!({"name": "buyers", "condition": {"field": "orders", "op": "gte", "value": 1}}))
+        .post(
+            "/v1/segments",
+            json!({"name": "buyers", "condition": {"field": "orders", "op": "gte", "value": 1}}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{seg}");
     let id = seg["id"].as_str().expect("id");
     let (_, p1) = app.get(&format!("/v1/segments/{id}/members?limit=1")).await;
     assert_eq!(p1["data"].as_array().expect("data").len(), 1);
     let cursor = p1["next_cursor"].as_str().expect("cursor");
-    let (_, p2) = app.get(&format!("/v1/segments/{id}/members?limit=1&cursor={cursor}")).await;
+    let (_, p2) = app
+        .get(&format!(
+            "/v1/segments/{id}/members?limit=1&cursor={cursor}"
+        ))
+        .await;
     assert_eq!(p2["data"].as_array().expect("data").len(), 1);
     assert_eq!(p2["next_cursor"], Value::Null);
     let (_, detail) = app.get(&format!("/v1/segments/{id}")).await;
@@ -255,11 +348,19 @@ async fn segments_tags_and_errors(app: TestApp) {
     assert!(csv.contains(",u1") && csv.contains(",u2"));
 
     // Manual tags by id list and CSV; rule tags follow their condition.
-    let (s, t) = app.post("/v1/tags/vip/members", json!({"add": ["u2", "u3", "ghost"]})).await;
+    let (s, t) = app
+        .post(
+            "/v1/tags/vip/members",
+            json!({"add": ["u2", "u3", "ghost"]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{t}");
     assert_eq!(t["added"], 2);
     assert_eq!(t["unknown"], json!(["ghost"]));
-    assert_eq!(count(json!({"field": "tags", "op": "has_tag", "value": "vip"})).await, 2);
+    assert_eq!(
+        count(json!({"field": "tags", "op": "has_tag", "value": "vip"})).await,
+        2
+    );
     let resp = app
         .client
         .post(app.url("/v1/tags/vip/members.csv?action=remove"))
@@ -270,19 +371,39 @@ async fn segments_tags_and_errors(app: TestApp) {
         .await
         .expect("csv");
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(count(json!({"field": "tags", "op": "has_tag", "value": "vip"})).await, 1);
+    assert_eq!(
+        count(json!({"field": "tags", "op": "has_tag", "value": "vip"})).await,
+        1
+    );
     let (s, rule) = app
-        .call(reqwest::Method::PUT, "/v1/tag-rules/big_spender", Some(json!({"condition": {"field": "spend", "op": "gte", "value": 50000}})))
+        .call(
+            reqwest::Method::PUT,
+            "/v1/tag-rules/big_spender",
+            Some(json!({"condition": {"field": "spend", "op": "gte", "value": 50000}})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{rule}");
     assert_eq!(rule["members"], 1);
-    assert_eq!(count(json!({"field": "tags", "op": "has_tag", "value": "big_spender"})).await, 1);
+    assert_eq!(
+        count(json!({"field": "tags", "op": "has_tag", "value": "big_spender"})).await,
+        1
+    );
     let intel = app.get("/v1/members/u1/intelligence").await.1;
     assert_eq!(intel["tags"], json!(["big_spender", "coffee"]));
     // The rule follows the data: u2 spends enough, the rule is refreshed by the daily job.
-    app.batch(json!([paid("q4", "u2", "x4", "600", "2025-09-01T00:00:00Z")])).await;
+    app.batch(json!([paid(
+        "q4",
+        "u2",
+        "x4",
+        "600",
+        "2025-09-01T00:00:00Z"
+    )]))
+    .await;
     recompute(&app, "2025-09-02").await;
-    assert_eq!(count(json!({"field": "tags", "op": "has_tag", "value": "big_spender"})).await, 2);
+    assert_eq!(
+        count(json!({"field": "tags", "op": "has_tag", "value": "big_spender"})).await,
+        2
+    );
     assert_eq!(count(json!({"field": "value_class", "op": "in", "value": ["vip", "large", "medium", "small"]})).await, 2);
 
     let (s, info) = app.post("/v1/segments:rebuild-index", json!({})).await;
@@ -296,11 +417,23 @@ async fn churn_warnings_rank_by_value(app: TestApp) {
     // Buys every 10 days, then stops: overdue. A richer steady buyer is not.
     for i in 0..6 {
         let day = format!("2026-01-{:02}T10:00:00Z", 1 + i * 5);
-        events.push(paid(&format!("r{i}"), "regular", &format!("or{i}"), "100", &day));
+        events.push(paid(
+            &format!("r{i}"),
+            "regular",
+            &format!("or{i}"),
+            "100",
+            &day,
+        ));
     }
     for i in 0..3 {
         let day = format!("2026-02-{:02}T10:00:00Z", 1 + i * 10);
-        events.push(paid(&format!("w{i}"), "whale", &format!("ow{i}"), "900", &day));
+        events.push(paid(
+            &format!("w{i}"),
+            "whale",
+            &format!("ow{i}"),
+            "900",
+            &day,
+        ));
     }
     app.batch(Value::Array(events)).await;
     let (s, b) = app.get("/v1/churn-warnings?as_of=2026-03-01").await;
@@ -310,7 +443,12 @@ async fn churn_warnings_rank_by_value(app: TestApp) {
     assert_eq!(data[0]["external_id"], "regular");
     assert_eq!(data[0]["reasons"], json!(["overdue_repurchase"]));
     let (_, b) = app.get("/v1/churn-warnings?as_of=2026-04-30").await;
-    let ids: Vec<&str> = b["data"].as_array().expect("data").iter().map(|r| r["external_id"].as_str().unwrap_or("")).collect();
+    let ids: Vec<&str> = b["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["external_id"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(ids, vec!["whale", "regular"]);
     let csv = app
         .client
@@ -346,23 +484,43 @@ impl Rng {
 fn random_leaf(r: &mut Rng) -> Value {
     let day = |r: &mut Rng| format!("2026-{:02}-{:02}", 1 + r.below(11), 1 + r.below(28));
     match r.below(17) {
-        0 => json!({"field": "gender", "op": r.pick(&["eq", "ne"]), "value": r.pick(&["male", "female"])}),
+        0 => {
+            json!({"field": "gender", "op": r.pick(&["eq", "ne"]), "value": r.pick(&["male", "female"])})
+        }
         1 => json!({"field": "region", "op": "in", "value": [r.pick(&["上海", "北京", "广州"])]}),
-        2 => json!({"field": "orders", "op": r.pick(&["gt", "gte", "lt", "lte", "eq", "ne"]), "value": r.below(4)}),
-        3 => json!({"field": "spend", "op": "between", "value": [r.below(20000), 20000 + r.below(100000)]}),
+        2 => {
+            json!({"field": "orders", "op": r.pick(&["gt", "gte", "lt", "lte", "eq", "ne"]), "value": r.below(4)})
+        }
+        3 => {
+            json!({"field": "spend", "op": "between", "value": [r.below(20000), 20000 + r.below(100000)]})
+        }
         4 => json!({"field": "aov", "op": r.pick(&["gte", "lt"]), "value": r.below(40000)}),
-        5 => json!({"field": "age", "op": r.pick(&["gte", "lt", "eq", "ne", "lte", "gt"]), "value": 20 + r.below(30)}),
+        5 => {
+            json!({"field": "age", "op": r.pick(&["gte", "lt", "eq", "ne", "lte", "gt"]), "value": 20 + r.below(30)})
+        }
         6 => json!({"field": "birthday", "op": "within_next_days", "value": r.below(120)}),
-        7 => json!({"field": "last_order_at", "op": r.pick(&["gte", "lt", "lte", "gt"]), "value": day(r)}),
+        7 => {
+            json!({"field": "last_order_at", "op": r.pick(&["gte", "lt", "lte", "gt"]), "value": day(r)})
+        }
         8 => json!({"field": "last_order_at", "op": "within_last_days", "value": r.below(300)}),
         9 => json!({"field": "registered_at", "op": r.pick(&["gte", "lt"]), "value": day(r)}),
-        10 => json!({"field": "tags", "op": r.pick(&["has_tag", "contains"]), "value": r.pick(&["coffee", "tea", "vip"])}),
+        10 => {
+            json!({"field": "tags", "op": r.pick(&["has_tag", "contains"]), "value": r.pick(&["coffee", "tea", "vip"])})
+        }
         11 => json!({"field": "tags", "op": r.pick(&["is_set", "is_null"])}),
-        12 => json!({"field": "attributes.level", "op": r.pick(&["gte", "lt", "eq", "ne"]), "value": r.below(5)}),
+        12 => {
+            json!({"field": "attributes.level", "op": r.pick(&["gte", "lt", "eq", "ne"]), "value": r.below(5)})
+        }
         13 => json!({"field": "attributes.level", "op": "in", "value": ["gold", 2]}),
-        14 => json!({"field": "stage", "op": "in", "value": [r.pick(&["new", "growing", "mature", "silent", "churned"])]}),
-        15 => json!({"field": r.pick(&["r_score", "f_score", "m_score"]), "op": "gte", "value": 1 + r.below(5)}),
-        _ => json!({"event": "checkin", "within_last_days": 1 + r.below(400), "op": "gte", "value": r.below(3)}),
+        14 => {
+            json!({"field": "stage", "op": "in", "value": [r.pick(&["new", "growing", "mature", "silent", "churned"])]})
+        }
+        15 => {
+            json!({"field": r.pick(&["r_score", "f_score", "m_score"]), "op": "gte", "value": 1 + r.below(5)})
+        }
+        _ => {
+            json!({"event": "checkin", "within_last_days": 1 + r.below(400), "op": "gte", "value": r.below(3)})
+        }
     }
 }
 
@@ -385,7 +543,10 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
     for i in 0..50 {
         let m = format!("p{i}");
         let mut profile = serde_json::Map::new();
-        profile.insert("time_zone".into(), json!(r.pick(&["Asia/Shanghai", "America/New_York", "UTC"])));
+        profile.insert(
+            "time_zone".into(),
+            json!(r.pick(&["Asia/Shanghai", "America/New_York", "UTC"])),
+        );
         if r.below(4) > 0 {
             profile.insert("gender".into(), json!(r.pick(&["male", "female"])));
         }
@@ -393,7 +554,15 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
             profile.insert("region".into(), json!(r.pick(&["上海", "北京", "广州"])));
         }
         if r.below(3) > 0 {
-            profile.insert("birthday".into(), json!(format!("{}-{:02}-{:02}", 1970 + r.below(35), 1 + r.below(12), 1 + r.below(28))));
+            profile.insert(
+                "birthday".into(),
+                json!(format!(
+                    "{}-{:02}-{:02}",
+                    1970 + r.below(35),
+                    1 + r.below(12),
+                    1 + r.below(28)
+                )),
+            );
         }
         if r.below(2) > 0 {
             profile.insert("tags".into(), json!([r.pick(&["coffee", "tea"])]));
@@ -407,32 +576,65 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
             }
             _ => {}
         }
-        let reg_day = format!("2026-{:02}-{:02}T{:02}:00:00Z", 1 + r.below(6), 1 + r.below(28), r.below(24));
+        let reg_day = format!(
+            "2026-{:02}-{:02}T{:02}:00:00Z",
+            1 + r.below(6),
+            1 + r.below(28),
+            r.below(24)
+        );
         events.push(reg(&m, &reg_day, Value::Object(profile)));
         for k in 0..r.below(4) {
-            let at = format!("2026-{:02}-{:02}T{:02}:30:00Z", 7 + r.below(4), 1 + r.below(28), r.below(24));
-            events.push(paid(&format!("{m}-o{k}"), &m, &format!("{m}-o{k}"), &format!("{}", 10 + r.below(500)), &at));
+            let at = format!(
+                "2026-{:02}-{:02}T{:02}:30:00Z",
+                7 + r.below(4),
+                1 + r.below(28),
+                r.below(24)
+            );
+            events.push(paid(
+                &format!("{m}-o{k}"),
+                &m,
+                &format!("{m}-o{k}"),
+                &format!("{}", 10 + r.below(500)),
+                &at,
+            ));
         }
         for k in 0..r.below(3) {
-            let at = format!("2026-{:02}-{:02}T12:00:00Z", 6 + r.below(5), 1 + r.below(28));
+            let at = format!(
+                "2026-{:02}-{:02}T12:00:00Z",
+                6 + r.below(5),
+                1 + r.below(28)
+            );
             events.push(json!({"id": format!("{m}-c{k}"), "type": "checkin", "member": m, "occurred_at": at}));
         }
     }
     app.batch(Value::Array(events)).await;
     recompute(&app, "2026-11-01").await;
-    app.post("/v1/tags/vip/members", json!({"add": ["p1", "p2", "p3", "p10"]})).await;
+    app.post(
+        "/v1/tags/vip/members",
+        json!({"add": ["p1", "p2", "p3", "p10"]}),
+    )
+    .await;
     for case in 0..60 {
         let tree = random_tree(&mut r, 3);
         let mut answers = Vec::new();
         for engine in ["index", "sql"] {
             let (s, b) = app
-                .post("/v1/segments:preview", json!({"condition": tree, "engine": engine, "sample": 100}))
+                .post(
+                    "/v1/segments:preview",
+                    json!({"condition": tree, "engine": engine, "sample": 100}),
+                )
                 .await;
             assert_eq!(s, StatusCode::OK, "case {case}: {tree} → {b}");
             answers.push(b);
         }
-        assert_eq!(answers[0]["count"], answers[1]["count"], "case {case}: {tree}");
-        assert_eq!(answers[0]["sample"], answers[1]["sample"], "case {case}: {tree}");
+        assert_eq!(
+            answers[0]["count"], answers[1]["count"],
+            "case {case}: {tree}"
+        );
+        assert_eq!(
+            answers[0]["sample"], answers[1]["sample"],
+            "case {case}: {tree}"
+        );
     }
 }
 both!(index_equals_sql_on_random_data);

@@ -139,8 +139,12 @@ pub trait SegmentsTx: Send {
     ) -> Result<u64>;
     /// Replaces the members holding the rule tag `tag` by those matching `where_sql`.
     /// Returns (added, removed).
-    async fn refresh_rule_tag(&mut self, tag: &str, where_sql: &str, at: Millis)
-    -> Result<(u64, u64)>;
+    async fn refresh_rule_tag(
+        &mut self,
+        tag: &str,
+        where_sql: &str,
+        at: Millis,
+    ) -> Result<(u64, u64)>;
     async fn upsert_tag_rule(&mut self, tag: &str, condition: &str, at: Millis) -> Result<()>;
     async fn delete_tag_rule(&mut self, tag: &str) -> Result<bool>;
     async fn insert_segment(&mut self, s: &SegmentRecord) -> Result<()>;
@@ -206,7 +210,11 @@ pub trait SegmentsStore: Send + Sync {
     ) -> Result<Vec<String>>;
     async fn segment_count_sql(&self, workspace_id: &str, where_sql: &str) -> Result<i64>;
     /// `(id, external_id)` of these members.
-    async fn external_ids(&self, workspace_id: &str, ids: &[String]) -> Result<Vec<(String, String)>>;
+    async fn external_ids(
+        &self,
+        workspace_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>>;
     /// Internal ids of members named by internal or external id: `(given, internal id)`.
     async fn resolve_members(
         &self,

@@ -76,7 +76,9 @@ async fn member_intelligence(
     auth: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Intelligence>> {
-    Ok(Json(seg::intelligence(state.store.as_ref(), &auth.ws, &id).await?))
+    Ok(Json(
+        seg::intelligence(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// A member's RFM line as of a date (the same numbers as `memberops report rfm`).
@@ -89,7 +91,9 @@ async fn member_rfm(
     ValidQuery(q): ValidQuery<AsOfQuery>,
 ) -> ApiResult<Json<RfmRow>> {
     let d = as_of(&q.as_of, &auth.ws)?;
-    Ok(Json(seg::member_rfm(state.store.as_ref(), &auth.ws, &id, d).await?))
+    Ok(Json(
+        seg::member_rfm(state.store.as_ref(), &auth.ws, &id, d).await?,
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -107,7 +111,14 @@ async fn rfm_report(
     ValidQuery(q): ValidQuery<AsOfQuery>,
 ) -> ApiResult<Response> {
     let d = as_of(&q.as_of, &auth.ws)?;
-    let c = seg::compute(state.store.as_ref(), &auth.ws, d, &Settings::default(), false).await?;
+    let c = seg::compute(
+        state.store.as_ref(),
+        &auth.ws,
+        d,
+        &Settings::default(),
+        false,
+    )
+    .await?;
     if q.format.as_deref() == Some("csv") {
         let body = csv_bytes(
             &seg::intel::RFM_COLUMNS,
@@ -199,7 +210,14 @@ async fn create_segment(
     auth: Admin,
     ValidJson(body): ValidJson<SegmentIn>,
 ) -> ApiResult<(StatusCode, Json<SegmentOut>)> {
-    let s = saved::create(state.store.as_ref(), &auth.ws, &body.name, &body.condition, now_millis()).await?;
+    let s = saved::create(
+        state.store.as_ref(),
+        &auth.ws,
+        &body.name,
+        &body.condition,
+        now_millis(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -262,11 +280,13 @@ fn engine(e: &Option<String>) -> ApiResult<Engine> {
     match e.as_deref() {
         None | Some("index") => Ok(Engine::Index),
         Some("sql") => Ok(Engine::Sql),
-        Some(_) => Err(crate::error::ApiError::validation(vec![memberops_core::FieldError::new(
-            &["engine"],
-            "invalid_engine",
-            "engine is `index` or `sql`",
-        )])),
+        Some(_) => Err(crate::error::ApiError::validation(vec![
+            memberops_core::FieldError::new(
+                &["engine"],
+                "invalid_engine",
+                "engine is `index` or `sql`",
+            ),
+        ])),
     }
 }
 
@@ -282,7 +302,16 @@ async fn preview(
     let sample = body.sample.unwrap_or(10).min(100);
     let e = engine(&body.engine)?;
     Ok(Json(
-        saved::preview(state.store.as_ref(), &state.segments, &auth.ws, &node, sample, e, now_millis()).await?,
+        saved::preview(
+            state.store.as_ref(),
+            &state.segments,
+            &auth.ws,
+            &node,
+            sample,
+            e,
+            now_millis(),
+        )
+        .await?,
     ))
 }
 
@@ -309,8 +338,17 @@ async fn segment_members(
     let (_, node) = saved::get(store, &auth.ws, &id).await?;
     let e = engine(&q.engine)?;
     Ok(Json(
-        saved::members(store, &state.segments, &auth.ws, &node, q.limit.unwrap_or(100), q.cursor.as_deref(), e, now_millis())
-            .await?,
+        saved::members(
+            store,
+            &state.segments,
+            &auth.ws,
+            &node,
+            q.limit.unwrap_or(100),
+            q.cursor.as_deref(),
+            e,
+            now_millis(),
+        )
+        .await?,
     ))
 }
 
@@ -360,9 +398,15 @@ pub struct IndexInfo {
 #[utoipa::path(post, path = "/v1/segments:rebuild-index", tag = TAG,
     security(("api_key" = [])), responses((status = 200, body = IndexInfo)))]
 async fn rebuild_index(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<IndexInfo>> {
-    state.segments.rebuild(state.store.as_ref(), &auth.ws).await?;
+    state
+        .segments
+        .rebuild(state.store.as_ref(), &auth.ws)
+        .await?;
     let (members, memory_bytes) = state.segments.stats(&auth.ws).await.unwrap_or_default();
-    Ok(Json(IndexInfo { members, memory_bytes }))
+    Ok(Json(IndexInfo {
+        members,
+        memory_bytes,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -384,8 +428,16 @@ async fn tag_members(
     ValidJson(body): ValidJson<TagMembersIn>,
 ) -> ApiResult<Json<TagChange>> {
     Ok(Json(
-        saved::change_tags(state.store.as_ref(), &state.segments, &auth.ws, &tag, &body.add, &body.remove, now_millis())
-            .await?,
+        saved::change_tags(
+            state.store.as_ref(),
+            &state.segments,
+            &auth.ws,
+            &tag,
+            &body.add,
+            &body.remove,
+            now_millis(),
+        )
+        .await?,
     ))
 }
 
@@ -415,7 +467,16 @@ async fn tag_members_csv(
         (ids, Vec::new())
     };
     Ok(Json(
-        saved::change_tags(state.store.as_ref(), &state.segments, &auth.ws, &tag, &add, &remove, now_millis()).await?,
+        saved::change_tags(
+            state.store.as_ref(),
+            &state.segments,
+            &auth.ws,
+            &tag,
+            &add,
+            &remove,
+            now_millis(),
+        )
+        .await?,
     ))
 }
 
@@ -436,7 +497,15 @@ async fn put_rule(
     ValidJson(body): ValidJson<TagRuleIn>,
 ) -> ApiResult<Json<TagRuleOut>> {
     Ok(Json(
-        saved::put_rule(state.store.as_ref(), &state.segments, &auth.ws, &tag, &body.condition, now_millis()).await?,
+        saved::put_rule(
+            state.store.as_ref(),
+            &state.segments,
+            &auth.ws,
+            &tag,
+            &body.condition,
+            now_millis(),
+        )
+        .await?,
     ))
 }
 
@@ -508,8 +577,16 @@ async fn churn(
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_default();
         let body = csv_bytes(
             &[
-                "member_id", "external_id", "reasons", "monetary_minor", "value_class", "recency_days",
-                "typical_gap_days", "overdue_ratio", "stage_from", "stage_to",
+                "member_id",
+                "external_id",
+                "reasons",
+                "monetary_minor",
+                "value_class",
+                "recency_days",
+                "typical_gap_days",
+                "overdue_ratio",
+                "stage_from",
+                "stage_to",
             ],
             rows.into_iter().map(|r| {
                 vec![

@@ -131,7 +131,9 @@ async fn load_all(store: &dyn Store, ws: &Workspace) -> Result<Loaded> {
             .index_sources(&ws.id, after.as_deref(), None, PAGE)
             .await?;
         for s in &page {
-            index.upsert(&member_row(s, ws.time_zone)).map_err(seg_err)?;
+            index
+                .upsert(&member_row(s, ws.time_zone))
+                .map_err(seg_err)?;
         }
         match page.last() {
             Some(last) if page.len() as i64 == PAGE => after = Some(last.id.clone()),

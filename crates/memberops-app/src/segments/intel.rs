@@ -177,7 +177,8 @@ pub async fn compute(
                     orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
                     monetary: f.monetary,
                     last_active: f.last_active_at.map(|ms| local_day(ms, tz).min(as_of)),
-                    profile_completeness_pct: u8::try_from(f.profile_filled * 100 / 6).unwrap_or(100),
+                    profile_completeness_pct: u8::try_from(f.profile_filled * 100 / 6)
+                        .unwrap_or(100),
                     checkins_30d: checkins,
                     cart_events_30d: carts,
                 }
@@ -324,7 +325,10 @@ pub async fn on_events(
         row.stage = st.code().to_owned();
         row.stage_since = on.clone();
         transitions.push(Transition {
-            event_id: transition_id(&f.member_id, cause.get(f.member_id.as_str()).copied().unwrap_or("")),
+            event_id: transition_id(
+                &f.member_id,
+                cause.get(f.member_id.as_str()).copied().unwrap_or(""),
+            ),
             member_id: f.member_id.clone(),
             from_stage: row.previous_stage.clone(),
             to_stage: row.stage.clone(),

@@ -54,14 +54,17 @@ pub fn parse_tree(v: &serde_json::Value, at: &str) -> Result<Node> {
 }
 
 pub fn parse_date(s: &str, field: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        Invalid::one(&[field], "invalid_date", "expected a date YYYY-MM-DD").into()
-    })
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| Invalid::one(&[field], "invalid_date", "expected a date YYYY-MM-DD").into())
 }
 
 /// The hook line of `hooks::after_events`: stages of the touched members, in the batch's
 /// transaction.
-pub async fn on_events(tx: &mut dyn WriteTx, ws: &Workspace, applied: &[AppliedEvent]) -> Result<()> {
+pub async fn on_events(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    applied: &[AppliedEvent],
+) -> Result<()> {
     intel::on_events(tx, ws, applied, memberops_core::time::now_millis()).await
 }
 
@@ -198,7 +201,9 @@ pub async fn churn(
                 last_order: parse(&f.last_order_day),
                 order_days: u32::try_from(f.order_days).unwrap_or(u32::MAX),
                 monetary: f.monetary,
-                previous_stage: g.and_then(|g| g.previous_stage.as_deref()).and_then(Stage::parse),
+                previous_stage: g
+                    .and_then(|g| g.previous_stage.as_deref())
+                    .and_then(Stage::parse),
                 current_stage: g.and_then(|g| Stage::parse(&g.stage)),
             }
         })
@@ -211,7 +216,11 @@ pub async fn churn(
     Ok(warnings
         .into_iter()
         .map(|w| ChurnRow {
-            external_id: ext.get(w.member_id.as_str()).copied().unwrap_or("").to_owned(),
+            external_id: ext
+                .get(w.member_id.as_str())
+                .copied()
+                .unwrap_or("")
+                .to_owned(),
             value_class: stored.get(&w.member_id).and_then(|g| g.value_class.clone()),
             reasons: w.reasons.iter().map(|r| r.code().to_owned()).collect(),
             monetary_minor: w.monetary,
@@ -240,7 +249,12 @@ pub(crate) async fn zones(store: &dyn Store, ws: &Workspace) -> Result<Vec<Tz>> 
 }
 
 /// The SQL `WHERE` clause of a tree for this workspace at `as_of`.
-pub async fn tree_sql(store: &dyn Store, ws: &Workspace, node: &Node, as_of: Millis) -> Result<String> {
+pub async fn tree_sql(
+    store: &dyn Store,
+    ws: &Workspace,
+    node: &Node,
+    as_of: Millis,
+) -> Result<String> {
     let cx = sql::SqlContext {
         backend: store.backend(),
         workspace_id: ws.id.clone(),

@@ -72,7 +72,9 @@ pub async fn create(
 ) -> Result<SegmentOut> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(Invalid::one(&["name"], "invalid_name", "name must be 1–200 characters").into());
+        return Err(
+            Invalid::one(&["name"], "invalid_name", "name must be 1–200 characters").into(),
+        );
     }
     let node = parse_tree(condition, "condition")?;
     let rec = SegmentRecord {
@@ -118,8 +120,11 @@ pub async fn delete(store: &dyn Store, ws: &Workspace, id: &str) -> Result<()> {
 }
 
 async fn refs(store: &dyn Store, ws: &Workspace, ids: Vec<String>) -> Result<Vec<MemberRef>> {
-    let ext: std::collections::HashMap<String, String> =
-        store.external_ids(&ws.id, &ids).await?.into_iter().collect();
+    let ext: std::collections::HashMap<String, String> = store
+        .external_ids(&ws.id, &ids)
+        .await?
+        .into_iter()
+        .collect();
     Ok(ids
         .into_iter()
         .map(|id| MemberRef {
@@ -229,7 +234,17 @@ pub async fn all_members(
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = members(store, cache, ws, node, 10_000, cursor.as_deref(), Engine::Index, as_of).await?;
+        let page = members(
+            store,
+            cache,
+            ws,
+            node,
+            10_000,
+            cursor.as_deref(),
+            Engine::Index,
+            as_of,
+        )
+        .await?;
         out.extend(page.data);
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -438,7 +453,12 @@ pub async fn rules(store: &dyn Store, ws: &Workspace) -> Result<Vec<TagRuleOut>>
         .collect())
 }
 
-pub async fn delete_rule(store: &dyn Store, cache: &IndexCache, ws: &Workspace, tag: &str) -> Result<()> {
+pub async fn delete_rule(
+    store: &dyn Store,
+    cache: &IndexCache,
+    ws: &Workspace,
+    tag: &str,
+) -> Result<()> {
     let mut tx = store.begin_write(&ws.id).await?;
     if !tx.delete_tag_rule(tag).await? {
         return Err(AppError::NotFound { what: "tag rule" });

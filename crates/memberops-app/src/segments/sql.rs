@@ -61,7 +61,10 @@ pub fn where_sql(node: &Node, cx: &SqlContext) -> String {
 }
 
 fn join(xs: &[Node], op: &str, cx: &SqlContext) -> String {
-    let parts: Vec<String> = xs.iter().map(|x| format!("({})", where_sql(x, cx))).collect();
+    let parts: Vec<String> = xs
+        .iter()
+        .map(|x| format!("({})", where_sql(x, cx)))
+        .collect();
     format!("({})", parts.join(op))
 }
 
@@ -107,9 +110,9 @@ fn column(field: &Field) -> String {
         Field::RegisteredAt => "m.registered_at".into(),
         Field::Orders => "COALESCE(s.order_count, 0)".into(),
         Field::Spend => SPEND.into(),
-        Field::Aov => format!(
-            "(CASE WHEN COALESCE(s.order_count, 0) > 0 THEN {SPEND} / s.order_count END)"
-        ),
+        Field::Aov => {
+            format!("(CASE WHEN COALESCE(s.order_count, 0) > 0 THEN {SPEND} / s.order_count END)")
+        }
         Field::LastOrderAt => "s.last_order_at".into(),
         Field::Stage => "g.stage".into(),
         Field::RScore => "g.r_score".into(),
@@ -456,7 +459,9 @@ fn attr_sql(key: &str, cx: &SqlContext) -> AttrSql {
                 is_num: format!("{ty} = 'number'"),
                 is_bool: format!("{ty} = 'boolean'"),
                 text: format!("(m.attributes::jsonb ->> {k})"),
-                number: format!("(CASE WHEN {ty} = 'number' THEN (m.attributes::jsonb ->> {k})::float8 END)"),
+                number: format!(
+                    "(CASE WHEN {ty} = 'number' THEN (m.attributes::jsonb ->> {k})::float8 END)"
+                ),
                 truth: format!("({ty} = 'boolean' AND (m.attributes::jsonb ->> {k}) = 'true')"),
                 array_has: Box::new(move |needle| {
                     format!(
@@ -481,8 +486,18 @@ fn attr(key: &str, test: &Test, cx: &SqlContext) -> String {
     }
     let a = attr_sql(key, cx);
     let eq = |s: &Scalar| match s {
-        Scalar::Str(v) => format!("COALESCE(({} AND {} = {}), FALSE)", a.is_str, a.text, quote(v)),
-        Scalar::Num(x) => format!("COALESCE(({} AND {} = {}), FALSE)", a.is_num, a.number, num(*x)),
+        Scalar::Str(v) => format!(
+            "COALESCE(({} AND {} = {}), FALSE)",
+            a.is_str,
+            a.text,
+            quote(v)
+        ),
+        Scalar::Num(x) => format!(
+            "COALESCE(({} AND {} = {}), FALSE)",
+            a.is_num,
+            a.number,
+            num(*x)
+        ),
         Scalar::Bool(b) => format!(
             "COALESCE(({} AND {}{}), FALSE)",
             a.is_bool,

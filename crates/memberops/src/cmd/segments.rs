@@ -53,9 +53,9 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     }
     let c = seg::compute(store.as_ref(), &ws, as_of, &Settings::default(), false).await?;
     let out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        ),
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);

@@ -36,7 +36,9 @@ impl Rng {
     }
 }
 
-const REGIONS: [&str; 8] = ["上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "西安"];
+const REGIONS: [&str; 8] = [
+    "上海", "北京", "广州", "深圳", "杭州", "成都", "武汉", "西安",
+];
 const CHANNELS: [&str; 5] = ["wechat", "app", "store", "tmall", "douyin"];
 const TAGS: [&str; 6] = ["coffee", "tea", "student", "mom", "gym", "pet"];
 
@@ -53,7 +55,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let pool = store.pool().clone();
     let as_of = NaiveDate::from_ymd_opt(2026, 6, 1).ok_or_else(|| anyhow::anyhow!("date"))?;
     let day0 = NaiveDate::from_ymd_opt(2024, 6, 1).ok_or_else(|| anyhow::anyhow!("date"))?;
-    let ms = |d: NaiveDate| d.and_hms_opt(4, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
+    let ms = |d: NaiveDate| {
+        d.and_hms_opt(4, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_millis())
+    };
 
     let t = Instant::now();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -70,7 +75,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         for i in start..end {
             let id = format!("mbr_{i:010}");
             let reg = day0 + Days::new(rng.below(700));
-            let birthday = format!("{}-{:02}-{:02}", 1965 + rng.below(40), 1 + rng.below(12), 1 + rng.below(28));
+            let birthday = format!(
+                "{}-{:02}-{:02}",
+                1965 + rng.below(40),
+                1 + rng.below(12),
+                1 + rng.below(28)
+            );
             let tags = if rng.below(3) == 0 {
                 format!("[\"{}\"]", TAGS[rng.below(6) as usize])
             } else {
@@ -86,7 +96,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 tags,
             ));
             // 30% never buy; buyers place 1–8 orders (skewed low), ¥20–¥800.
-            let n = if rng.below(10) < 3 { 0 } else { 1 + rng.below(4) * rng.below(3) };
+            let n = if rng.below(10) < 3 {
+                0
+            } else {
+                1 + rng.below(4) * rng.below(3)
+            };
             let mut first: Option<NaiveDate> = None;
             let mut last: Option<NaiveDate> = None;
             let (mut paid, mut days) = (0i64, std::collections::BTreeSet::new());
@@ -104,16 +118,33 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
             orders_total += n;
             let active = last.map_or(reg, |l| l.max(reg));
-            stats.push((id, first.map(ms), last.map(ms), n as i64, days.len() as i64, paid, ms(active)));
+            stats.push((
+                id,
+                first.map(ms),
+                last.map(ms),
+                n as i64,
+                days.len() as i64,
+                paid,
+                ms(active),
+            ));
         }
         let mut q = QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO members (id, workspace_id, external_id, gender, birthday, region, channel, registered_at, \
              time_zone, tags, created_at, updated_at) ",
         );
         q.push_values(&members, |mut b, m| {
-            b.push_bind(m.0.clone()).push_bind("default").push_bind(m.0.clone()).push_bind(m.1)
-                .push_bind(m.2.clone()).push_bind(m.3).push_bind(m.4).push_bind(m.5)
-                .push_bind("Asia/Shanghai").push_bind(m.6.clone()).push_bind(0i64).push_bind(0i64);
+            b.push_bind(m.0.clone())
+                .push_bind("default")
+                .push_bind(m.0.clone())
+                .push_bind(m.1)
+                .push_bind(m.2.clone())
+                .push_bind(m.3)
+                .push_bind(m.4)
+                .push_bind(m.5)
+                .push_bind("Asia/Shanghai")
+                .push_bind(m.6.clone())
+                .push_bind(0i64)
+                .push_bind(0i64);
         });
         q.build().execute(&mut *tx).await?;
         let mut q = QueryBuilder::<sqlx::Sqlite>::new(
@@ -121,8 +152,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
              paid_minor, refunded_minor, last_active_at, event_count) ",
         );
         q.push_values(&stats, |mut b, s| {
-            b.push_bind(s.0.clone()).push_bind("default").push_bind(s.1).push_bind(s.2).push_bind(s.3)
-                .push_bind(s.4).push_bind(s.5).push_bind(0i64).push_bind(s.6).push_bind(s.3 + 1);
+            b.push_bind(s.0.clone())
+                .push_bind("default")
+                .push_bind(s.1)
+                .push_bind(s.2)
+                .push_bind(s.3)
+                .push_bind(s.4)
+                .push_bind(s.5)
+                .push_bind(0i64)
+                .push_bind(s.6)
+                .push_bind(s.3 + 1);
         });
         q.build().execute(&mut *tx).await?;
         for oc in orders.chunks(500) {
@@ -131,8 +170,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                  currency, event_id) ",
             );
             q.push_values(oc, |mut b, o| {
-                b.push_bind("default").push_bind(o.0.clone()).push_bind(o.1.clone()).push_bind(o.2)
-                    .push_bind(o.3.clone()).push_bind(o.4).push_bind(0i64).push_bind("CNY").push_bind(o.0.clone());
+                b.push_bind("default")
+                    .push_bind(o.0.clone())
+                    .push_bind(o.1.clone())
+                    .push_bind(o.2)
+                    .push_bind(o.3.clone())
+                    .push_bind(o.4)
+                    .push_bind(0i64)
+                    .push_bind("CNY")
+                    .push_bind(o.0.clone());
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -141,7 +187,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     csv.flush()?;
     sqlx::query("ANALYZE").execute(&pool).await?;
     let fill_s = t.elapsed().as_secs_f64();
-    eprintln!("filled {} members, {orders_total} orders in {fill_s:.1}s", args.members);
+    eprintln!(
+        "filled {} members, {orders_total} orders in {fill_s:.1}s",
+        args.members
+    );
 
     let store: std::sync::Arc<dyn memberops_store::Store> = std::sync::Arc::new(store);
     let ws = super::default_workspace(store.as_ref()).await?;
@@ -199,7 +248,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         sql_count = store.segment_count_sql(&ws.id, &where_sql).await?;
         sql_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    anyhow::ensure!(count as i64 == sql_count, "index {count} != sql {sql_count}");
+    anyhow::ensure!(
+        count as i64 == sql_count,
+        "index {count} != sql {sql_count}"
+    );
     let (im, sm) = (median(index_ms), median(sql_ms));
     let out = serde_json::json!({
         "members": args.members,
