@@ -343,8 +343,10 @@ async fn segment_members(
             &state.segments,
             &auth.ws,
             &node,
-            q.limit.unwrap_or(100),
-            q.cursor.as_deref(),
+            saved::PageReq {
+                limit: q.limit.unwrap_or(100),
+                cursor: q.cursor.as_deref(),
+            },
             e,
             now_millis(),
         )

@@ -182,17 +182,24 @@ pub async fn preview(
     })
 }
 
-/// A page of members, ascending by id, after `cursor`.
+/// Which page of a segment's members: `limit` after `cursor`.
+#[derive(Debug, Clone, Copy)]
+pub struct PageReq<'a> {
+    pub limit: usize,
+    pub cursor: Option<&'a str>,
+}
+
+/// A page of members, ascending by id, after the cursor.
 pub async fn members(
     store: &dyn Store,
     cache: &IndexCache,
     ws: &Workspace,
     node: &Node,
-    limit: usize,
-    cursor: Option<&str>,
+    page: PageReq<'_>,
     engine: Engine,
     as_of: Millis,
 ) -> Result<MemberPage> {
+    let PageReq { limit, cursor } = page;
     if !(1..=10_000).contains(&limit) {
         return Err(Invalid::one(&["limit"], "out_of_range", "limit must be 1–10000").into());
     }
@@ -239,8 +246,10 @@ pub async fn all_members(
             cache,
             ws,
             node,
-            10_000,
-            cursor.as_deref(),
+            PageReq {
+                limit: 10_000,
+                cursor: cursor.as_deref(),
+            },
             Engine::Index,
             as_of,
         )
