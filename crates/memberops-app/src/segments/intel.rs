@@ -324,6 +324,11 @@ pub async fn on_events(
         row.previous_stage = prev.map(|p| p.stage.clone());
         row.stage = st.code().to_owned();
         row.stage_since = on.clone();
+        // A member's first stage is an assignment, not a move: no event.
+        if prev.is_none() {
+            rows.push(row);
+            continue;
+        }
         transitions.push(Transition {
             event_id: transition_id(
                 &f.member_id,
@@ -408,7 +413,7 @@ pub async fn recompute(
             value_class: r.value_class.map(|v| v.code().to_owned()),
             scored_on: Some(on.clone()),
         };
-        if changed {
+        if changed && prev.is_some() {
             let from = prev.map(|p| p.stage.clone());
             transitions.push(Transition {
                 event_id: transition_id(

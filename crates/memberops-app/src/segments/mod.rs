@@ -132,7 +132,7 @@ pub async fn member_rfm(
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlowRow {
-    /// `null` for a member's first stage.
+    /// The stage left (a first stage is stored without a transition).
     pub from: Option<String>,
     pub to: String,
     pub members: i64,
