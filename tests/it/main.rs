@@ -13,4 +13,5 @@ mod events;
 mod import;
 mod loyalty;
 mod members;
+mod segments;
 mod tracking;

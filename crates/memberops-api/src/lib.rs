@@ -29,7 +29,8 @@ pub use state::AppState;
          (name = "system", description = "Health and metadata"),
          (name = "loyalty", description = "Growth, tiers, points, stored value, check-in, referrals (会员成长体系)"),
          (name = "coupons", description = "Coupons (优惠券): templates, issuing, gift packs, codes, share-to-claim, checkout, reports"),
-         (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"))
+         (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"),
+         (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"))
 )]
 struct ApiDoc;
 
@@ -53,6 +54,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::loyalty::router())
         .merge(routes::coupons::router())
         .merge(routes::tracking::router())
+        .merge(routes::segments::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

@@ -18,6 +18,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     workspaces: Arc<RwLock<HashMap<String, Arc<Workspace>>>>,
     keys: Arc<RwLock<HashMap<String, (ApiKey, Instant)>>>,
+    /// In-memory segment indexes, refreshed from the database as it changes.
+    pub segments: memberops_app::segments::IndexCache,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
             store,
             workspaces: Arc::default(),
             keys: Arc::default(),
+            segments: Default::default(),
         }
     }
 

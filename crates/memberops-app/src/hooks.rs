@@ -37,5 +37,6 @@ pub async fn after_events(
 ) -> Result<()> {
     crate::loyalty::on_events(tx, ws, applied).await?;
     crate::coupons::on_events(tx, ws, applied).await?;
+    crate::segments::on_events(tx, ws, applied).await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod keys;
 pub mod loyalty;
 pub mod members;
+pub mod segments;
 pub mod tracking;
 pub mod workspace;
 

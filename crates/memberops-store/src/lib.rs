@@ -24,6 +24,7 @@ mod error;
 mod loyalty;
 mod model;
 mod postgres;
+mod segments;
 mod sqlite;
 pub mod tracking;
 
@@ -37,6 +38,7 @@ pub use error::{Result, StoreError};
 pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
+pub use segments::*;
 pub use sqlite::SqliteStore;
 pub use tracking::{TrackingStore, TrackingTx};
 
@@ -49,7 +51,9 @@ pub enum Backend {
 /// Storage as the application uses it. Reads go to a pool of connections; writes go
 /// through [`WriteTx`].
 #[async_trait]
-pub trait Store: LoyaltyStore + CouponsStore + TrackingStore + Send + Sync + 'static {
+pub trait Store:
+    LoyaltyStore + CouponsStore + TrackingStore + SegmentsStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -98,7 +102,7 @@ pub trait Store: LoyaltyStore + CouponsStore + TrackingStore + Send + Sync + 'st
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: LoyaltyTx + CouponsTx + TrackingTx + Send {
+pub trait WriteTx: LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + Send {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

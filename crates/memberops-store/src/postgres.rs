@@ -55,3 +55,4 @@ crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
+crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);

@@ -84,3 +84,4 @@ crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::tracking::impl_tracking!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);

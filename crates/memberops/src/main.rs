@@ -48,6 +48,14 @@ enum Command {
     /// Loyalty jobs: points expiry and the tier review.
     #[command(subcommand)]
     Loyalty(cmd::loyalty::Command),
+    /// Reports (RFM as of a date).
+    #[command(subcommand)]
+    Report(cmd::segments::ReportCommand),
+    /// Lifecycle stages: the daily recompute job.
+    #[command(subcommand)]
+    Lifecycle(cmd::segments::LifecycleCommand),
+    /// Member-intelligence benchmark on a fresh SQLite file (see bench/segments).
+    BenchSegments(cmd::segments_bench::Args),
     /// Run a benchmark (see bench/).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -70,5 +78,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Loyalty(c) => cmd::loyalty::run(&cli.db, c).await,
         Command::Bench(c) => cmd::bench::run(c).await,
+        Command::BenchSegments(a) => cmd::segments_bench::run(a).await,
+        Command::Report(c) => cmd::segments::report(&cli.db, c).await,
+        Command::Lifecycle(c) => cmd::segments::lifecycle(&cli.db, c).await,
     }
 }

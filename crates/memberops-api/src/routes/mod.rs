@@ -3,6 +3,7 @@ pub mod events;
 pub mod health;
 pub mod loyalty;
 pub mod members;
+pub mod segments;
 pub mod tracking;
 
 /// Tag names used to group operations in the OpenAPI document.
@@ -10,3 +11,4 @@ pub const MEMBERS: &str = "members";
 pub const EVENTS: &str = "events";
 pub const SYSTEM: &str = "system";
 pub const LOYALTY: &str = "loyalty";
+pub const SEGMENTS: &str = "segments";

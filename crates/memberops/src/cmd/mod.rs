@@ -4,6 +4,8 @@ pub mod coupons;
 pub mod demo;
 pub mod import;
 pub mod loyalty;
+pub mod segments;
+pub mod segments_bench;
 pub mod serve;
 
 use std::sync::Arc;

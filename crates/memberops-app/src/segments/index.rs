@@ -1,0 +1,244 @@
+//! The in-memory segment index of a server: one [`SegmentIndex`] per workspace, loaded from
+//! the database on first use (or at start), and brought up to date before each query from
+//! watermarks: members with events after the last seen event `seq`, members whose profile
+//! changed since the last seen `updated_at`, and a full rebuild when a bulk job (recompute,
+//! tag operations) bumped the workspace's segment version. The database stays the truth;
+//! the index is a cache of it that catches up after commits, whoever made them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use memberops_core::member::Gender;
+use memberops_core::time::Millis;
+use memberops_segments::eval::{EvalContext, EventCounts};
+use memberops_segments::lifecycle::Stage;
+use memberops_segments::rfm::RfmClass;
+use memberops_segments::tree::Node;
+use memberops_segments::value_class::ValueClass;
+use memberops_segments::{MemberRow, SegmentIndex};
+use memberops_store::{IndexSource, Store, Watermark};
+use tokio::sync::RwLock;
+
+use super::seg_err;
+use crate::error::Result;
+use crate::workspace::Workspace;
+
+/// Members loaded per query while (re)building.
+const PAGE: i64 = 20_000;
+/// More touched members than this and a rebuild is cheaper than catching up.
+const CATCH_UP_MAX: i64 = 100_000;
+
+struct Loaded {
+    index: SegmentIndex,
+    mark: Watermark,
+}
+
+/// The indexes of one server, shared by its requests.
+#[derive(Default, Clone)]
+pub struct IndexCache {
+    inner: Arc<RwLock<HashMap<String, Arc<RwLock<Loaded>>>>>,
+}
+
+/// Converts a stored member into the row segments are evaluated over.
+pub fn member_row(s: &IndexSource, default_tz: Tz) -> MemberRow {
+    let tz = s.time_zone.parse::<Tz>().unwrap_or(default_tz);
+    let mut row = MemberRow::new(s.id.clone(), tz);
+    row.gender = s.gender.as_deref().and_then(|g| Gender::parse(g).ok());
+    row.birthday = s
+        .birthday
+        .as_deref()
+        .and_then(|b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok());
+    row.region = s.region.clone();
+    row.channel = s.channel.clone();
+    row.registered_at = s.registered_at;
+    row.orders = u32::try_from(s.orders).unwrap_or(u32::MAX);
+    row.spend = s.spend;
+    row.last_order_at = s.last_order_at;
+    let mut tags: Vec<String> = serde_json::from_str(&s.tags).unwrap_or_default();
+    tags.extend(s.extra_tags.iter().cloned());
+    tags.sort_unstable();
+    tags.dedup();
+    row.tags = tags;
+    row.attributes = serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&s.attributes)
+        .unwrap_or_default();
+    if let Some(g) = &s.intel {
+        row.stage = Stage::parse(&g.stage);
+        let score = |v: Option<i64>| v.and_then(|x| u8::try_from(x).ok());
+        row.r = score(g.r);
+        row.f = score(g.f);
+        row.m = score(g.m);
+        row.rfm_class = g.rfm_class.as_deref().and_then(RfmClass::parse);
+        row.value_class = g.value_class.as_deref().and_then(ValueClass::parse);
+    }
+    row
+}
+
+/// Event counts of one query, prefetched per `(event, days)` pair of the tree.
+pub struct Prefetched(HashMap<(String, u32), HashMap<String, u64>>);
+
+impl EventCounts for Prefetched {
+    fn event_count(&self, member_id: &str, event: &str, within_last_days: u32) -> u64 {
+        self.0
+            .get(&(event.to_owned(), within_last_days))
+            .and_then(|m| m.get(member_id))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn event_pairs(node: &Node, out: &mut Vec<(String, u32)>) {
+    match node {
+        Node::All(xs) | Node::Any(xs) => xs.iter().for_each(|x| event_pairs(x, out)),
+        Node::Not(x) => event_pairs(x, out),
+        Node::Cond(_) => {}
+        Node::Event(e) => out.push((e.event.clone(), e.within_last_days)),
+    }
+}
+
+/// Counts of the tree's event conditions as of `as_of`, over `since < occurred_at <= as_of`.
+pub async fn prefetch_events(
+    store: &dyn Store,
+    ws: &Workspace,
+    node: &Node,
+    as_of: Millis,
+) -> Result<Prefetched> {
+    let mut pairs = Vec::new();
+    event_pairs(node, &mut pairs);
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut out = HashMap::new();
+    for (event, days) in pairs {
+        let since = as_of - i64::from(days) * 86_400_000;
+        let counts = store
+            .event_counts(&ws.id, &event, since, as_of)
+            .await?
+            .into_iter()
+            .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+            .collect();
+        out.insert((event, days), counts);
+    }
+    Ok(Prefetched(out))
+}
+
+async fn load_all(store: &dyn Store, ws: &Workspace) -> Result<Loaded> {
+    let mark = store.watermark(&ws.id).await?;
+    let mut index = SegmentIndex::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .index_sources(&ws.id, after.as_deref(), None, PAGE)
+            .await?;
+        for s in &page {
+            index
+                .upsert(&member_row(s, ws.time_zone))
+                .map_err(seg_err)?;
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    Ok(Loaded { index, mark })
+}
+
+impl IndexCache {
+    pub fn new() -> IndexCache {
+        IndexCache::default()
+    }
+
+    async fn slot(&self, ws: &Workspace) -> Option<Arc<RwLock<Loaded>>> {
+        self.inner.read().await.get(&ws.id).cloned()
+    }
+
+    /// Loads the workspace's index from the database, replacing any held.
+    pub async fn rebuild(&self, store: &dyn Store, ws: &Workspace) -> Result<usize> {
+        let loaded = load_all(store, ws).await?;
+        let n = loaded.index.len();
+        self.inner
+            .write()
+            .await
+            .insert(ws.id.clone(), Arc::new(RwLock::new(loaded)));
+        Ok(n)
+    }
+
+    /// Brings the index up to date with what was committed since it last looked.
+    pub async fn refresh(&self, store: &dyn Store, ws: &Workspace) -> Result<()> {
+        let Some(slot) = self.slot(ws).await else {
+            self.rebuild(store, ws).await?;
+            return Ok(());
+        };
+        let now = store.watermark(&ws.id).await?;
+        let mark = slot.read().await.mark.clone();
+        if now == mark {
+            return Ok(());
+        }
+        if now.version != mark.version {
+            self.rebuild(store, ws).await?;
+            return Ok(());
+        }
+        let touched = store.touched_since(&ws.id, &mark, CATCH_UP_MAX).await?;
+        if touched.len() as i64 >= CATCH_UP_MAX {
+            self.rebuild(store, ws).await?;
+            return Ok(());
+        }
+        self.reload_members(store, ws, &touched).await?;
+        slot.write().await.mark = now;
+        Ok(())
+    }
+
+    /// Re-reads these members into the index (after a change this server made).
+    pub async fn reload_members(
+        &self,
+        store: &dyn Store,
+        ws: &Workspace,
+        ids: &[String],
+    ) -> Result<()> {
+        let Some(slot) = self.slot(ws).await else {
+            return Ok(());
+        };
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            for s in store
+                .index_sources(&ws.id, None, Some(chunk), chunk.len() as i64)
+                .await?
+            {
+                rows.push(member_row(&s, ws.time_zone));
+            }
+        }
+        let mut loaded = slot.write().await;
+        for r in &rows {
+            loaded.index.upsert(r).map_err(seg_err)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the up-to-date index with the tree's event counts prefetched.
+    pub async fn with_index<T>(
+        &self,
+        store: &dyn Store,
+        ws: &Workspace,
+        node: &Node,
+        as_of: Millis,
+        f: impl FnOnce(&SegmentIndex, &EvalContext<'_>) -> T,
+    ) -> Result<T> {
+        self.refresh(store, ws).await?;
+        let events = prefetch_events(store, ws, node, as_of).await?;
+        let Some(slot) = self.slot(ws).await else {
+            return Err(crate::AppError::NotFound {
+                what: "segment index",
+            });
+        };
+        let loaded = slot.read().await;
+        let ctx = EvalContext::new(as_of, &events);
+        Ok(f(&loaded.index, &ctx))
+    }
+
+    /// `(members, bytes)` of the workspace's index, if loaded.
+    pub async fn stats(&self, ws: &Workspace) -> Option<(usize, usize)> {
+        let slot = self.slot(ws).await?;
+        let loaded = slot.read().await;
+        Some((loaded.index.len(), loaded.index.memory_bytes()))
+    }
+}

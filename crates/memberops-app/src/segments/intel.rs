@@ -1,0 +1,452 @@
+//! RFM, lifecycle stages and value classes over the stored members: the `report rfm` rows,
+//! the event hook that keeps stages current as events land, and the daily recompute job.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Days, NaiveDate};
+use chrono_tz::Tz;
+use memberops_core::event::CHECKIN;
+use memberops_core::money::format_minor;
+use memberops_core::time::Millis;
+use memberops_segments::lifecycle::{LifecycleFacts, LifecycleRules, Stage, stage};
+use memberops_segments::rfm::{RfmClass, RfmConfig, RfmInput, RfmModel};
+use memberops_segments::row::local_day;
+use memberops_segments::value_class::{ValueClass, ValueClassRules, ValueClassifier, ValueInput};
+use memberops_store::{IntelRow, MemberFacts, NewEvent, Store, Transition, WriteTx};
+use serde::Serialize;
+
+use super::{LIFECYCLE_CHANGED, seg_err};
+use crate::error::Result;
+use crate::hooks::AppliedEvent;
+use crate::workspace::Workspace;
+
+/// The rules the intelligence is computed with (seed defaults).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub rfm: RfmConfig,
+    pub lifecycle: LifecycleRules,
+    pub value: ValueClassRules,
+}
+
+/// Cart events counted for prospects' engagement.
+pub const CART_EVENT: &str = "cart.added";
+
+/// One member's RFM line (the columns of `memberops report rfm`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RfmRow {
+    /// The member's external id.
+    pub member_id: String,
+    #[serde(skip)]
+    pub internal_id: String,
+    /// Local day of the first order (not fully refunded) on or before the as-of date.
+    pub first_order_at: Option<String>,
+    pub last_order_at: Option<String>,
+    pub orders: i64,
+    pub order_days: i64,
+    /// Paid minus refunded, decimal major units ("12.50").
+    pub monetary: String,
+    #[serde(skip)]
+    pub monetary_minor: i64,
+    pub recency_days: Option<i64>,
+    pub tenure_days: Option<i64>,
+    pub r_score: Option<u8>,
+    pub f_score: Option<u8>,
+    pub m_score: Option<u8>,
+    pub rfm_class: Option<String>,
+    pub lifecycle_stage: String,
+    #[serde(skip)]
+    pub value_class: Option<ValueClass>,
+}
+
+pub const RFM_COLUMNS: [&str; 13] = [
+    "member_id",
+    "first_order_at",
+    "last_order_at",
+    "orders",
+    "order_days",
+    "monetary",
+    "recency_days",
+    "tenure_days",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_class",
+    "lifecycle_stage",
+];
+
+impl RfmRow {
+    pub fn csv_record(&self) -> [String; 13] {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+        let s = |v: Option<u8>| v.map(|x| x.to_string()).unwrap_or_default();
+        [
+            self.member_id.clone(),
+            o(&self.first_order_at),
+            o(&self.last_order_at),
+            self.orders.to_string(),
+            self.order_days.to_string(),
+            self.monetary.clone(),
+            n(self.recency_days),
+            n(self.tenure_days),
+            s(self.r_score),
+            s(self.f_score),
+            s(self.m_score),
+            o(&self.rfm_class),
+            self.lifecycle_stage.clone(),
+        ]
+    }
+}
+
+fn parse_day(s: &Option<String>) -> Option<NaiveDate> {
+    s.as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+}
+
+fn zone(name: &str, ws: &Workspace) -> Tz {
+    name.parse::<Tz>().unwrap_or(ws.time_zone)
+}
+
+/// The first instant of the day after `as_of` in the workspace zone: activity before it
+/// counts as on or before the as-of date.
+pub fn cutoff_after(as_of: NaiveDate, ws: &Workspace) -> Millis {
+    let next = as_of.checked_add_days(Days::new(1)).unwrap_or(as_of);
+    super::sql::day_start(next, ws.time_zone)
+}
+
+fn lifecycle_facts(f: &MemberFacts, tz: Tz, as_of: NaiveDate) -> LifecycleFacts {
+    let clamp = |d: NaiveDate| d.min(as_of);
+    LifecycleFacts {
+        registered_on: f.registered_at.map(|ms| clamp(local_day(ms, tz))),
+        last_order: parse_day(&f.last_order_day),
+        last_active: f.last_active_at.map(|ms| clamp(local_day(ms, tz))),
+        orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
+        monetary: f.monetary,
+    }
+}
+
+fn rfm_input(f: &MemberFacts) -> RfmInput {
+    RfmInput {
+        member_id: f.member_id.clone(),
+        first_order: parse_day(&f.first_order_day),
+        last_order: parse_day(&f.last_order_day),
+        orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
+        order_days: u32::try_from(f.order_days).unwrap_or(u32::MAX),
+        monetary: f.monetary,
+    }
+}
+
+/// Everything computed as of one date, for every member.
+pub struct Computed {
+    pub rows: Vec<RfmRow>,
+    pub stages: Vec<Stage>,
+}
+
+/// RFM, stage and value class of every member as of `as_of` (rows sorted by external id).
+pub async fn compute(
+    store: &dyn Store,
+    ws: &Workspace,
+    as_of: NaiveDate,
+    settings: &Settings,
+    with_value_classes: bool,
+) -> Result<Computed> {
+    let cutoff = cutoff_after(as_of, ws);
+    let day = as_of.format("%Y-%m-%d").to_string();
+    let mut facts = store.facts_as_of(&ws.id, &day, cutoff - 1).await?;
+    facts.sort_unstable_by(|a, b| a.external_id.cmp(&b.external_id));
+    let inputs: Vec<RfmInput> = facts.iter().map(rfm_input).collect();
+    let model = RfmModel::fit(&inputs, as_of, &settings.rfm).map_err(seg_err)?;
+    settings.lifecycle.validate().map_err(seg_err)?;
+
+    let classifier = if with_value_classes {
+        let since = cutoff - 30 * 86_400_000;
+        let mut counts: HashMap<String, (u32, u32)> = HashMap::new();
+        for (kind, slot) in [(CHECKIN, 0), (CART_EVENT, 1)] {
+            for (id, n) in store.event_counts(&ws.id, kind, since, cutoff - 1).await? {
+                let e = counts.entry(id).or_default();
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                if slot == 0 { e.0 = n } else { e.1 = n }
+            }
+        }
+        let values: Vec<ValueInput> = facts
+            .iter()
+            .map(|f| {
+                let tz = zone(&f.time_zone, ws);
+                let (checkins, carts) = counts.get(&f.member_id).copied().unwrap_or_default();
+                ValueInput {
+                    member_id: f.member_id.clone(),
+                    orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
+                    monetary: f.monetary,
+                    last_active: f.last_active_at.map(|ms| local_day(ms, tz).min(as_of)),
+                    profile_completeness_pct: u8::try_from(f.profile_filled * 100 / 6)
+                        .unwrap_or(100),
+                    checkins_30d: checkins,
+                    cart_events_30d: carts,
+                }
+            })
+            .collect();
+        let c = ValueClassifier::fit(&values, as_of, &settings.value).map_err(seg_err)?;
+        Some((c, values))
+    } else {
+        None
+    };
+
+    let exp = ws.currency.exponent();
+    let mut rows = Vec::with_capacity(facts.len());
+    let mut stages = Vec::with_capacity(facts.len());
+    for (i, f) in facts.iter().enumerate() {
+        let tz = zone(&f.time_zone, ws);
+        let score = model.score(&inputs[i]);
+        let st = stage(&lifecycle_facts(f, tz, as_of), as_of, &settings.lifecycle);
+        stages.push(st);
+        rows.push(RfmRow {
+            member_id: f.external_id.clone(),
+            internal_id: f.member_id.clone(),
+            first_order_at: f.first_order_day.clone(),
+            last_order_at: f.last_order_day.clone(),
+            orders: f.orders,
+            order_days: f.order_days,
+            monetary: format_minor(f.monetary, exp),
+            monetary_minor: f.monetary,
+            recency_days: score.recency_days,
+            tenure_days: score.tenure_days,
+            r_score: score.r,
+            f_score: score.f,
+            m_score: score.m,
+            rfm_class: score.class.map(|c: RfmClass| c.code().to_owned()),
+            lifecycle_stage: st.code().to_owned(),
+            value_class: classifier.as_ref().map(|(c, v)| c.classify(&v[i])),
+        });
+    }
+    Ok(Computed { rows, stages })
+}
+
+/// Deterministic id of a stage change.
+fn transition_id(member_id: &str, cause: &str) -> String {
+    format!("{LIFECYCLE_CHANGED}:{member_id}:{cause}")
+}
+
+fn change_event(ws: &Workspace, t: &Transition, received_at: Millis, reason: &str) -> NewEvent {
+    NewEvent {
+        workspace_id: ws.id.clone(),
+        id: t.event_id.clone(),
+        member_id: t.member_id.clone(),
+        kind: LIFECYCLE_CHANGED.to_owned(),
+        occurred_at: t.at,
+        received_at,
+        properties: serde_json::json!({"from": t.from_stage, "to": t.to_stage, "on": t.on_date, "reason": reason})
+            .to_string(),
+    }
+}
+
+/// Writes stage changes (row, transition, event), skipping events already stored.
+async fn write_changes(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    rows: &[IntelRow],
+    transitions: Vec<Transition>,
+    now: Millis,
+    reason: &str,
+) -> Result<usize> {
+    tx.upsert_intel(rows).await?;
+    let ids: Vec<&str> = transitions.iter().map(|t| t.event_id.as_str()).collect();
+    let mut existing = HashSet::new();
+    for chunk in ids.chunks(10_000) {
+        existing.extend(tx.existing_event_ids(chunk).await?);
+    }
+    let fresh: Vec<Transition> = transitions
+        .into_iter()
+        .filter(|t| !existing.contains(&t.event_id))
+        .collect();
+    let events: Vec<NewEvent> = fresh
+        .iter()
+        .map(|t| change_event(ws, t, now, reason))
+        .collect();
+    tx.insert_transitions(&fresh).await?;
+    tx.insert_events(&events).await?;
+    Ok(fresh.len())
+}
+
+/// The event hook: recomputes the stage of every member the batch touched, on today's
+/// local calendar, inside the batch's transaction. Scores and value class are left as the
+/// last recompute set them (they depend on the whole population).
+pub async fn on_events(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    applied: &[AppliedEvent],
+    now: Millis,
+) -> Result<()> {
+    // The last event per member names the transition (deterministic, unique per cause).
+    let mut cause: HashMap<&str, &str> = HashMap::new();
+    for a in applied {
+        if a.event.kind != LIFECYCLE_CHANGED {
+            cause.insert(a.member_id.as_str(), a.event.id.as_str());
+        }
+    }
+    if cause.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = cause.keys().copied().collect();
+    let rules = LifecycleRules::default();
+    let facts = tx.current_facts(&ids).await?;
+    let old: HashMap<String, IntelRow> = tx
+        .intel_rows(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.member_id.clone(), r))
+        .collect();
+    let mut rows = Vec::new();
+    let mut transitions = Vec::new();
+    for f in &facts {
+        let tz = zone(&f.time_zone, ws);
+        let today = local_day(now, tz);
+        let day = |ms: &Option<String>| {
+            ms.as_deref()
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(|v| local_day(v, tz))
+        };
+        let lf = LifecycleFacts {
+            registered_on: f.registered_at.map(|ms| local_day(ms, tz).min(today)),
+            last_order: day(&f.last_order_day).map(|d| d.min(today)),
+            last_active: f.last_active_at.map(|ms| local_day(ms, tz).min(today)),
+            orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
+            monetary: f.monetary,
+        };
+        let st = stage(&lf, today, &rules);
+        let prev = old.get(&f.member_id);
+        if prev.is_some_and(|p| p.stage == st.code()) {
+            continue;
+        }
+        let on = today.format("%Y-%m-%d").to_string();
+        let mut row = prev.cloned().unwrap_or_else(|| IntelRow {
+            member_id: f.member_id.clone(),
+            ..Default::default()
+        });
+        row.previous_stage = prev.map(|p| p.stage.clone());
+        row.stage = st.code().to_owned();
+        row.stage_since = on.clone();
+        // A member's first stage is an assignment, not a move: no event.
+        if prev.is_none() {
+            rows.push(row);
+            continue;
+        }
+        transitions.push(Transition {
+            event_id: transition_id(
+                &f.member_id,
+                cause.get(f.member_id.as_str()).copied().unwrap_or(""),
+            ),
+            member_id: f.member_id.clone(),
+            from_stage: row.previous_stage.clone(),
+            to_stage: row.stage.clone(),
+            on_date: on,
+            at: now,
+        });
+        rows.push(row);
+    }
+    if !rows.is_empty() {
+        write_changes(tx, ws, &rows, transitions, now, "event").await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct RecomputeSummary {
+    pub as_of: String,
+    pub members: usize,
+    /// Rows whose stored intelligence changed.
+    pub updated: usize,
+    /// Stage changes recorded (each also a `lifecycle.changed` event).
+    pub transitions: usize,
+    /// Members per stage after the run.
+    pub stages: HashMap<String, usize>,
+    /// Milliseconds spent computing and writing.
+    pub compute_ms: u128,
+    pub write_ms: u128,
+}
+
+/// The daily job: RFM, value class and stage of every member as of `as_of`, stored; stage
+/// changes (including those time alone causes) recorded. Running it again for the same
+/// date changes nothing.
+pub async fn recompute(
+    store: &dyn Store,
+    ws: &Workspace,
+    as_of: NaiveDate,
+    settings: &Settings,
+    now: Millis,
+) -> Result<RecomputeSummary> {
+    let t0 = std::time::Instant::now();
+    let computed = compute(store, ws, as_of, settings, true).await?;
+    let old: HashMap<String, IntelRow> = store
+        .all_intel(&ws.id)
+        .await?
+        .into_iter()
+        .map(|r| (r.member_id.clone(), r))
+        .collect();
+    let on = as_of.format("%Y-%m-%d").to_string();
+    let at = now.min(cutoff_after(as_of, ws) - 1);
+    let mut summary = RecomputeSummary {
+        as_of: on.clone(),
+        members: computed.rows.len(),
+        ..Default::default()
+    };
+    let mut rows = Vec::new();
+    let mut transitions = Vec::new();
+    for (r, st) in computed.rows.iter().zip(&computed.stages) {
+        *summary.stages.entry(st.code().to_owned()).or_default() += 1;
+        let prev = old.get(&r.internal_id);
+        let changed = prev.is_none_or(|p| p.stage != st.code());
+        let row = IntelRow {
+            member_id: r.internal_id.clone(),
+            stage: st.code().to_owned(),
+            stage_since: match prev {
+                Some(p) if !changed => p.stage_since.clone(),
+                _ => on.clone(),
+            },
+            previous_stage: match prev {
+                Some(p) if changed => Some(p.stage.clone()),
+                Some(p) => p.previous_stage.clone(),
+                None => None,
+            },
+            r: r.r_score.map(i64::from),
+            f: r.f_score.map(i64::from),
+            m: r.m_score.map(i64::from),
+            rfm_class: r.rfm_class.clone(),
+            value_class: r.value_class.map(|v| v.code().to_owned()),
+            scored_on: Some(on.clone()),
+        };
+        if changed && prev.is_some() {
+            let from = prev.map(|p| p.stage.clone());
+            transitions.push(Transition {
+                event_id: transition_id(
+                    &r.internal_id,
+                    &format!("{on}:{}:{}", from.as_deref().unwrap_or("none"), row.stage),
+                ),
+                member_id: r.internal_id.clone(),
+                from_stage: from,
+                to_stage: row.stage.clone(),
+                on_date: on.clone(),
+                at,
+            });
+        }
+        // Rows equal but for the day they were scored need no write.
+        let same = prev.is_some_and(|p| {
+            IntelRow {
+                scored_on: p.scored_on.clone(),
+                ..row.clone()
+            } == *p
+        });
+        if !same {
+            rows.push(row);
+        }
+    }
+    summary.updated = rows.len();
+    summary.compute_ms = t0.elapsed().as_millis();
+    let t1 = std::time::Instant::now();
+    let mut tx = store.begin_write(&ws.id).await?;
+    summary.transitions = write_changes(tx.as_mut(), ws, &rows, transitions, now, "daily").await?;
+    if !rows.is_empty() {
+        tx.bump_segments_version().await?;
+    }
+    tx.commit().await?;
+    summary.write_ms = t1.elapsed().as_millis();
+    Ok(summary)
+}
