@@ -120,31 +120,7 @@ pub async fn apply_batch(
         .into());
     }
     let received_at = now_millis();
-    let now = When::Instant(chrono::Utc::now());
-    let mut results: Vec<RowResult> = Vec::with_capacity(events.len());
-    let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
-    for (index, e) in events.into_iter().enumerate() {
-        let id = e.id.clone();
-        match e.validate(now, ws.currency) {
-            Ok(ev) => {
-                results.push(RowResult {
-                    index,
-                    id,
-                    status: RowStatus::Accepted,
-                    member_id: None,
-                    error: None,
-                });
-                valid.push((index, ev));
-            }
-            Err(err) => results.push(RowResult {
-                index,
-                id,
-                status: RowStatus::Rejected,
-                member_id: None,
-                error: Some(RowError::invalid(err)),
-            }),
-        }
-    }
+    let (mut results, valid) = validate_rows(events, ws);
 
     let mut tx = store.begin_write(&ws.id).await?;
     let planning = std::time::Instant::now();
@@ -207,8 +183,7 @@ pub async fn apply_in_tx(
     })
 }
 
-/// Checks every row; the valid ones are returned with their positions. (Same loop as in
-/// [`apply_batch`], kept apart so that this addition leaves that function untouched.)
+/// Checks every row; the valid ones are returned with their positions.
 fn validate_rows(events: Vec<EventIn>, ws: &Workspace) -> (Vec<RowResult>, Vec<(usize, Event)>) {
     let now = When::Instant(chrono::Utc::now());
     let mut results: Vec<RowResult> = Vec::with_capacity(events.len());
