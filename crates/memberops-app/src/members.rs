@@ -1,9 +1,9 @@
 //! Member use cases: create, update, look up, list.
 
+use memberops_core::Invalid;
 use memberops_core::event::{EventIn, MEMBER_REGISTERED};
 use memberops_core::member::{Member, ProfileIn};
 use memberops_core::time::now_millis;
-use memberops_core::{FieldError, Invalid};
 use memberops_store::{MemberQuery, Store};
 
 use crate::error::{AppError, Result};
@@ -134,9 +134,7 @@ pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> 
     }
     // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member.
     let phone = match s.phone.as_deref() {
-        Some(p) => {
-            memberops_core::member::normalize_phone(p).map_err(|e| Invalid(relabel(e, "phone")))?
-        }
+        Some(p) => memberops_core::member::normalize_phone(p)?,
         None => None,
     };
     let email = s.email.as_deref().map(|e| e.trim().to_lowercase());
@@ -160,13 +158,4 @@ pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> 
         members: rows.into_iter().map(|(m, s)| m.into_member(s)).collect(),
         next_cursor,
     })
-}
-
-fn relabel(e: Invalid, field: &str) -> Vec<FieldError> {
-    e.0.into_iter()
-        .map(|mut f| {
-            f.loc = vec![field.to_owned()];
-            f
-        })
-        .collect()
 }

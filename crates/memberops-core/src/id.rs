@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 pub const MEMBER: &str = "mbr";
 pub const API_KEY: &str = "key";
-pub const EVENT: &str = "evt";
 
 /// Monotonic within the process: ids made in the same millisecond still sort in the
 /// order they were made, so "oldest first" listings and cursors are exact.
