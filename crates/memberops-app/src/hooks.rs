@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use memberops_core::event::Event;
 use memberops_core::time::Millis;
-use memberops_store::WriteTx;
+use std::collections::HashMap;
+
+use memberops_store::{StatsRow, WriteTx};
 
 use crate::error::Result;
 use crate::workspace::Workspace;
@@ -28,15 +30,39 @@ pub struct AppliedEvent {
     pub member_created: bool,
 }
 
+/// Where a member of the batch stands once its events are written: the batch already
+/// holds these facts, so hooks need not read them back.
+#[derive(Debug, Clone)]
+pub struct MemberNow {
+    pub time_zone: Tz,
+    pub registered_at: Option<Millis>,
+    pub stats: StatsRow,
+}
+
+/// [`MemberNow`] by internal member id, for every member with an accepted event.
+pub type BatchMembers = HashMap<String, MemberNow>;
+
 /// Runs every domain's reaction to the batch's accepted events, in batch order, inside
 /// the batch's transaction. An error rolls the whole batch back.
 pub async fn after_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
+    members: &BatchMembers,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            step = what,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch hooks"
+        )
+    };
     crate::loyalty::on_events(tx, ws, applied).await?;
+    lap("loyalty");
     crate::coupons::on_events(tx, ws, applied).await?;
-    crate::segments::on_events(tx, ws, applied).await?;
+    lap("coupons");
+    crate::segments::on_events(tx, ws, applied, members).await?;
+    lap("segments");
     Ok(())
 }

@@ -20,7 +20,7 @@ use memberops_store::{MemberRecord, MemberRef, NewEvent, OrderRow, StatsRow, Sto
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::hooks::AppliedEvent;
+use crate::hooks::{AppliedEvent, BatchMembers, MemberNow};
 use crate::workspace::Workspace;
 
 /// Most events one batch may carry.
@@ -138,7 +138,12 @@ pub async fn apply_batch(
     let members_created = if committed { plan.new_members.len() } else { 0 };
     if committed {
         plan.write(tx.as_mut(), ws).await?;
+        let committing = std::time::Instant::now();
         tx.commit().await?;
+        tracing::debug!(
+            elapsed_ms = committing.elapsed().as_secs_f64() * 1e3,
+            "batch committed"
+        );
     } else {
         drop(tx);
         for r in results
@@ -223,6 +228,8 @@ struct Plan {
     orders: HashMap<String, OrderState>,
     /// What the batch adds to each member's aggregates.
     deltas: HashMap<String, StatsDelta>,
+    /// Zone and registration time of each member with an accepted event, by internal id.
+    profiles: HashMap<String, (Tz, Option<Millis>)>,
     applied: Vec<AppliedEvent>,
 }
 
@@ -272,8 +279,30 @@ impl Plan {
         tx.save_stats(&rows).await?;
         lap("save_stats");
         tx.refresh_order_stats(&recompute).await?;
+        let refreshed: HashMap<String, StatsRow> = if recompute.is_empty() {
+            HashMap::new()
+        } else {
+            tx.load_stats(&recompute).await?.into_iter().collect()
+        };
         lap("refresh_stats");
-        crate::hooks::after_events(tx, ws, &self.applied).await?;
+        let mut members = BatchMembers::with_capacity(rows.len());
+        for (id, row) in rows {
+            let stats = refreshed.get(&id).cloned().unwrap_or(row);
+            let (time_zone, registered_at) = self
+                .profiles
+                .get(&id)
+                .copied()
+                .unwrap_or((ws.time_zone, None));
+            members.insert(
+                id,
+                MemberNow {
+                    time_zone,
+                    registered_at,
+                    stats,
+                },
+            );
+        }
+        crate::hooks::after_events(tx, ws, &self.applied, &members).await?;
         Ok(())
     }
 }
@@ -285,6 +314,7 @@ impl Plan {
 struct MemberSlot {
     id: String,
     tz: Tz,
+    registered_at: Option<Millis>,
     new_index: Option<usize>,
     updated_index: Option<usize>,
 }
@@ -311,6 +341,7 @@ async fn plan(
                  id,
                  external_id,
                  time_zone,
+                 registered_at,
              }| {
                 let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
                 (
@@ -318,6 +349,7 @@ async fn plan(
                     MemberSlot {
                         id,
                         tz,
+                        registered_at,
                         new_index: None,
                         updated_index: None,
                     },
@@ -385,6 +417,7 @@ async fn plan(
             None => {
                 let mut profile = Profile::empty(ws.time_zone);
                 profile.registered_at = Some(ev.when.resolve(ws.time_zone).0);
+                let profile_registered_at = profile.registered_at;
                 let member_id = id::new_id(id::MEMBER);
                 plan.new_members.push(MemberRecord {
                     id: member_id.clone(),
@@ -397,6 +430,7 @@ async fn plan(
                 let slot = MemberSlot {
                     id: member_id,
                     tz: ws.time_zone,
+                    registered_at: profile_registered_at,
                     new_index: Some(plan.new_members.len() - 1),
                     updated_index: None,
                 };
@@ -431,6 +465,7 @@ async fn plan(
                 record.updated_at = received_at;
                 if let Some(s) = members.get_mut(&ev.member) {
                     s.tz = record.profile.time_zone;
+                    s.registered_at = record.profile.registered_at;
                 }
             }
             Effect::OrderPaid {
@@ -474,6 +509,10 @@ async fn plan(
         }
 
         let (occurred_at, local_date) = ev.when.resolve(slot.tz);
+        let (tz, registered_at) = members
+            .get(&ev.member)
+            .map_or((slot.tz, slot.registered_at), |s| (s.tz, s.registered_at));
+        plan.profiles.insert(slot.id.clone(), (tz, registered_at));
         plan.applied.push(AppliedEvent {
             event: ev.clone(),
             member_id: slot.id.clone(),

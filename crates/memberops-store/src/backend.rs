@@ -258,9 +258,14 @@ macro_rules! impl_backend {
             async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>> {
                 let mut out = Vec::with_capacity(external_ids.len());
                 for chunk in external_ids.chunks(CHUNK) {
-                    let mut q = in_list("SELECT id, external_id, time_zone FROM members", &self.ws, "external_id", chunk);
+                    let mut q = in_list("SELECT id, external_id, time_zone, registered_at FROM members", &self.ws, "external_id", chunk);
                     for row in q.build().fetch_all(&mut *self.tx).await? {
-                        out.push(MemberRef { id: row.try_get(0)?, external_id: row.try_get(1)?, time_zone: row.try_get(2)? });
+                        out.push(MemberRef {
+                            id: row.try_get(0)?,
+                            external_id: row.try_get(1)?,
+                            time_zone: row.try_get(2)?,
+                            registered_at: row.try_get(3)?,
+                        });
                     }
                 }
                 Ok(out)

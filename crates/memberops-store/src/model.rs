@@ -68,6 +68,7 @@ pub struct MemberRef {
     pub id: String,
     pub external_id: String,
     pub time_zone: String,
+    pub registered_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -116,7 +116,6 @@ pub struct Watermark {
 #[async_trait]
 pub trait SegmentsTx: Send {
     /// Current facts of these members (orders from `member_stats`, not as of a date).
-    async fn current_facts(&mut self, member_ids: &[&str]) -> Result<Vec<MemberFacts>>;
     async fn intel_rows(&mut self, member_ids: &[&str]) -> Result<Vec<IntelRow>>;
     /// Inserts or rewrites whole rows.
     async fn upsert_intel(&mut self, rows: &[IntelRow]) -> Result<()>;
@@ -263,11 +262,6 @@ pub(crate) fn facts_sql() -> String {
     )
 }
 
-pub(crate) const CURRENT_FACTS: &str = "SELECT m.id, m.external_id, m.time_zone, m.registered_at, \
-     CAST(0 AS BIGINT) AS filled, s.first_order_at, s.last_order_at, COALESCE(s.order_count, 0) AS orders, \
-     COALESCE(s.order_days, 0) AS days, COALESCE(s.paid_minor, 0) - COALESCE(s.refunded_minor, 0) AS monetary, \
-     s.last_active_at FROM members m LEFT JOIN member_stats s ON s.member_id = m.id";
-
 pub(crate) const INTEL_COLUMNS: &str = "member_id, stage, stage_since, previous_stage, r_score, f_score, m_score, \
      rfm_class, value_class, scored_on";
 
@@ -306,23 +300,15 @@ macro_rules! impl_segments {
                 })
             }
 
-            fn facts_from(r: &DbRow, days_as_ms: bool) -> Result<MemberFacts> {
-                let (first, last) = if days_as_ms {
-                    // Current facts carry instants; the caller turns them into local days.
-                    let f: Option<i64> = r.try_get(5)?;
-                    let l: Option<i64> = r.try_get(6)?;
-                    (f.map(|v| v.to_string()), l.map(|v| v.to_string()))
-                } else {
-                    (r.try_get(5)?, r.try_get(6)?)
-                };
+            fn facts_from(r: &DbRow) -> Result<MemberFacts> {
                 Ok(MemberFacts {
                     member_id: r.try_get(0)?,
                     external_id: r.try_get(1)?,
                     time_zone: r.try_get(2)?,
                     registered_at: r.try_get(3)?,
                     profile_filled: r.try_get(4)?,
-                    first_order_day: first,
-                    last_order_day: last,
+                    first_order_day: r.try_get(5)?,
+                    last_order_day: r.try_get(6)?,
                     orders: r.try_get(7)?,
                     order_days: r.try_get(8)?,
                     monetary: r.try_get(9)?,
@@ -376,24 +362,14 @@ macro_rules! impl_segments {
 
             #[async_trait]
             impl SegmentsTx for $Tx {
-                async fn current_facts(&mut self, member_ids: &[&str]) -> Result<Vec<MemberFacts>> {
-                    let mut out = Vec::with_capacity(member_ids.len());
-                    for chunk in member_ids.chunks(CHUNK) {
-                        let mut q = QueryBuilder::<$Db>::new(CURRENT_FACTS);
-                        q.push(" WHERE m.workspace_id = ").push_bind(self.ws.clone()).push(" AND m.id IN ");
-                        push_ids(&mut q, chunk);
-                        for r in q.build().fetch_all(&mut *self.tx).await? {
-                            out.push(facts_from(&r, true)?);
-                        }
-                    }
-                    Ok(out)
-                }
-
                 async fn intel_rows(&mut self, member_ids: &[&str]) -> Result<Vec<IntelRow>> {
                     let mut out = Vec::with_capacity(member_ids.len());
                     for chunk in member_ids.chunks(CHUNK) {
+                        // By primary key alone (member ids are unique across workspaces): with a
+                        // workspace predicate and a long IN list SQLite prefers the
+                        // (workspace_id, stage) index and scans the whole workspace.
                         let mut q = QueryBuilder::<$Db>::new(format!("SELECT {INTEL_COLUMNS} FROM member_segments"));
-                        q.push(" WHERE workspace_id = ").push_bind(self.ws.clone()).push(" AND member_id IN ");
+                        q.push(" WHERE member_id IN ");
                         push_ids(&mut q, chunk);
                         for r in q.build().fetch_all(&mut *self.tx).await? {
                             out.push(intel_from(&r)?);
@@ -596,7 +572,7 @@ macro_rules! impl_segments {
                         .bind(cutoff)
                         .fetch_all(self.reader())
                         .await?;
-                    rows.iter().map(|r| facts_from(r, false)).collect()
+                    rows.iter().map(|r| facts_from(r)).collect()
                 }
 
                 async fn all_intel(&self, workspace_id: &str) -> Result<Vec<IntelRow>> {

@@ -3,6 +3,8 @@
 //! for share-to-claim), `order.cancelled` releases them, a full `order.refunded` restores
 //! them (per template), and event rules issue coupons or gift packs.
 
+use std::collections::HashSet;
+
 use memberops_core::event::{ORDER_PAID, ORDER_REFUNDED};
 use memberops_core::id::new_id;
 use memberops_core::time::Millis;
@@ -28,13 +30,33 @@ pub async fn on_events(
     kinds.sort_unstable();
     kinds.dedup();
     let rules = tx.event_rules_for(&kinds).await?;
+    // Coupon orders and share claims are made through the API, never by events, so two
+    // look-ups for the whole batch find every event that has work here.
+    let order_ids: Vec<&str> = applied
+        .iter()
+        .filter(|a| [ORDER_PAID, ORDER_CANCELLED, ORDER_REFUNDED].contains(&a.event.kind.as_str()))
+        .filter_map(order_of)
+        .collect();
+    let with_coupons: HashSet<String> = tx
+        .orders_with_coupons(&order_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let payers: Vec<&str> = applied
+        .iter()
+        .filter(|a| a.event.kind == ORDER_PAID)
+        .map(|a| a.member_id.as_str())
+        .collect();
+    let claimants: HashSet<String> = tx
+        .members_with_open_claims(&payers)
+        .await?
+        .into_iter()
+        .collect();
     for a in applied {
-        let order_id = a.event.properties.get("order_id").and_then(|v| v.as_str());
-        match (a.event.kind.as_str(), order_id) {
-            (ORDER_PAID, Some(o)) => {
-                confirm(tx, ws, o, a.occurred_at).await?;
-                super::share::on_first_order(tx, ws, &a.member_id, o, a.occurred_at).await?;
-            }
+        let order_id = order_of(a);
+        let coupon_order = order_id.filter(|o| with_coupons.contains(*o));
+        match (a.event.kind.as_str(), coupon_order) {
+            (ORDER_PAID, Some(o)) => confirm(tx, ws, o, a.occurred_at).await?,
             (ORDER_CANCELLED, Some(o)) => close(tx, o, a.occurred_at, false).await?,
             (ORDER_REFUNDED, Some(o)) => {
                 let fully = tx
@@ -47,6 +69,11 @@ pub async fn on_events(
                 }
             }
             _ => {}
+        }
+        if let (ORDER_PAID, Some(o)) = (a.event.kind.as_str(), order_id)
+            && claimants.contains(&a.member_id)
+        {
+            super::share::on_first_order(tx, ws, &a.member_id, o, a.occurred_at).await?;
         }
         for rule in rules.iter().filter(|r| r.event_type == a.event.kind) {
             let (templates, grants) = super::issue::plan_for(
@@ -85,6 +112,10 @@ pub async fn on_events(
         }
     }
     Ok(())
+}
+
+fn order_of(a: &AppliedEvent) -> Option<&str> {
+    a.event.properties.get("order_id").and_then(|v| v.as_str())
 }
 
 /// `locked` → `redeemed`; then 满返 rewards.

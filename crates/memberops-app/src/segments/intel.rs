@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{LIFECYCLE_CHANGED, seg_err};
 use crate::error::Result;
-use crate::hooks::AppliedEvent;
+use crate::hooks::{AppliedEvent, BatchMembers};
 use crate::workspace::Workspace;
 
 /// The rules the intelligence is computed with (seed defaults).
@@ -273,6 +273,7 @@ pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
+    members: &BatchMembers,
     now: Millis,
 ) -> Result<()> {
     // The last event per member names the transition (deterministic, unique per cause).
@@ -285,9 +286,9 @@ pub async fn on_events(
     if cause.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = cause.keys().copied().collect();
+    let mut ids: Vec<&str> = cause.keys().copied().collect();
+    ids.sort_unstable();
     let rules = LifecycleRules::default();
-    let facts = tx.current_facts(&ids).await?;
     let old: HashMap<String, IntelRow> = tx
         .intel_rows(&ids)
         .await?
@@ -296,29 +297,25 @@ pub async fn on_events(
         .collect();
     let mut rows = Vec::new();
     let mut transitions = Vec::new();
-    for f in &facts {
-        let tz = zone(&f.time_zone, ws);
+    for (member_id, f) in ids.iter().filter_map(|id| Some((*id, members.get(*id)?))) {
+        let tz = f.time_zone;
         let today = local_day(now, tz);
-        let day = |ms: &Option<String>| {
-            ms.as_deref()
-                .and_then(|v| v.parse::<i64>().ok())
-                .map(|v| local_day(v, tz))
-        };
+        let s = &f.stats;
         let lf = LifecycleFacts {
             registered_on: f.registered_at.map(|ms| local_day(ms, tz).min(today)),
-            last_order: day(&f.last_order_day).map(|d| d.min(today)),
-            last_active: f.last_active_at.map(|ms| local_day(ms, tz).min(today)),
-            orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
-            monetary: f.monetary,
+            last_order: s.last_order_at.map(|ms| local_day(ms, tz).min(today)),
+            last_active: s.last_active_at.map(|ms| local_day(ms, tz).min(today)),
+            orders: u32::try_from(s.order_count).unwrap_or(u32::MAX),
+            monetary: s.paid_minor - s.refunded_minor,
         };
         let st = stage(&lf, today, &rules);
-        let prev = old.get(&f.member_id);
+        let prev = old.get(member_id);
         if prev.is_some_and(|p| p.stage == st.code()) {
             continue;
         }
         let on = today.format("%Y-%m-%d").to_string();
         let mut row = prev.cloned().unwrap_or_else(|| IntelRow {
-            member_id: f.member_id.clone(),
+            member_id: member_id.to_owned(),
             ..Default::default()
         });
         row.previous_stage = prev.map(|p| p.stage.clone());
@@ -330,11 +327,8 @@ pub async fn on_events(
             continue;
         }
         transitions.push(Transition {
-            event_id: transition_id(
-                &f.member_id,
-                cause.get(f.member_id.as_str()).copied().unwrap_or(""),
-            ),
-            member_id: f.member_id.clone(),
+            event_id: transition_id(member_id, cause.get(member_id).copied().unwrap_or("")),
+            member_id: member_id.to_owned(),
             from_stage: row.previous_stage.clone(),
             to_stage: row.stage.clone(),
             on_date: on,
@@ -373,7 +367,6 @@ pub async fn recompute(
     settings: &Settings,
     now: Millis,
 ) -> Result<RecomputeSummary> {
-    let t0 = std::time::Instant::now();
     let computed = compute(store, ws, as_of, settings, true).await?;
     let old: HashMap<String, IntelRow> = store
         .all_intel(&ws.id)

@@ -64,8 +64,9 @@ pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
+    members: &crate::hooks::BatchMembers,
 ) -> Result<()> {
-    intel::on_events(tx, ws, applied, memberops_core::time::now_millis()).await
+    intel::on_events(tx, ws, applied, members, memberops_core::time::now_millis()).await
 }
 
 /// A member's stored intelligence and tags.

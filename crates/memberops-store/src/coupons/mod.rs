@@ -206,6 +206,9 @@ pub trait CouponsTx: Send {
     -> Result<u64>;
     async fn insert_coupon_order(&mut self, o: &CouponOrderRow) -> Result<()>;
     async fn tx_coupon_order(&mut self, order_id: &str) -> Result<Option<CouponOrderRow>>;
+    /// Which of these orders have coupons locked or redeemed against them (one query for
+    /// a whole event batch, so orders without coupons cost nothing more).
+    async fn orders_with_coupons(&mut self, order_ids: &[&str]) -> Result<Vec<String>>;
     async fn set_coupon_order_status(
         &mut self,
         order_id: &str,
@@ -248,6 +251,8 @@ pub trait CouponsTx: Send {
     async fn insert_share_claim(&mut self, c: &ShareClaimRow) -> Result<()>;
     async fn count_share_claims(&mut self, template_id: &str, claimant_id: &str) -> Result<i64>;
     async fn open_share_claims(&mut self, claimant_id: &str) -> Result<Vec<ShareClaimRow>>;
+    /// Which of these members hold share claims not yet converted by a first order.
+    async fn members_with_open_claims(&mut self, member_ids: &[&str]) -> Result<Vec<String>>;
     async fn convert_share_claim(
         &mut self,
         link_id: &str,

@@ -512,6 +512,20 @@ macro_rules! impl_coupons {
                     r.as_ref().map(order_from).transpose()
                 }
 
+                async fn orders_with_coupons(&mut self, order_ids: &[&str]) -> Result<Vec<String>> {
+                    let mut out = Vec::new();
+                    for chunk in order_ids.chunks(CHUNK) {
+                        let rows = in_list("SELECT order_id FROM coupon_orders", &self.ws, "order_id", chunk)
+                            .build()
+                            .fetch_all(&mut *self.tx)
+                            .await?;
+                        for r in rows {
+                            out.push(r.try_get(0)?);
+                        }
+                    }
+                    Ok(out)
+                }
+
                 async fn set_coupon_order_status(&mut self, order_id: &str, status: &str, at: Millis) -> Result<()> {
                     sqlx::query("UPDATE coupon_orders SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND order_id = $4")
                         .bind(status)
@@ -732,6 +746,18 @@ macro_rules! impl_coupons {
                     .fetch_all(&mut *self.tx)
                     .await?;
                     rows.iter().map(claim_from).collect()
+                }
+
+                async fn members_with_open_claims(&mut self, member_ids: &[&str]) -> Result<Vec<String>> {
+                    let mut out = Vec::new();
+                    for chunk in member_ids.chunks(CHUNK) {
+                        let mut q = in_list("SELECT DISTINCT claimant_id FROM coupon_share_claims", &self.ws, "claimant_id", chunk);
+                        q.push(" AND converted_at IS NULL");
+                        for r in q.build().fetch_all(&mut *self.tx).await? {
+                            out.push(r.try_get(0)?);
+                        }
+                    }
+                    Ok(out)
                 }
 
                 async fn convert_share_claim(&mut self, link_id: &str, claimant_id: &str, order_id: &str, at: Millis) -> Result<()> {
