@@ -23,8 +23,12 @@ use crate::error::Result;
 use crate::hooks::{AppliedEvent, BatchMembers, MemberNow};
 use crate::workspace::Workspace;
 
-/// Most events one batch may carry.
+/// Most events one API or SDK batch may carry.
 pub const MAX_BATCH: usize = 10_000;
+
+/// Most events [`apply_batch`] writes in one transaction, for internal callers (imports,
+/// demo data) that batch larger: a member-keyed index page dirtied once carries more rows.
+pub const MAX_TRANSACTION_ROWS: usize = 50_000;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BatchOptions {
@@ -111,11 +115,11 @@ pub async fn apply_batch(
     events: Vec<EventIn>,
     opts: BatchOptions,
 ) -> Result<BatchReport> {
-    if events.len() > MAX_BATCH {
+    if events.len() > MAX_TRANSACTION_ROWS {
         return Err(Invalid::one(
             &["events"],
             "batch_too_large",
-            format!("a batch holds at most {MAX_BATCH} events"),
+            format!("one transaction holds at most {MAX_TRANSACTION_ROWS} events"),
         )
         .into());
     }

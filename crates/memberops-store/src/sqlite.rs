@@ -34,6 +34,10 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536")
+            // Checkpoint every ~32 MiB of WAL instead of every 4 MiB: one event batch dirties
+            // thousands of member-keyed pages, and a page changed by several batches is then
+            // copied into the database once.
+            .pragma("wal_autocheckpoint", "8192")
             // Rows cross from SQLite's worker thread to the task in a bounded channel; the
             // default of 50 makes a 10,000-row read wait on 200 thread hand-offs.
             .row_buffer_size(4096);
