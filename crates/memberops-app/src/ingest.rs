@@ -128,10 +128,11 @@ pub async fn apply_batch(
 
     let mut tx = store.begin_write(&ws.id).await?;
     let planning = std::time::Instant::now();
-    let plan = plan(tx.as_mut(), ws, &valid, &mut results, received_at).await?;
+    let rows = valid.len();
+    let plan = plan(tx.as_mut(), ws, valid, &mut results, received_at).await?;
     tracing::debug!(
         elapsed_ms = planning.elapsed().as_secs_f64() * 1e3,
-        rows = valid.len(),
+        rows,
         "batch planned"
     );
     let rejected = results
@@ -178,7 +179,7 @@ pub async fn apply_in_tx(
 ) -> Result<BatchReport> {
     let received_at = now_millis();
     let (mut results, valid) = validate_rows(events, ws);
-    let plan = plan(tx, ws, &valid, &mut results, received_at).await?;
+    let plan = plan(tx, ws, valid, &mut results, received_at).await?;
     let members_created = plan.new_members.len();
     plan.write(tx, ws).await?;
     let count = |s: RowStatus| results.iter().filter(|r| r.status == s).count();
@@ -326,7 +327,7 @@ struct MemberSlot {
 async fn plan(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
-    valid: &[(usize, Event)],
+    valid: Vec<(usize, Event)>,
     results: &mut [RowResult],
     received_at: Millis,
 ) -> Result<Plan> {
@@ -385,8 +386,29 @@ async fn plan(
         );
     }
 
+    // Stored members whose profile a `member.registered` of this batch changes: read in
+    // one query, each taken by the first event that needs it.
+    let mut registering_ids: Vec<&str> = valid
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e.effect, Effect::Registered(_)) && members.contains_key(&e.member)
+        })
+        .map(|(_, e)| e.member.as_str())
+        .collect();
+    registering_ids.sort_unstable();
+    registering_ids.dedup();
+    let mut registering: HashMap<String, MemberRecord> = if registering_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.members_for_update(&registering_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.external_id.clone(), m))
+            .collect()
+    };
+
     for (index, ev) in valid {
-        let result = &mut results[*index];
+        let result = &mut results[index];
         if !seen.insert(ev.id.clone()) {
             result.status = RowStatus::Duplicate;
             continue;
@@ -450,7 +472,7 @@ async fn plan(
                     (Some(i), _) => &mut plan.new_members[i],
                     (None, Some(i)) => &mut plan.updated_members[i],
                     (None, None) => {
-                        let Some(stored) = tx.member_for_update(&ev.member).await? else {
+                        let Some(stored) = registering.remove(&ev.member) else {
                             return Err(memberops_store::StoreError::NotFound.into());
                         };
                         plan.updated_members.push(stored);
@@ -517,14 +539,6 @@ async fn plan(
             .get(&ev.member)
             .map_or((slot.tz, slot.registered_at), |s| (s.tz, s.registered_at));
         plan.profiles.insert(slot.id.clone(), (tz, registered_at));
-        plan.applied.push(AppliedEvent {
-            event: ev.clone(),
-            member_id: slot.id.clone(),
-            member_tz: slot.tz,
-            occurred_at,
-            local_date,
-            member_created: slot.new_index.is_some(),
-        });
         let d = plan.deltas.entry(slot.id.clone()).or_default();
         d.last_active_at = d.last_active_at.max(occurred_at);
         d.events += 1;
@@ -535,7 +549,16 @@ async fn plan(
             kind: ev.kind.clone(),
             occurred_at,
             received_at,
-            properties: serde_json::Value::Object(ev.properties.clone()).to_string(),
+            // A map of JSON values always serializes.
+            properties: serde_json::to_string(&ev.properties).unwrap_or_default(),
+        });
+        plan.applied.push(AppliedEvent {
+            event: ev,
+            member_id: slot.id,
+            member_tz: slot.tz,
+            occurred_at,
+            local_date,
+            member_created: slot.new_index.is_some(),
         });
     }
     Ok(plan)
