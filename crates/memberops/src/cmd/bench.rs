@@ -95,39 +95,11 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         a.events, a.members, a.batch
     );
 
-    // Reference: the same rows, plain multi-row INSERTs in one transaction per batch.
-    let raw = fresh_store(&a.dir, "raw.db").await?;
-    sqlx::query(
-        "CREATE TABLE raw_events (id TEXT NOT NULL, type TEXT NOT NULL, member TEXT NOT NULL, occurred_at TEXT, properties TEXT NOT NULL)",
-    )
-    .execute(raw.pool())
-    .await?;
-    let mut raw_time = Duration::ZERO;
-    let raw_cpu_start = cpu_seconds();
-    for start in (0..a.events).step_by(a.batch) {
-        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
-            .map(|i| order_event(i, a.members, a.events))
-            .collect();
-        let t = Instant::now();
-        let mut tx = raw.pool().begin().await?;
-        for chunk in rows.chunks(1000) {
-            let mut q = QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO raw_events (id, type, member, occurred_at, properties) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(e.id.clone())
-                    .push_bind(e.kind.clone())
-                    .push_bind(e.member.clone())
-                    .push_bind(e.occurred_at.clone())
-                    .push_bind(serde_json::Value::Object(e.properties.clone()).to_string());
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        raw_time += t.elapsed();
-    }
-
-    let raw_cpu = cpu_seconds() - raw_cpu_start;
+    // Reference: the same rows, plain multi-row INSERTs in one transaction per batch, into
+    // a table without any index (the reference) and, for context, into a table
+    // indexed like the event log (unique id, per-member history).
+    let (raw_time, raw_cpu) = raw_inserts(&a, "raw.db", false).await?;
+    let (indexed_time, indexed_cpu) = raw_inserts(&a, "raw_indexed.db", true).await?;
 
     // MemberOps: validation, idempotency, members, orders and aggregates; the loyalty
     // program switched off, then the same events with the default program active.
@@ -153,6 +125,12 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         per_cpu(raw_cpu)
     );
     println!(
+        "raw INSERT, indexed:  {:>12.0} {:>10.2} {:>14.0}",
+        rate(indexed_time),
+        indexed_time.as_secs_f64(),
+        per_cpu(indexed_cpu)
+    );
+    println!(
         "memberops batch path: {:>12.0} {:>10.2} {:>14.0}",
         rate(ours),
         ours.as_secs_f64(),
@@ -163,6 +141,12 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         rate(ours) / rate(raw_time),
         "",
         per_cpu(ours_cpu) / per_cpu(raw_cpu)
+    );
+    println!(
+        "ratio memberops/indexed raw: {:>5.2} {:>10} {:>14.2}",
+        rate(ours) / rate(indexed_time),
+        "",
+        per_cpu(ours_cpu) / per_cpu(indexed_cpu)
     );
     println!(
         "with loyalty program: {:>12.0} {:>10.2} {:>14.0}",
@@ -181,6 +165,50 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         counts.members, counts.events, counts.orders
     );
     Ok(())
+}
+
+/// Plain multi-row INSERTs of the benchmark rows, one transaction per batch; with
+/// `indexed`, the table has the event log's unique id and per-member index.
+async fn raw_inserts(a: &IngestArgs, file: &str, indexed: bool) -> anyhow::Result<(Duration, f64)> {
+    let raw = fresh_store(&a.dir, file).await?;
+    sqlx::query(
+        "CREATE TABLE raw_events (id TEXT NOT NULL, type TEXT NOT NULL, member TEXT NOT NULL, occurred_at TEXT, properties TEXT NOT NULL)",
+    )
+    .execute(raw.pool())
+    .await?;
+    if indexed {
+        sqlx::query("CREATE UNIQUE INDEX raw_events_id ON raw_events (id)")
+            .execute(raw.pool())
+            .await?;
+        sqlx::query("CREATE INDEX raw_events_member ON raw_events (member, occurred_at)")
+            .execute(raw.pool())
+            .await?;
+    }
+    let mut took = Duration::ZERO;
+    let cpu_start = cpu_seconds();
+    for start in (0..a.events).step_by(a.batch) {
+        let rows: Vec<EventIn> = (start..(start + a.batch).min(a.events))
+            .map(|i| order_event(i, a.members, a.events))
+            .collect();
+        let t = Instant::now();
+        let mut tx = raw.pool().begin().await?;
+        for chunk in rows.chunks(1000) {
+            let mut q = QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO raw_events (id, type, member, occurred_at, properties) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id.clone())
+                    .push_bind(e.kind.clone())
+                    .push_bind(e.member.clone())
+                    .push_bind(e.occurred_at.clone())
+                    .push_bind(serde_json::Value::Object(e.properties.clone()).to_string());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        took += t.elapsed();
+    }
+    Ok((took, cpu_seconds() - cpu_start))
 }
 
 /// The events through `apply_batch` into a fresh database; with `loyalty` false the
