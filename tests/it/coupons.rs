@@ -788,8 +788,12 @@ both!(spend_return_points_and_partial_refunds);
 /// The sweep moves issued coupons whose window closed to `expired`, once.
 async fn expiry_sweep(app: TestApp) {
     member(&app, "u1").await;
-    let short = template(&app, json!({"name": "1天券", "benefit": {"type": "amount_off", "off_minor": 100},
-        "validity": {"kind": "days_from_issue", "days": 1}})).await;
+    let short = template(
+        &app,
+        json!({"name": "1天券", "benefit": {"type": "amount_off", "off_minor": 100},
+        "validity": {"kind": "days_from_issue", "days": 1}}),
+    )
+    .await;
     let long = template(
         &app,
         spec("30天券", json!({"type": "amount_off", "off_minor": 100})),
@@ -814,7 +818,11 @@ async fn expiry_sweep(app: TestApp) {
     let (_, rep) = app
         .get(&format!("/v1/coupons/templates/{short}/report"))
         .await;
-    assert_eq!((rep["expired"].as_i64(), rep["available"].as_i64()), (Some(2), Some(0)), "{rep}");
+    assert_eq!(
+        (rep["expired"].as_i64(), rep["available"].as_i64()),
+        (Some(2), Some(0)),
+        "{rep}"
+    );
 }
 both!(expiry_sweep);
 
@@ -880,7 +888,11 @@ async fn issue_to_a_segment(app: TestApp) {
             json!({"segment_id": seg, "template_id": other, "idempotency_key": "camp-1"}),
         )
         .await;
-    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("key_reused")), "{b}");
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("key_reused")),
+        "{b}"
+    );
     let (s, b) = app
         .post(
             "/v1/coupons/issue/segment",
@@ -888,6 +900,10 @@ async fn issue_to_a_segment(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!((b["members_issued"].as_i64(), b["coupons_issued"].as_i64()), (Some(4), Some(8)), "{b}");
+    assert_eq!(
+        (b["members_issued"].as_i64(), b["coupons_issued"].as_i64()),
+        (Some(4), Some(8)),
+        "{b}"
+    );
 }
 both!(issue_to_a_segment);

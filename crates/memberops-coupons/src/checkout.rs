@@ -376,7 +376,8 @@ fn search_stackable<'a, 'b>(
         best_ids: None,
     };
     s.step(0, &Payable::of(cart), 0, 0);
-    s.best_ids.map(|ids| ids.into_iter().map(|i| refs[i]).collect())
+    s.best_ids
+        .map(|ids| ids.into_iter().map(|i| refs[i]).collect())
 }
 
 impl Search<'_, '_, '_> {
@@ -384,7 +385,10 @@ impl Search<'_, '_, '_> {
         for i in from..self.cands.len() {
             // The bound only shrinks as `i` grows: once it cannot win, nothing later can.
             if let Some((bd, be, _)) = self.best
-                && (discount + self.rest_discount[i], extras + self.rest_extras[i]) < (bd, be)
+                && (
+                    discount + self.rest_discount[i],
+                    extras + self.rest_extras[i],
+                ) < (bd, be)
             {
                 return;
             }

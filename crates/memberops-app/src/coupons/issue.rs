@@ -535,8 +535,8 @@ pub async fn issue_to_segment(
     {
         let mut tx = store.begin_write(&ws.id).await?;
         if let Some(saved) = tx.issue_key_result(&key).await? {
-            let out: SegmentIssueOut = serde_json::from_str(&saved)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let out: SegmentIssueOut =
+                serde_json::from_str(&saved).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if out.segment_id != req.segment_id
                 || out.template_id != req.template_id
                 || out.pack_id != req.pack_id
@@ -555,7 +555,11 @@ pub async fn issue_to_segment(
     let all: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     for chunk in all.chunks(SEGMENT_BATCH) {
         let mut tx = store.begin_write(&ws.id).await?;
-        let done: HashSet<String> = tx.issue_members_done(&key, chunk).await?.into_iter().collect();
+        let done: HashSet<String> = tx
+            .issue_members_done(&key, chunk)
+            .await?
+            .into_iter()
+            .collect();
         let todo: Vec<&str> = chunk
             .iter()
             .copied()
@@ -607,7 +611,11 @@ pub async fn issue_to_segment(
             let over_limit = templates.iter().zip(&need).any(|(t, n)| {
                 *n > 0
                     && t.spec.limits.per_member.is_some_and(|max| {
-                        have.get(&(m.clone(), t.row.id.clone())).copied().unwrap_or(0) + n > max
+                        have.get(&(m.clone(), t.row.id.clone()))
+                            .copied()
+                            .unwrap_or(0)
+                            + n
+                            > max
                     })
             });
             let outcome = if over_limit {

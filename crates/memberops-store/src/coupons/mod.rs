@@ -160,8 +160,11 @@ pub struct CheckoutCoupons {
 pub trait CouponsStore: Send + Sync {
     /// The member (by external id) and their coupons with template counters, in one
     /// query; `None` when there is no such member.
-    async fn checkout_coupons(&self, ws: &str, external_id: &str)
-    -> Result<Option<CheckoutCoupons>>;
+    async fn checkout_coupons(
+        &self,
+        ws: &str,
+        external_id: &str,
+    ) -> Result<Option<CheckoutCoupons>>;
     async fn coupon_template(&self, ws: &str, id: &str) -> Result<Option<TemplateRow>>;
     async fn coupon_templates(&self, ws: &str) -> Result<Vec<TemplateRow>>;
     async fn coupon_templates_by_ids(&self, ws: &str, ids: &[&str]) -> Result<Vec<TemplateRow>>;
