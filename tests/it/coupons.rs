@@ -720,3 +720,190 @@ async fn codes_and_shared_codes(app: TestApp) {
     );
 }
 both!(codes_and_shared_codes);
+
+/// 满返 points go into the loyalty ledger; a partial refund keeps the coupons used, the
+/// refund that completes the order restores them (template `on_refund: restore`).
+async fn spend_return_points_and_partial_refunds(app: TestApp) {
+    member(&app, "u1").await;
+    let back = template(&app, json!({"name": "满100返50分", "benefit": {"type": "spend_return", "min_spend_minor": 10000,
+        "reward": {"kind": "points", "points": 50}}, "validity": {"kind": "days_from_issue", "days": 30}})).await;
+    let cb = give(&app, &back, "u1").await;
+    let cart = json!({"lines": [line("A", "x", 12000, 1)]});
+    let (s, r) = app
+        .post(
+            "/v1/checkout/redeem",
+            json!({"member": "u1", "order_id": "o-p", "cart": cart, "coupon_ids": [cb]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    app.batch(json!([ev(
+        "pay-p",
+        "order.paid",
+        "u1",
+        json!({"order_id": "o-p", "amount": "120.00"})
+    )]))
+    .await;
+    let (s, ledger) = app.get("/v1/members/u1/points/ledger?limit=1000").await;
+    assert_eq!(s, StatusCode::OK, "{ledger}");
+    let rewards: Vec<&Value> = ledger["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|l| l["kind"] == "adjust" && l["order_id"] == "o-p")
+        .collect();
+    assert_eq!(rewards.len(), 1, "{ledger}");
+    assert_eq!(rewards[0]["points"], 50);
+
+    // Partial refund: the coupon stays used, the order says so.
+    app.batch(json!([ev(
+        "ref-p1",
+        "order.refunded",
+        "u1",
+        json!({"order_id": "o-p", "amount": "20.00"})
+    )]))
+    .await;
+    let (_, c) = app.get(&format!("/v1/coupons/{cb}")).await;
+    assert_eq!(c["status"], "redeemed", "{c}");
+    let (_, o) = app.get("/v1/checkout/orders/o-p").await;
+    assert_eq!(o["status"], "partially_refunded", "{o}");
+    let (_, rep) = app
+        .get(&format!("/v1/coupons/templates/{back}/report"))
+        .await;
+    assert_eq!(rep["redeemed"], 1, "{rep}");
+    // The rest of the refund completes it: restored, as a single full refund would.
+    app.batch(json!([ev(
+        "ref-p2",
+        "order.refunded",
+        "u1",
+        json!({"order_id": "o-p", "amount": "100.00"})
+    )]))
+    .await;
+    let (_, c) = app.get(&format!("/v1/coupons/{cb}")).await;
+    assert_eq!(c["status"], "issued", "{c}");
+    let (_, o) = app.get("/v1/checkout/orders/o-p").await;
+    assert_eq!(o["status"], "refunded", "{o}");
+}
+both!(spend_return_points_and_partial_refunds);
+
+/// The sweep moves issued coupons whose window closed to `expired`, once.
+async fn expiry_sweep(app: TestApp) {
+    member(&app, "u1").await;
+    let short = template(
+        &app,
+        json!({"name": "1天券", "benefit": {"type": "amount_off", "off_minor": 100},
+        "validity": {"kind": "days_from_issue", "days": 1}}),
+    )
+    .await;
+    let long = template(
+        &app,
+        spec("30天券", json!({"type": "amount_off", "off_minor": 100})),
+    )
+    .await;
+    let a = give(&app, &short, "u1").await;
+    let b = give(&app, &short, "u1").await;
+    let keep = give(&app, &long, "u1").await;
+    let in_two_days = memberops_core::time::now_millis() + 2 * 86_400_000;
+    let out = memberops_app::coupons::expire_due(app.store.as_ref(), &app.ws, in_two_days)
+        .await
+        .expect("sweep");
+    assert_eq!(out.expired, 2);
+    for (id, want) in [(&a, "expired"), (&b, "expired"), (&keep, "issued")] {
+        let (_, c) = app.get(&format!("/v1/coupons/{id}")).await;
+        assert_eq!(c["status"], want, "{c}");
+    }
+    let again = memberops_app::coupons::expire_due(app.store.as_ref(), &app.ws, in_two_days)
+        .await
+        .expect("sweep");
+    assert_eq!(again.expired, 0);
+    let (_, rep) = app
+        .get(&format!("/v1/coupons/templates/{short}/report"))
+        .await;
+    assert_eq!(
+        (rep["expired"].as_i64(), rep["available"].as_i64()),
+        (Some(2), Some(0)),
+        "{rep}"
+    );
+}
+both!(expiry_sweep);
+
+/// Issuing to a saved segment: per-member limits and stock skip members (counted), the
+/// same key never issues twice, another template needs another key.
+async fn issue_to_a_segment(app: TestApp) {
+    for i in 0..5 {
+        member(&app, &format!("s{i}")).await;
+    }
+    // Buyers: s0..s3.
+    let events: Vec<Value> = (0..4)
+        .map(|i| {
+            ev(
+                &format!("buy-{i}"),
+                "order.paid",
+                &format!("s{i}"),
+                json!({"order_id": format!("ob-{i}"), "amount": "10"}),
+            )
+        })
+        .collect();
+    app.batch(Value::Array(events)).await;
+    let (s, seg) = app
+        .post(
+            "/v1/segments",
+            json!({"name": "buyers", "condition": {"field": "orders", "op": "gte", "value": 1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{seg}");
+    let seg = seg["id"].as_str().expect("id").to_owned();
+    let t = template(&app, json!({"name": "限量", "benefit": {"type": "amount_off", "off_minor": 500},
+        "limits": {"per_member": 1, "stock": 3}, "validity": {"kind": "days_from_issue", "days": 30}})).await;
+    // s0 already holds one: at the per-member limit.
+    give(&app, &t, "s0").await;
+    let body = json!({"segment_id": seg, "template_id": t, "idempotency_key": "camp-1"});
+    let (s, out) = app.post("/v1/coupons/issue/segment", body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    assert_eq!(out["members"], 4, "{out}");
+    assert_eq!(out["skipped_limit_reached"], 1, "{out}");
+    // Stock 3, one given above: two members get one each, the last is skipped.
+    assert_eq!(out["members_issued"], 2, "{out}");
+    assert_eq!(out["coupons_issued"], 2, "{out}");
+    assert_eq!(out["skipped_out_of_stock"], 1, "{out}");
+    let (_, tpl) = app.get(&format!("/v1/coupons/templates/{t}")).await;
+    assert_eq!(tpl["issued_count"], 3, "{tpl}");
+    // Same key: same answer, nothing issued.
+    let (s, again) = app.post("/v1/coupons/issue/segment", body).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again, out);
+    let (_, tpl) = app.get(&format!("/v1/coupons/templates/{t}")).await;
+    assert_eq!(tpl["issued_count"], 3, "{tpl}");
+    // Not a member of the segment: s4 got nothing.
+    let (_, mine) = app.get("/v1/members/s4/coupons").await;
+    assert_eq!(mine["data"].as_array().map(Vec::len), Some(0), "{mine}");
+    // A reused key for another template is refused.
+    let other = template(
+        &app,
+        spec("普通", json!({"type": "amount_off", "off_minor": 100})),
+    )
+    .await;
+    let (s, b) = app
+        .post(
+            "/v1/coupons/issue/segment",
+            json!({"segment_id": seg, "template_id": other, "idempotency_key": "camp-1"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("key_reused")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            "/v1/coupons/issue/segment",
+            json!({"segment_id": seg, "template_id": other, "idempotency_key": "camp-2", "quantity": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (b["members_issued"].as_i64(), b["coupons_issued"].as_i64()),
+        (Some(4), Some(8)),
+        "{b}"
+    );
+}
+both!(issue_to_a_segment);

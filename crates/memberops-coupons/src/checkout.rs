@@ -6,8 +6,10 @@
 //! are applied in a fixed order (product vouchers, amount off, percent off, shipping,
 //! gifts, spend-and-return), each on what the earlier ones left payable, and each must
 //! still meet its own minimum on that remainder. The search is exact over up to
-//! [`EXACT_LIMIT`] stackable candidates (every group-compatible subset); beyond that it
-//! keeps the [`EXACT_LIMIT`] biggest single discounts and searches those. The winner has
+//! [`EXACT_LIMIT`] stackable candidates (every group-compatible subset, depth first in
+//! application order so each step applies one coupon, pruned by an upper bound: what the
+//! remaining candidates give alone); beyond that it keeps the [`EXACT_LIMIT`] biggest
+//! single discounts and searches those. The winner has
 //! the largest total discount, then the most gifts/rewards, then the fewest coupons.
 
 use std::collections::HashMap;
@@ -288,57 +290,139 @@ pub fn best_combination(
         }
     }
     let mut best: Option<Combination> = None;
-    let mut consider = |combo: Combination| {
+    let consider = |best: &mut Option<Combination>, combo: Combination| {
         if best.as_ref().is_none_or(|b| better(&combo, b)) {
-            best = Some(combo);
+            *best = Some(combo);
         }
     };
-    let mut stackable: Vec<&HeldCoupon<'_>> = Vec::new();
+    let mut stackable: Vec<(&HeldCoupon<'_>, &Evaluation)> = Vec::new();
     let mut sorted: Vec<_> = per_template.into_values().collect();
     sorted.sort_by(|a, b| {
         b.1.discount_minor
             .cmp(&a.1.discount_minor)
             .then(a.0.id.cmp(b.0.id))
     });
-    for (c, _) in sorted {
+    for (c, e) in sorted {
         match c.template.stacking {
             Stacking::Exclusive => {
                 if let Ok(combo) = combine(&[c], ctx, cart) {
-                    consider(combo);
+                    consider(&mut best, combo);
                 }
             }
-            Stacking::Stackable { .. } => stackable.push(c),
+            Stacking::Stackable { .. } => stackable.push((c, e)),
         }
     }
     stackable.truncate(EXACT_LIMIT);
-    let mut chosen: Vec<&HeldCoupon<'_>> = Vec::new();
-    search(&stackable, 0, &mut chosen, ctx, cart, &mut consider);
+    if !stackable.is_empty() {
+        let floor = best.as_ref().map(|b| (b.discount_minor, extras(b)));
+        if let Some(ids) = search_stackable(stackable, ctx, cart, floor)
+            && let Ok(combo) = combine(&ids, ctx, cart)
+        {
+            consider(&mut best, combo);
+        }
+    }
     best
 }
 
-/// Every non-empty subset of `cands` whose members pairwise share a group.
-fn search<'a, 'b>(
-    cands: &[&'b HeldCoupon<'a>],
-    from: usize,
-    chosen: &mut Vec<&'b HeldCoupon<'a>>,
-    ctx: &Context<'_>,
+fn extras(c: &Combination) -> usize {
+    c.gifts.len() + c.rewards.len()
+}
+
+/// The search state shared down the recursion.
+struct Search<'s, 'a, 'b> {
+    cands: &'s [&'b HeldCoupon<'a>],
+    /// Sum of the stand-alone discounts of `cands[i..]` (an upper bound on what they can
+    /// add: a coupon never gives more on what earlier ones left than on the full cart).
+    rest_discount: Vec<i64>,
+    /// How many of `cands[i..]` give a gift or a reward.
+    rest_extras: Vec<usize>,
+    ctx: &'s Context<'a>,
+    cart: &'s Cart,
+    chosen: Vec<usize>,
+    /// `(discount, extras, coupons)` of the best found, or of the best exclusive coupon.
+    best: Option<(i64, usize, usize)>,
+    best_ids: Option<Vec<usize>>,
+}
+
+/// The best group-compatible subset of the stackable candidates. The candidates are
+/// visited in application order, so each step of the depth-first search applies one
+/// coupon to what the previous steps left payable (no re-application of the prefix), and a
+/// branch stops as soon as its upper bound cannot beat the best found so far.
+fn search_stackable<'a, 'b>(
+    mut cands: Vec<(&'b HeldCoupon<'a>, &Evaluation)>,
+    ctx: &Context<'a>,
     cart: &Cart,
-    consider: &mut impl FnMut(Combination),
-) {
-    for i in from..cands.len() {
-        let c = cands[i];
-        if chosen
-            .iter()
-            .any(|x| !x.template.stacking.combines_with(&c.template.stacking))
-        {
-            continue;
+    floor: Option<(i64, usize)>,
+) -> Option<Vec<&'b HeldCoupon<'a>>> {
+    cands.sort_by_key(|(c, _)| (c.template.benefit.rank(), c.id));
+    let n = cands.len();
+    let mut rest_discount = vec![0i64; n + 1];
+    let mut rest_extras = vec![0usize; n + 1];
+    for i in (0..n).rev() {
+        let e = cands[i].1;
+        rest_discount[i] = rest_discount[i + 1] + e.discount_minor;
+        rest_extras[i] = rest_extras[i + 1] + usize::from(e.gift.is_some() || e.reward.is_some());
+    }
+    let refs: Vec<&'b HeldCoupon<'a>> = cands.iter().map(|(c, _)| *c).collect();
+    let mut s = Search {
+        cands: &refs,
+        rest_discount,
+        rest_extras,
+        ctx,
+        cart,
+        chosen: Vec::new(),
+        // An exclusive coupon wins ties, so only strictly better subsets are kept.
+        best: floor.map(|(d, e)| (d, e, 0)),
+        best_ids: None,
+    };
+    s.step(0, &Payable::of(cart), 0, 0);
+    s.best_ids
+        .map(|ids| ids.into_iter().map(|i| refs[i]).collect())
+}
+
+impl Search<'_, '_, '_> {
+    fn step(&mut self, from: usize, payable: &Payable, discount: i64, extras: usize) {
+        for i in from..self.cands.len() {
+            // The bound only shrinks as `i` grows: once it cannot win, nothing later can.
+            if let Some((bd, be, _)) = self.best
+                && (
+                    discount + self.rest_discount[i],
+                    extras + self.rest_extras[i],
+                ) < (bd, be)
+            {
+                return;
+            }
+            let c = self.cands[i];
+            if self.chosen.iter().any(|&j| {
+                !self.cands[j]
+                    .template
+                    .stacking
+                    .combines_with(&c.template.stacking)
+            }) {
+                continue;
+            }
+            let Ok(o) = one(c, self.ctx, self.cart, payable) else {
+                continue;
+            };
+            let mut next = payable.clone();
+            for (p, d) in next.lines.iter_mut().zip(&o.per_line) {
+                *p -= d;
+            }
+            next.shipping -= o.shipping_minor;
+            let d = discount + o.discount_minor;
+            let e = extras + usize::from(o.gift.is_some()) + usize::from(o.reward.is_some());
+            self.chosen.push(i);
+            let key = (d, e, std::cmp::Reverse(self.chosen.len()));
+            if self
+                .best
+                .is_none_or(|(bd, be, bn)| key > (bd, be, std::cmp::Reverse(bn)))
+            {
+                self.best = Some((d, e, self.chosen.len()));
+                self.best_ids = Some(self.chosen.clone());
+            }
+            self.step(i + 1, &next, d, e);
+            self.chosen.pop();
         }
-        chosen.push(c);
-        if let Ok(combo) = combine(chosen, ctx, cart) {
-            consider(combo);
-            search(cands, i + 1, chosen, ctx, cart, consider);
-        }
-        chosen.pop();
     }
 }
 
@@ -486,5 +570,93 @@ mod tests {
         ctx.budget_left.insert("a", 0);
         let evals = evaluate(&coupons, &ctx, &cart(10000));
         assert_eq!(evals[0].reason, Some(Reason::BudgetExhausted));
+    }
+
+    /// Every subset of the candidates through `combine`: the reference for the pruned
+    /// search.
+    fn brute_force(
+        coupons: &[HeldCoupon<'_>],
+        ctx: &Context<'_>,
+        cart: &Cart,
+    ) -> Option<(i64, usize, usize)> {
+        let n = coupons.len();
+        let mut best: Option<(i64, usize, usize)> = None;
+        for mask in 1u32..(1 << n) {
+            let chosen: Vec<&HeldCoupon<'_>> = (0..n)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| &coupons[i])
+                .collect();
+            if let Ok(c) = combine(&chosen, ctx, cart) {
+                let key = (c.discount_minor, extras(&c), chosen.len());
+                let wins = best.is_none_or(|(d, e, k)| {
+                    (key.0, key.1, std::cmp::Reverse(key.2)) > (d, e, std::cmp::Reverse(k))
+                });
+                if wins {
+                    best = Some(key);
+                }
+            }
+        }
+        best
+    }
+
+    fn any_benefit() -> impl Strategy<Value = Benefit> {
+        prop_oneof![
+            (1i64..20_000, 0i64..40_000).prop_map(|(off, min)| Benefit::AmountOff {
+                off_minor: off,
+                min_spend_minor: min
+            }),
+            (1i64..60, proptest::option::of(1i64..10_000), 0i64..30_000).prop_map(
+                |(p, cap, min)| Benefit::PercentOff {
+                    percent_off: p,
+                    cap_minor: cap,
+                    min_spend_minor: min,
+                }
+            ),
+            (0i64..30_000).prop_map(|min| Benefit::FreeGift {
+                gift_sku: "G".into(),
+                gift_quantity: 1,
+                min_spend_minor: min,
+            }),
+            (0i64..30_000).prop_map(|min| Benefit::FreeShipping {
+                min_spend_minor: min,
+                cap_minor: None
+            }),
+        ]
+    }
+
+    fn any_stacking() -> impl Strategy<Value = Stacking> {
+        prop_oneof![
+            1 => Just(Stacking::Exclusive),
+            4 => proptest::collection::vec(0usize..3, 1..3).prop_map(|gs| Stacking::Stackable {
+                groups: gs.into_iter().map(|g| ["a", "b", "c"][g].to_owned()).collect(),
+            }),
+        ]
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn pruned_search_finds_what_brute_force_finds(
+            specs in proptest::collection::vec((any_benefit(), any_stacking()), 1..9),
+            prices in proptest::collection::vec(100i64..20_000, 1..6),
+        ) {
+            let specs: Vec<TemplateSpec> = specs.into_iter().map(|(b, s)| spec(b, s)).collect();
+            let ids: Vec<String> = (0..specs.len()).map(|i| format!("c{i}")).collect();
+            let coupons: Vec<HeldCoupon<'_>> = ids.iter().zip(&specs).map(|(id, t)| held(id, t)).collect();
+            let cart = Cart {
+                lines: prices.iter().enumerate().map(|(i, p)| CartLine {
+                    sku: format!("s{i}"), category: None, brand: None,
+                    unit_price_minor: *p, quantity: 1, special_price: false,
+                }).collect(),
+                shipping_minor: 800,
+            };
+            let ctx = Context { now: 1, ..Context::default() };
+            let evals = evaluate(&coupons, &ctx, &cart);
+            let got = best_combination(&coupons, &evals, &ctx, &cart)
+                .map(|c| (c.discount_minor, extras(&c), c.coupon_ids.len()));
+            prop_assert_eq!(got, brute_force(&coupons, &ctx, &cart));
+        }
     }
 }

@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use memberops_app::coupons::CouponOut;
 use memberops_app::coupons::checkout::{self, RedeemIn, RedeemOut, ValidateIn, ValidateOut};
-use memberops_app::coupons::issue::{self, ClaimIn, CodesIn, CodesOut, IssueIn, IssueOut};
+use memberops_app::coupons::issue::{
+    self, ClaimIn, CodesIn, CodesOut, IssueIn, IssueOut, SegmentIssueIn, SegmentIssueOut,
+};
 use memberops_app::coupons::report::{self, TemplateReport};
 use memberops_app::coupons::share::{self, LinkClaimIn, LinkClaimOut, LinkIn, LinkOut};
 use memberops_app::coupons::templates::{self, PackIn, PackOut, RuleIn, RuleOut, TemplateOut};
@@ -135,6 +137,24 @@ async fn issue_coupons(
 ) -> ApiResult<(StatusCode, Json<IssueOut>)> {
     let out = issue::issue(state.store.as_ref(), &auth.ws, body).await?;
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Issue a template or a gift pack to every member of a saved segment, in batches;
+/// idempotent by `idempotency_key` (a retry resumes and never issues twice). Members at a
+/// per-member limit, and members left when the stock runs out, are skipped and counted.
+#[utoipa::path(post, path = "/v1/coupons/issue/segment", tag = TAG, request_body = SegmentIssueIn,
+    security(("api_key" = [])),
+    responses((status = 200, body = SegmentIssueOut), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`template_archived`, `key_reused`"),
+        (status = 422, body = ErrorBody)))]
+async fn issue_to_segment(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidJson(body): ValidJson<SegmentIssueIn>,
+) -> ApiResult<Json<SegmentIssueOut>> {
+    let out =
+        issue::issue_to_segment(state.store.as_ref(), &state.segments, &auth.ws, body).await?;
+    Ok(Json(out))
 }
 
 /// A member claims a coupon: from a claimable template, with a generated code or a shared code.
@@ -309,6 +329,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(template_report))
         .routes(routes!(generate_codes))
         .routes(routes!(issue_coupons))
+        .routes(routes!(issue_to_segment))
         .routes(routes!(claim_coupon))
         .routes(routes!(get_coupon))
         .routes(routes!(void_coupon))

@@ -2,14 +2,16 @@
 //! locking the chosen ones to an order, idempotently by order id.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use memberops_core::time::{Millis, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_coupons::checkout::{Context, combine};
 use memberops_coupons::{
-    Cart, Combination, CouponStatus, Evaluation, HeldCoupon, best_combination, evaluate,
+    Cart, Combination, CouponStatus, Evaluation, HeldCoupon, TemplateSpec, best_combination,
+    evaluate,
 };
-use memberops_store::{CouponOrderRow, CouponRow, RedemptionRow, Store, StoreError, TemplateRow};
+use memberops_store::{CouponOrderRow, CouponRow, RedemptionRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::{Loaded, conflict, load, member_in_tx, templates_in_tx};
@@ -78,29 +80,99 @@ fn context<'a>(
     ctx
 }
 
-fn index(rows: Vec<TemplateRow>) -> Result<HashMap<String, Loaded>> {
-    rows.into_iter()
-        .map(|r| load(r).map(|l| (l.row.id.clone(), l)))
-        .collect()
+/// Parsed template rules by `(workspace, template id)`, with the `updated_at` they were
+/// parsed at: every edit moves `updated_at`, so a hit is never stale. Checkout reads the
+/// live counters (budget) with the coupons on every request and the rules only on a miss.
+type SpecCache = HashMap<(String, String), (Millis, Arc<TemplateSpec>)>;
+
+static SPECS: LazyLock<RwLock<SpecCache>> = LazyLock::new(Default::default);
+const SPEC_CACHE_MAX: usize = 10_000;
+
+/// The parsed rules of these templates (at these versions), from the cache or the store.
+async fn cached_specs(
+    store: &dyn Store,
+    ws: &str,
+    wanted: &[(&str, Millis)],
+) -> Result<HashMap<String, Arc<TemplateSpec>>> {
+    let mut out = HashMap::with_capacity(wanted.len());
+    let mut missing: Vec<&str> = Vec::new();
+    {
+        let cache = SPECS.read().unwrap_or_else(|p| p.into_inner());
+        for (id, at) in wanted {
+            match cache.get(&(ws.to_owned(), (*id).to_owned())) {
+                Some((v, spec)) if v == at => {
+                    out.insert((*id).to_owned(), spec.clone());
+                }
+                _ => missing.push(id),
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let rows = store.coupon_templates_by_ids(ws, &missing).await?;
+    let mut cache = SPECS.write().unwrap_or_else(|p| p.into_inner());
+    if cache.len() + rows.len() > SPEC_CACHE_MAX {
+        cache.clear();
+    }
+    for r in rows {
+        let l = load(r)?;
+        let spec = Arc::new(l.spec);
+        cache.insert(
+            (ws.to_owned(), l.row.id.clone()),
+            (l.row.updated_at, spec.clone()),
+        );
+        out.insert(l.row.id, spec);
+    }
+    Ok(out)
 }
 
 pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Result<ValidateOut> {
     req.cart.validate()?;
-    let (member, _) = store
-        .member_by_external_id(&ws.id, &req.member)
+    let view = store
+        .checkout_coupons(&ws.id, &req.member)
         .await?
         .ok_or(AppError::NotFound { what: "member" })?;
-    let rows = store.member_coupons(&ws.id, &member.id).await?;
-    let mut ids: Vec<&str> = rows.iter().map(|c| c.template_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let templates = index(store.coupon_templates_by_ids(&ws.id, &ids).await?)?;
-    let coupons = held(&rows, &templates);
-    let ctx = context(&rows, &templates, now_millis(), req.channel.as_deref());
+    let mut wanted: Vec<(&str, Millis)> = view
+        .coupons
+        .iter()
+        .map(|(c, t)| (c.template_id.as_str(), t.updated_at))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let specs = cached_specs(store, &ws.id, &wanted).await?;
+    let coupons: Vec<HeldCoupon<'_>> = view
+        .coupons
+        .iter()
+        .filter_map(|(c, _)| {
+            Some(HeldCoupon {
+                id: &c.id,
+                template_id: &c.template_id,
+                template: specs.get(&c.template_id)?,
+                status: CouponStatus::parse(&c.status).unwrap_or(CouponStatus::Void),
+                valid_from: c.valid_from.unwrap_or(0),
+                valid_to: c.valid_to.unwrap_or(0),
+            })
+        })
+        .collect();
+    let mut ctx = Context {
+        now: now_millis(),
+        channel: req.channel.as_deref(),
+        ..Context::default()
+    };
+    for (c, t) in &view.coupons {
+        if c.status == "locked" || c.status == "redeemed" {
+            *ctx.uses.entry(c.template_id.as_str()).or_insert(0) += 1;
+        }
+        if let Some(b) = t.budget_minor {
+            ctx.budget_left
+                .insert(c.template_id.as_str(), b - t.budget_used_minor);
+        }
+    }
     let evals = evaluate(&coupons, &ctx, &req.cart);
     let best = best_combination(&coupons, &evals, &ctx, &req.cart);
     Ok(ValidateOut {
-        member_id: member.id,
+        member_id: view.member_id,
         subtotal_minor: req.cart.subtotal(),
         shipping_minor: req.cart.shipping_minor,
         coupons: evals,

@@ -1,7 +1,8 @@
 //! Reactions to accepted events, inside the batch's transaction: `order.paid` confirms the
 //! coupons locked to the order (and grants 满返 rewards, and counts friends' first orders
 //! for share-to-claim), `order.cancelled` releases them, a full `order.refunded` restores
-//! them (per template), and event rules issue coupons or gift packs.
+//! them (per template), a partial one keeps them used, and event rules issue coupons or
+//! gift packs. 满返 points go into the loyalty points ledger.
 
 use std::collections::HashSet;
 
@@ -66,6 +67,9 @@ pub async fn on_events(
                     .is_none_or(|r| r.refunded_minor >= r.amount_minor);
                 if fully {
                     close(tx, o, a.occurred_at, true).await?;
+                } else {
+                    // A partial refund keeps every coupon used (see docs/coupons.md).
+                    partial_refund(tx, o, a.occurred_at).await?;
                 }
             }
             _ => {}
@@ -140,7 +144,20 @@ async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Milli
             continue;
         };
         let (points, coupon_id) = match reward {
-            SpendReward::Points { points } => (Some(*points), None),
+            SpendReward::Points { points } => {
+                // Into the loyalty ledger: a lot usable at once, one `adjust` line.
+                crate::loyalty::ops::credit_points_in_tx(
+                    tx,
+                    ws,
+                    &order.member_id,
+                    *points,
+                    &format!("spend_return/{order_id}/{}", t.row.id),
+                    Some(order_id),
+                    "coupon spend-and-get-back (满返)",
+                )
+                .await?;
+                (Some(*points), None)
+            }
             SpendReward::Coupon { template_id } => {
                 let follow = templates_in_tx(tx, &[template_id]).await?;
                 let grants = [Grant {
@@ -182,6 +199,20 @@ async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Milli
     Ok(())
 }
 
+/// A partial refund: the coupons stay `redeemed` (a coupon cannot be split, and giving it
+/// back would let the member use it again while keeping the rest of the discounted order);
+/// the coupon order is marked `partially_refunded`. The refund that makes the order fully
+/// refunded then restores coupons per template, as a single full refund would.
+async fn partial_refund(tx: &mut dyn WriteTx, order_id: &str, at: Millis) -> Result<()> {
+    if let Some(order) = tx.tx_coupon_order(order_id).await?
+        && order.status == "paid"
+    {
+        tx.set_coupon_order_status(order_id, "partially_refunded", at)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Cancel or full refund. Unpaid: the coupons go back to the member. Paid and refunded:
 /// coupons whose template restores on refund go back; the others stay used.
 async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -> Result<()> {
@@ -204,7 +235,7 @@ async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -
             }
             tx.set_coupon_order_status(order_id, "released", at).await?;
         }
-        "paid" => {
+        "paid" | "partially_refunded" => {
             let tids: Vec<&str> = reds.iter().map(|r| r.template_id.as_str()).collect();
             let templates = templates_in_tx(tx, &tids).await?;
             for r in &reds {

@@ -1,6 +1,8 @@
 //! Issuing: to one member or a list, gift packs, member claims (by template, by a generated
 //! code, by a public shared code), bulk code generation, and voiding.
 
+use std::collections::HashSet;
+
 use memberops_core::Invalid;
 use memberops_core::id::new_id;
 use memberops_core::time::{Millis, now_millis};
@@ -11,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::templates::PackItem;
 use super::{
     COUPON, CouponOut, Grant, Loaded, conflict, issue_grants, member_in_tx, members_in_tx,
-    templates_in_tx,
+    templates_in_tx, write_grants,
 };
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
@@ -462,4 +464,208 @@ pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<CouponOu
         .as_ref()
         .map(CouponOut::from)
         .ok_or(AppError::NotFound { what: "coupon" })
+}
+
+/// Members per transaction when issuing to a segment.
+pub const SEGMENT_BATCH: usize = 1_000;
+
+/// Issue a template or a gift pack to every member of a saved segment.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct SegmentIssueIn {
+    pub segment_id: String,
+    #[serde(default)]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub pack_id: Option<String>,
+    /// Coupons of the template per member (ignored for packs).
+    #[serde(default = "one")]
+    pub quantity: i64,
+    /// Required: the same key again returns the first run's answer; a run that stopped
+    /// half-way resumes and skips the members it already handled.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SegmentIssueOut {
+    pub segment_id: String,
+    pub template_id: Option<String>,
+    pub pack_id: Option<String>,
+    /// Members of the segment handled by this key (all runs together).
+    pub members: i64,
+    /// Members who got their coupons (the whole pack, or `quantity` of the template).
+    pub members_issued: i64,
+    pub coupons_issued: i64,
+    /// Members skipped because they hold the template's per-member limit already.
+    pub skipped_limit_reached: i64,
+    /// Members skipped because the stock ran out.
+    pub skipped_out_of_stock: i64,
+}
+
+/// Issues to every member of a saved segment (as it is now), [`SEGMENT_BATCH`] members per
+/// transaction. Unlike a list, a segment is not all-or-nothing: members at a per-member
+/// limit are skipped, and once the stock runs out the rest are skipped, each counted. Each
+/// handled member is recorded under the key, so a retry never issues twice.
+pub async fn issue_to_segment(
+    store: &dyn Store,
+    cache: &crate::segments::IndexCache,
+    ws: &Workspace,
+    req: SegmentIssueIn,
+) -> Result<SegmentIssueOut> {
+    if !(1..=100).contains(&req.quantity) {
+        return Err(Invalid::one(&["quantity"], "out_of_range", "quantity must be 1–100").into());
+    }
+    let k = req.idempotency_key.trim();
+    if k.is_empty() || k.len() > 200 {
+        return Err(Invalid::one(
+            &["idempotency_key"],
+            "invalid_key",
+            "idempotency_key must be 1–200 characters",
+        )
+        .into());
+    }
+    if req.template_id.is_some() == req.pack_id.is_some() {
+        return Err(Invalid::one(
+            &["template_id"],
+            "one_required",
+            "give exactly one of template_id and pack_id",
+        )
+        .into());
+    }
+    let key = format!("segment:{k}");
+    {
+        let mut tx = store.begin_write(&ws.id).await?;
+        if let Some(saved) = tx.issue_key_result(&key).await? {
+            let out: SegmentIssueOut =
+                serde_json::from_str(&saved).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if out.segment_id != req.segment_id
+                || out.template_id != req.template_id
+                || out.pack_id != req.pack_id
+            {
+                return Err(conflict(
+                    "key_reused",
+                    format!("idempotency key {k} was used for another issue"),
+                ));
+            }
+            return Ok(out);
+        }
+    }
+    let now = now_millis();
+    let (_, node) = crate::segments::saved::get(store, ws, &req.segment_id).await?;
+    let members = crate::segments::saved::all_members(store, cache, ws, &node, now).await?;
+    let all: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    for chunk in all.chunks(SEGMENT_BATCH) {
+        let mut tx = store.begin_write(&ws.id).await?;
+        let done: HashSet<String> = tx
+            .issue_members_done(&key, chunk)
+            .await?
+            .into_iter()
+            .collect();
+        let todo: Vec<&str> = chunk
+            .iter()
+            .copied()
+            .filter(|m| !done.contains(*m))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        let (templates, grants) = plan_for(
+            tx.as_mut(),
+            req.template_id.as_deref(),
+            req.pack_id.as_deref(),
+            req.quantity,
+            &todo,
+        )
+        .await?;
+        if let Some(t) = templates.iter().find(|t| t.row.archived_at.is_some()) {
+            return Err(conflict(
+                "template_archived",
+                format!("template {} is archived", t.row.id),
+            ));
+        }
+        let limited: Vec<&str> = templates
+            .iter()
+            .filter(|t| t.spec.limits.per_member.is_some())
+            .map(|t| t.row.id.as_str())
+            .collect();
+        let have = tx.members_template_counts(&todo, &limited).await?;
+        let mut left: Vec<Option<i64>> = templates
+            .iter()
+            .map(|t| t.row.stock.map(|s| s - t.row.issued_count))
+            .collect();
+        let mut accepted: Vec<Grant> = Vec::with_capacity(grants.len());
+        let mut handled: Vec<(String, &'static str, i64)> = Vec::with_capacity(todo.len());
+        // `plan_for` lists each member's grants together, in member order.
+        let mut i = 0;
+        while i < grants.len() {
+            let m = grants[i].member_id.clone();
+            let mut j = i;
+            while j < grants.len() && grants[j].member_id == m {
+                j += 1;
+            }
+            let mine = &grants[i..j];
+            i = j;
+            let mut need = vec![0i64; templates.len()];
+            for g in mine {
+                need[g.template] += g.quantity;
+            }
+            let over_limit = templates.iter().zip(&need).any(|(t, n)| {
+                *n > 0
+                    && t.spec.limits.per_member.is_some_and(|max| {
+                        have.get(&(m.clone(), t.row.id.clone()))
+                            .copied()
+                            .unwrap_or(0)
+                            + n
+                            > max
+                    })
+            });
+            let outcome = if over_limit {
+                "limit_reached"
+            } else if left
+                .iter()
+                .zip(&need)
+                .any(|(l, n)| l.is_some_and(|l| l < *n))
+            {
+                "out_of_stock"
+            } else {
+                for (l, n) in left.iter_mut().zip(&need) {
+                    if let Some(l) = l {
+                        *l -= n;
+                    }
+                }
+                accepted.extend(mine.iter().cloned());
+                "issued"
+            };
+            let coupons = if outcome == "issued" {
+                need.iter().sum()
+            } else {
+                0
+            };
+            handled.push((m, outcome, coupons));
+        }
+        let source = if req.pack_id.is_some() {
+            "pack"
+        } else {
+            "segment"
+        };
+        write_grants(tx.as_mut(), ws, &templates, &accepted, source, now).await?;
+        tx.insert_issue_members(&key, &handled, now).await?;
+        tx.commit().await?;
+    }
+    let mut tx = store.begin_write(&ws.id).await?;
+    let summary = tx.issue_members_summary(&key).await?;
+    let get = |o: &str| summary.get(o).copied().unwrap_or((0, 0));
+    let out = SegmentIssueOut {
+        segment_id: req.segment_id.clone(),
+        template_id: req.template_id.clone(),
+        pack_id: req.pack_id.clone(),
+        members: summary.values().map(|(m, _)| m).sum(),
+        members_issued: get("issued").0,
+        coupons_issued: get("issued").1,
+        skipped_limit_reached: get("limit_reached").0,
+        skipped_out_of_stock: get("out_of_stock").0,
+    };
+    let text = serde_json::to_string(&out).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.save_issue_key(&key, &text, now).await?;
+    tx.commit().await?;
+    Ok(out)
 }

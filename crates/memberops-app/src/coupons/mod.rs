@@ -2,7 +2,10 @@
 //! share links, event rules), checkout validation and redemption, and the reactions to
 //! order events. Rules come from `memberops-coupons`; each write is one transaction.
 
+use std::collections::HashMap;
+
 pub mod checkout;
+pub mod expire;
 mod hook;
 pub mod issue;
 pub mod report;
@@ -16,6 +19,7 @@ use memberops_coupons::TemplateSpec;
 use memberops_store::{CouponRow, MemberRef, StoreError, TemplateRow, WriteTx};
 use serde::{Deserialize, Serialize};
 
+pub use expire::{ExpireOut, expire_due};
 pub use hook::on_events;
 
 use crate::error::{AppError, Result};
@@ -162,18 +166,22 @@ pub(crate) async fn issue_grants(
         .map(|t| t.row.id.as_str())
         .collect();
     if !limited.is_empty() {
+        let have = tx.members_template_counts(&members, &limited).await?;
+        let mut plan: HashMap<(&str, usize), i64> = HashMap::new();
+        for g in grants {
+            *plan.entry((g.member_id.as_str(), g.template)).or_insert(0) += g.quantity;
+        }
         for m in &members {
-            let have = tx.member_template_counts(m, &limited).await?;
             for (ti, t) in templates.iter().enumerate() {
                 let Some(max) = t.spec.limits.per_member else {
                     continue;
                 };
-                let adding: i64 = grants
-                    .iter()
-                    .filter(|g| g.template == ti && g.member_id == *m)
-                    .map(|g| g.quantity)
-                    .sum();
-                if adding > 0 && have.get(&t.row.id).copied().unwrap_or(0) + adding > max {
+                let adding = plan.get(&(*m, ti)).copied().unwrap_or(0);
+                let held = have
+                    .get(&((*m).to_owned(), t.row.id.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                if adding > 0 && held + adding > max {
                     return Err(conflict(
                         "limit_reached",
                         format!("member {m} may hold at most {max} of template {}", t.row.id),
@@ -198,6 +206,22 @@ pub(crate) async fn issue_grants(
                 format!("template {} has not enough stock left", t.row.id),
             ));
         }
+    }
+    write_grants(tx, ws, templates, grants, source, now).await
+}
+
+/// Takes the stock and writes the coupons of an already checked plan.
+pub(crate) async fn write_grants(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    templates: &[Loaded],
+    grants: &[Grant],
+    source: &str,
+    now: Millis,
+) -> Result<Vec<CouponRow>> {
+    let mut per_template = vec![0i64; templates.len()];
+    for g in grants {
+        per_template[g.template] += g.quantity;
     }
     for (t, n) in templates.iter().zip(&per_template) {
         if *n > 0 && !tx.take_coupon_stock(&t.row.id, *n).await? {

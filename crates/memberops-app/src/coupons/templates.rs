@@ -149,6 +149,9 @@ pub async fn update(
     r.budget_used_minor = old.row.budget_used_minor;
     r.created_at = old.row.created_at;
     r.archived_at = old.row.archived_at;
+    // `updated_at` is the version checkout caches parsed rules by: it must move on every
+    // edit, even two in one millisecond.
+    r.updated_at = r.updated_at.max(old.row.updated_at + 1);
     tx.update_coupon_template(&r)
         .await
         .map_err(|e| code_taken(e.into(), &spec))?;
@@ -170,7 +173,7 @@ pub async fn archive(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Temp
     };
     let now = now_millis();
     t.row.archived_at.get_or_insert(now);
-    t.row.updated_at = now;
+    t.row.updated_at = now.max(t.row.updated_at + 1);
     tx.update_coupon_template(&t.row).await?;
     tx.commit().await?;
     Ok(t.into())

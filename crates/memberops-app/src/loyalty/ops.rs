@@ -382,3 +382,61 @@ pub async fn stored_value(
     finish(tx, key, op_name, &member_id, &out).await?;
     Ok(out)
 }
+
+/// Credits points inside the caller's transaction (the other domains' rewards, e.g. a
+/// coupon's 满返): a new lot usable at once, one `adjust` ledger line with `reason`, the
+/// member's balance updated. `reference` names the lot (`{reference}`) and the ledger
+/// line's event; the caller makes it run once (e.g. an order moving to paid). Returns the
+/// new balance.
+pub(crate) async fn credit_points_in_tx(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    member_id: &str,
+    points: i64,
+    reference: &str,
+    order_id: Option<&str>,
+    reason: &str,
+) -> Result<i64> {
+    let program = program_in_tx(tx).await?;
+    let mut row = state(tx, &program, member_id, ws.time_zone).await?;
+    let lots = tx.open_lots(&[member_id]).await?;
+    let mut account = PointsAccount {
+        lots: lots.iter().map(lot_from_row).collect(),
+        debt: row.points_debt,
+    };
+    let now = now_millis();
+    let earning = Earning {
+        lot_id: reference.to_owned(),
+        points,
+        at: now,
+        reference: reference.to_owned(),
+        // Not the order's own lot: a refund's reversal of the order's earned points takes
+        // from those first, and this reward is not part of them.
+        order_id: None,
+    };
+    let entries = account.adjust(&program.points, earning, reason, ws.time_zone)?;
+    account.apply(&entries)?;
+    let lines: Vec<_> = entries
+        .iter()
+        .map(|e| line(member_id, e, None, order_id, None))
+        .collect();
+    tx.insert_points_lines(&lines).await?;
+    let before: std::collections::HashMap<&str, i64> =
+        lots.iter().map(|l| (l.id.as_str(), l.remaining)).collect();
+    let (mut new_lots, mut changed) = (Vec::new(), Vec::new());
+    for l in &account.lots {
+        match before.get(l.id.as_str()) {
+            None => new_lots.push(lot_to_row(member_id, l)),
+            Some(r) if *r != l.remaining => changed.push(lot_to_row(member_id, l)),
+            Some(_) => {}
+        }
+    }
+    tx.insert_lots(&new_lots).await?;
+    tx.update_lots(&changed).await?;
+    row.points_balance += entries.iter().map(|e| e.points).sum::<i64>();
+    row.points_debt = account.debt;
+    row.updated_at = now;
+    tx.upsert_loyalty_members(std::slice::from_ref(&row))
+        .await?;
+    Ok(row.points_balance)
+}

@@ -137,9 +137,34 @@ pub struct TemplateCounts {
     pub revenue_minor: i64,
 }
 
+/// The live counters of a coupon's template, read with the coupon at checkout. The rules
+/// (`spec`) are not read: callers cache them by `(id, updated_at)`, which changes with
+/// every edit of the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateState {
+    pub updated_at: Millis,
+    pub budget_minor: Option<i64>,
+    pub budget_used_minor: i64,
+}
+
+/// What checkout reads about a member in one query: the member's id and every coupon they
+/// own (oldest id first) with its template's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckoutCoupons {
+    pub member_id: String,
+    pub coupons: Vec<(CouponRow, TemplateState)>,
+}
+
 /// Coupon reads outside a write transaction.
 #[async_trait]
 pub trait CouponsStore: Send + Sync {
+    /// The member (by external id) and their coupons with template counters, in one
+    /// query; `None` when there is no such member.
+    async fn checkout_coupons(
+        &self,
+        ws: &str,
+        external_id: &str,
+    ) -> Result<Option<CheckoutCoupons>>;
     async fn coupon_template(&self, ws: &str, id: &str) -> Result<Option<TemplateRow>>;
     async fn coupon_templates(&self, ws: &str) -> Result<Vec<TemplateRow>>;
     async fn coupon_templates_by_ids(&self, ws: &str, ids: &[&str]) -> Result<Vec<TemplateRow>>;
@@ -161,6 +186,27 @@ pub trait CouponsStore: Send + Sync {
 /// Coupon writes (and the reads they depend on) inside a write transaction.
 #[async_trait]
 pub trait CouponsTx: Send {
+    /// Moves up to `limit` owned `issued` coupons whose window closed at or before `now`
+    /// to `expired`; returns how many moved.
+    async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<u64>;
+    /// Coupons of these templates each of these members has ever received:
+    /// `(member_id, template_id) → count`.
+    async fn members_template_counts(
+        &mut self,
+        member_ids: &[&str],
+        template_ids: &[&str],
+    ) -> Result<HashMap<(String, String), i64>>;
+    /// Which of these members an issuing run (by its key) has already handled.
+    async fn issue_members_done(&mut self, key: &str, member_ids: &[&str]) -> Result<Vec<String>>;
+    /// Records members an issuing run has handled: `(member_id, outcome, coupons)`.
+    async fn insert_issue_members(
+        &mut self,
+        key: &str,
+        rows: &[(String, &'static str, i64)],
+        at: Millis,
+    ) -> Result<()>;
+    /// What an issuing run has done so far: `outcome → (members, coupons)`.
+    async fn issue_members_summary(&mut self, key: &str) -> Result<HashMap<String, (i64, i64)>>;
     async fn insert_coupon_template(&mut self, t: &TemplateRow) -> Result<()>;
     /// Rewrites the rules and limits; false if there is no such template.
     async fn update_coupon_template(&mut self, t: &TemplateRow) -> Result<bool>;

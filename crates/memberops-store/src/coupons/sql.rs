@@ -152,6 +152,40 @@ macro_rules! impl_coupons {
 
             #[async_trait]
             impl CouponsStore for $Store {
+                async fn checkout_coupons(&self, ws: &str, external_id: &str) -> Result<Option<CheckoutCoupons>> {
+                    let rows = sqlx::query(
+                        "SELECT m.id AS m_id, c.id, c.template_id, c.member_id, c.code, c.status, c.source, c.valid_from, \
+                         c.valid_to, c.issued_at, c.claimed_at, c.order_id, c.updated_at, t.updated_at AS t_updated_at, \
+                         t.budget_minor AS t_budget_minor, t.budget_used_minor AS t_budget_used_minor \
+                         FROM members m \
+                         LEFT JOIN coupons c ON c.workspace_id = m.workspace_id AND c.member_id = m.id \
+                         LEFT JOIN coupon_templates t ON t.workspace_id = c.workspace_id AND t.id = c.template_id \
+                         WHERE m.workspace_id = $1 AND m.external_id = $2 ORDER BY c.id",
+                    )
+                    .bind(ws)
+                    .bind(external_id)
+                    .fetch_all(self.reader())
+                    .await?;
+                    let Some(first) = rows.first() else {
+                        return Ok(None);
+                    };
+                    let mut out = CheckoutCoupons { member_id: first.try_get("m_id")?, coupons: Vec::with_capacity(rows.len()) };
+                    for r in &rows {
+                        let coupon: Option<String> = r.try_get("id")?;
+                        let updated: Option<Millis> = r.try_get("t_updated_at")?;
+                        let (Some(_), Some(updated_at)) = (coupon, updated) else {
+                            continue;
+                        };
+                        let state = TemplateState {
+                            updated_at,
+                            budget_minor: r.try_get("t_budget_minor")?,
+                            budget_used_minor: r.try_get("t_budget_used_minor")?,
+                        };
+                        out.coupons.push((coupon_from(r)?, state));
+                    }
+                    Ok(Some(out))
+                }
+
                 async fn coupon_template(&self, ws: &str, id: &str) -> Result<Option<TemplateRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 AND id = $2")
                         .bind(ws)
@@ -275,6 +309,100 @@ macro_rules! impl_coupons {
 
             #[async_trait]
             impl CouponsTx for $Tx {
+                async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<u64> {
+                    let done = sqlx::query(
+                        "UPDATE coupons SET status = 'expired', updated_at = $2 WHERE workspace_id = $1 AND id IN \
+                         (SELECT id FROM coupons WHERE workspace_id = $1 AND status = 'issued' AND valid_to <= $2 \
+                          AND member_id IS NOT NULL ORDER BY valid_to LIMIT $3) AND status = 'issued'",
+                    )
+                    .bind(&self.ws)
+                    .bind(now)
+                    .bind(limit)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn members_template_counts(
+                    &mut self,
+                    member_ids: &[&str],
+                    template_ids: &[&str],
+                ) -> Result<HashMap<(String, String), i64>> {
+                    let mut out = HashMap::new();
+                    if template_ids.is_empty() {
+                        return Ok(out);
+                    }
+                    for chunk in member_ids.chunks(CHUNK / 2) {
+                        let mut q = in_list(
+                            "SELECT member_id, template_id, CAST(COUNT(*) AS BIGINT) AS n FROM coupons",
+                            &self.ws,
+                            "member_id",
+                            chunk,
+                        );
+                        q.push(" AND template_id IN (");
+                        let mut sep = q.separated(", ");
+                        for t in template_ids {
+                            sep.push_bind((*t).to_owned());
+                        }
+                        q.push(") GROUP BY member_id, template_id");
+                        for r in q.build().fetch_all(&mut *self.tx).await? {
+                            out.insert((r.try_get("member_id")?, r.try_get("template_id")?), r.try_get("n")?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn issue_members_done(&mut self, key: &str, member_ids: &[&str]) -> Result<Vec<String>> {
+                    let mut out = Vec::new();
+                    for chunk in member_ids.chunks(CHUNK) {
+                        let mut q = in_list("SELECT member_id FROM coupon_issue_members", &self.ws, "member_id", chunk);
+                        q.push(" AND issue_key = ").push_bind(key.to_owned());
+                        for r in q.build().fetch_all(&mut *self.tx).await? {
+                            out.push(r.try_get("member_id")?);
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn insert_issue_members(
+                    &mut self,
+                    key: &str,
+                    rows: &[(String, &'static str, i64)],
+                    at: Millis,
+                ) -> Result<()> {
+                    for chunk in rows.chunks(CHUNK / 6) {
+                        let mut q = QueryBuilder::<$Db>::new(
+                            "INSERT INTO coupon_issue_members (workspace_id, issue_key, member_id, outcome, coupons, created_at) ",
+                        );
+                        q.push_values(chunk, |mut b, (m, outcome, n)| {
+                            b.push_bind(self.ws.clone())
+                                .push_bind(key.to_owned())
+                                .push_bind(m.clone())
+                                .push_bind(*outcome)
+                                .push_bind(*n)
+                                .push_bind(at);
+                        });
+                        q.build().execute(&mut *self.tx).await?;
+                    }
+                    Ok(())
+                }
+
+                async fn issue_members_summary(&mut self, key: &str) -> Result<HashMap<String, (i64, i64)>> {
+                    let rows = sqlx::query(
+                        "SELECT outcome, CAST(COUNT(*) AS BIGINT) AS members, CAST(COALESCE(SUM(coupons), 0) AS BIGINT) AS coupons \
+                         FROM coupon_issue_members WHERE workspace_id = $1 AND issue_key = $2 GROUP BY outcome",
+                    )
+                    .bind(&self.ws)
+                    .bind(key)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                    let mut out = HashMap::new();
+                    for r in &rows {
+                        out.insert(r.try_get("outcome")?, (r.try_get("members")?, r.try_get("coupons")?));
+                    }
+                    Ok(out)
+                }
+
                 async fn insert_coupon_template(&mut self, t: &TemplateRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_templates (workspace_id, id, name, kind, spec, shared_code, stock, issued_count, \

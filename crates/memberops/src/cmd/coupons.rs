@@ -1,7 +1,11 @@
-//! `memberops coupons …`: list templates, print a template's report, generate codes.
+//! `memberops coupons …`: list templates, print a template's report, generate codes,
+//! issue to a segment, run the expiry sweep.
 
+use anyhow::Context;
 use clap::Subcommand;
 use memberops_app::coupons::{issue, report, templates};
+use memberops_app::segments::IndexCache;
+use memberops_core::time::When;
 use memberops_coupons::codes::CodePattern;
 
 #[derive(Subcommand)]
@@ -20,6 +24,26 @@ pub enum Command {
         prefix: String,
         #[arg(long, default_value_t = 10)]
         length: usize,
+    },
+    /// Issue a template (or a gift pack) to every member of a saved segment; prints the
+    /// summary as JSON. Idempotent by --key: running it again resumes or repeats the answer.
+    IssueSegment {
+        #[arg(long)]
+        segment: String,
+        #[arg(long, conflicts_with = "pack", required_unless_present = "pack")]
+        template: Option<String>,
+        #[arg(long)]
+        pack: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        quantity: i64,
+        #[arg(long)]
+        key: String,
+    },
+    /// Move coupons whose validity ended to `expired`; prints how many (JSON).
+    Expire {
+        /// RFC 3339 instant or YYYY-MM-DD (midnight in the workspace's zone); default now.
+        #[arg(long)]
+        as_of: Option<String>,
     },
 }
 
@@ -65,6 +89,41 @@ pub async fn run(db: &str, c: Command) -> anyhow::Result<()> {
             for code in out.codes {
                 println!("{code}");
             }
+        }
+        Command::IssueSegment {
+            segment,
+            template,
+            pack,
+            quantity,
+            key,
+        } => {
+            let out = issue::issue_to_segment(
+                store.as_ref(),
+                &IndexCache::new(),
+                &ws,
+                issue::SegmentIssueIn {
+                    segment_id: segment,
+                    template_id: template,
+                    pack_id: pack,
+                    quantity,
+                    idempotency_key: key,
+                },
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Expire { as_of } => {
+            let at = match as_of {
+                None => memberops_core::time::now_millis(),
+                Some(t) => {
+                    When::parse(&t, "as_of")
+                        .context("--as-of")?
+                        .resolve(ws.time_zone)
+                        .0
+                }
+            };
+            let out = memberops_app::coupons::expire_due(store.as_ref(), &ws, at).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
         }
     }
     Ok(())
