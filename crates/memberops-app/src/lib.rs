@@ -6,6 +6,7 @@ pub mod coupons;
 pub mod error;
 pub mod hooks;
 pub mod import;
+pub mod jobs;
 pub mod ingest;
 pub mod keys;
 pub mod loyalty;

@@ -180,6 +180,7 @@ pub async fn spend_points(
         None,
     )
     .await
+    .map(|(r, _)| r)
 }
 
 /// An operator's correction, positive or negative; needs a reason; audited.
@@ -216,6 +217,34 @@ pub async fn adjust_points(
         Some(actor),
     )
     .await
+    .map(|(r, _)| r)
+}
+
+/// Points given by the program itself (the birthday gift): a lot usable at once, an
+/// `adjust` line naming the rule `birthday`, audited with `actor`; idempotent by `key`
+/// (the flag says whether this call granted them, false for a replay).
+pub(crate) async fn grant_points(
+    store: &dyn Store,
+    ws: &Workspace,
+    member_id: &str,
+    tz: Tz,
+    points: i64,
+    key: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<(PointsResult, bool)> {
+    points_op(
+        store,
+        ws,
+        member_id,
+        tz,
+        key,
+        "points.gift",
+        points,
+        Some(reason.to_owned()),
+        Some(actor),
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -229,9 +258,9 @@ async fn points_op(
     points: i64,
     reason: Option<String>,
     actor: Option<&str>,
-) -> Result<PointsResult> {
+) -> Result<(PointsResult, bool)> {
     let mut tx = match begin::<PointsResult>(store, ws, key, op, member_id).await? {
-        Ok(saved) => return Ok(saved),
+        Ok(saved) => return Ok((saved, false)),
         Err(tx) => tx,
     };
     let program = program_in_tx(tx.as_mut()).await?;
@@ -263,7 +292,8 @@ async fn points_op(
     let lines: Vec<_> = entries
         .iter()
         .map(|e| {
-            let mut l = line(member_id, e, None, None, actor);
+            let rule = (op == "points.gift").then_some("birthday");
+            let mut l = line(member_id, e, rule, None, actor);
             if op == "points.spend" {
                 l.reason = reason.clone();
             }
@@ -308,7 +338,7 @@ async fn points_op(
         lines: lines.into_iter().map(PointsLineOut::from).collect(),
     };
     finish(tx, key, op, member_id, &out).await?;
-    Ok(out)
+    Ok((out, true))
 }
 
 /// Stored value (储值): top-up (with the program's bonus), spend (principal first), refund
