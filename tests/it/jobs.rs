@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use memberops_app::jobs::{self, Outcome, Runner, WorkerConfig};
 use memberops_core::time::now_millis;
-use memberops_store::{JobsStore, NewJob};
+use memberops_store::NewJob;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -47,13 +47,33 @@ async fn enqueue_is_idempotent_by_key(app: TestApp) {
     let mut other = job.clone();
     other.payload = r#"{"date":"changed"}"#.into();
     assert!(!s.enqueue_job(&other, T0 + 2).await.expect("same key"));
-    let stored = s.job(&app.ws.id, &job.key).await.expect("job").expect("stored");
-    assert_eq!((stored.status.as_str(), stored.payload.as_str()), ("queued", "{}"));
+    let stored = s
+        .job(&app.ws.id, &job.key)
+        .await
+        .expect("job")
+        .expect("stored");
+    assert_eq!(
+        (stored.status.as_str(), stored.payload.as_str()),
+        ("queued", "{}")
+    );
     // Still refused once the job is done: the key is the day's job, whatever its state.
-    let c = s.claim_job("l1", T0, 1000).await.expect("claim").expect("due");
-    assert!(s.complete_job(&app.ws.id, &c.key, "l1", T0 + 5).await.expect("done"));
+    let c = s
+        .claim_job("l1", T0, 1000)
+        .await
+        .expect("claim")
+        .expect("due");
+    assert!(
+        s.complete_job(&app.ws.id, &c.key, "l1", T0 + 5)
+            .await
+            .expect("done")
+    );
     assert!(!s.enqueue_job(&job, T0 + 10).await.expect("after done"));
-    assert!(s.claim_job("l2", T0 + 10, 1000).await.expect("claim").is_none());
+    assert!(
+        s.claim_job("l2", T0 + 10, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
 }
 both!(enqueue_is_idempotent_by_key);
 
@@ -64,28 +84,83 @@ async fn expired_lease_is_reclaimed_and_completed_job_is_not_rerun(app: TestApp)
         .await
         .expect("enqueue");
     // Not due before its run time.
-    assert!(s.claim_job("early", T0 - 1, 1000).await.expect("claim").is_none());
-    let a = s.claim_job("A", T0, 1000).await.expect("claim").expect("due");
+    assert!(
+        s.claim_job("early", T0 - 1, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    let a = s
+        .claim_job("A", T0, 1000)
+        .await
+        .expect("claim")
+        .expect("due");
     assert_eq!((a.status.as_str(), a.attempts), ("running", 1));
     assert_eq!(a.lease_id.as_deref(), Some("A"));
     // While the lease holds, nobody else gets the job; a heartbeat moves the lease on.
-    assert!(s.claim_job("B", T0 + 999, 1000).await.expect("claim").is_none());
-    assert!(s.extend_job_lease(ws, "k", "A", T0 + 2000).await.expect("extend"));
-    assert!(s.claim_job("B", T0 + 1500, 1000).await.expect("claim").is_none());
+    assert!(
+        s.claim_job("B", T0 + 999, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    assert!(
+        s.extend_job_lease(ws, "k", "A", T0 + 2000)
+            .await
+            .expect("extend")
+    );
+    assert!(
+        s.claim_job("B", T0 + 1500, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
     // The worker died: its lease runs out and another worker takes the job over.
-    let b = s.claim_job("B", T0 + 2000, 1000).await.expect("claim").expect("re-claimed");
+    let b = s
+        .claim_job("B", T0 + 2000, 1000)
+        .await
+        .expect("claim")
+        .expect("re-claimed");
     assert_eq!((b.key.as_str(), b.attempts), ("k", 2));
     // The old holder can neither extend, complete nor fail it any more.
-    assert!(!s.extend_job_lease(ws, "k", "A", T0 + 9000).await.expect("extend"));
-    assert!(!s.complete_job(ws, "k", "A", T0 + 2100).await.expect("complete"));
-    assert!(!s.fail_job(ws, "k", "A", "x", None, T0 + 2100).await.expect("fail"));
-    assert!(s.complete_job(ws, "k", "B", T0 + 2200).await.expect("complete"));
+    assert!(
+        !s.extend_job_lease(ws, "k", "A", T0 + 9000)
+            .await
+            .expect("extend")
+    );
+    assert!(
+        !s.complete_job(ws, "k", "A", T0 + 2100)
+            .await
+            .expect("complete")
+    );
+    assert!(
+        !s.fail_job(ws, "k", "A", "x", None, T0 + 2100)
+            .await
+            .expect("fail")
+    );
+    assert!(
+        s.complete_job(ws, "k", "B", T0 + 2200)
+            .await
+            .expect("complete")
+    );
     let done = s.job(ws, "k").await.expect("job").expect("stored");
-    assert_eq!((done.status.as_str(), done.finished_at), ("done", Some(T0 + 2200)));
+    assert_eq!(
+        (done.status.as_str(), done.finished_at),
+        ("done", Some(T0 + 2200))
+    );
     assert_eq!(done.lease_id, None);
     // A completed job is never claimed again, however late.
-    assert!(s.claim_job("C", T0 + 86_400_000, 1000).await.expect("claim").is_none());
-    assert!(!s.complete_job(ws, "k", "B", T0 + 2300).await.expect("twice"));
+    assert!(
+        s.claim_job("C", T0 + 86_400_000, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    assert!(
+        !s.complete_job(ws, "k", "B", T0 + 2300)
+            .await
+            .expect("twice")
+    );
 }
 both!(expired_lease_is_reclaimed_and_completed_job_is_not_rerun);
 
@@ -93,7 +168,10 @@ async fn two_workers_never_run_the_same_job(app: TestApp) {
     let n = 40;
     for i in 0..n {
         app.store
-            .enqueue_job(&new_job(&app, &format!("job:{i:02}"), "points_expiry", 3), T0)
+            .enqueue_job(
+                &new_job(&app, &format!("job:{i:02}"), "points_expiry", 3),
+                T0,
+            )
             .await
             .expect("enqueue");
     }
@@ -126,7 +204,12 @@ async fn two_workers_never_run_the_same_job(app: TestApp) {
     assert_eq!(unique.len(), n);
     assert!(busy_workers >= 1);
     for key in unique {
-        let j = app.store.job(&app.ws.id, key).await.expect("job").expect("stored");
+        let j = app
+            .store
+            .job(&app.ws.id, key)
+            .await
+            .expect("job")
+            .expect("stored");
         assert_eq!((j.status.as_str(), j.attempts), ("running", 1), "{key}");
     }
 }
@@ -138,23 +221,45 @@ async fn failures_retry_with_backoff_then_give_up(app: TestApp) {
     s.enqueue_job(&new_job(&app, "f", "points_expiry", 2), T0)
         .await
         .expect("enqueue");
-    let a = s.claim_job("A", T0, 1000).await.expect("claim").expect("due");
-    assert!(s.fail_job(ws, "f", "A", "boom", Some(T0 + 500), T0 + 10).await.expect("fail"));
+    let a = s
+        .claim_job("A", T0, 1000)
+        .await
+        .expect("claim")
+        .expect("due");
+    assert!(
+        s.fail_job(ws, "f", "A", "boom", Some(T0 + 500), T0 + 10)
+            .await
+            .expect("fail")
+    );
     let q = s.job(ws, "f").await.expect("job").expect("stored");
     assert_eq!((q.status.as_str(), q.due_at), ("queued", T0 + 500));
     assert_eq!(q.last_error.as_deref(), Some("boom"));
-    assert!(s.claim_job("B", T0 + 499, 1000).await.expect("claim").is_none());
-    let b = s.claim_job("B", T0 + 500, 1000).await.expect("claim").expect("retry");
+    assert!(
+        s.claim_job("B", T0 + 499, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    let b = s
+        .claim_job("B", T0 + 500, 1000)
+        .await
+        .expect("claim")
+        .expect("retry");
     assert_eq!(b.attempts, a.attempts + 1);
     // The last attempt's lease runs out: the job is given up, not run a third time.
-    assert!(s.claim_job("C", T0 + 1500, 1000).await.expect("claim").is_none());
+    assert!(
+        s.claim_job("C", T0 + 1500, 1000)
+            .await
+            .expect("claim")
+            .is_none()
+    );
     let f = s.job(ws, "f").await.expect("job").expect("stored");
     assert_eq!((f.status.as_str(), f.attempts), ("failed", 2));
 
     // Through the worker: a job it cannot run fails for good at once, with the reason.
-    s.enqueue_job(&new_job(&app, "odd", "no_such_kind", 5), T0)
-        .await
-        .expect("enqueue");
+    let mut odd = new_job(&app, "odd", "no_such_kind", 5);
+    odd.run_at = now_millis();
+    s.enqueue_job(&odd, odd.run_at).await.expect("enqueue");
     let out = jobs::run_next(&runner(&app)).await.expect("step");
     match out {
         Some(Outcome::Failed { key, error }) => {
@@ -194,7 +299,12 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
         ]))
         .await;
     assert_eq!(r["accepted"], 2, "{r}");
-    let state = app.store.loyalty_member(&app.ws.id, &id).await.expect("state").expect("row");
+    let state = app
+        .store
+        .loyalty_member(&app.ws.id, &id)
+        .await
+        .expect("state")
+        .expect("row");
     assert_eq!(state.tier, "silver");
     let expired: i64 = app
         .store
@@ -240,8 +350,16 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
     want.sort();
     assert_eq!(done, want);
 
-    let lines = app.store.all_points_lines(&app.ws.id, &id).await.expect("lines");
-    let expire: Vec<i64> = lines.iter().filter(|l| l.kind == "expire").map(|l| l.points).collect();
+    let lines = app
+        .store
+        .all_points_lines(&app.ws.id, &id)
+        .await
+        .expect("lines");
+    let expire: Vec<i64> = lines
+        .iter()
+        .filter(|l| l.kind == "expire")
+        .map(|l| l.points)
+        .collect();
     assert_eq!(expire, vec![-100]);
     let gifts: Vec<_> = lines
         .iter()
@@ -250,11 +368,22 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
         .collect();
     let year = chrono::Datelike::year(&today);
     assert_eq!(gifts, vec![(100, format!("birthday:{year}:{id}"))]);
-    let after = app.store.loyalty_member(&app.ws.id, &id).await.expect("state").expect("row");
+    let after = app
+        .store
+        .loyalty_member(&app.ws.id, &id)
+        .await
+        .expect("state")
+        .expect("row");
     assert_eq!(after.points_balance, before - 100 + 100);
-    assert_eq!(after.points_balance, lines.iter().map(|l| l.points).sum::<i64>());
+    assert_eq!(
+        after.points_balance,
+        lines.iter().map(|l| l.points).sum::<i64>()
+    );
     let intel = app.store.all_intel(&app.ws.id).await.expect("intel");
-    assert!(intel.iter().any(|r| r.member_id == id), "lifecycle stage stored");
+    assert!(
+        intel.iter().any(|r| r.member_id == id),
+        "lifecycle stage stored"
+    );
 
     // Nothing runs twice: no job is due, and the gift itself is once a year.
     assert!(jobs::run_next(&w).await.expect("step").is_none());
@@ -262,14 +391,22 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
         .await
         .expect("gifts");
     assert_eq!((again.members, again.points), (1, 0));
-    let lines2 = app.store.all_points_lines(&app.ws.id, &id).await.expect("lines");
+    let lines2 = app
+        .store
+        .all_points_lines(&app.ws.id, &id)
+        .await
+        .expect("lines");
     assert_eq!(lines2.len(), lines.len());
 
     // The tier review is scheduled on the program's review day (the 1st by default) only.
     let first = chrono::NaiveDate::from_ymd_opt(2020, 3, 1).expect("date");
     let second = chrono::NaiveDate::from_ymd_opt(2020, 3, 2).expect("date");
-    let k1 = jobs::schedule_day(app.store.as_ref(), &app.ws, first, 3, now).await.expect("s");
-    let k2 = jobs::schedule_day(app.store.as_ref(), &app.ws, second, 3, now).await.expect("s");
+    let k1 = jobs::schedule_day(app.store.as_ref(), &app.ws, first, 3, now)
+        .await
+        .expect("s");
+    let k2 = jobs::schedule_day(app.store.as_ref(), &app.ws, second, 3, now)
+        .await
+        .expect("s");
     assert!(k1.contains(&"tier_review:2020-03-01".to_owned()), "{k1:?}");
     assert!(!k2.iter().any(|k| k.starts_with("tier_review")), "{k2:?}");
 }

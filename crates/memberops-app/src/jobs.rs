@@ -86,7 +86,11 @@ pub enum Outcome {
     /// The job ran; its report as JSON.
     Done { key: String, report: String },
     /// It failed and is queued again at `retry_at`.
-    Retry { key: String, error: String, retry_at: Millis },
+    Retry {
+        key: String,
+        error: String,
+        retry_at: Millis,
+    },
     /// It failed for the last time (or cannot run at all).
     Failed { key: String, error: String },
     /// Another worker took the job over (our lease ran out): its result is not recorded.
@@ -139,6 +143,19 @@ pub async fn schedule_day(
 
 /// Runs one job's work. Every kind is idempotent.
 async fn execute(runner: &Runner, job: &Job) -> Result<String> {
+    if ![
+        POINTS_EXPIRY,
+        TIER_REVIEW,
+        BIRTHDAY_GIFTS,
+        LIFECYCLE_RECOMPUTE,
+    ]
+    .contains(&job.kind.as_str())
+    {
+        return Err(AppError::Conflict {
+            code: "unknown_job_kind",
+            detail: format!("no handler for job kind `{}`", job.kind),
+        });
+    }
     let store = runner.store.as_ref();
     let ws = Workspace::load(store, &job.workspace_id).await?;
     let day: DayPayload = serde_json::from_str(&job.payload).map_err(|e| {
@@ -188,7 +205,8 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
     Ok(report.map_or_else(|e| e.to_string(), |v| v.to_string()))
 }
 
-/// Errors that a retry cannot fix.
+/// Errors that a retry cannot fix: an unknown kind, a payload or row this version cannot
+/// read, invalid input.
 fn permanent(e: &AppError) -> bool {
     matches!(
         e,
@@ -196,6 +214,7 @@ fn permanent(e: &AppError) -> bool {
             code: "unknown_job_kind",
             ..
         } | AppError::Invalid(_)
+            | AppError::Store(memberops_store::StoreError::Corrupt(_))
     )
 }
 
@@ -265,9 +284,15 @@ pub async fn run_next(runner: &Runner) -> Result<Option<Outcome>> {
     };
     match &outcome {
         Outcome::Done { key, report } => tracing::info!(job = %key, %report, "job done"),
-        Outcome::Retry { key, error, .. } => tracing::warn!(job = %key, %error, "job failed, will retry"),
-        Outcome::Failed { key, error } => tracing::error!(job = %key, %error, "job failed for good"),
-        Outcome::LeaseLost { key } => tracing::warn!(job = %key, "job lease lost to another worker"),
+        Outcome::Retry { key, error, .. } => {
+            tracing::warn!(job = %key, %error, "job failed, will retry")
+        }
+        Outcome::Failed { key, error } => {
+            tracing::error!(job = %key, %error, "job failed for good")
+        }
+        Outcome::LeaseLost { key } => {
+            tracing::warn!(job = %key, "job lease lost to another worker")
+        }
     }
     Ok(Some(outcome))
 }

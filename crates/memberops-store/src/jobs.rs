@@ -75,8 +75,7 @@ pub trait JobsStore: Send + Sync {
         until: Millis,
     ) -> Result<bool>;
     /// Marks the job done; false if the lease is no longer ours (nothing changed).
-    async fn complete_job(&self, ws: &str, key: &str, lease_id: &str, now: Millis)
-    -> Result<bool>;
+    async fn complete_job(&self, ws: &str, key: &str, lease_id: &str, now: Millis) -> Result<bool>;
     /// Records a failed attempt: queued again at `retry_at`, or `failed` for good when
     /// `retry_at` is None. False if the lease is no longer ours.
     async fn fail_job(

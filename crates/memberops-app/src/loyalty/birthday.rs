@@ -44,7 +44,11 @@ pub fn gift_year(birthday: &str, today: NaiveDate) -> Option<i32> {
 }
 
 /// Gives today's birthday gifts (as of `now`).
-pub async fn birthday_gifts(store: &dyn Store, ws: &Workspace, now: Millis) -> Result<BirthdayReport> {
+pub async fn birthday_gifts(
+    store: &dyn Store,
+    ws: &Workspace,
+    now: Millis,
+) -> Result<BirthdayReport> {
     let mut report = BirthdayReport::default();
     let program = current_program(store, ws).await?;
     if !program.enabled {
@@ -54,7 +58,10 @@ pub async fn birthday_gifts(store: &dyn Store, ws: &Workspace, now: Millis) -> R
     // the UTC day, and the catch-up day adds one more before it.
     let utc = local_date(now, Tz::UTC);
     let mut days: Vec<String> = (0..4u64)
-        .filter_map(|back| utc.checked_add_days(Days::new(1))?.checked_sub_days(Days::new(back)))
+        .filter_map(|back| {
+            utc.checked_add_days(Days::new(1))?
+                .checked_sub_days(Days::new(back))
+        })
         .map(|d| d.format("%m-%d").to_string())
         .collect();
     if days.iter().any(|d| d == "02-28" || d == "03-01") {
@@ -69,7 +76,11 @@ pub async fn birthday_gifts(store: &dyn Store, ws: &Workspace, now: Millis) -> R
         report.members += 1;
         let tier = match store.loyalty_member(&ws.id, &m.member_id).await? {
             Some(row) => row.tier,
-            None => program.tiers.first().map(|t| t.code.clone()).unwrap_or_default(),
+            None => program
+                .tiers
+                .first()
+                .map(|t| t.code.clone())
+                .unwrap_or_default(),
         };
         let Ok((_, tier)) = program.tier(&tier) else {
             continue;
@@ -108,7 +119,9 @@ pub async fn birthday_gifts(store: &dyn Store, ws: &Workspace, now: Millis) -> R
             match out {
                 Ok(o) => report.coupons += o.issued,
                 // A deleted or exhausted template must not block the points of others.
-                Err(e) => tracing::warn!(member = %m.member_id, %template, error = %e, "birthday coupon not issued"),
+                Err(e) => {
+                    tracing::warn!(member = %m.member_id, %template, error = %e, "birthday coupon not issued")
+                }
             }
         }
     }

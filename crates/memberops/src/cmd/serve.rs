@@ -58,7 +58,10 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
         None
     } else {
         let runner = args.worker.runner(store, state.segments.clone())?;
-        Some(tokio::spawn(memberops_app::jobs::run(runner, cancel.clone())))
+        Some(tokio::spawn(memberops_app::jobs::run(
+            runner,
+            cancel.clone(),
+        )))
     };
     let stop = cancel.clone();
     memberops_api::serve(listener, state, async move {
