@@ -230,21 +230,29 @@ pub async fn run_next(runner: &Runner) -> Result<Option<Outcome>> {
     let key = job.key.clone();
     tracing::info!(job = %key, attempt = job.attempts, "job started");
     let work = execute(runner, &job);
-    tokio::pin!(work);
-    let mut beat = tokio::time::interval(runner.config.lease / 3);
-    beat.tick().await;
-    let result = loop {
-        tokio::select! {
-            r = &mut work => break Some(r),
-            _ = beat.tick() => {
-                let until = now_millis().saturating_add(lease);
-                if !store.extend_job_lease(&job.workspace_id, &key, &lease_id, until).await? {
-                    // Dropping the work rolls back its open transaction; the new holder
-                    // runs the job from the start.
-                    break None;
-                }
+    // The heartbeat runs beside the work (not between its steps): on SQLite both need the
+    // single writer connection, and the work must go on while the heartbeat waits for it.
+    let heartbeat = async {
+        let mut beat = tokio::time::interval(runner.config.lease / 3);
+        beat.tick().await;
+        loop {
+            beat.tick().await;
+            let until = now_millis().saturating_add(lease);
+            match store
+                .extend_job_lease(&job.workspace_id, &key, &lease_id, until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(job = %key, error = %e, "extending the job lease failed"),
             }
         }
+    };
+    let result = tokio::select! {
+        r = work => Some(r),
+        // Lost: dropping the work rolls back its open transaction; the new holder runs the
+        // job from the start.
+        () = heartbeat => None,
     };
     let now = now_millis();
     let outcome = match result {

@@ -277,6 +277,9 @@ pub trait LoyaltyStore: Send + Sync {
     async fn invite_code_of(&self, ws: &str, member_id: &str) -> Result<Option<String>>;
     async fn referral_stats(&self, ws: &str, referrer_id: &str) -> Result<ReferralStats>;
     async fn loyalty_audit(&self, ws: &str, limit: i64) -> Result<Vec<AuditRow>>;
+    /// The saved answer of an idempotency key, read outside the write lock (replays are
+    /// answered without taking it).
+    async fn saved_loyalty_request(&self, ws: &str, key: &str) -> Result<Option<RequestRow>>;
 }
 
 pub(crate) const LM_COLS: &str = "member_id, workspace_id, time_zone, tier, tier_since, growth_total, points_balance, points_debt, sv_principal, sv_bonus, updated_at";

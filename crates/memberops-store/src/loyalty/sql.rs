@@ -654,6 +654,24 @@ macro_rules! impl_loyalty {
                         .collect()
                 }
 
+                async fn saved_loyalty_request(&self, ws: &str, key: &str) -> Result<Option<RequestRow>> {
+                    let r = sqlx::query("SELECT key, op, member_id, response, created_at FROM loyalty_requests WHERE workspace_id = $1 AND key = $2")
+                        .bind(ws)
+                        .bind(key)
+                        .fetch_optional(self.reader())
+                        .await?;
+                    r.map(|r| {
+                        Ok(RequestRow {
+                            key: r.try_get(0)?,
+                            op: r.try_get(1)?,
+                            member_id: r.try_get(2)?,
+                            response: r.try_get(3)?,
+                            created_at: r.try_get(4)?,
+                        })
+                    })
+                    .transpose()
+                }
+
                 async fn members_with_birthday(
                     &self,
                     ws: &str,
