@@ -502,5 +502,7 @@ pub async fn stored_value(
         bonus_delta_minor: entry.bonus_delta,
         balance: bal.into(),
     };
-    Ok(finish(store, ws, tx, key, op_name, &member_id, out).await?.0)
+    Ok(finish(store, ws, tx, key, op_name, &member_id, out)
+        .await?
+        .0)
 }
