@@ -285,6 +285,7 @@ pub async fn adjust_points(
 /// Points given by the program itself (the birthday gift): a lot usable at once, an
 /// `adjust` line naming the rule `birthday`, audited with `actor`; idempotent by `key`
 /// (the flag says whether this call granted them, false for a replay).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn grant_points(
     store: &dyn Store,
     ws: &Workspace,
