@@ -509,6 +509,52 @@ async fn program_is_versioned_validated_and_can_be_switched_off(app: TestApp) {
         (s, body["code"].as_str()),
         (StatusCode::CONFLICT, Some("refund_exceeds_principal"))
     );
+    // The stored-value ledger, newest first, principal and bonus apart, paged.
+    let (s, page) = app.get("/v1/members/m/stored-value/ledger?limit=2").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let cols = |p: &Value| -> Vec<(String, i64, i64, i64, String)> {
+        p["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|l| {
+                (
+                    l["kind"].as_str().expect("kind").to_owned(),
+                    l["principal_delta_minor"].as_i64().expect("principal"),
+                    l["bonus_delta_minor"].as_i64().expect("bonus"),
+                    l["total_delta_minor"].as_i64().expect("total"),
+                    l["reference"].as_str().expect("reference").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let first = cols(&page);
+    assert_eq!(first.len(), 2, "{page}");
+    assert_eq!(first[0].0, "refund");
+    assert_eq!(first[0].4, "t3");
+    assert_eq!(first[1], ("spend".into(), -50000, 0, -50000, "t2".into()));
+    assert_eq!(page["balance"]["total_minor"], 0);
+    let before = page["next_before"].as_i64().expect("more pages");
+    let (s, rest) = app
+        .get(&format!(
+            "/v1/members/m/stored-value/ledger?limit=2&before={before}"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rest}");
+    assert_eq!(
+        cols(&rest),
+        vec![("top_up".into(), 100000, 10000, 110000, "t1".into())]
+    );
+    assert_eq!(rest["next_before"], Value::Null);
+    let (sum_p, sum_b) = first
+        .iter()
+        .chain(cols(&rest).iter())
+        .fold((0, 0), |(p, b), l| (p + l.1, b + l.2));
+    assert_eq!((sum_p, sum_b), (0, 0), "the ledger sums to the balance");
+    let (s, _) = app.get("/v1/members/nobody/stored-value/ledger").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.get("/v1/members/m/stored-value/ledger?limit=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // Check-in through the API: once per local day.
     let (s, c) = app.post("/v1/members/m/checkin", json!({})).await;
     assert_eq!((s, c["streak"].as_i64()), (StatusCode::OK, Some(1)), "{c}");

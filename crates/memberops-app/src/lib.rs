@@ -7,6 +7,7 @@ pub mod error;
 pub mod hooks;
 pub mod import;
 pub mod ingest;
+pub mod jobs;
 pub mod keys;
 pub mod loyalty;
 pub mod members;

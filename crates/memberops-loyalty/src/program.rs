@@ -74,6 +74,21 @@ pub struct TierReviewPolicy {
     pub protection_months: u32,
     /// At most this many tiers lost in one review (soft landing keeps members engaged).
     pub max_drop: u32,
+    /// The review runs on this day of every month (1–28, workspace zone), scheduled by the
+    /// worker.
+    #[serde(default = "default_review_day")]
+    pub review_day: u32,
+}
+
+fn default_review_day() -> u32 {
+    1
+}
+
+impl TierReviewPolicy {
+    /// Whether `date` (workspace zone) is a review date.
+    pub fn is_review_date(&self, date: chrono::NaiveDate) -> bool {
+        chrono::Datelike::day(&date) == self.review_day
+    }
 }
 
 impl Default for TierReviewPolicy {
@@ -82,6 +97,7 @@ impl Default for TierReviewPolicy {
             window_months: 12,
             protection_months: 12,
             max_drop: 1,
+            review_day: default_review_day(),
         }
     }
 }
@@ -138,6 +154,13 @@ impl Program {
                 &["tier_review", "max_drop"],
                 "out_of_range",
                 "max_drop is at least 1 (use a long protection period to never downgrade)",
+            ));
+        }
+        if !(1..=28).contains(&r.review_day) {
+            errs.push(FieldError::new(
+                &["tier_review", "review_day"],
+                "out_of_range",
+                "review_day is a day of the month from 1 to 28",
             ));
         }
         self.checkin.check(&mut errs);

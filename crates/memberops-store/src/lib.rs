@@ -21,6 +21,7 @@
 mod backend;
 mod coupons;
 mod error;
+mod jobs;
 mod loyalty;
 mod model;
 mod postgres;
@@ -35,6 +36,7 @@ use async_trait::async_trait;
 
 pub use coupons::*;
 pub use error::{Result, StoreError};
+pub use jobs::*;
 pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
@@ -52,7 +54,7 @@ pub enum Backend {
 /// through [`WriteTx`].
 #[async_trait]
 pub trait Store:
-    LoyaltyStore + CouponsStore + TrackingStore + SegmentsStore + Send + Sync + 'static
+    LoyaltyStore + CouponsStore + TrackingStore + SegmentsStore + JobsStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -30,6 +30,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP API server (JSON under /v1, /healthz, /openapi.json, /docs).
     Serve(cmd::serve::Args),
+    /// Run the background worker alone: daily jobs (points expiry, tier review, lifecycle
+    /// recompute, birthday gifts) from the jobs table.
+    Worker(cmd::worker::WorkerArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Create, list and revoke API keys.
@@ -67,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
     cmd::init_tracing();
     match cli.command {
         Command::Serve(args) => cmd::serve::run(&cli.db, args).await,
+        Command::Worker(args) => cmd::worker::run(&cli.db, args).await,
         Command::Migrate => cmd::migrate(&cli.db).await,
         Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
         Command::Import(c) => cmd::import::run(&cli.db, c).await,

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use memberops_app::loyalty::center::{self, CheckinResult, LedgerPage, LoyaltyOut};
+use memberops_app::loyalty::center::{self, CheckinResult, LedgerPage, LoyaltyOut, SvLedgerPage};
 use memberops_app::loyalty::ops::{self, PointsResult, SvOp, SvResult};
 use memberops_app::loyalty::{current_program, save_program};
 use memberops_core::time::{When, now_millis};
@@ -91,6 +91,27 @@ async fn points_ledger(
 ) -> ApiResult<Json<LedgerPage>> {
     Ok(Json(
         center::points_ledger(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            q.before,
+            q.limit.unwrap_or(50),
+        )
+        .await?,
+    ))
+}
+
+/// The stored-value (储值) ledger, newest first: principal and bonus apart on every line.
+#[utoipa::path(get, path = "/v1/members/{id}/stored-value/ledger", tag = super::LOYALTY, params(("id" = String, Path), LedgerQuery),
+    security(("api_key" = [])), responses((status = 200, body = SvLedgerPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn sv_ledger(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<LedgerQuery>,
+) -> ApiResult<Json<SvLedgerPage>> {
+    Ok(Json(
+        center::sv_ledger(
             state.store.as_ref(),
             &auth.ws,
             &id,
@@ -249,6 +270,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_program, put_program))
         .routes(routes!(member_loyalty))
         .routes(routes!(points_ledger))
+        .routes(routes!(sv_ledger))
         .routes(routes!(spend))
         .routes(routes!(adjust))
         .routes(routes!(sv_top_up))

@@ -306,3 +306,80 @@ pub async fn check_in(
         _ => Err(memberops_loyalty::LoyaltyError::AlreadyCheckedIn(local_date(at, tz)).into()),
     }
 }
+
+/// One stored-value ledger line: principal (money paid in) and bonus (the top-up gift)
+/// apart, as the ledger keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SvLineOut {
+    pub seq: i64,
+    /// `top_up`, `spend` or `refund`.
+    pub kind: String,
+    pub at: String,
+    pub principal_delta_minor: i64,
+    pub bonus_delta_minor: i64,
+    /// Change to the total balance (principal + bonus).
+    pub total_delta_minor: i64,
+    /// The idempotency key of the request that wrote it.
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SvLedgerPage {
+    pub data: Vec<SvLineOut>,
+    /// Pass as `before` for older lines.
+    pub next_before: Option<i64>,
+    /// The balance now (not at the page's end).
+    pub balance: SvBalanceOut,
+}
+
+/// The stored-value (储值) ledger, newest first.
+pub async fn sv_ledger(
+    store: &dyn Store,
+    ws: &Workspace,
+    member: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<SvLedgerPage> {
+    if !(1..=1000).contains(&limit) {
+        return Err(memberops_core::Invalid::one(
+            &["limit"],
+            "out_of_range",
+            "limit must be 1–1000",
+        )
+        .into());
+    }
+    let (member_id, _) = resolve(store, ws, member).await?;
+    let rows = store
+        .sv_lines_page(&ws.id, &member_id, before, limit)
+        .await?;
+    let next_before = if rows.len() as i64 == limit {
+        rows.last().map(|l| l.seq)
+    } else {
+        None
+    };
+    let balance = store
+        .loyalty_member(&ws.id, &member_id)
+        .await?
+        .map(|r| SvBalanceOut {
+            principal_minor: r.sv_principal,
+            bonus_minor: r.sv_bonus,
+            total_minor: r.sv_principal + r.sv_bonus,
+        })
+        .unwrap_or_default();
+    Ok(SvLedgerPage {
+        data: rows
+            .into_iter()
+            .map(|l| SvLineOut {
+                seq: l.seq,
+                kind: l.kind,
+                at: millis_to_rfc3339(l.at),
+                principal_delta_minor: l.principal_delta,
+                bonus_delta_minor: l.bonus_delta,
+                total_delta_minor: l.principal_delta + l.bonus_delta,
+                reference: l.reference,
+            })
+            .collect(),
+        next_before,
+        balance,
+    })
+}

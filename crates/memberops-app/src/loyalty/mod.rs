@@ -5,6 +5,7 @@
 //! The rules live in `memberops-loyalty`; this module loads state, calls them and writes
 //! the entries they return in one transaction.
 
+pub mod birthday;
 pub mod center;
 pub mod engine;
 pub mod jobs;

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use memberops_core::time::now_millis;
 use memberops_loyalty::points::{Earning, PointsAccount};
 use memberops_loyalty::stored_value::SvBalance;
-use memberops_store::{AuditRow, LoyaltyMemberRow, RequestRow, Store, SvLine, WriteTx};
+use memberops_store::{AuditRow, LoyaltyMemberRow, RequestRow, Store, StoreError, SvLine, WriteTx};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -102,8 +102,41 @@ pub(crate) async fn resolve(store: &dyn Store, ws: &Workspace, id: &str) -> Resu
     Ok((m.id, tz))
 }
 
-/// Opens the transaction, answers a replay from the saved response, or loads the state.
+/// A saved answer, if it is for this request (the same key for another operation or member
+/// is refused).
+fn decode<T: serde::de::DeserializeOwned>(
+    saved: &RequestRow,
+    key: &str,
+    op: &str,
+    member_id: &str,
+) -> Result<T> {
+    if saved.op != op || saved.member_id != member_id {
+        return Err(AppError::Conflict {
+            code: "idempotency_key_reused",
+            detail: format!("idempotency key `{key}` was used for another request"),
+        });
+    }
+    serde_json::from_str(&saved.response).map_err(|e| corrupt("saved response", e))
+}
+
+/// Answers a replay from the saved response (read without the write lock), or opens the
+/// transaction. A request racing one with the same key is settled by [`finish`].
 async fn begin<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    ws: &Workspace,
+    key: &str,
+    op: &str,
+    member_id: &str,
+) -> Result<Result<T, Box<dyn WriteTx>>> {
+    check_key(key)?;
+    if let Some(saved) = store.saved_loyalty_request(&ws.id, key).await? {
+        return Ok(Ok(decode(&saved, key, op, member_id)?));
+    }
+    Ok(Err(store.begin_write(&ws.id).await?))
+}
+
+/// Opens the transaction and answers a replay from inside it.
+async fn begin_locked<T: serde::de::DeserializeOwned>(
     store: &dyn Store,
     ws: &Workspace,
     key: &str,
@@ -113,16 +146,27 @@ async fn begin<T: serde::de::DeserializeOwned>(
     check_key(key)?;
     let mut tx = store.begin_write(&ws.id).await?;
     if let Some(saved) = tx.loyalty_request(key).await? {
-        if saved.op != op || saved.member_id != member_id {
-            return Err(AppError::Conflict {
-                code: "idempotency_key_reused",
-                detail: format!("idempotency key `{key}` was used for another request"),
-            });
-        }
-        let v = serde_json::from_str(&saved.response).map_err(|e| corrupt("saved response", e))?;
-        return Ok(Ok(v));
+        return Ok(Ok(decode(&saved, key, op, member_id)?));
     }
     Ok(Err(tx))
+}
+
+/// A refusal inside the transaction, unless a request with the same key committed after the
+/// replay check: then its answer is the answer.
+async fn refused<T: serde::de::DeserializeOwned>(
+    tx: &mut dyn WriteTx,
+    key: &str,
+    op: &str,
+    member_id: &str,
+    e: AppError,
+) -> Result<T> {
+    if !matches!(e, AppError::Conflict { .. }) {
+        return Err(e);
+    }
+    match tx.loyalty_request(key).await? {
+        Some(saved) => decode(&saved, key, op, member_id),
+        None => Err(e),
+    }
 }
 
 async fn state(
@@ -137,24 +181,42 @@ async fn state(
     })
 }
 
-async fn finish<T: Serialize>(
+/// Saves the answer under the key and commits: `(answer, true)`. If a request with the same
+/// key committed first, this one is rolled back and that answer returned: `(saved, false)`.
+async fn finish<T: Serialize + serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    ws: &Workspace,
     mut tx: Box<dyn WriteTx>,
     key: &str,
     op: &str,
     member_id: &str,
-    out: &T,
-) -> Result<()> {
-    let response = serde_json::to_string(out).map_err(|e| corrupt("response", e))?;
-    tx.insert_loyalty_request(&RequestRow {
-        key: key.to_owned(),
-        op: op.to_owned(),
-        member_id: member_id.to_owned(),
-        response,
-        created_at: now_millis(),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    out: T,
+) -> Result<(T, bool)> {
+    let response = serde_json::to_string(&out).map_err(|e| corrupt("response", e))?;
+    let saved = tx
+        .insert_loyalty_request(&RequestRow {
+            key: key.to_owned(),
+            op: op.to_owned(),
+            member_id: member_id.to_owned(),
+            response,
+            created_at: now_millis(),
+        })
+        .await;
+    match saved {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok((out, true))
+        }
+        Err(StoreError::Conflict(_)) => {
+            drop(tx);
+            let saved = store
+                .saved_loyalty_request(&ws.id, key)
+                .await?
+                .ok_or_else(|| corrupt("idempotency key", "conflict without a saved answer"))?;
+            Ok((decode(&saved, key, op, member_id)?, false))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Spends points (points mall, checkout): available lots, soonest-expiring first.
@@ -180,6 +242,7 @@ pub async fn spend_points(
         None,
     )
     .await
+    .map(|(r, _)| r)
 }
 
 /// An operator's correction, positive or negative; needs a reason; audited.
@@ -216,6 +279,35 @@ pub async fn adjust_points(
         Some(actor),
     )
     .await
+    .map(|(r, _)| r)
+}
+
+/// Points given by the program itself (the birthday gift): a lot usable at once, an
+/// `adjust` line naming the rule `birthday`, audited with `actor`; idempotent by `key`
+/// (the flag says whether this call granted them, false for a replay).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn grant_points(
+    store: &dyn Store,
+    ws: &Workspace,
+    member_id: &str,
+    tz: Tz,
+    points: i64,
+    key: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<(PointsResult, bool)> {
+    points_op(
+        store,
+        ws,
+        member_id,
+        tz,
+        key,
+        "points.gift",
+        points,
+        Some(reason.to_owned()),
+        Some(actor),
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -229,13 +321,41 @@ async fn points_op(
     points: i64,
     reason: Option<String>,
     actor: Option<&str>,
-) -> Result<PointsResult> {
+) -> Result<(PointsResult, bool)> {
     let mut tx = match begin::<PointsResult>(store, ws, key, op, member_id).await? {
-        Ok(saved) => return Ok(saved),
+        Ok(saved) => return Ok((saved, false)),
         Err(tx) => tx,
     };
-    let program = program_in_tx(tx.as_mut()).await?;
-    let mut row = state(tx.as_mut(), &program, member_id, tz).await?;
+    match points_tx(tx.as_mut(), member_id, tz, key, op, points, reason, actor).await {
+        Ok(out) => finish(store, ws, tx, key, op, member_id, out).await,
+        Err(e) => Ok((refused(tx.as_mut(), key, op, member_id, e).await?, false)),
+    }
+}
+
+/// The points operation inside its transaction (one short write transaction: the state,
+/// the open lots, then the lines, lots and cached balance written back).
+#[allow(clippy::too_many_arguments)]
+async fn points_tx(
+    tx: &mut dyn WriteTx,
+    member_id: &str,
+    tz: Tz,
+    key: &str,
+    op: &str,
+    points: i64,
+    reason: Option<String>,
+    actor: Option<&str>,
+) -> Result<PointsResult> {
+    // A spend needs the program only for a member without loyalty state.
+    let mut program = None;
+    let mut row = match tx.loyalty_members(&[member_id]).await?.pop() {
+        Some(r) => r,
+        None => {
+            let p = program_in_tx(tx).await?;
+            let r = new_state(&p, member_id, tz, now_millis());
+            program = Some(p);
+            r
+        }
+    };
     let lots = tx.open_lots(&[member_id]).await?;
     let mut account = PointsAccount {
         lots: lots.iter().map(lot_from_row).collect(),
@@ -245,6 +365,10 @@ async fn points_op(
     let entries = if op == "points.spend" {
         account.spend(points, now, key)?
     } else {
+        let program = match program {
+            Some(p) => p,
+            None => program_in_tx(tx).await?,
+        };
         let earning = Earning {
             lot_id: format!("adjust/{key}"),
             points,
@@ -263,7 +387,8 @@ async fn points_op(
     let lines: Vec<_> = entries
         .iter()
         .map(|e| {
-            let mut l = line(member_id, e, None, None, actor);
+            let rule = (op == "points.gift").then_some("birthday");
+            let mut l = line(member_id, e, rule, None, actor);
             if op == "points.spend" {
                 l.reason = reason.clone();
             }
@@ -307,7 +432,6 @@ async fn points_op(
         balance: row.points_balance,
         lines: lines.into_iter().map(PointsLineOut::from).collect(),
     };
-    finish(tx, key, op, member_id, &out).await?;
     Ok(out)
 }
 
@@ -328,7 +452,7 @@ pub async fn stored_value(
         SvOp::Spend => "sv.spend",
         SvOp::Refund => "sv.refund",
     };
-    let mut tx = match begin::<SvResult>(store, ws, key, op_name, &member_id).await? {
+    let mut tx = match begin_locked::<SvResult>(store, ws, key, op_name, &member_id).await? {
         Ok(saved) => return Ok(saved),
         Err(tx) => tx,
     };
@@ -379,8 +503,9 @@ pub async fn stored_value(
         bonus_delta_minor: entry.bonus_delta,
         balance: bal.into(),
     };
-    finish(tx, key, op_name, &member_id, &out).await?;
-    Ok(out)
+    Ok(finish(store, ws, tx, key, op_name, &member_id, out)
+        .await?
+        .0)
 }
 
 /// Credits points inside the caller's transaction (the other domains' rewards, e.g. a

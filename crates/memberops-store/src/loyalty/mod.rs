@@ -149,6 +149,15 @@ pub struct RequestRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BirthdayRow {
+    pub member_id: String,
+    pub external_id: String,
+    /// `YYYY-MM-DD`.
+    pub birthday: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
     pub at: Millis,
     pub actor: String,
@@ -249,10 +258,28 @@ pub trait LoyaltyStore: Send + Sync {
         since: Millis,
     ) -> Result<Vec<GrowthLine>>;
     async fn sv_lines(&self, ws: &str, member_id: &str) -> Result<Vec<SvLine>>;
+    /// Stored-value lines newest first, before `before_seq` when given.
+    async fn sv_lines_page(
+        &self,
+        ws: &str,
+        member_id: &str,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<SvLine>>;
+    /// Members whose birthday (`YYYY-MM-DD`) falls on one of these `MM-DD` days:
+    /// for the birthday-gift job.
+    async fn members_with_birthday(
+        &self,
+        ws: &str,
+        month_days: &[&str],
+    ) -> Result<Vec<BirthdayRow>>;
     async fn last_checkin(&self, ws: &str, member_id: &str) -> Result<Option<CheckinRow>>;
     async fn invite_code_of(&self, ws: &str, member_id: &str) -> Result<Option<String>>;
     async fn referral_stats(&self, ws: &str, referrer_id: &str) -> Result<ReferralStats>;
     async fn loyalty_audit(&self, ws: &str, limit: i64) -> Result<Vec<AuditRow>>;
+    /// The saved answer of an idempotency key, read outside the write lock (replays are
+    /// answered without taking it).
+    async fn saved_loyalty_request(&self, ws: &str, key: &str) -> Result<Option<RequestRow>>;
 }
 
 pub(crate) const LM_COLS: &str = "member_id, workspace_id, time_zone, tier, tier_since, growth_total, points_balance, points_debt, sv_principal, sv_bonus, updated_at";

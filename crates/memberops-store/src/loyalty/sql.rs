@@ -622,6 +622,84 @@ macro_rules! impl_loyalty {
                     q_growth_since(&mut c, ws, &[member_id], since).await
                 }
 
+                async fn sv_lines_page(
+                    &self,
+                    ws: &str,
+                    member_id: &str,
+                    before_seq: Option<i64>,
+                    limit: i64,
+                ) -> Result<Vec<SvLine>> {
+                    let rows = sqlx::query(
+                        "SELECT seq, member_id, kind, at, principal_delta, bonus_delta, reference FROM stored_value_ledger \
+                         WHERE workspace_id = $1 AND member_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4",
+                    )
+                    .bind(ws)
+                    .bind(member_id)
+                    .bind(before_seq.unwrap_or(i64::MAX))
+                    .bind(limit)
+                    .fetch_all(self.reader())
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(SvLine {
+                                seq: r.try_get(0)?,
+                                member_id: r.try_get(1)?,
+                                kind: r.try_get(2)?,
+                                at: r.try_get(3)?,
+                                principal_delta: r.try_get(4)?,
+                                bonus_delta: r.try_get(5)?,
+                                reference: r.try_get(6)?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn saved_loyalty_request(&self, ws: &str, key: &str) -> Result<Option<RequestRow>> {
+                    let r = sqlx::query("SELECT key, op, member_id, response, created_at FROM loyalty_requests WHERE workspace_id = $1 AND key = $2")
+                        .bind(ws)
+                        .bind(key)
+                        .fetch_optional(self.reader())
+                        .await?;
+                    r.map(|r| {
+                        Ok(RequestRow {
+                            key: r.try_get(0)?,
+                            op: r.try_get(1)?,
+                            member_id: r.try_get(2)?,
+                            response: r.try_get(3)?,
+                            created_at: r.try_get(4)?,
+                        })
+                    })
+                    .transpose()
+                }
+
+                async fn members_with_birthday(
+                    &self,
+                    ws: &str,
+                    month_days: &[&str],
+                ) -> Result<Vec<BirthdayRow>> {
+                    if month_days.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut q = QueryBuilder::<$Db>::new(
+                        "SELECT id, external_id, birthday, time_zone FROM members WHERE workspace_id = ",
+                    );
+                    q.push_bind(ws.to_owned());
+                    q.push(" AND birthday IS NOT NULL AND length(birthday) = 10");
+                    in_list(&mut q, "substr(birthday, 6, 5)", month_days);
+                    q.push(" ORDER BY id");
+                    let rows = q.build().fetch_all(self.reader()).await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(BirthdayRow {
+                                member_id: r.try_get(0)?,
+                                external_id: r.try_get(1)?,
+                                birthday: r.try_get(2)?,
+                                time_zone: r.try_get(3)?,
+                            })
+                        })
+                        .collect()
+                }
+
                 async fn sv_lines(&self, ws: &str, member_id: &str) -> Result<Vec<SvLine>> {
                     let rows = sqlx::query(
                         "SELECT seq, member_id, kind, at, principal_delta, bonus_delta, reference FROM stored_value_ledger \

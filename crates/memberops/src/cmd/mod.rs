@@ -7,6 +7,7 @@ pub mod loyalty;
 pub mod segments;
 pub mod segments_bench;
 pub mod serve;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -13,6 +13,11 @@ pub struct Args {
     /// Members to generate with --demo.
     #[arg(long, default_value_t = 2000)]
     demo_members: usize,
+    /// Do not run the background worker in this process (run `memberops worker` instead).
+    #[arg(long, env = "MEMBEROPS_NO_WORKER")]
+    no_worker: bool,
+    #[command(flatten)]
+    worker: super::worker::WorkerArgs,
 }
 
 pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
@@ -47,13 +52,34 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, db = %redact(db), "MemberOps listening");
-    memberops_api::serve(listener, AppState::new(store), shutdown_signal()).await?;
+    let state = AppState::new(store.clone());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let worker = if args.no_worker {
+        None
+    } else {
+        let runner = args.worker.runner(store, state.segments.clone())?;
+        Some(tokio::spawn(memberops_app::jobs::run(
+            runner,
+            cancel.clone(),
+        )))
+    };
+    let stop = cancel.clone();
+    memberops_api::serve(listener, state, async move {
+        shutdown_signal().await;
+        stop.cancel();
+    })
+    .await?;
+    cancel.cancel();
+    if let Some(w) = worker {
+        // A job in progress finishes first (its lease would otherwise hand it to another).
+        let _ = w.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish requests in flight.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
