@@ -324,6 +324,7 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
     let day = today.format("%Y-%m-%d");
     let mut want = vec![
         format!("points_expiry:{day}"),
+        format!("coupon_expiry:{day}"),
         format!("birthday_gifts:{day}"),
         format!("lifecycle_recompute:{day}"),
     ];

@@ -33,6 +33,8 @@ pub const TIER_REVIEW: &str = "tier_review";
 pub const LIFECYCLE_RECOMPUTE: &str = "lifecycle_recompute";
 /// Tier birthday gifts (points, coupon) of members whose birthday it is.
 pub const BIRTHDAY_GIFTS: &str = "birthday_gifts";
+/// Coupons whose validity ended move to `expired`.
+pub const COUPON_EXPIRY: &str = "coupon_expiry";
 
 /// The payload of the daily jobs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,7 +107,7 @@ fn day_key(kind: &str, date: NaiveDate) -> String {
     format!("{kind}:{}", date.format("%Y-%m-%d"))
 }
 
-/// Enqueues the daily jobs of `date` (the workspace's local date): expiry, lifecycle
+/// Enqueues the daily jobs of `date` (the workspace's local date): points and coupon expiry, lifecycle
 /// recompute and birthday gifts every day, the tier review on the program's review day.
 /// Returns the keys added (none when they were already there).
 pub async fn schedule_day(
@@ -116,7 +118,12 @@ pub async fn schedule_day(
     now: Millis,
 ) -> Result<Vec<String>> {
     let program = crate::loyalty::current_program(store, ws).await?;
-    let mut kinds = vec![POINTS_EXPIRY, BIRTHDAY_GIFTS, LIFECYCLE_RECOMPUTE];
+    let mut kinds = vec![
+        POINTS_EXPIRY,
+        COUPON_EXPIRY,
+        BIRTHDAY_GIFTS,
+        LIFECYCLE_RECOMPUTE,
+    ];
     if program.tier_review.is_review_date(date) {
         kinds.insert(1, TIER_REVIEW);
     }
@@ -145,6 +152,7 @@ pub async fn schedule_day(
 async fn execute(runner: &Runner, job: &Job) -> Result<String> {
     if ![
         POINTS_EXPIRY,
+        COUPON_EXPIRY,
         TIER_REVIEW,
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
@@ -172,6 +180,10 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
     let report = match job.kind.as_str() {
         POINTS_EXPIRY => {
             let r = crate::loyalty::jobs::expire(store, &ws, now.min(end_of_day)).await?;
+            serde_json::to_value(r)
+        }
+        COUPON_EXPIRY => {
+            let r = crate::coupons::expire_due(store, &ws, now.min(end_of_day)).await?;
             serde_json::to_value(r)
         }
         TIER_REVIEW => {
