@@ -367,6 +367,7 @@ pub async fn recompute(
     settings: &Settings,
     now: Millis,
 ) -> Result<RecomputeSummary> {
+    let t0 = std::time::Instant::now();
     let computed = compute(store, ws, as_of, settings, true).await?;
     let old: HashMap<String, IntelRow> = store
         .all_intel(&ws.id)
