@@ -47,7 +47,11 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, db = %redact(db), "MemberOps listening");
-    memberops_api::serve(listener, AppState::new(store), shutdown_signal()).await?;
+    let state = AppState::new(store);
+    // The segment index loads in the background; segment queries wait for it.
+    let ws = super::default_workspace(state.store.as_ref()).await?;
+    state.segments.warm(state.store.clone(), ws);
+    memberops_api::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
