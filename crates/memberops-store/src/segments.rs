@@ -235,35 +235,252 @@ pub trait SegmentsStore: Send + Sync {
     async fn tag_counts(&self, workspace_id: &str) -> Result<Vec<(String, String, i64)>>;
 }
 
-/// A live order: one not fully refunded (the rule `member_stats` uses).
-const LIVE: &str = "(o.refunded_minor < o.amount_minor OR o.amount_minor = 0)";
+/// Every member of a workspace with its stored aggregates, streamed by `facts_as_of`: one
+/// plain scan, no grouping (the aggregates in `member_stats` are kept as events land).
+pub(crate) const FACTS_STREAM: &str = "SELECT m.id, m.external_id, m.time_zone, m.registered_at, \
+     CAST((CASE WHEN m.phone IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.email IS NULL THEN 0 ELSE 1 END) \
+      + (CASE WHEN m.name IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.gender IS NULL THEN 0 ELSE 1 END) \
+      + (CASE WHEN m.birthday IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.region IS NULL THEN 0 ELSE 1 END) AS BIGINT), \
+     s.first_order_at, s.last_order_date, CAST(COALESCE(s.order_count, 0) AS BIGINT), \
+     CAST(COALESCE(s.order_days, 0) AS BIGINT), \
+     CAST(COALESCE(s.paid_minor, 0) - COALESCE(s.refunded_minor, 0) AS BIGINT), s.last_active_at \
+     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id WHERE m.workspace_id = $1";
 
-pub(crate) fn facts_sql() -> String {
+/// One member's orders folded as of a date: the rules of `member_stats` (an order fully
+/// refunded is not an order, nor is its day; paid minus refunded counts whatever).
+#[derive(Default)]
+pub(crate) struct OrderFold {
+    first: Option<String>,
+    last: Option<String>,
+    orders: i64,
+    days: i64,
+    monetary: i64,
+}
+
+impl OrderFold {
+    /// Adds one order; orders arrive in ascending `local_date` per member.
+    pub(crate) fn add(&mut self, day: String, amount: i64, refunded: i64) {
+        self.monetary += amount - refunded;
+        if refunded < amount || amount == 0 {
+            self.orders += 1;
+            if self.last.as_deref() != Some(day.as_str()) {
+                self.days += 1;
+            }
+            if self.first.is_none() {
+                self.first = Some(day.clone());
+            }
+            self.last = Some(day);
+        }
+    }
+
+    pub(crate) fn store(self, f: &mut MemberFacts) {
+        f.first_order_day = self.first;
+        f.last_order_day = self.last;
+        f.orders = self.orders;
+        f.order_days = self.days;
+        f.monetary = self.monetary;
+    }
+}
+
+/// The local day (YYYY-MM-DD) of an instant in a zone.
+pub(crate) fn local_day(ms: Millis, tz: chrono_tz::Tz) -> Option<String> {
+    use chrono::TimeZone;
+    chrono::Utc.timestamp_millis_opt(ms).single().map(|t| {
+        use chrono::Datelike;
+        let d = t.with_timezone(&tz).date_naive();
+        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    })
+}
+
+/// Raw facts of one member as stored, before the as-of adjustments of `facts_as_of`.
+pub(crate) struct FactsRaw {
+    pub id: String,
+    pub external_id: String,
+    pub time_zone: String,
+    pub registered_at: Option<Millis>,
+    pub filled: i64,
+    pub first_order_at: Option<Millis>,
+    pub last_order_date: Option<String>,
+    pub orders: i64,
+    pub order_days: i64,
+    pub monetary: i64,
+    pub last_active_at: Option<Millis>,
+}
+
+/// The columns of [`FactsRaw`], in order (for the packed SQLite scan).
+pub(crate) const FACTS_EXPRS: [&str; 11] = [
+    "m.id",
+    "m.external_id",
+    "m.time_zone",
+    "m.registered_at",
+    "(CASE WHEN m.phone IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.email IS NULL THEN 0 ELSE 1 END) \
+      + (CASE WHEN m.name IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.gender IS NULL THEN 0 ELSE 1 END) \
+      + (CASE WHEN m.birthday IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.region IS NULL THEN 0 ELSE 1 END)",
+    "s.first_order_at",
+    "s.last_order_date",
+    "COALESCE(s.order_count, 0)",
+    "COALESCE(s.order_days, 0)",
+    "COALESCE(s.paid_minor, 0) - COALESCE(s.refunded_minor, 0)",
+    "s.last_active_at",
+];
+
+/// Folds the stored facts into `out`: exact as of `as_of` when every live order is on or
+/// before it (the common case: the daily job runs for today), otherwise listed in `stale`
+/// for a fold of its orders; members active after `cutoff` are listed in `late`.
+pub(crate) struct FactsSink<'a> {
+    pub as_of: &'a str,
+    pub cutoff: Millis,
+    pub out: Vec<MemberFacts>,
+    pub stale: Vec<usize>,
+    pub late: Vec<usize>,
+    zones: std::collections::HashMap<String, Option<chrono_tz::Tz>>,
+}
+
+impl<'a> FactsSink<'a> {
+    pub(crate) fn new(as_of: &'a str, cutoff: Millis) -> Self {
+        FactsSink {
+            as_of,
+            cutoff,
+            out: Vec::new(),
+            stale: Vec::new(),
+            late: Vec::new(),
+            zones: std::collections::HashMap::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, r: FactsRaw) {
+        let tz = match self.zones.get(&r.time_zone) {
+            Some(tz) => *tz,
+            None => {
+                let tz = r.time_zone.parse::<chrono_tz::Tz>().ok();
+                self.zones.insert(r.time_zone.clone(), tz);
+                tz
+            }
+        };
+        let mut f = MemberFacts {
+            member_id: r.id,
+            external_id: r.external_id,
+            time_zone: r.time_zone,
+            registered_at: r.registered_at,
+            profile_filled: r.filled,
+            first_order_day: None,
+            last_order_day: None,
+            orders: r.orders,
+            order_days: r.order_days,
+            monetary: r.monetary,
+            last_active_at: r.last_active_at,
+        };
+        // No live order: every order is fully refunded and nets to zero, whatever its day.
+        let exact = r.orders == 0
+            || (r
+                .last_order_date
+                .as_deref()
+                .is_some_and(|d| d <= self.as_of)
+                && tz.is_some()
+                && r.first_order_at.is_some());
+        if exact {
+            f.first_order_day = r
+                .first_order_at
+                .zip(tz)
+                .and_then(|(ms, tz)| local_day(ms, tz));
+            f.last_order_day = r.last_order_date;
+        } else {
+            self.stale.push(self.out.len());
+        }
+        if f.last_active_at.is_some_and(|t| t > self.cutoff) {
+            self.late.push(self.out.len());
+        }
+        self.out.push(f);
+    }
+}
+
+/// Rows per packed read.
+pub(crate) const PACK: i64 = 50_000;
+const FIELD_SEP: char = '\u{1f}';
+const RECORD_SEP: char = '\u{1e}';
+const NULL_MARK: &str = "\u{1d}";
+
+/// SQLite only: a keyset page of `exprs` packed into one text value (records joined by
+/// U+001E, fields by U+001F, NULL as U+001D). The SQLite driver hands rows over one by
+/// one through a channel, which costs far more than the scan itself for million-row reads;
+/// one row per page removes that cost. Binds: `$1` workspace, `$2` key to start after.
+pub(crate) fn packed_sql(
+    exprs: &[&str],
+    from: &str,
+    filter: &str,
+    key: &str,
+    key_cast: &str,
+    limit: i64,
+) -> String {
+    let rec = exprs
+        .iter()
+        .map(|e| format!("COALESCE(CAST({e} AS TEXT), char(29))"))
+        .collect::<Vec<_>>()
+        .join(" || char(31) || ");
     format!(
-        "SELECT m.id, m.external_id, m.time_zone, m.registered_at, \
-         CAST((CASE WHEN m.phone IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.email IS NULL THEN 0 ELSE 1 END) \
-          + (CASE WHEN m.name IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.gender IS NULL THEN 0 ELSE 1 END) \
-          + (CASE WHEN m.birthday IS NULL THEN 0 ELSE 1 END) + (CASE WHEN m.region IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS filled, \
-         a.first_day, a.last_day, COALESCE(a.orders, 0) AS orders, COALESCE(a.days, 0) AS days, \
-         COALESCE(a.monetary, 0) AS monetary, \
-         CASE WHEN s.last_active_at IS NULL OR s.last_active_at <= $3 THEN s.last_active_at \
-           ELSE (SELECT MAX(e.occurred_at) FROM events e WHERE e.member_id = m.id AND e.occurred_at <= $3 \
-                 AND e.type <> 'lifecycle.changed') END AS last_active \
-         FROM members m \
-         LEFT JOIN (SELECT o.member_id, MIN(CASE WHEN {LIVE} THEN o.local_date END) AS first_day, \
-             MAX(CASE WHEN {LIVE} THEN o.local_date END) AS last_day, \
-             CAST(SUM(CASE WHEN {LIVE} THEN 1 ELSE 0 END) AS BIGINT) AS orders, \
-             CAST(COUNT(DISTINCT CASE WHEN {LIVE} THEN o.local_date END) AS BIGINT) AS days, \
-             CAST(SUM(o.amount_minor - o.refunded_minor) AS BIGINT) AS monetary \
-           FROM orders o WHERE o.workspace_id = $1 AND o.local_date <= $2 GROUP BY o.member_id) a \
-           ON a.member_id = m.id \
-         LEFT JOIN member_stats s ON s.member_id = m.id \
-         WHERE m.workspace_id = $1 AND (m.registered_at IS NULL OR m.registered_at <= $3 OR a.orders > 0)"
+        "SELECT group_concat(rec, char(30)), CAST(max(k) AS TEXT), count(*) FROM \
+         (SELECT {rec} AS rec, {key} AS k FROM {from} WHERE {filter} AND {key} > {key_cast} ORDER BY {key} LIMIT {limit})"
     )
+}
+
+/// Splits a packed page into records of `n` fields; `None` when a value held a separator
+/// (the caller then reads row by row).
+pub(crate) fn unpack(text: &str, n: usize) -> Option<Vec<Vec<Option<&str>>>> {
+    let mut out = Vec::new();
+    for rec in text.split(RECORD_SEP) {
+        let fields: Vec<Option<&str>> = rec
+            .split(FIELD_SEP)
+            .map(|f| if f == NULL_MARK { None } else { Some(f) })
+            .collect();
+        if fields.len() != n {
+            return None;
+        }
+        out.push(fields);
+    }
+    Some(out)
+}
+
+pub(crate) fn int(f: Option<&str>) -> Result<Option<i64>> {
+    f.map(|v| {
+        v.parse::<i64>()
+            .map_err(|e| crate::error::StoreError::Corrupt(format!("packed integer `{v}`: {e}")))
+    })
+    .transpose()
+}
+
+pub(crate) fn text(f: Option<&str>) -> Option<String> {
+    f.map(str::to_owned)
 }
 
 pub(crate) const INTEL_COLUMNS: &str = "member_id, stage, stage_since, previous_stage, r_score, f_score, m_score, \
      rfm_class, value_class, scored_on";
+
+/// The columns of [`INDEX_SELECT`], for the packed SQLite read.
+pub(crate) const INDEX_EXPRS: [&str; 21] = [
+    "m.id",
+    "m.time_zone",
+    "m.gender",
+    "m.birthday",
+    "m.region",
+    "m.channel",
+    "m.registered_at",
+    "m.attributes",
+    "m.tags",
+    "COALESCE(s.order_count, 0)",
+    "COALESCE(s.paid_minor, 0) - COALESCE(s.refunded_minor, 0)",
+    "s.last_order_at",
+    "g.stage",
+    "g.stage_since",
+    "g.previous_stage",
+    "g.r_score",
+    "g.f_score",
+    "g.m_score",
+    "g.rfm_class",
+    "g.value_class",
+    "g.scored_on",
+];
+
+pub(crate) const INDEX_FROM: &str = "members m LEFT JOIN member_stats s ON s.member_id = m.id LEFT JOIN member_segments g ON g.member_id = m.id";
 
 pub(crate) const INDEX_SELECT: &str = "SELECT m.id, m.time_zone, m.gender, m.birthday, m.region, m.channel, \
      m.registered_at, m.attributes, m.tags, COALESCE(s.order_count, 0) AS orders, \
@@ -297,22 +514,6 @@ macro_rules! impl_segments {
                     rfm_class: r.try_get("rfm_class")?,
                     value_class: r.try_get("value_class")?,
                     scored_on: r.try_get("scored_on")?,
-                })
-            }
-
-            fn facts_from(r: &DbRow) -> Result<MemberFacts> {
-                Ok(MemberFacts {
-                    member_id: r.try_get(0)?,
-                    external_id: r.try_get(1)?,
-                    time_zone: r.try_get(2)?,
-                    registered_at: r.try_get(3)?,
-                    profile_filled: r.try_get(4)?,
-                    first_order_day: r.try_get(5)?,
-                    last_order_day: r.try_get(6)?,
-                    orders: r.try_get(7)?,
-                    order_days: r.try_get(8)?,
-                    monetary: r.try_get(9)?,
-                    last_active_at: r.try_get(10)?,
                 })
             }
 
@@ -358,6 +559,57 @@ macro_rules! impl_segments {
                     sep.push_bind((*id).to_owned());
                 }
                 q.push(")");
+            }
+
+            /// A page of index sources as one packed row (SQLite; see [`packed_sql`]).
+            async fn index_page_packed<'e, E>(ex: E, workspace_id: &str, after: &str, limit: i64) -> Result<Option<Vec<IndexSource>>>
+            where
+                E: sqlx::Executor<'e, Database = $Db>,
+            {
+                let exprs = INDEX_EXPRS;
+                let sql = packed_sql(&exprs, INDEX_FROM, "m.workspace_id = $1", "m.id", "$2", limit);
+                let (page, _, _): (Option<String>, Option<String>, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(workspace_id)
+                    .bind(after)
+                    .fetch_one(ex)
+                    .await?;
+                let Some(page) = page else { return Ok(Some(Vec::new())) };
+                let Some(recs) = unpack(&page, exprs.len()) else { return Ok(None) };
+                let mut out = Vec::with_capacity(recs.len());
+                for f in recs {
+                    let intel = match text(f[12]) {
+                        Some(stage) => Some(IntelRow {
+                            member_id: text(f[0]).unwrap_or_default(),
+                            stage,
+                            stage_since: text(f[13]).unwrap_or_default(),
+                            previous_stage: text(f[14]),
+                            r: int(f[15])?,
+                            f: int(f[16])?,
+                            m: int(f[17])?,
+                            rfm_class: text(f[18]),
+                            value_class: text(f[19]),
+                            scored_on: text(f[20]),
+                        }),
+                        None => None,
+                    };
+                    out.push(IndexSource {
+                        id: text(f[0]).unwrap_or_default(),
+                        time_zone: text(f[1]).unwrap_or_default(),
+                        gender: text(f[2]),
+                        birthday: text(f[3]),
+                        region: text(f[4]),
+                        channel: text(f[5]),
+                        registered_at: int(f[6])?,
+                        attributes: text(f[7]).unwrap_or_default(),
+                        tags: text(f[8]).unwrap_or_default(),
+                        extra_tags: Vec::new(),
+                        orders: int(f[9])?.unwrap_or(0),
+                        spend: int(f[10])?.unwrap_or(0),
+                        last_order_at: int(f[11])?,
+                        intel,
+                    });
+                }
+                Ok(Some(out))
             }
 
             #[async_trait]
@@ -566,16 +818,157 @@ macro_rules! impl_segments {
             #[async_trait]
             impl SegmentsStore for $Store {
                 async fn facts_as_of(&self, workspace_id: &str, as_of: &str, cutoff: Millis) -> Result<Vec<MemberFacts>> {
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(facts_sql()))
-                        .bind(workspace_id)
-                        .bind(as_of)
-                        .bind(cutoff)
-                        .fetch_all(self.reader())
-                        .await?;
-                    rows.iter().map(|r| facts_from(r)).collect()
+                    use futures_util::TryStreamExt;
+                    let mut sink = FactsSink::new(as_of, cutoff);
+                    let mut packed = <$Db as sqlx::Database>::NAME == "SQLite";
+                    if packed {
+                        let sql = packed_sql(
+                            &FACTS_EXPRS,
+                            "members m NOT INDEXED LEFT JOIN member_stats s ON s.member_id = m.id",
+                            "m.workspace_id = $1",
+                            "m.rowid",
+                            "CAST($2 AS INTEGER)",
+                            PACK,
+                        );
+                        let mut after = "0".to_owned();
+                        'pages: loop {
+                            let (page, last, n): (Option<String>, Option<String>, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                                .bind(workspace_id)
+                                .bind(&after)
+                                .fetch_one(self.reader())
+                                .await?;
+                            let (Some(page), Some(last)) = (page, last) else { break };
+                            let Some(recs) = unpack(&page, FACTS_EXPRS.len()) else {
+                                packed = false;
+                                sink = FactsSink::new(as_of, cutoff);
+                                break 'pages;
+                            };
+                            for f in recs {
+                                sink.push(FactsRaw {
+                                    id: text(f[0]).unwrap_or_default(),
+                                    external_id: text(f[1]).unwrap_or_default(),
+                                    time_zone: text(f[2]).unwrap_or_default(),
+                                    registered_at: int(f[3])?,
+                                    filled: int(f[4])?.unwrap_or(0),
+                                    first_order_at: int(f[5])?,
+                                    last_order_date: text(f[6]),
+                                    orders: int(f[7])?.unwrap_or(0),
+                                    order_days: int(f[8])?.unwrap_or(0),
+                                    monetary: int(f[9])?.unwrap_or(0),
+                                    last_active_at: int(f[10])?,
+                                });
+                            }
+                            if n < PACK {
+                                break;
+                            }
+                            after = last;
+                        }
+                    }
+                    if !packed {
+                        let mut rows = sqlx::query(FACTS_STREAM).bind(workspace_id).fetch(self.reader());
+                        while let Some(r) = rows.try_next().await? {
+                            sink.push(FactsRaw {
+                                id: r.try_get(0)?,
+                                external_id: r.try_get(1)?,
+                                time_zone: r.try_get(2)?,
+                                registered_at: r.try_get(3)?,
+                                filled: r.try_get(4)?,
+                                first_order_at: r.try_get(5)?,
+                                last_order_date: r.try_get(6)?,
+                                orders: r.try_get(7)?,
+                                order_days: r.try_get(8)?,
+                                monetary: r.try_get(9)?,
+                                last_active_at: r.try_get(10)?,
+                            });
+                        }
+                    }
+                    let FactsSink { mut out, stale, late, .. } = sink;
+                    for chunk in stale.chunks(CHUNK) {
+                        let pos: std::collections::HashMap<&str, usize> =
+                            chunk.iter().map(|&i| (out[i].member_id.as_str(), i)).collect();
+                        let refs: Vec<&str> = pos.keys().copied().collect();
+                        let mut q = QueryBuilder::<$Db>::new(
+                            "SELECT member_id, local_date, amount_minor, refunded_minor FROM orders WHERE member_id IN ",
+                        );
+                        push_ids(&mut q, &refs);
+                        q.push(" AND local_date <= ").push_bind(as_of.to_owned());
+                        q.push(" ORDER BY member_id, local_date");
+                        let rows = q.build().fetch_all(self.reader()).await?;
+                        let mut folds: std::collections::HashMap<usize, OrderFold> = std::collections::HashMap::new();
+                        for r in &rows {
+                            let id: String = r.try_get(0)?;
+                            if let Some(&i) = pos.get(id.as_str()) {
+                                folds.entry(i).or_default().add(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                            }
+                        }
+                        drop(pos);
+                        for &i in chunk {
+                            folds.remove(&i).unwrap_or_default().store(&mut out[i]);
+                        }
+                    }
+                    for chunk in late.chunks(CHUNK) {
+                        let refs: Vec<&str> = chunk.iter().map(|&i| out[i].member_id.as_str()).collect();
+                        let mut q = QueryBuilder::<$Db>::new(
+                            "SELECT member_id, MAX(occurred_at) FROM events WHERE member_id IN ",
+                        );
+                        push_ids(&mut q, &refs);
+                        q.push(" AND occurred_at <= ").push_bind(cutoff);
+                        q.push(" AND type <> 'lifecycle.changed' GROUP BY member_id");
+                        let rows = q.build().fetch_all(self.reader()).await?;
+                        let mut last: std::collections::HashMap<String, Option<Millis>> = std::collections::HashMap::new();
+                        for r in &rows {
+                            last.insert(r.try_get(0)?, r.try_get(1)?);
+                        }
+                        for &i in chunk {
+                            out[i].last_active_at = last.remove(&out[i].member_id).flatten();
+                        }
+                    }
+                    // Members registered after the cutoff are left out unless they ordered by then.
+                    out.retain(|f| f.registered_at.is_none_or(|t| t <= cutoff) || f.orders > 0);
+                    Ok(out)
                 }
 
                 async fn all_intel(&self, workspace_id: &str) -> Result<Vec<IntelRow>> {
+                    if <$Db as sqlx::Database>::NAME == "SQLite" {
+                        let exprs: Vec<&str> = INTEL_COLUMNS.split(", ").collect();
+                        let sql = packed_sql(&exprs, "member_segments", "+workspace_id = $1", "member_id", "$2", PACK);
+                        let mut out = Vec::new();
+                        let mut after = String::new();
+                        let mut ok = true;
+                        loop {
+                            let (page, last, n): (Option<String>, Option<String>, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                                .bind(workspace_id)
+                                .bind(&after)
+                                .fetch_one(self.reader())
+                                .await?;
+                            let (Some(page), Some(last)) = (page, last) else { break };
+                            let Some(recs) = unpack(&page, exprs.len()) else {
+                                ok = false;
+                                break;
+                            };
+                            for f in recs {
+                                out.push(IntelRow {
+                                    member_id: text(f[0]).unwrap_or_default(),
+                                    stage: text(f[1]).unwrap_or_default(),
+                                    stage_since: text(f[2]).unwrap_or_default(),
+                                    previous_stage: text(f[3]),
+                                    r: int(f[4])?,
+                                    f: int(f[5])?,
+                                    m: int(f[6])?,
+                                    rfm_class: text(f[7]),
+                                    value_class: text(f[8]),
+                                    scored_on: text(f[9]),
+                                });
+                            }
+                            if n < PACK {
+                                break;
+                            }
+                            after = last;
+                        }
+                        if ok {
+                            return Ok(out);
+                        }
+                    }
                     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {INTEL_COLUMNS} FROM member_segments WHERE workspace_id = $1"
                     )))
@@ -624,8 +1017,18 @@ macro_rules! impl_segments {
                         push_ids(&mut q, &refs);
                     }
                     q.push(" ORDER BY m.id LIMIT ").push_bind(limit);
-                    let rows = q.build().fetch_all(self.reader()).await?;
-                    let mut out: Vec<IndexSource> = rows.iter().map(source_from).collect::<Result<_>>()?;
+                    let packed = if ids.is_none() && <$Db as sqlx::Database>::NAME == "SQLite" {
+                        index_page_packed(self.reader(), workspace_id, after.unwrap_or(""), limit).await?
+                    } else {
+                        None
+                    };
+                    let mut out: Vec<IndexSource> = match packed {
+                        Some(out) => out,
+                        None => {
+                            let rows = q.build().fetch_all(self.reader()).await?;
+                            rows.iter().map(source_from).collect::<Result<_>>()?
+                        }
+                    };
                     let (Some(first), Some(last)) = (out.first(), out.last()) else {
                         return Ok(out);
                     };

@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::workspace::Workspace;
 
 /// Members loaded per query while (re)building.
-const PAGE: i64 = 20_000;
+const PAGE: i64 = 50_000;
 /// More touched members than this and a rebuild is cheaper than catching up.
 const CATCH_UP_MAX: i64 = 100_000;
 
@@ -39,6 +39,9 @@ struct Loaded {
 #[derive(Default, Clone)]
 pub struct IndexCache {
     inner: Arc<RwLock<HashMap<String, Arc<RwLock<Loaded>>>>>,
+    /// Held while a full load runs, so that requests arriving meanwhile (e.g. during the
+    /// load `serve` starts at startup) wait for it instead of starting another.
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Converts a stored member into the row segments are evaluated over.
@@ -154,6 +157,11 @@ impl IndexCache {
 
     /// Loads the workspace's index from the database, replacing any held.
     pub async fn rebuild(&self, store: &dyn Store, ws: &Workspace) -> Result<usize> {
+        let _loading = self.loading.lock().await;
+        self.load_locked(store, ws).await
+    }
+
+    async fn load_locked(&self, store: &dyn Store, ws: &Workspace) -> Result<usize> {
         let loaded = load_all(store, ws).await?;
         let n = loaded.index.len();
         self.inner
@@ -166,7 +174,11 @@ impl IndexCache {
     /// Brings the index up to date with what was committed since it last looked.
     pub async fn refresh(&self, store: &dyn Store, ws: &Workspace) -> Result<()> {
         let Some(slot) = self.slot(ws).await else {
-            self.rebuild(store, ws).await?;
+            // Wait for a load in progress (started at startup or by another request).
+            let _loading = self.loading.lock().await;
+            if self.slot(ws).await.is_none() {
+                self.load_locked(store, ws).await?;
+            }
             return Ok(());
         };
         let now = store.watermark(&ws.id).await?;
@@ -233,6 +245,25 @@ impl IndexCache {
         let loaded = slot.read().await;
         let ctx = EvalContext::new(as_of, &events);
         Ok(f(&loaded.index, &ctx))
+    }
+
+    /// Starts loading the workspace's index in the background (what `serve` does at
+    /// startup); queries arriving before it is ready wait for it.
+    pub fn warm(&self, store: Arc<dyn Store>, ws: Workspace) {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            match cache.refresh(store.as_ref(), &ws).await {
+                Ok(()) => tracing::info!(
+                    workspace = %ws.id,
+                    ms = t.elapsed().as_millis() as u64,
+                    "segment index loaded"
+                ),
+                Err(e) => {
+                    tracing::warn!(workspace = %ws.id, error = %e, "segment index load failed")
+                }
+            }
+        });
     }
 
     /// `(members, bytes)` of the workspace's index, if loaded.

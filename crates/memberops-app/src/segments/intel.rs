@@ -98,8 +98,23 @@ impl RfmRow {
 }
 
 fn parse_day(s: &Option<String>) -> Option<NaiveDate> {
-    s.as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    s.as_deref().and_then(day_of)
+}
+
+/// `YYYY-MM-DD` without the general format parser (a million of these per recompute).
+fn day_of(d: &str) -> Option<NaiveDate> {
+    let b = d.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let y = i32::try_from(num(0..4)?).ok()?;
+        NaiveDate::from_ymd_opt(y, num(5..7)?, num(8..10)?)
+    } else {
+        NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+    }
 }
 
 fn zone(name: &str, ws: &Workspace) -> Tz {
@@ -154,6 +169,17 @@ pub async fn compute(
     let mut facts = store.facts_as_of(&ws.id, &day, cutoff - 1).await?;
     facts.sort_unstable_by(|a, b| a.external_id.cmp(&b.external_id));
     let inputs: Vec<RfmInput> = facts.iter().map(rfm_input).collect();
+    // Zones parsed once per distinct name, not once per member.
+    let mut zone_of: HashMap<&str, Tz> = HashMap::new();
+    let tzs: Vec<Tz> = facts
+        .iter()
+        .map(|f| {
+            *zone_of
+                .entry(f.time_zone.as_str())
+                .or_insert_with(|| zone(&f.time_zone, ws))
+        })
+        .collect();
+    drop(zone_of);
     let model = RfmModel::fit(&inputs, as_of, &settings.rfm).map_err(seg_err)?;
     settings.lifecycle.validate().map_err(seg_err)?;
 
@@ -169,8 +195,8 @@ pub async fn compute(
         }
         let values: Vec<ValueInput> = facts
             .iter()
-            .map(|f| {
-                let tz = zone(&f.time_zone, ws);
+            .zip(&tzs)
+            .map(|(f, &tz)| {
                 let (checkins, carts) = counts.get(&f.member_id).copied().unwrap_or_default();
                 ValueInput {
                     member_id: f.member_id.clone(),
@@ -193,16 +219,16 @@ pub async fn compute(
     let exp = ws.currency.exponent();
     let mut rows = Vec::with_capacity(facts.len());
     let mut stages = Vec::with_capacity(facts.len());
-    for (i, f) in facts.iter().enumerate() {
-        let tz = zone(&f.time_zone, ws);
+    for (i, f) in facts.into_iter().enumerate() {
+        let tz = tzs[i];
         let score = model.score(&inputs[i]);
-        let st = stage(&lifecycle_facts(f, tz, as_of), as_of, &settings.lifecycle);
+        let st = stage(&lifecycle_facts(&f, tz, as_of), as_of, &settings.lifecycle);
         stages.push(st);
         rows.push(RfmRow {
-            member_id: f.external_id.clone(),
-            internal_id: f.member_id.clone(),
-            first_order_at: f.first_order_day.clone(),
-            last_order_at: f.last_order_day.clone(),
+            member_id: f.external_id,
+            internal_id: f.member_id,
+            first_order_at: f.first_order_day,
+            last_order_at: f.last_order_day,
             orders: f.orders,
             order_days: f.order_days,
             monetary: format_minor(f.monetary, exp),

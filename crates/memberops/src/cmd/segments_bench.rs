@@ -126,6 +126,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 days.len() as i64,
                 paid,
                 ms(active),
+                last.map(|d| d.format("%Y-%m-%d").to_string()),
             ));
         }
         let mut q = QueryBuilder::<sqlx::Sqlite>::new(
@@ -149,7 +150,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         q.build().execute(&mut *tx).await?;
         let mut q = QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO member_stats (member_id, workspace_id, first_order_at, last_order_at, order_count, order_days, \
-             paid_minor, refunded_minor, last_active_at, event_count) ",
+             paid_minor, refunded_minor, last_active_at, event_count, last_order_date) ",
         );
         q.push_values(&stats, |mut b, s| {
             b.push_bind(s.0.clone())
@@ -161,7 +162,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .push_bind(s.5)
                 .push_bind(0i64)
                 .push_bind(s.6)
-                .push_bind(s.3 + 1);
+                .push_bind(s.3 + 1)
+                .push_bind(s.7.clone());
         });
         q.build().execute(&mut *tx).await?;
         for oc in orders.chunks(500) {

@@ -53,6 +53,9 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, db = %redact(db), "MemberOps listening");
     let state = AppState::new(store.clone());
+    // The segment index loads in the background; segment queries wait for it.
+    let ws = super::default_workspace(state.store.as_ref()).await?;
+    state.segments.warm(state.store.clone(), ws);
     let cancel = tokio_util::sync::CancellationToken::new();
     let worker = if args.no_worker {
         None
