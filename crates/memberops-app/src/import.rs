@@ -18,7 +18,7 @@ use crate::ingest::{BatchOptions, RowStatus, apply_batch};
 use crate::workspace::Workspace;
 
 /// Events per transaction during imports.
-pub const IMPORT_BATCH: usize = 20_000;
+pub const IMPORT_BATCH: usize = 10_000;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportSummary {
