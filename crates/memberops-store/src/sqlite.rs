@@ -14,6 +14,31 @@ pub struct SqliteStore {
     readers: SqlitePool,
 }
 
+/// Every half second, a passive checkpoint from a reader connection: it copies committed
+/// WAL frames into the database without taking the write lock, so commits stay short.
+/// Ends when the pool is closed.
+fn spawn_checkpointer(pool: SqlitePool) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    handle.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !pool.is_closed() {
+            tick.tick().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    break;
+                }
+                tracing::debug!(error = %e, "background checkpoint failed");
+            }
+        }
+    });
+}
+
 impl SqliteStore {
     const BACKEND: crate::Backend = crate::Backend::Sqlite;
 
@@ -34,25 +59,35 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536")
-            // Checkpoint every ~32 MiB of WAL instead of every 4 MiB: one event batch dirties
-            // thousands of member-keyed pages, and a page changed by several batches is then
-            // copied into the database once.
-            .pragma("wal_autocheckpoint", "8192")
             // Rows cross from SQLite's worker thread to the task in a bounded channel; the
             // default of 50 makes a 10,000-row read wait on 200 thread hand-offs.
             .row_buffer_size(4096);
+        // Checkpoints run in the background (below), not in the commit that crosses the
+        // threshold: a checkpoint copies the WAL into the database and syncs it, which would
+        // stall the one writer and every request queued behind it. The writer's own
+        // auto-checkpoint stays as a bound (~256 MiB of WAL) should the background fall behind.
+        let writer_opts = if path == ":memory:" {
+            opts.clone()
+        } else {
+            opts.clone()
+                .pragma("wal_autocheckpoint", "65536")
+                // Once reset, a WAL that grew during a bulk load shrinks back to 64 MiB.
+                .pragma("journal_size_limit", "67108864")
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
-            .connect_with(opts.clone())
+            .connect_with(writer_opts)
             .await?;
         let readers = if path == ":memory:" {
             writer.clone()
         } else {
-            SqlitePoolOptions::new()
+            let readers = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
-                .await?
+                .await?;
+            spawn_checkpointer(readers.clone());
+            readers
         };
         Ok(SqliteStore { writer, readers })
     }
