@@ -10,7 +10,8 @@ macro_rules! impl_coupons {
             use memberops_core::time::Millis;
             use sqlx::{QueryBuilder, Row};
 
-            use super::{$Store, $Tx};
+            // `prefix WHERE workspace_id = … AND column IN (…)`, shared with the core SQL.
+            use super::{$Store, $Tx, in_list};
             use crate::coupons::*;
             use crate::error::Result;
             use crate::CHUNK;
@@ -117,18 +118,6 @@ macro_rules! impl_coupons {
             }
 
             /// `SELECT … FROM table WHERE workspace_id = ws AND column IN (items)`.
-            fn in_list(prefix: &str, ws: &str, column: &str, items: &[&str]) -> QueryBuilder<$Db> {
-                let mut q = QueryBuilder::<$Db>::new(prefix);
-                q.push(" WHERE workspace_id = ").push_bind(ws.to_owned());
-                q.push(format!(" AND {column} IN ("));
-                let mut sep = q.separated(", ");
-                for it in items {
-                    sep.push_bind((*it).to_owned());
-                }
-                q.push(")");
-                q
-            }
-
             fn push_coupon_values(q: &mut QueryBuilder<$Db>, ws: &str, rows: &[CouponRow]) {
                 q.push_values(rows, |mut b, c| {
                     b.push_bind(ws.to_owned())
