@@ -263,6 +263,8 @@ impl Plan {
                 refunds.push((o.row.order_id, o.row.refunded_minor));
             }
         }
+        // In key order, each page of the orders key is visited once per batch.
+        new_orders.sort_unstable_by(|a, b| a.order_id.cmp(&b.order_id));
         tx.insert_orders(&new_orders).await?;
         tx.set_refunded(&refunds).await?;
         lap("orders");
@@ -281,6 +283,7 @@ impl Plan {
             }
             rows.push((id.clone(), row));
         }
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         tx.save_stats(&rows).await?;
         lap("save_stats");
         tx.refresh_order_stats(&recompute).await?;

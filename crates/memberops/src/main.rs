@@ -3,7 +3,8 @@
 mod cmd;
 
 // glibc's allocator spends much of the ingest path consolidating free lists (seen with
-// perf); mimalloc does not.
+// perf); mimalloc does not. Its `override` feature also routes the bundled SQLite's
+// malloc/free (about a tenth of ingest CPU) through mimalloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -25,9 +25,12 @@ pub struct IngestArgs {
     members: usize,
     #[arg(long, default_value_t = 10_000)]
     batch: usize,
-    /// Where the two database files go (emptied first).
+    /// Where the database files go (emptied first).
     #[arg(long, default_value = "bench/out")]
     dir: PathBuf,
+    /// Skip the run with the loyalty program active (quicker iterations on the bare path).
+    #[arg(long)]
+    skip_loyalty: bool,
 }
 
 pub async fn run(c: Command) -> anyhow::Result<()> {
@@ -104,7 +107,11 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     // MemberOps: validation, idempotency, members, orders and aggregates; the loyalty
     // program switched off, then the same events with the default program active.
     let (ours, ours_cpu, counts) = ours_ingest(&a, "memberops.db", false).await?;
-    let (loyal, loyal_cpu, _) = ours_ingest(&a, "loyalty.db", true).await?;
+    let loyalty = if a.skip_loyalty {
+        None
+    } else {
+        Some(ours_ingest(&a, "loyalty.db", true).await?)
+    };
 
     let rate = |d: Duration| a.events as f64 / d.as_secs_f64();
     let per_cpu = |c: f64| {
@@ -148,18 +155,20 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         "",
         per_cpu(ours_cpu) / per_cpu(indexed_cpu)
     );
-    println!(
-        "with loyalty program: {:>12.0} {:>10.2} {:>14.0}",
-        rate(loyal),
-        loyal.as_secs_f64(),
-        per_cpu(loyal_cpu)
-    );
-    println!(
-        "ratio loyalty/plain:  {:>12.2} {:>10} {:>14.2}",
-        rate(loyal) / rate(ours),
-        "",
-        per_cpu(loyal_cpu) / per_cpu(ours_cpu)
-    );
+    if let Some((loyal, loyal_cpu, _)) = loyalty {
+        println!(
+            "with loyalty program: {:>12.0} {:>10.2} {:>14.0}",
+            rate(loyal),
+            loyal.as_secs_f64(),
+            per_cpu(loyal_cpu)
+        );
+        println!(
+            "ratio loyalty/plain:  {:>12.2} {:>10} {:>14.2}",
+            rate(loyal) / rate(ours),
+            "",
+            per_cpu(loyal_cpu) / per_cpu(ours_cpu)
+        );
+    }
     println!(
         "stored: {} members, {} events, {} orders",
         counts.members, counts.events, counts.orders
