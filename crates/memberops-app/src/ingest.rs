@@ -16,7 +16,9 @@ use memberops_core::id;
 use memberops_core::member::Profile;
 use memberops_core::time::{Millis, When, now_millis};
 use memberops_core::{FieldError, Invalid};
-use memberops_store::{MemberRecord, MemberRef, NewEvent, OrderRow, StatsRow, Store, WriteTx};
+use memberops_store::{
+    MemberRecord, MemberRef, NewEvent, OrderRow, StatsAddition, StatsRow, Store, WriteTx,
+};
 use serde::Serialize;
 
 use crate::error::Result;
@@ -268,34 +270,52 @@ impl Plan {
         tx.insert_orders(&new_orders).await?;
         tx.set_refunded(&refunds).await?;
         lap("orders");
-        // Aggregates: applied as deltas to the stored rows (one read and one write per
-        // member); members whose orders changed in ways a delta cannot follow (refunds,
-        // orders older than the last order day) are then recomputed from their orders.
-        let ids: Vec<&str> = self.deltas.keys().map(String::as_str).collect();
-        let mut stats: HashMap<String, StatsRow> = tx.load_stats(&ids).await?.into_iter().collect();
-        lap("load_stats");
-        let mut recompute: Vec<&str> = Vec::new();
-        let mut rows = Vec::with_capacity(self.deltas.len());
-        for (id, delta) in &self.deltas {
-            let mut row = stats.remove(id).unwrap_or_default();
-            if !delta.apply(&mut row) {
-                recompute.push(id);
+        // Aggregates: each member's delta is added to the stored row in SQL (one write per
+        // member, no read); members new to the aggregates are inserted whole. Members whose
+        // orders changed in ways a delta cannot follow (refunds, orders older than the last
+        // order day) are then recomputed from their orders.
+        let mut additions: Vec<StatsAddition> = Vec::with_capacity(self.deltas.len());
+        let mut recompute: HashSet<String> = HashSet::new();
+        for (id, delta) in self.deltas {
+            let mut add = StatsRow::default();
+            let incremental = delta.apply(&mut add);
+            if !incremental {
+                recompute.insert(id.clone());
             }
-            rows.push((id.clone(), row));
+            additions.push(StatsAddition {
+                member_id: id,
+                add,
+                first_order_date: incremental
+                    .then(|| delta.orders.iter().map(|o| &o.1).min().cloned())
+                    .flatten(),
+            });
         }
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        tx.save_stats(&rows).await?;
+        additions.sort_unstable_by(|a, b| a.member_id.cmp(&b.member_id));
+        let mut rows: HashMap<String, StatsRow> =
+            tx.add_to_stats(&additions).await?.into_iter().collect();
+        lap("add_stats");
+        let mut fresh = Vec::new();
+        for a in additions {
+            match rows.get(&a.member_id) {
+                Some(row) if row.order_days < 0 => {
+                    recompute.insert(a.member_id);
+                }
+                Some(_) => {}
+                None => fresh.push((a.member_id, a.add)),
+            }
+        }
+        tx.save_stats(&fresh).await?;
+        rows.extend(fresh);
         lap("save_stats");
+        let mut recompute: Vec<&str> = recompute.iter().map(String::as_str).collect();
+        recompute.sort_unstable();
         tx.refresh_order_stats(&recompute).await?;
-        let refreshed: HashMap<String, StatsRow> = if recompute.is_empty() {
-            HashMap::new()
-        } else {
-            tx.load_stats(&recompute).await?.into_iter().collect()
-        };
+        if !recompute.is_empty() {
+            rows.extend(tx.load_stats(&recompute).await?);
+        }
         lap("refresh_stats");
         let mut members = BatchMembers::with_capacity(rows.len());
         for (id, row) in rows {
-            let stats = refreshed.get(&id).cloned().unwrap_or(row);
             let (time_zone, registered_at) = self
                 .profiles
                 .get(&id)
@@ -306,7 +326,7 @@ impl Plan {
                 MemberNow {
                     time_zone,
                     registered_at,
-                    stats,
+                    stats: row,
                 },
             );
         }

@@ -121,6 +121,11 @@ pub trait WriteTx: LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + Send {
     async fn load_stats(&mut self, member_ids: &[&str]) -> Result<Vec<(String, StatsRow)>>;
     /// Writes whole aggregate rows, `(member_id, stats)`.
     async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()>;
+    /// Adds a batch's aggregates to the stored rows without reading them first, and returns
+    /// the updated rows. Members without a stored row are absent from the answer; a row
+    /// whose new order days cannot be counted incrementally comes back with
+    /// `order_days == -1` and must be recomputed ([`WriteTx::refresh_order_stats`]).
+    async fn add_to_stats(&mut self, rows: &[StatsAddition]) -> Result<Vec<(String, StatsRow)>>;
     /// Recomputes the order aggregates of these members from their orders: the exact
     /// answer whatever order events arrived in (used after refunds and late orders).
     async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()>;

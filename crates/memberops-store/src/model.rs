@@ -85,6 +85,16 @@ pub struct StatsRow {
     pub last_order_date: Option<String>,
 }
 
+/// What one batch adds to one member's aggregates: `add` holds the batch's own orders and
+/// events as if the member had no others (counts, sums, first and last order, distinct
+/// order days, last order day); `first_order_date` is the local day of its earliest order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsAddition {
+    pub member_id: String,
+    pub add: StatsRow,
+    pub first_order_date: Option<String>,
+}
+
 impl MemberRecord {
     pub fn into_member(self, stats: StatsRow) -> Member {
         let p = self.profile;
