@@ -523,6 +523,7 @@ async fn plan(
                 channel,
             } => {
                 let (paid_at, day) = ev.when.resolve(slot.tz);
+                let day = iso_day(day);
                 plan.orders.insert(
                     order_id.clone(),
                     OrderState {
@@ -531,7 +532,7 @@ async fn plan(
                             order_id: order_id.clone(),
                             member_id: slot.id.clone(),
                             paid_at,
-                            local_date: day.format("%Y-%m-%d").to_string(),
+                            local_date: day.clone(),
                             amount_minor: amount.minor,
                             refunded_minor: 0,
                             currency: amount.currency.code().to_owned(),
@@ -543,8 +544,7 @@ async fn plan(
                     },
                 );
                 let d = plan.deltas.entry(slot.id.clone()).or_default();
-                d.orders
-                    .push((paid_at, day.format("%Y-%m-%d").to_string(), amount.minor));
+                d.orders.push((paid_at, day, amount.minor));
             }
             Effect::OrderRefunded { order_id, amount } => {
                 if let Some(order) = plan.orders.get_mut(order_id) {
@@ -585,6 +585,12 @@ async fn plan(
         });
     }
     Ok(plan)
+}
+
+/// `YYYY-MM-DD`, without chrono's format-string interpreter (twice per order event).
+fn iso_day(day: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 /// What one batch adds to one member's aggregates.
@@ -676,4 +682,19 @@ fn check_order_effect(
 fn reject(result: &mut RowResult, code: &str, message: impl Into<String>) {
     result.status = RowStatus::Rejected;
     result.error = Some(RowError::new(code, message));
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Days, NaiveDate};
+
+    #[test]
+    fn iso_day_matches_chrono_for_every_day_of_four_centuries() {
+        let mut day = NaiveDate::from_ymd_opt(1800, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(2200, 12, 31).unwrap();
+        while day <= end {
+            assert_eq!(super::iso_day(day), day.format("%Y-%m-%d").to_string());
+            day = day + Days::new(1);
+        }
+    }
 }

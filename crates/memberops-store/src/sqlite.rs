@@ -39,6 +39,18 @@ fn spawn_checkpointer(pool: SqlitePool) {
     });
 }
 
+/// The writer's page cache in KiB: `MEMBEROPS_SQLITE_CACHE_MIB` (default 64). A larger cache
+/// keeps more of the member-keyed indexes that every batch touches in memory; it also
+/// raises the process's resident memory by as much.
+fn writer_cache_kib() -> u64 {
+    std::env::var("MEMBEROPS_SQLITE_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|mib| *mib > 0)
+        .unwrap_or(64)
+        .saturating_mul(1024)
+}
+
 impl SqliteStore {
     const BACKEND: crate::Backend = crate::Backend::Sqlite;
 
@@ -70,6 +82,7 @@ impl SqliteStore {
             opts.clone()
         } else {
             opts.clone()
+                .pragma("cache_size", format!("-{}", writer_cache_kib()))
                 .pragma("wal_autocheckpoint", "65536")
                 // Once reset, a WAL that grew during a bulk load shrinks back to 64 MiB.
                 .pragma("journal_size_limit", "67108864")
