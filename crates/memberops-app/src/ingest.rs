@@ -690,8 +690,8 @@ mod tests {
 
     #[test]
     fn iso_day_matches_chrono_for_every_day_of_four_centuries() {
-        let mut day = NaiveDate::from_ymd_opt(1800, 1, 1).unwrap();
-        let end = NaiveDate::from_ymd_opt(2200, 12, 31).unwrap();
+        let mut day = NaiveDate::from_ymd_opt(1800, 1, 1).expect("valid date");
+        let end = NaiveDate::from_ymd_opt(2200, 12, 31).expect("valid date");
         while day <= end {
             assert_eq!(super::iso_day(day), day.format("%Y-%m-%d").to_string());
             day = day + Days::new(1);
