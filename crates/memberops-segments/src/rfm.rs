@@ -27,7 +27,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::SegmentError;
+use crate::error::{Problems, SegmentError};
 
 /// What one member's RFM is computed from. Dates are local calendar days in the member's
 /// zone.
@@ -51,7 +51,7 @@ impl RfmInput {
 }
 
 /// Which count is the F in RFM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FrequencyBasis {
     /// Number of orders.
@@ -62,7 +62,7 @@ pub enum FrequencyBasis {
 }
 
 /// How scores are assigned.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Scoring {
     /// Rank-based quintiles over buyers (see the module docs).
@@ -77,7 +77,7 @@ pub enum Scoring {
 }
 
 /// The reference each score is compared with to call it high or low.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ClassBasis {
     #[default]
@@ -90,32 +90,47 @@ pub enum ClassBasis {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RfmConfig {
+    /// `orders` (default) or `order_days`.
     pub frequency: FrequencyBasis,
+    /// `{"kind": "quintiles"}` (default) or `{"kind": "thresholds", "r": [4 ascending
+    /// days], "f": [4 ascending counts ≥ 1], "m": [4 ascending minor units ≥ 1]}`.
     pub scoring: Scoring,
+    /// `{"kind": "mean_score"}` (default), `{"kind": "mean_value"}` or
+    /// `{"kind": "score_threshold", "r": 1..=5, "f": …, "m": …}`.
     pub class_basis: ClassBasis,
 }
 
 impl RfmConfig {
     pub fn validate(&self) -> Result<(), SegmentError> {
+        Problems::first(|p| self.check(p))
+    }
+
+    /// Cut points ascending (R in days, at least 0; F and M at least 1), score thresholds
+    /// 1..=5.
+    pub(crate) fn check(&self, p: &mut Problems<'_>) {
         if let Scoring::Thresholds { r, f, m } = &self.scoring {
-            for (name, cuts) in [("scoring.r", r), ("scoring.f", f), ("scoring.m", m)] {
-                if cuts.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(SegmentError::config(name, "cut points must be ascending"));
+            for (name, cuts, min) in [
+                ("scoring.r", r, 0),
+                ("scoring.f", f, 1),
+                ("scoring.m", m, 1),
+            ] {
+                if cuts.iter().any(|&c| c < min) {
+                    p.add(name, format!("cut points must be at least {min}"));
+                } else if cuts.windows(2).any(|w| w[0] >= w[1]) {
+                    p.add(name, "cut points must be strictly ascending");
                 }
             }
         }
-        if let ClassBasis::ScoreThreshold { r, f, m } = self.class_basis
-            && [r, f, m].iter().any(|s| !(1..=5).contains(s))
-        {
-            return Err(SegmentError::config(
-                "class_basis",
-                "score thresholds are 1..=5",
-            ));
+        if let ClassBasis::ScoreThreshold { r, f, m } = self.class_basis {
+            for (name, s) in [("r", r), ("f", f), ("m", m)] {
+                if !(1..=5).contains(&s) {
+                    p.add(&format!("class_basis.{name}"), "score thresholds are 1..=5");
+                }
+            }
         }
-        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::SegmentError;
+use crate::error::{Problems, SegmentError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,17 +91,21 @@ impl ValueClass {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ValueClassRules {
     /// Top share that is VIP, in basis points (500 = 5%).
     pub vip_bp: u32,
     /// The next share that is large.
     pub large_bp: u32,
-    /// The next share that is medium; the rest is small.
+    /// The next share that is medium; the rest is small. The three shares add up to at
+    /// most 10000 (100%), each at least 1.
     pub medium_bp: u32,
+    /// Prospect grade A at this engagement score (0–100) or more…
     pub a_min: u32,
+    /// …B at this (less than `a_min`)…
     pub b_min: u32,
+    /// …C at this (less than `b_min`); below it, D.
     pub c_min: u32,
 }
 
@@ -120,19 +124,37 @@ impl Default for ValueClassRules {
 
 impl ValueClassRules {
     pub fn validate(&self) -> Result<(), SegmentError> {
-        if self.vip_bp + self.large_bp + self.medium_bp > 10_000 {
-            return Err(SegmentError::config(
-                "vip_bp",
-                "vip, large and medium shares add up to more than 100%",
-            ));
+        Problems::first(|p| self.check(p))
+    }
+
+    /// Each share at least 1 basis point and together at most 100%; grade minimums
+    /// descending from at most 100 (the highest engagement score).
+    pub(crate) fn check(&self, p: &mut Problems<'_>) {
+        for (name, bp) in [
+            ("vip_bp", self.vip_bp),
+            ("large_bp", self.large_bp),
+            ("medium_bp", self.medium_bp),
+        ] {
+            if bp == 0 {
+                p.add(name, "a share is at least 1 basis point (0.01%)");
+            }
         }
-        if !(self.a_min > self.b_min && self.b_min > self.c_min) {
-            return Err(SegmentError::config(
-                "a_min",
-                "grade minimums must satisfy a_min > b_min > c_min",
-            ));
+        let total = u64::from(self.vip_bp) + u64::from(self.large_bp) + u64::from(self.medium_bp);
+        if total > 10_000 {
+            p.add(
+                "medium_bp",
+                "vip, large and medium shares add up to more than 100% (10000 basis points)",
+            );
         }
-        Ok(())
+        if self.a_min > 100 {
+            p.add("a_min", "engagement scores are 0..=100");
+        }
+        if self.a_min <= self.b_min {
+            p.add("b_min", "must be less than a_min");
+        }
+        if self.b_min <= self.c_min {
+            p.add("c_min", "must be less than b_min");
+        }
     }
 }
 

@@ -8,25 +8,18 @@ use chrono_tz::Tz;
 use memberops_core::event::CHECKIN;
 use memberops_core::money::format_minor;
 use memberops_core::time::Millis;
-use memberops_segments::lifecycle::{LifecycleFacts, LifecycleRules, Stage, stage};
-use memberops_segments::rfm::{RfmClass, RfmConfig, RfmInput, RfmModel};
+use memberops_segments::lifecycle::{LifecycleFacts, Stage, stage};
+use memberops_segments::rfm::{RfmClass, RfmInput, RfmModel};
 use memberops_segments::row::local_day;
-use memberops_segments::value_class::{ValueClass, ValueClassRules, ValueClassifier, ValueInput};
+use memberops_segments::value_class::{ValueClass, ValueClassifier, ValueInput};
 use memberops_store::{IntelRow, MemberFacts, NewEvent, Store, Transition, WriteTx};
 use serde::Serialize;
 
+use super::settings::{self, Settings};
 use super::{LIFECYCLE_CHANGED, seg_err};
 use crate::error::Result;
 use crate::hooks::{AppliedEvent, BatchMembers};
 use crate::workspace::Workspace;
-
-/// The rules the intelligence is computed with (seed defaults).
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub rfm: RfmConfig,
-    pub lifecycle: LifecycleRules,
-    pub value: ValueClassRules,
-}
 
 /// Cart events counted for prospects' engagement.
 pub const CART_EVENT: &str = "cart.added";
@@ -314,7 +307,8 @@ pub async fn on_events(
     }
     let mut ids: Vec<&str> = cause.keys().copied().collect();
     ids.sort_unstable();
-    let rules = LifecycleRules::default();
+    let settings = settings::for_batch(tx, ws).await?;
+    let rules = &settings.lifecycle;
     let old: HashMap<String, IntelRow> = tx
         .intel_rows(&ids)
         .await?
@@ -334,7 +328,7 @@ pub async fn on_events(
             orders: u32::try_from(s.order_count).unwrap_or(u32::MAX),
             monetary: s.paid_minor - s.refunded_minor,
         };
-        let st = stage(&lf, today, &rules);
+        let st = stage(&lf, today, rules);
         let prev = old.get(member_id);
         if prev.is_some_and(|p| p.stage == st.code()) {
             continue;
