@@ -277,3 +277,86 @@ async fn churn_factor_comes_from_the_settings(app: TestApp) {
     assert_eq!(warned("&factor=2").await, 1);
 }
 both!(churn_factor_comes_from_the_settings);
+
+async fn recompute_stores_what_the_report_says(app: TestApp) {
+    app.batch(json!([
+        reg("a", "2026-01-01T00:00:00Z"),
+        reg("b", "2026-01-01T00:00:00Z"),
+        reg("c", "2026-01-01T00:00:00Z"),
+        reg("n", "2026-01-01T00:00:00Z"),
+        paid("a1", "a", "100", "2026-01-10T09:00:00Z"),
+        paid("a2", "a", "50", "2026-02-20T10:00:00Z"),
+        paid("a3", "a", "400", "2026-02-25T10:00:00Z"),
+        paid("b1", "b", "10", "2026-01-05T10:00:00Z"),
+        paid("c1", "c", "30", "2026-02-05T10:00:00Z"),
+    ]))
+    .await;
+    let day = "2026-03-01";
+    let check = |expect_value: [&'static str; 4]| {
+        let app = &app;
+        async move {
+            let (_, report) = app.get(&format!("/v1/reports/rfm?as_of={day}")).await;
+            for (row, value) in report["data"]
+                .as_array()
+                .expect("rows")
+                .iter()
+                .zip(expect_value)
+            {
+                let id = row["member_id"].as_str().expect("id");
+                let (s, g) = app.get(&format!("/v1/members/{id}/intelligence")).await;
+                assert_eq!(s, StatusCode::OK, "{g}");
+                for (stored, reported) in [
+                    ("r_score", "r_score"),
+                    ("f_score", "f_score"),
+                    ("m_score", "m_score"),
+                    ("rfm_class", "rfm_class"),
+                    ("stage", "lifecycle_stage"),
+                ] {
+                    assert_eq!(g[stored], row[reported], "{id} {stored}: {g} vs {row}");
+                }
+                assert_eq!(g["value_class"], value, "{id}: {g}");
+                assert_eq!(g["scored_on"], day, "{id}: {g}");
+            }
+        }
+    };
+    let (s, first) = app
+        .post("/v1/lifecycle:recompute", json!({"as_of": day}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!(first["members"], 4, "{first}");
+    // Of 3 customers, a spends most (none above: VIP), c has one above (33%: medium), b
+    // two (67%: small); n never bought and was last seen 59 days ago (engagement 10: D).
+    check(["vip", "small", "medium", "prospect_d"]).await;
+    assert_eq!(
+        first["stages"],
+        json!({"mature": 1, "growing": 2, "new": 1}),
+        "{first}"
+    );
+
+    // New cut points change scores but no stage: rows are rewritten, no transition.
+    saved(
+        &app,
+        json!({"rfm": {"scoring": {"kind": "thresholds", "r": [3, 10, 30, 60], "f": [1, 2, 3, 5], "m": [1000, 5000, 20000, 50000]}},
+               "value": {"vip_bp": 1, "large_bp": 1, "medium_bp": 1}}),
+    )
+    .await;
+    let (s, second) = app
+        .post("/v1/lifecycle:recompute", json!({"as_of": day}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{second}");
+    assert_eq!(second["transitions"], 0, "{second}");
+    assert_eq!(second["updated"], 3, "{second}");
+    check(["vip", "small", "small", "prospect_d"]).await;
+    let (_, a) = app.get("/v1/members/a/intelligence").await;
+    // 4 days since the last order (≤ 10: 4), 3 orders (≥ 1, 2, 3: 4), 550.00 (≥ 500: 5).
+    assert_eq!(
+        (&a["r_score"], &a["f_score"], &a["m_score"]),
+        (&json!(4), &json!(4), &json!(5))
+    );
+    // Nothing left to change.
+    let (_, third) = app
+        .post("/v1/lifecycle:recompute", json!({"as_of": day}))
+        .await;
+    assert_eq!(third["updated"], 0, "{third}");
+}
+both!(recompute_stores_what_the_report_says);

@@ -112,17 +112,17 @@ async fn rfm_report(
     let d = as_of(&q.as_of, &auth.ws)?;
     let store = state.store.as_ref();
     let rules = seg::settings::in_force(store, &auth.ws).await?;
-    let c = seg::compute(store, &auth.ws, d, &rules, false).await?;
+    let rows = seg::compute(store, &auth.ws, d, &rules).await?;
     if q.format.as_deref() == Some("csv") {
         let body = csv_bytes(
             &seg::intel::RFM_COLUMNS,
-            c.rows.iter().map(|r| r.csv_record().to_vec()),
+            rows.iter().map(|r| r.csv_record().to_vec()),
         );
         return Ok(csv_response("rfm.csv", body));
     }
     Ok(Json(RfmReport {
         as_of: d.format("%Y-%m-%d").to_string(),
-        data: c.rows,
+        data: rows,
     })
     .into_response())
 }

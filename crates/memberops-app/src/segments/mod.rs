@@ -123,8 +123,8 @@ pub async fn member_rfm(
 ) -> Result<RfmRow> {
     let m = crate::members::get(store, ws, id).await?;
     let settings = settings::in_force(store, ws).await?;
-    let c = compute(store, ws, as_of, &settings, false).await?;
-    c.rows
+    compute(store, ws, as_of, &settings)
+        .await?
         .into_iter()
         .find(|r| r.internal_id == m.id)
         .ok_or(AppError::NotFound {

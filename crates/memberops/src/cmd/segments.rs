@@ -90,7 +90,7 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
         anyhow::bail!("--format is csv or json");
     }
     let rules = settings::in_force(store.as_ref(), &ws).await?;
-    let c = seg::compute(store.as_ref(), &ws, as_of, &rules, false).await?;
+    let rows = seg::compute(store.as_ref(), &ws, as_of, &rules).await?;
     let out: Box<dyn Write> = match &args.output {
         Some(p) => {
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
@@ -101,20 +101,20 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     if args.format == "csv" {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(seg::intel::RFM_COLUMNS)?;
-        for r in &c.rows {
+        for r in &rows {
             w.write_record(r.csv_record())?;
         }
         w.flush()?;
     } else {
         writeln!(out, "[")?;
-        for (i, r) in c.rows.iter().enumerate() {
-            let sep = if i + 1 < c.rows.len() { "," } else { "" };
+        for (i, r) in rows.iter().enumerate() {
+            let sep = if i + 1 < rows.len() { "," } else { "" };
             writeln!(out, "{}{sep}", serde_json::to_string(r)?)?;
         }
         writeln!(out, "]")?;
     }
     out.flush()?;
-    eprintln!("{} members as of {}", c.rows.len(), args.as_of);
+    eprintln!("{} members as of {}", rows.len(), args.as_of);
     Ok(())
 }
 
