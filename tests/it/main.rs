@@ -11,6 +11,7 @@ mod api_basics;
 mod coupons;
 mod events;
 mod import;
+mod intelligence;
 mod jobs;
 mod loyalty;
 mod members;

@@ -55,6 +55,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::coupons::router())
         .merge(routes::tracking::router())
         .merge(routes::segments::router())
+        .merge(routes::intelligence::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

@@ -197,8 +197,9 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
             serde_json::to_value(r)
         }
         LIFECYCLE_RECOMPUTE => {
-            use crate::segments::{Settings, recompute, saved};
-            let s = recompute(store, &ws, date, &Settings::default(), now).await?;
+            use crate::segments::{recompute, saved, settings};
+            let intel = settings::in_force(store, &ws).await?;
+            let s = recompute(store, &ws, date, &intel, now).await?;
             let rules = saved::refresh_rules(store, &ws, now).await?;
             let sizes = saved::record_all_sizes(store, &runner.segments, &ws, now).await?;
             serde_json::to_value(serde_json::json!({

@@ -36,7 +36,7 @@ fn main() {
     let as_of_ms: i64 = 1_780_272_000_000;
 
     let inputs: Vec<RfmInput> = (0..n)
-        .map(|i| {
+        .map(|_| {
             let orders = if rng.below(10) < 3 {
                 0
             } else {
@@ -45,7 +45,6 @@ fn main() {
             let last = as_of - Days::new(rng.below(720));
             let first = last - Days::new(rng.below(720));
             RfmInput {
-                member_id: format!("mbr_{i:012}"),
                 first_order: (orders > 0).then_some(first),
                 last_order: (orders > 0).then_some(last),
                 orders,
@@ -69,7 +68,7 @@ fn main() {
     let mut idx = SegmentIndex::new();
     let t = Instant::now();
     for (i, s) in scores.iter().enumerate() {
-        let mut r = MemberRow::new(s.member_id.clone(), chrono_tz::Asia::Shanghai);
+        let mut r = MemberRow::new(format!("mbr_{i:012}"), chrono_tz::Asia::Shanghai);
         r.gender = Some([Gender::Male, Gender::Female][rng.below(2) as usize]);
         r.birthday = NaiveDate::from_ymd_opt(
             1960 + rng.below(45) as i32,

@@ -16,13 +16,16 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::SegmentError;
+use crate::error::{Problems, SegmentError};
 use crate::lifecycle::{Stage, is_decline};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ChurnConfig {
+    /// Overdue when the days since the last order exceed this × the member's typical gap
+    /// (at least 1).
     pub factor: f64,
+    /// Never overdue before this many days since the last order.
     pub min_recency_days: i64,
 }
 
@@ -37,13 +40,16 @@ impl Default for ChurnConfig {
 
 impl ChurnConfig {
     pub fn validate(&self) -> Result<(), SegmentError> {
+        Problems::first(|p| self.check(p))
+    }
+
+    pub(crate) fn check(&self, p: &mut Problems<'_>) {
         if !(self.factor.is_finite() && self.factor >= 1.0) {
-            return Err(SegmentError::config("factor", "must be a number >= 1"));
+            p.add("factor", "must be a number >= 1");
         }
         if self.min_recency_days < 0 {
-            return Err(SegmentError::config("min_recency_days", "must be >= 0"));
+            p.add("min_recency_days", "must be >= 0");
         }
-        Ok(())
     }
 }
 

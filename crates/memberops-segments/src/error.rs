@@ -23,6 +23,9 @@ pub enum SegmentError {
     TreeTooDeep { path: String, max: usize },
     #[error("invalid configuration `{field}`: {msg}")]
     InvalidConfig { field: String, msg: String },
+    /// A settings key that no rule reads (most often a typo).
+    #[error("unknown setting `{field}`")]
+    UnknownSetting { field: String },
     #[error("invalid cursor")]
     InvalidCursor,
 }
@@ -38,6 +41,7 @@ impl SegmentError {
             SegmentError::InvalidTree { .. } => "invalid_tree",
             SegmentError::TreeTooDeep { .. } => "tree_too_deep",
             SegmentError::InvalidConfig { .. } => "invalid_config",
+            SegmentError::UnknownSetting { .. } => "unknown_setting",
             SegmentError::InvalidCursor => "invalid_cursor",
         }
     }
@@ -51,7 +55,20 @@ impl SegmentError {
             | SegmentError::TypeMismatch { path, .. }
             | SegmentError::InvalidTree { path, .. }
             | SegmentError::TreeTooDeep { path, .. } => Some(path),
-            SegmentError::InvalidConfig { .. } | SegmentError::InvalidCursor => None,
+            SegmentError::InvalidConfig { .. }
+            | SegmentError::UnknownSetting { .. }
+            | SegmentError::InvalidCursor => None,
+        }
+    }
+
+    /// Dotted path of the offending setting (`lifecycle.silent_after_days`), for
+    /// configuration errors.
+    pub fn setting(&self) -> Option<&str> {
+        match self {
+            SegmentError::InvalidConfig { field, .. } | SegmentError::UnknownSetting { field } => {
+                Some(field)
+            }
+            _ => None,
         }
     }
 
@@ -59,6 +76,41 @@ impl SegmentError {
         SegmentError::InvalidConfig {
             field: field.to_owned(),
             msg: msg.into(),
+        }
+    }
+}
+
+/// Collects configuration problems, each named by its dotted path under a prefix (empty
+/// for a section checked on its own, `lifecycle` inside the workspace settings).
+pub(crate) struct Problems<'a> {
+    at: &'a str,
+    out: &'a mut Vec<SegmentError>,
+}
+
+impl<'a> Problems<'a> {
+    pub(crate) fn new(at: &'a str, out: &'a mut Vec<SegmentError>) -> Self {
+        Problems { at, out }
+    }
+
+    pub(crate) fn add(&mut self, field: &str, msg: impl Into<String>) {
+        let path = if self.at.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{}.{field}", self.at)
+        };
+        self.out.push(SegmentError::config(&path, msg));
+    }
+
+    /// The first problem found by `check`, for callers that validate one section.
+    pub(crate) fn first(check: impl FnOnce(&mut Problems<'_>)) -> Result<(), SegmentError> {
+        let mut out = Vec::new();
+        check(&mut Problems {
+            at: "",
+            out: &mut out,
+        });
+        match out.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod lifecycle;
 mod parse;
 pub mod rfm;
 pub mod row;
+pub mod settings;
 pub mod tree;
 pub mod value_class;
 
@@ -23,5 +24,6 @@ pub use index::{Page, SegmentIndex};
 pub use lifecycle::{LifecycleFacts, LifecycleRules, Stage, stage, transition};
 pub use rfm::{RfmClass, RfmConfig, RfmInput, RfmModel, RfmScore, score_all};
 pub use row::MemberRow;
+pub use settings::IntelSettings;
 pub use tree::Node;
 pub use value_class::{ValueClass, ValueClassRules, ValueClassifier, ValueInput};

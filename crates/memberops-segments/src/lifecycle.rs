@@ -21,7 +21,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::SegmentError;
+use crate::error::{Problems, SegmentError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,10 +101,12 @@ impl LifecycleFacts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LifecycleRules {
+    /// Silent (沉默期) after this many days without an order or any activity (at least 1).
     pub silent_after_days: i64,
+    /// Churned (流失期) after this many days; greater than `silent_after_days`.
     pub churned_after_days: i64,
     /// Mature when orders are strictly more than this…
     pub mature_orders_over: u32,
@@ -125,19 +127,22 @@ impl Default for LifecycleRules {
 
 impl LifecycleRules {
     pub fn validate(&self) -> Result<(), SegmentError> {
+        Problems::first(|p| self.check(p))
+    }
+
+    pub(crate) fn check(&self, p: &mut Problems<'_>) {
         if self.silent_after_days < 1 {
-            return Err(SegmentError::config(
-                "silent_after_days",
-                "must be at least 1",
-            ));
+            p.add("silent_after_days", "must be at least 1");
         }
         if self.churned_after_days <= self.silent_after_days {
-            return Err(SegmentError::config(
+            p.add(
                 "churned_after_days",
                 "must be greater than silent_after_days",
-            ));
+            );
         }
-        Ok(())
+        if self.mature_spend_over_minor < 0 {
+            p.add("mature_spend_over_minor", "must be at least 0");
+        }
     }
 }
 

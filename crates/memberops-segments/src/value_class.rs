@@ -21,7 +21,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::error::SegmentError;
+use crate::error::{Problems, SegmentError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,17 +91,21 @@ impl ValueClass {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ValueClassRules {
     /// Top share that is VIP, in basis points (500 = 5%).
     pub vip_bp: u32,
     /// The next share that is large.
     pub large_bp: u32,
-    /// The next share that is medium; the rest is small.
+    /// The next share that is medium; the rest is small. The three shares add up to at
+    /// most 10000 (100%), each at least 1.
     pub medium_bp: u32,
+    /// Prospect grade A at this engagement score (0–100) or more…
     pub a_min: u32,
+    /// …B at this (less than `a_min`)…
     pub b_min: u32,
+    /// …C at this (less than `b_min`); below it, D.
     pub c_min: u32,
 }
 
@@ -120,26 +124,43 @@ impl Default for ValueClassRules {
 
 impl ValueClassRules {
     pub fn validate(&self) -> Result<(), SegmentError> {
-        if self.vip_bp + self.large_bp + self.medium_bp > 10_000 {
-            return Err(SegmentError::config(
-                "vip_bp",
-                "vip, large and medium shares add up to more than 100%",
-            ));
+        Problems::first(|p| self.check(p))
+    }
+
+    /// Each share at least 1 basis point and together at most 100%; grade minimums
+    /// descending from at most 100 (the highest engagement score).
+    pub(crate) fn check(&self, p: &mut Problems<'_>) {
+        for (name, bp) in [
+            ("vip_bp", self.vip_bp),
+            ("large_bp", self.large_bp),
+            ("medium_bp", self.medium_bp),
+        ] {
+            if bp == 0 {
+                p.add(name, "a share is at least 1 basis point (0.01%)");
+            }
         }
-        if !(self.a_min > self.b_min && self.b_min > self.c_min) {
-            return Err(SegmentError::config(
-                "a_min",
-                "grade minimums must satisfy a_min > b_min > c_min",
-            ));
+        let total = u64::from(self.vip_bp) + u64::from(self.large_bp) + u64::from(self.medium_bp);
+        if total > 10_000 {
+            p.add(
+                "medium_bp",
+                "vip, large and medium shares add up to more than 100% (10000 basis points)",
+            );
         }
-        Ok(())
+        if self.a_min > 100 {
+            p.add("a_min", "engagement scores are 0..=100");
+        }
+        if self.a_min <= self.b_min {
+            p.add("b_min", "must be less than a_min");
+        }
+        if self.b_min <= self.c_min {
+            p.add("c_min", "must be less than b_min");
+        }
     }
 }
 
-/// What a member's value class is decided from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a member's value class is decided from (positional, like [`crate::rfm::RfmInput`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueInput {
-    pub member_id: String,
     pub orders: u32,
     /// Paid minus refunded, minor units.
     pub monetary: i64,
@@ -165,12 +186,14 @@ pub fn engagement_score(m: &ValueInput, as_of: NaiveDate) -> u32 {
     recency + profile + checkins + cart
 }
 
-/// Customer spends sorted once, so each customer's class is a binary search.
+/// The customer rule turned into spend cut points when fitted, so classifying a customer
+/// is three comparisons, not a search over every customer's spend.
 #[derive(Debug, Clone)]
 pub struct ValueClassifier {
     rules: ValueClassRules,
     as_of: NaiveDate,
-    spends: Vec<i64>,
+    /// Least spend that is VIP, large, medium (`None`: nobody is).
+    cuts: [Option<i64>; 3],
 }
 
 impl ValueClassifier {
@@ -186,10 +209,17 @@ impl ValueClassifier {
             .map(|m| m.monetary)
             .collect();
         spends.sort_unstable();
+        let r = rules;
+        let cuts = [
+            r.vip_bp,
+            r.vip_bp + r.large_bp,
+            r.vip_bp + r.large_bp + r.medium_bp,
+        ]
+        .map(|bp| share_cut(&spends, bp));
         Ok(ValueClassifier {
             rules: rules.clone(),
             as_of,
-            spends,
+            cuts,
         })
     }
 
@@ -207,20 +237,29 @@ impl ValueClassifier {
                 ValueClass::ProspectD
             };
         }
-        let n = self.spends.len().max(1) as u128;
-        let greater =
-            (self.spends.len() - self.spends.partition_point(|&x| x <= m.monetary)) as u128;
-        let r = &self.rules;
-        let below = |bp: u32| greater * 10_000 < u128::from(bp) * n;
-        if below(r.vip_bp) {
+        let reaches = |i: usize| self.cuts[i].is_some_and(|c| m.monetary >= c);
+        if reaches(0) {
             ValueClass::Vip
-        } else if below(r.vip_bp + r.large_bp) {
+        } else if reaches(1) {
             ValueClass::Large
-        } else if below(r.vip_bp + r.large_bp + r.medium_bp) {
+        } else if reaches(2) {
             ValueClass::Medium
         } else {
             ValueClass::Small
         }
+    }
+}
+
+/// Least spend whose top share is below `bp`: with `g` customers spending more, `g/n <
+/// bp/10000` holds exactly for `g < ceil(bp n / 10000)`, i.e. for spends at least the
+/// `ceil(bp n / 10000)`-th largest. Without customers (n taken as 1) every spend is in.
+fn share_cut(spends: &[i64], bp: u32) -> Option<i64> {
+    let n = spends.len().max(1) as u128;
+    let g = (u128::from(bp) * n).div_ceil(10_000).min(n) as usize;
+    match g {
+        0 => None,
+        _ if spends.is_empty() => Some(i64::MIN),
+        _ => Some(spends[spends.len() - g]),
     }
 }
 
@@ -236,6 +275,8 @@ pub fn classify_all(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
@@ -246,7 +287,6 @@ mod tests {
     fn customers_by_spend_share() {
         let ms: Vec<ValueInput> = (0..20)
             .map(|i| ValueInput {
-                member_id: format!("m{i}"),
                 orders: 1,
                 monetary: i64::from(i) * 100,
                 ..Default::default()
@@ -263,14 +303,12 @@ mod tests {
 
     #[test]
     fn equal_spend_gets_equal_class() {
-        let ms: Vec<ValueInput> = (0..10)
-            .map(|i| ValueInput {
-                member_id: format!("m{i}"),
-                orders: 1,
-                monetary: 100,
-                ..Default::default()
-            })
-            .collect();
+        let one = ValueInput {
+            orders: 1,
+            monetary: 100,
+            ..Default::default()
+        };
+        let ms = vec![one; 10];
         let out = classify_all(&ms, d("2026-01-01"), &ValueClassRules::default()).expect("ok");
         assert!(out.iter().all(|&c| c == ValueClass::Vip));
     }
@@ -279,7 +317,6 @@ mod tests {
     fn prospects_by_engagement() {
         let as_of = d("2026-03-01");
         let mut p = ValueInput {
-            member_id: "p".into(),
             last_active: Some(d("2026-02-27")),
             profile_completeness_pct: 100,
             ..Default::default()
@@ -296,5 +333,38 @@ mod tests {
         assert_eq!(c.classify(&p), ValueClass::ProspectC);
         p.cart_events_30d = 0;
         assert_eq!(c.classify(&p), ValueClass::ProspectD);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The cut points give the documented shares: VIP when fewer than vip_bp/10000 of
+        /// the customers spend more, and so on, in and outside the population.
+        #[test]
+        fn cut_points_classify_like_the_documented_shares(
+            spends in proptest::collection::vec(0i64..30, 0..60),
+            outsiders in proptest::collection::vec(-5i64..40, 1..5),
+            bp in (1u32..4000, 1u32..4000, 1u32..2001),
+        ) {
+            let rules = ValueClassRules { vip_bp: bp.0, large_bp: bp.1, medium_bp: bp.2, ..Default::default() };
+            let customer = |monetary| ValueInput { orders: 1, monetary, ..Default::default() };
+            let ms: Vec<ValueInput> = spends.iter().map(|&x| customer(x * 100)).collect();
+            let c = ValueClassifier::fit(&ms, d("2026-01-01"), &rules).expect("fit");
+            let n = ms.len().max(1) as u128;
+            for m in ms.iter().copied().chain(outsiders.iter().map(|&x| customer(x * 100))) {
+                let greater = ms.iter().filter(|o| o.monetary > m.monetary).count() as u128;
+                let below = |bp: u32| greater * 10_000 < u128::from(bp) * n;
+                let want = if below(bp.0) {
+                    ValueClass::Vip
+                } else if below(bp.0 + bp.1) {
+                    ValueClass::Large
+                } else if below(bp.0 + bp.1 + bp.2) {
+                    ValueClass::Medium
+                } else {
+                    ValueClass::Small
+                };
+                prop_assert_eq!(c.classify(&m), want);
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 mod backend;
 mod coupons;
 mod error;
+mod intel_settings;
 mod jobs;
 mod loyalty;
 mod model;
@@ -36,6 +37,7 @@ use async_trait::async_trait;
 
 pub use coupons::*;
 pub use error::{Result, StoreError};
+pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
 pub use jobs::*;
 pub use loyalty::*;
 pub use model::*;
@@ -54,7 +56,15 @@ pub enum Backend {
 /// through [`WriteTx`].
 #[async_trait]
 pub trait Store:
-    LoyaltyStore + CouponsStore + TrackingStore + SegmentsStore + JobsStore + Send + Sync + 'static
+    LoyaltyStore
+    + CouponsStore
+    + TrackingStore
+    + SegmentsStore
+    + IntelSettingsStore
+    + JobsStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 
@@ -104,7 +114,9 @@ pub trait Store:
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
-pub trait WriteTx: LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + Send {
+pub trait WriteTx:
+    LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + IntelSettingsTx + Send
+{
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;
     async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>>;

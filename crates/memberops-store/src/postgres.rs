@@ -56,3 +56,4 @@ crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);
+crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);

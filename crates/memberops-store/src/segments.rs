@@ -423,19 +423,20 @@ pub(crate) fn packed_sql(
     )
 }
 
-/// Splits a packed page into records of `n` fields; `None` when a value held a separator
-/// (the caller then reads row by row).
-pub(crate) fn unpack(text: &str, n: usize) -> Option<Vec<Vec<Option<&str>>>> {
+/// Splits a packed page into its fields, `n` per record (walk the records with
+/// `chunks_exact(n)`): one vector per page, not one per record. `None` when a value held a
+/// separator (the caller then reads row by row).
+pub(crate) fn unpack(text: &str, n: usize) -> Option<Vec<Option<&str>>> {
     let mut out = Vec::new();
     for rec in text.split(RECORD_SEP) {
-        let fields: Vec<Option<&str>> = rec
-            .split(FIELD_SEP)
-            .map(|f| if f == NULL_MARK { None } else { Some(f) })
-            .collect();
-        if fields.len() != n {
+        let before = out.len();
+        out.extend(
+            rec.split(FIELD_SEP)
+                .map(|f| if f == NULL_MARK { None } else { Some(f) }),
+        );
+        if out.len() - before != n {
             return None;
         }
-        out.push(fields);
     }
     Some(out)
 }
@@ -575,8 +576,8 @@ macro_rules! impl_segments {
                     .await?;
                 let Some(page) = page else { return Ok(Some(Vec::new())) };
                 let Some(recs) = unpack(&page, exprs.len()) else { return Ok(None) };
-                let mut out = Vec::with_capacity(recs.len());
-                for f in recs {
+                let mut out = Vec::with_capacity(recs.len() / exprs.len());
+                for f in recs.chunks_exact(exprs.len()) {
                     let intel = match text(f[12]) {
                         Some(stage) => Some(IntelRow {
                             member_id: text(f[0]).unwrap_or_default(),
@@ -843,7 +844,7 @@ macro_rules! impl_segments {
                                 sink = FactsSink::new(as_of, cutoff);
                                 break 'pages;
                             };
-                            for f in recs {
+                            for f in recs.chunks_exact(FACTS_EXPRS.len()) {
                                 sink.push(FactsRaw {
                                     id: text(f[0]).unwrap_or_default(),
                                     external_id: text(f[1]).unwrap_or_default(),
@@ -946,7 +947,7 @@ macro_rules! impl_segments {
                                 ok = false;
                                 break;
                             };
-                            for f in recs {
+                            for f in recs.chunks_exact(exprs.len()) {
                                 out.push(IntelRow {
                                     member_id: text(f[0]).unwrap_or_default(),
                                     stage: text(f[1]).unwrap_or_default(),

@@ -140,3 +140,4 @@ crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::tracking::impl_tracking!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::intel_settings::impl_intel_settings!(SqliteStore, SqliteTx, sqlx::Sqlite);

@@ -58,6 +58,9 @@ enum Command {
     /// Lifecycle stages: the daily recompute job.
     #[command(subcommand)]
     Lifecycle(cmd::segments::LifecycleCommand),
+    /// Member-intelligence rules: `intelligence settings show|set FILE`.
+    #[command(subcommand)]
+    Intelligence(cmd::segments::IntelligenceCommand),
     /// Member-intelligence benchmark on a fresh SQLite file (see bench/segments).
     BenchSegments(cmd::segments_bench::Args),
     /// Run a benchmark (see bench/).
@@ -86,5 +89,6 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchSegments(a) => cmd::segments_bench::run(a).await,
         Command::Report(c) => cmd::segments::report(&cli.db, c).await,
         Command::Lifecycle(c) => cmd::segments::lifecycle(&cli.db, c).await,
+        Command::Intelligence(c) => cmd::segments::intelligence(&cli.db, c).await,
     }
 }

@@ -1,6 +1,7 @@
 pub mod coupons;
 pub mod events;
 pub mod health;
+pub mod intelligence;
 pub mod loyalty;
 pub mod members;
 pub mod segments;

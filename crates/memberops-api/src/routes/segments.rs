@@ -10,10 +10,9 @@ use memberops_app::segments::saved::{
     self, Engine, MemberPage, Preview, SegmentOut, SizePoint, TagChange, TagRuleOut,
 };
 use memberops_app::segments::{
-    self as seg, ChurnRow, FlowRow, Intelligence, RecomputeSummary, RfmRow, Settings,
+    self as seg, ChurnRow, FlowRow, Intelligence, RecomputeSummary, RfmRow,
 };
 use memberops_core::time::now_millis;
-use memberops_segments::churn::ChurnConfig;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -111,24 +110,19 @@ async fn rfm_report(
     ValidQuery(q): ValidQuery<AsOfQuery>,
 ) -> ApiResult<Response> {
     let d = as_of(&q.as_of, &auth.ws)?;
-    let c = seg::compute(
-        state.store.as_ref(),
-        &auth.ws,
-        d,
-        &Settings::default(),
-        false,
-    )
-    .await?;
+    let store = state.store.as_ref();
+    let rules = seg::settings::in_force(store, &auth.ws).await?;
+    let rows = seg::compute(store, &auth.ws, d, &rules).await?;
     if q.format.as_deref() == Some("csv") {
         let body = csv_bytes(
             &seg::intel::RFM_COLUMNS,
-            c.rows.iter().map(|r| r.csv_record().to_vec()),
+            rows.iter().map(|r| r.csv_record().to_vec()),
         );
         return Ok(csv_response("rfm.csv", body));
     }
     Ok(Json(RfmReport {
         as_of: d.format("%Y-%m-%d").to_string(),
-        data: c.rows,
+        data: rows,
     })
     .into_response())
 }
@@ -152,7 +146,8 @@ async fn recompute(
     let d = as_of(&body.as_of, &auth.ws)?;
     let store = state.store.as_ref();
     let now = now_millis();
-    let s = seg::recompute(store, &auth.ws, d, &Settings::default(), now).await?;
+    let rules = seg::settings::in_force(store, &auth.ws).await?;
+    let s = seg::recompute(store, &auth.ws, d, &rules, now).await?;
     saved::refresh_rules(store, &auth.ws, now).await?;
     state.segments.refresh(store, &auth.ws).await?;
     saved::record_all_sizes(store, &state.segments, &auth.ws, now).await?;
@@ -540,9 +535,10 @@ async fn list_rules(State(state): State<AppState>, auth: Admin) -> ApiResult<Jso
 pub struct ChurnQuery {
     pub as_of: Option<String>,
     /// Overdue when the gap since the last order exceeds this × the member's typical gap
-    /// (default 2).
+    /// (default: `churn.factor` of the intelligence settings, seed 2).
     pub factor: Option<f64>,
-    /// Never warn before this many days since the last order (default 14).
+    /// Never warn before this many days since the last order (default:
+    /// `churn.min_recency_days` of the settings, seed 14).
     pub min_recency_days: Option<i64>,
     /// Most rows returned (default 1000).
     pub limit: Option<usize>,
@@ -566,7 +562,9 @@ async fn churn(
     ValidQuery(q): ValidQuery<ChurnQuery>,
 ) -> ApiResult<Response> {
     let d = as_of(&q.as_of, &auth.ws)?;
-    let mut cfg = ChurnConfig::default();
+    let mut cfg = seg::settings::in_force(state.store.as_ref(), &auth.ws)
+        .await?
+        .churn;
     if let Some(f) = q.factor {
         cfg.factor = f;
     }

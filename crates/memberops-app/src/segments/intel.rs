@@ -8,25 +8,18 @@ use chrono_tz::Tz;
 use memberops_core::event::CHECKIN;
 use memberops_core::money::format_minor;
 use memberops_core::time::Millis;
-use memberops_segments::lifecycle::{LifecycleFacts, LifecycleRules, Stage, stage};
-use memberops_segments::rfm::{RfmClass, RfmConfig, RfmInput, RfmModel};
+use memberops_segments::lifecycle::{LifecycleFacts, Stage, stage};
+use memberops_segments::rfm::{RfmClass, RfmInput, RfmModel, RfmScore};
 use memberops_segments::row::local_day;
-use memberops_segments::value_class::{ValueClass, ValueClassRules, ValueClassifier, ValueInput};
+use memberops_segments::value_class::{ValueClass, ValueClassifier, ValueInput};
 use memberops_store::{IntelRow, MemberFacts, NewEvent, Store, Transition, WriteTx};
 use serde::Serialize;
 
+use super::settings::{self, Settings};
 use super::{LIFECYCLE_CHANGED, seg_err};
 use crate::error::Result;
 use crate::hooks::{AppliedEvent, BatchMembers};
 use crate::workspace::Workspace;
-
-/// The rules the intelligence is computed with (seed defaults).
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub rfm: RfmConfig,
-    pub lifecycle: LifecycleRules,
-    pub value: ValueClassRules,
-}
 
 /// Cart events counted for prospects' engagement.
 pub const CART_EVENT: &str = "cart.added";
@@ -54,8 +47,6 @@ pub struct RfmRow {
     pub m_score: Option<u8>,
     pub rfm_class: Option<String>,
     pub lifecycle_stage: String,
-    #[serde(skip)]
-    pub value_class: Option<ValueClass>,
 }
 
 pub const RFM_COLUMNS: [&str; 13] = [
@@ -141,7 +132,6 @@ fn lifecycle_facts(f: &MemberFacts, tz: Tz, as_of: NaiveDate) -> LifecycleFacts 
 
 fn rfm_input(f: &MemberFacts) -> RfmInput {
     RfmInput {
-        member_id: f.member_id.clone(),
         first_order: parse_day(&f.first_order_day),
         last_order: parse_day(&f.last_order_day),
         orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
@@ -150,81 +140,139 @@ fn rfm_input(f: &MemberFacts) -> RfmInput {
     }
 }
 
-/// Everything computed as of one date, for every member.
-pub struct Computed {
-    pub rows: Vec<RfmRow>,
-    pub stages: Vec<Stage>,
+/// One member's intelligence as of a date, in numbers and enums: what the recompute
+/// compares with the stored row. Nothing here is a string, so scoring a million members
+/// allocates nothing per member.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scores {
+    pub rfm: RfmScore,
+    pub stage: Stage,
+    /// When asked for: it needs every member's recent check-ins and cart events.
+    pub value: Option<ValueClass>,
 }
 
-/// RFM, stage and value class of every member as of `as_of` (rows sorted by external id).
-pub async fn compute(
+/// Scores of each member of `facts` (same order) as of `as_of`, against the population
+/// `facts` is.
+async fn score_facts(
     store: &dyn Store,
     ws: &Workspace,
     as_of: NaiveDate,
+    facts: &[MemberFacts],
     settings: &Settings,
     with_value_classes: bool,
-) -> Result<Computed> {
-    let cutoff = cutoff_after(as_of, ws);
-    let day = as_of.format("%Y-%m-%d").to_string();
-    let mut facts = store.facts_as_of(&ws.id, &day, cutoff - 1).await?;
-    facts.sort_unstable_by(|a, b| a.external_id.cmp(&b.external_id));
+) -> Result<Vec<Scores>> {
+    settings.lifecycle.validate().map_err(seg_err)?;
     let inputs: Vec<RfmInput> = facts.iter().map(rfm_input).collect();
+    let model = RfmModel::fit(&inputs, as_of, &settings.rfm).map_err(seg_err)?;
     // Zones parsed once per distinct name, not once per member.
     let mut zone_of: HashMap<&str, Tz> = HashMap::new();
-    let tzs: Vec<Tz> = facts
+    let lifecycle: Vec<LifecycleFacts> = facts
         .iter()
         .map(|f| {
-            *zone_of
+            let tz = *zone_of
                 .entry(f.time_zone.as_str())
-                .or_insert_with(|| zone(&f.time_zone, ws))
+                .or_insert_with(|| zone(&f.time_zone, ws));
+            lifecycle_facts(f, tz, as_of)
         })
         .collect();
     drop(zone_of);
-    let model = RfmModel::fit(&inputs, as_of, &settings.rfm).map_err(seg_err)?;
-    settings.lifecycle.validate().map_err(seg_err)?;
-
     let classifier = if with_value_classes {
-        let since = cutoff - 30 * 86_400_000;
-        let mut counts: HashMap<String, (u32, u32)> = HashMap::new();
-        for (kind, slot) in [(CHECKIN, 0), (CART_EVENT, 1)] {
-            for (id, n) in store.event_counts(&ws.id, kind, since, cutoff - 1).await? {
-                let e = counts.entry(id).or_default();
-                let n = u32::try_from(n).unwrap_or(u32::MAX);
-                if slot == 0 { e.0 = n } else { e.1 = n }
-            }
-        }
-        let values: Vec<ValueInput> = facts
-            .iter()
-            .zip(&tzs)
-            .map(|(f, &tz)| {
-                let (checkins, carts) = counts.get(&f.member_id).copied().unwrap_or_default();
-                ValueInput {
-                    member_id: f.member_id.clone(),
-                    orders: u32::try_from(f.orders).unwrap_or(u32::MAX),
-                    monetary: f.monetary,
-                    last_active: f.last_active_at.map(|ms| local_day(ms, tz).min(as_of)),
-                    profile_completeness_pct: u8::try_from(f.profile_filled * 100 / 6)
-                        .unwrap_or(100),
-                    checkins_30d: checkins,
-                    cart_events_30d: carts,
-                }
-            })
-            .collect();
+        let values = value_inputs(store, ws, as_of, facts, &lifecycle).await?;
         let c = ValueClassifier::fit(&values, as_of, &settings.value).map_err(seg_err)?;
         Some((c, values))
     } else {
         None
     };
+    Ok((0..facts.len())
+        .map(|i| Scores {
+            rfm: model.score(&inputs[i]),
+            stage: stage(&lifecycle[i], as_of, &settings.lifecycle),
+            value: classifier.as_ref().map(|(c, v)| c.classify(&v[i])),
+        })
+        .collect())
+}
 
+/// What value classes are decided from, per member of `facts` (same order).
+async fn value_inputs(
+    store: &dyn Store,
+    ws: &Workspace,
+    as_of: NaiveDate,
+    facts: &[MemberFacts],
+    lifecycle: &[LifecycleFacts],
+) -> Result<Vec<ValueInput>> {
+    let cutoff = cutoff_after(as_of, ws);
+    let since = cutoff - 30 * 86_400_000;
+    let mut counts: HashMap<String, (u32, u32)> = HashMap::new();
+    for (kind, slot) in [(CHECKIN, 0), (CART_EVENT, 1)] {
+        for (id, n) in store.event_counts(&ws.id, kind, since, cutoff - 1).await? {
+            let e = counts.entry(id).or_default();
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            if slot == 0 { e.0 = n } else { e.1 = n }
+        }
+    }
+    Ok(facts
+        .iter()
+        .zip(lifecycle)
+        .map(|(f, lf)| {
+            let (checkins, carts) = counts.get(&f.member_id).copied().unwrap_or_default();
+            ValueInput {
+                orders: lf.orders,
+                monetary: f.monetary,
+                last_active: lf.last_active,
+                profile_completeness_pct: u8::try_from(f.profile_filled * 100 / 6).unwrap_or(100),
+                checkins_30d: checkins,
+                cart_events_30d: carts,
+            }
+        })
+        .collect())
+}
+
+/// Every member's facts as of `as_of` (store order) and their scores (same order), value
+/// classes included: the computation of the daily recompute.
+pub struct Scored {
+    pub facts: Vec<MemberFacts>,
+    pub scores: Vec<Scores>,
+}
+
+/// Members' facts as of the end of `as_of` (orders that day included), in store order.
+async fn facts_as_of(
+    store: &dyn Store,
+    ws: &Workspace,
+    as_of: NaiveDate,
+) -> Result<Vec<MemberFacts>> {
+    let day = as_of.format("%Y-%m-%d").to_string();
+    Ok(store
+        .facts_as_of(&ws.id, &day, cutoff_after(as_of, ws) - 1)
+        .await?)
+}
+
+/// RFM, stage and value class of every member as of `as_of`.
+pub async fn scored(
+    store: &dyn Store,
+    ws: &Workspace,
+    as_of: NaiveDate,
+    settings: &Settings,
+) -> Result<Scored> {
+    let facts = facts_as_of(store, ws, as_of).await?;
+    let scores = score_facts(store, ws, as_of, &facts, settings, true).await?;
+    Ok(Scored { facts, scores })
+}
+
+/// The RFM report as of `as_of`: one row per member, sorted by external id.
+pub async fn compute(
+    store: &dyn Store,
+    ws: &Workspace,
+    as_of: NaiveDate,
+    settings: &Settings,
+) -> Result<Vec<RfmRow>> {
+    let mut facts = facts_as_of(store, ws, as_of).await?;
+    facts.sort_unstable_by(|a, b| a.external_id.cmp(&b.external_id));
+    let scores = score_facts(store, ws, as_of, &facts, settings, false).await?;
     let exp = ws.currency.exponent();
-    let mut rows = Vec::with_capacity(facts.len());
-    let mut stages = Vec::with_capacity(facts.len());
-    for (i, f) in facts.into_iter().enumerate() {
-        let tz = tzs[i];
-        let score = model.score(&inputs[i]);
-        let st = stage(&lifecycle_facts(&f, tz, as_of), as_of, &settings.lifecycle);
-        stages.push(st);
-        rows.push(RfmRow {
+    Ok(facts
+        .into_iter()
+        .zip(scores)
+        .map(|(f, s)| RfmRow {
             member_id: f.external_id,
             internal_id: f.member_id,
             first_order_at: f.first_order_day,
@@ -233,17 +281,15 @@ pub async fn compute(
             order_days: f.order_days,
             monetary: format_minor(f.monetary, exp),
             monetary_minor: f.monetary,
-            recency_days: score.recency_days,
-            tenure_days: score.tenure_days,
-            r_score: score.r,
-            f_score: score.f,
-            m_score: score.m,
-            rfm_class: score.class.map(|c: RfmClass| c.code().to_owned()),
-            lifecycle_stage: st.code().to_owned(),
-            value_class: classifier.as_ref().map(|(c, v)| c.classify(&v[i])),
-        });
-    }
-    Ok(Computed { rows, stages })
+            recency_days: s.rfm.recency_days,
+            tenure_days: s.rfm.tenure_days,
+            r_score: s.rfm.r,
+            f_score: s.rfm.f,
+            m_score: s.rfm.m,
+            rfm_class: s.rfm.class.map(|c| c.code().to_owned()),
+            lifecycle_stage: s.stage.code().to_owned(),
+        })
+        .collect())
 }
 
 /// Deterministic id of a stage change.
@@ -314,7 +360,8 @@ pub async fn on_events(
     }
     let mut ids: Vec<&str> = cause.keys().copied().collect();
     ids.sort_unstable();
-    let rules = LifecycleRules::default();
+    let settings = settings::for_batch(tx, ws).await?;
+    let rules = &settings.lifecycle;
     let old: HashMap<String, IntelRow> = tx
         .intel_rows(&ids)
         .await?
@@ -334,7 +381,7 @@ pub async fn on_events(
             orders: u32::try_from(s.order_count).unwrap_or(u32::MAX),
             monetary: s.paid_minor - s.refunded_minor,
         };
-        let st = stage(&lf, today, &rules);
+        let st = stage(&lf, today, rules);
         let prev = old.get(member_id);
         if prev.is_some_and(|p| p.stage == st.code()) {
             continue;
@@ -394,29 +441,46 @@ pub async fn recompute(
     now: Millis,
 ) -> Result<RecomputeSummary> {
     let t0 = std::time::Instant::now();
-    let computed = compute(store, ws, as_of, settings, true).await?;
-    let old: HashMap<String, IntelRow> = store
-        .all_intel(&ws.id)
-        .await?
-        .into_iter()
-        .map(|r| (r.member_id.clone(), r))
-        .collect();
+    let Scored { facts, scores } = scored(store, ws, as_of, settings).await?;
+    let stored = store.all_intel(&ws.id).await?;
+    let old: HashMap<&str, &IntelRow> = stored.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let on = as_of.format("%Y-%m-%d").to_string();
     let at = now.min(cutoff_after(as_of, ws) - 1);
     let mut summary = RecomputeSummary {
         as_of: on.clone(),
-        members: computed.rows.len(),
+        members: facts.len(),
         ..Default::default()
     };
+    let mut per_stage = [0usize; Stage::ALL.len()];
     let mut rows = Vec::new();
     let mut transitions = Vec::new();
-    for (r, st) in computed.rows.iter().zip(&computed.stages) {
-        *summary.stages.entry(st.code().to_owned()).or_default() += 1;
-        let prev = old.get(&r.internal_id);
-        let changed = prev.is_none_or(|p| p.stage != st.code());
+    for (f, s) in facts.iter().zip(&scores) {
+        // Stage::ALL lists the variants in declaration order.
+        per_stage[s.stage as usize] += 1;
+        let prev = old.get(f.member_id.as_str()).copied();
+        let stage = s.stage.code();
+        let changed = prev.is_none_or(|p| p.stage != stage);
+        let (r, fs, m) = (
+            s.rfm.r.map(i64::from),
+            s.rfm.f.map(i64::from),
+            s.rfm.m.map(i64::from),
+        );
+        let class = s.rfm.class.map(RfmClass::code);
+        let value = s.value.map(ValueClass::code);
+        // Compared where they lie, so only rows that change are built. Rows equal but for
+        // the day they were scored need no write.
+        let same = !changed
+            && prev.is_some_and(|p| {
+                (p.r, p.f, p.m) == (r, fs, m)
+                    && p.rfm_class.as_deref() == class
+                    && p.value_class.as_deref() == value
+            });
+        if same {
+            continue;
+        }
         let row = IntelRow {
-            member_id: r.internal_id.clone(),
-            stage: st.code().to_owned(),
+            member_id: f.member_id.clone(),
+            stage: stage.to_owned(),
             stage_since: match prev {
                 Some(p) if !changed => p.stage_since.clone(),
                 _ => on.clone(),
@@ -426,38 +490,31 @@ pub async fn recompute(
                 Some(p) => p.previous_stage.clone(),
                 None => None,
             },
-            r: r.r_score.map(i64::from),
-            f: r.f_score.map(i64::from),
-            m: r.m_score.map(i64::from),
-            rfm_class: r.rfm_class.clone(),
-            value_class: r.value_class.map(|v| v.code().to_owned()),
+            r,
+            f: fs,
+            m,
+            rfm_class: class.map(str::to_owned),
+            value_class: value.map(str::to_owned),
             scored_on: Some(on.clone()),
         };
-        if changed && prev.is_some() {
-            let from = prev.map(|p| p.stage.clone());
+        if let Some(p) = prev.filter(|_| changed) {
             transitions.push(Transition {
-                event_id: transition_id(
-                    &r.internal_id,
-                    &format!("{on}:{}:{}", from.as_deref().unwrap_or("none"), row.stage),
-                ),
-                member_id: r.internal_id.clone(),
-                from_stage: from,
-                to_stage: row.stage.clone(),
+                event_id: transition_id(&f.member_id, &format!("{on}:{}:{stage}", p.stage)),
+                member_id: f.member_id.clone(),
+                from_stage: Some(p.stage.clone()),
+                to_stage: stage.to_owned(),
                 on_date: on.clone(),
                 at,
             });
         }
-        // Rows equal but for the day they were scored need no write.
-        let same = prev.is_some_and(|p| {
-            IntelRow {
-                scored_on: p.scored_on.clone(),
-                ..row.clone()
-            } == *p
-        });
-        if !same {
-            rows.push(row);
-        }
+        rows.push(row);
     }
+    summary.stages = Stage::ALL
+        .into_iter()
+        .zip(per_stage)
+        .filter(|&(_, n)| n > 0)
+        .map(|(st, n)| (st.code().to_owned(), n))
+        .collect();
     summary.updated = rows.len();
     summary.compute_ms = t0.elapsed().as_millis();
     let t1 = std::time::Instant::now();

@@ -8,6 +8,7 @@
 pub mod index;
 pub mod intel;
 pub mod saved;
+pub mod settings;
 pub mod sql;
 
 use std::collections::HashMap;
@@ -27,20 +28,19 @@ use crate::hooks::AppliedEvent;
 use crate::workspace::Workspace;
 
 pub use index::IndexCache;
-pub use intel::{RecomputeSummary, RfmRow, Settings, compute, recompute};
+pub use intel::{RecomputeSummary, RfmRow, compute, recompute};
+pub use settings::{Settings, SettingsVersion};
 
 /// The event recorded for every stage change.
 pub const LIFECYCLE_CHANGED: &str = "lifecycle.changed";
 
 /// Segment-rule errors as validation failures: `loc` is the JSON path in the input.
 pub(crate) fn seg_err(e: SegmentError) -> AppError {
-    let loc: Vec<String> = match e.path() {
-        Some(p) => p.split('.').map(str::to_owned).collect(),
-        None => match &e {
-            SegmentError::InvalidConfig { field, .. } => vec![field.clone()],
-            _ => vec![],
-        },
-    };
+    let loc: Vec<String> = e
+        .path()
+        .or(e.setting())
+        .map(|p| p.split('.').map(str::to_owned).collect())
+        .unwrap_or_default();
     AppError::Invalid(Invalid(vec![FieldError {
         loc,
         code: e.code().to_owned(),
@@ -122,8 +122,9 @@ pub async fn member_rfm(
     as_of: NaiveDate,
 ) -> Result<RfmRow> {
     let m = crate::members::get(store, ws, id).await?;
-    let c = compute(store, ws, as_of, &Settings::default(), false).await?;
-    c.rows
+    let settings = settings::in_force(store, ws).await?;
+    compute(store, ws, as_of, &settings)
+        .await?
         .into_iter()
         .find(|r| r.internal_id == m.id)
         .ok_or(AppError::NotFound {

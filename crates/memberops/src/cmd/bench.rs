@@ -71,7 +71,7 @@ fn order_event(i: usize, members: usize, events: usize) -> EventIn {
 /// CPU seconds this process has used (user + system), from /proc; 0 where unavailable.
 /// Reported beside wall time because CPU time does not depend on what else the machine
 /// is running.
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
     };

@@ -1,10 +1,10 @@
-//! `memberops report rfm` and `memberops lifecycle recompute`: member intelligence from the
-//! command line (the same use cases the API calls).
+//! `memberops report rfm`, `memberops lifecycle recompute` and `memberops intelligence
+//! settings`: member intelligence from the command line (the same use cases the API calls).
 
 use std::io::Write;
 
 use anyhow::Context;
-use memberops_app::segments::{self as seg, IndexCache, Settings, saved};
+use memberops_app::segments::{self as seg, IndexCache, saved, settings};
 use memberops_core::time::now_millis;
 
 #[derive(clap::Subcommand)]
@@ -43,6 +43,44 @@ pub struct RecomputeArgs {
     as_of: Option<String>,
 }
 
+#[derive(clap::Subcommand)]
+pub enum IntelligenceCommand {
+    /// The rules RFM, stages, value classes and churn warnings run with.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub enum SettingsCommand {
+    /// Print the rules in force with their version (0: the seed defaults) as JSON.
+    Show,
+    /// Save the rules in FILE (JSON, the body of `PUT /v1/intelligence/settings`; fields
+    /// left out take the seed default) as the next version. Nothing is saved when they are
+    /// invalid or equal the rules in force.
+    Set {
+        /// JSON file, e.g. `{"lifecycle": {"silent_after_days": 30}}`.
+        file: std::path::PathBuf,
+    },
+}
+
+pub async fn intelligence(db: &str, c: IntelligenceCommand) -> anyhow::Result<()> {
+    let IntelligenceCommand::Settings(c) = c;
+    let store = super::open(db).await?;
+    let ws = super::default_workspace(store.as_ref()).await?;
+    let v = match c {
+        SettingsCommand::Show => settings::current(store.as_ref(), &ws).await?,
+        SettingsCommand::Set { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let body: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            settings::save(store.as_ref(), &ws, &body, "cli").await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     let ReportCommand::Rfm(args) = c;
     let store = super::open(db).await?;
@@ -51,7 +89,8 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     if !matches!(args.format.as_str(), "csv" | "json") {
         anyhow::bail!("--format is csv or json");
     }
-    let c = seg::compute(store.as_ref(), &ws, as_of, &Settings::default(), false).await?;
+    let rules = settings::in_force(store.as_ref(), &ws).await?;
+    let rows = seg::compute(store.as_ref(), &ws, as_of, &rules).await?;
     let out: Box<dyn Write> = match &args.output {
         Some(p) => {
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
@@ -62,20 +101,20 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     if args.format == "csv" {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(seg::intel::RFM_COLUMNS)?;
-        for r in &c.rows {
+        for r in &rows {
             w.write_record(r.csv_record())?;
         }
         w.flush()?;
     } else {
         writeln!(out, "[")?;
-        for (i, r) in c.rows.iter().enumerate() {
-            let sep = if i + 1 < c.rows.len() { "," } else { "" };
+        for (i, r) in rows.iter().enumerate() {
+            let sep = if i + 1 < rows.len() { "," } else { "" };
             writeln!(out, "{}{sep}", serde_json::to_string(r)?)?;
         }
         writeln!(out, "]")?;
     }
     out.flush()?;
-    eprintln!("{} members as of {}", c.rows.len(), args.as_of);
+    eprintln!("{} members as of {}", rows.len(), args.as_of);
     Ok(())
 }
 
@@ -88,7 +127,8 @@ pub async fn lifecycle(db: &str, c: LifecycleCommand) -> anyhow::Result<()> {
         Some(d) => seg::parse_date(d, "as_of")?,
         None => memberops_segments::row::local_day(now, ws.time_zone),
     };
-    let s = seg::recompute(store.as_ref(), &ws, as_of, &Settings::default(), now).await?;
+    let intel = settings::in_force(store.as_ref(), &ws).await?;
+    let s = seg::recompute(store.as_ref(), &ws, as_of, &intel, now).await?;
     let rules = saved::refresh_rules(store.as_ref(), &ws, now).await?;
     let sizes = saved::record_all_sizes(store.as_ref(), &IndexCache::new(), &ws, now).await?;
     println!("{}", serde_json::to_string_pretty(&s)?);
