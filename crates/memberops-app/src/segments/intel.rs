@@ -441,8 +441,13 @@ pub async fn recompute(
     now: Millis,
 ) -> Result<RecomputeSummary> {
     let t0 = std::time::Instant::now();
-    let Scored { facts, scores } = scored(store, ws, as_of, settings).await?;
-    let stored = store.all_intel(&ws.id).await?;
+    // The stored rows are read on another reader connection while the facts are read and
+    // scored: SQLite steps each query on its connection's own thread, so the two reads
+    // overlap on a second core instead of following each other.
+    let (Scored { facts, scores }, stored) =
+        tokio::try_join!(scored(store, ws, as_of, settings), async {
+            Ok(store.all_intel(&ws.id).await?)
+        })?;
     let old: HashMap<&str, &IntelRow> = stored.iter().map(|r| (r.member_id.as_str(), r)).collect();
     let on = as_of.format("%Y-%m-%d").to_string();
     let at = now.min(cutoff_after(as_of, ws) - 1);
