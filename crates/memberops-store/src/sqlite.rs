@@ -3,6 +3,7 @@
 //! and a small pool of readers that WAL lets run beside it.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -39,15 +40,19 @@ fn spawn_checkpointer(pool: SqlitePool) {
     });
 }
 
-/// The writer's page cache in KiB: `MEMBEROPS_SQLITE_CACHE_MIB` (default 64). A larger cache
-/// keeps more of the member-keyed indexes that every batch touches in memory; it also
-/// raises the process's resident memory by as much.
+/// The writer's page cache when `MEMBEROPS_SQLITE_CACHE_MIB` does not say (see
+/// [`SqliteStore::set_default_writer_cache_mib`]).
+static DEFAULT_WRITER_CACHE_MIB: AtomicU64 = AtomicU64::new(64);
+
+/// The writer's page cache in KiB: `MEMBEROPS_SQLITE_CACHE_MIB`, else the process default
+/// (64 MiB). A larger cache keeps more of the member-keyed indexes that every batch touches
+/// in memory; it also raises the process's resident memory by as much.
 fn writer_cache_kib() -> u64 {
     std::env::var("MEMBEROPS_SQLITE_CACHE_MIB")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|mib| *mib > 0)
-        .unwrap_or(64)
+        .unwrap_or_else(|| DEFAULT_WRITER_CACHE_MIB.load(Ordering::Relaxed))
         .saturating_mul(1024)
 }
 
@@ -127,6 +132,13 @@ impl SqliteStore {
             .run(&self.writer)
             .await?;
         Ok(())
+    }
+
+    /// Sets the writer's page cache for stores opened afterwards in this process, unless
+    /// `MEMBEROPS_SQLITE_CACHE_MIB` is set: a bulk import keeps its memory bounded with a
+    /// smaller cache than a long-running server wants.
+    pub fn set_default_writer_cache_mib(mib: u64) {
+        DEFAULT_WRITER_CACHE_MIB.store(mib.max(1), Ordering::Relaxed);
     }
 
     /// The writer pool, for benchmarks that compare against raw inserts.

@@ -45,6 +45,10 @@ pub async fn run(db: &str, c: Command) -> anyhow::Result<()> {
         Command::Members(a) => (Kind::Members, a),
         Command::Orders(a) => (Kind::Orders, a),
     };
+    // A bounded footprint matters more to a one-off import than the last few percent of
+    // speed: with a 64 MiB writer cache a 1M-row import peaked at 289 MiB, with 32 MiB at
+    // 252 MiB (bench/RESULTS.md).
+    memberops_store::SqliteStore::set_default_writer_cache_mib(32);
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
     let file =
