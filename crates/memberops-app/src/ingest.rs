@@ -587,7 +587,7 @@ async fn plan(
     Ok(plan)
 }
 
-/// `YYYY-MM-DD`, without chrono's format-string interpreter (twice per order event).
+/// `YYYY-MM-DD`, without chrono's format-string interpreter (on every order event).
 fn iso_day(day: chrono::NaiveDate) -> String {
     use chrono::Datelike;
     format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())

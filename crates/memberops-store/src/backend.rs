@@ -225,17 +225,7 @@ macro_rules! impl_backend {
                 updated_at: r.try_get("updated_at")?,
             };
             let stats = if r.try_get::<Option<i64>, _>("order_count").is_ok() {
-                StatsRow {
-                    first_order_at: r.try_get("first_order_at")?,
-                    last_order_at: r.try_get("last_order_at")?,
-                    order_count: r.try_get("order_count")?,
-                    order_days: r.try_get("order_days")?,
-                    paid_minor: r.try_get("paid_minor")?,
-                    refunded_minor: r.try_get("refunded_minor")?,
-                    last_active_at: r.try_get("last_active_at")?,
-                    event_count: r.try_get("event_count")?,
-                    last_order_date: r.try_get("last_order_date")?,
-                }
+                stats_columns(r)?
             } else {
                 StatsRow::default()
             };
@@ -254,8 +244,9 @@ macro_rules! impl_backend {
             })
         }
 
-        fn stats_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<(String, StatsRow)> {
-            let stats = StatsRow {
+        /// The aggregate columns of a row, named as in `member_stats`.
+        fn stats_columns(r: &<$Db as sqlx::Database>::Row) -> Result<StatsRow> {
+            Ok(StatsRow {
                 first_order_at: r.try_get("first_order_at")?,
                 last_order_at: r.try_get("last_order_at")?,
                 order_count: r.try_get("order_count")?,
@@ -265,8 +256,11 @@ macro_rules! impl_backend {
                 last_active_at: r.try_get("last_active_at")?,
                 event_count: r.try_get("event_count")?,
                 last_order_date: r.try_get("last_order_date")?,
-            };
-            Ok((r.try_get("member_id")?, stats))
+            })
+        }
+
+        fn stats_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<(String, StatsRow)> {
+            Ok((r.try_get("member_id")?, stats_columns(r)?))
         }
 
         fn order_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<OrderRow> {
