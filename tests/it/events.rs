@@ -254,3 +254,75 @@ async fn incremental_aggregates_equal_recomputed(app: TestApp) {
     }
 }
 both!(incremental_aggregates_equal_recomputed);
+
+/// What one batch learned of a member is not reused after a write in between: a profile
+/// change through the API (same process) and a batch from a second connection (another
+/// process) both show in the aggregates of the next batch.
+async fn batches_see_writes_made_between_them(app: TestApp) {
+    app.batch(json!([paid(
+        "w1",
+        "cw",
+        "ow1",
+        "10.00",
+        "2026-03-01T20:00:00Z"
+    )]))
+    .await;
+    let m = app.member("cw").await;
+    assert_eq!(m["stats"]["order_days"], 1, "{m}");
+
+    // Asia/Shanghai put both orders on 2 March; New York puts the second on 1 March, a
+    // new (and earlier) order day.
+    let (status, body) = app
+        .patch("/v1/members/cw", json!({"time_zone": "America/New_York"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.batch(json!([paid(
+        "w2",
+        "cw",
+        "ow2",
+        "20.00",
+        "2026-03-02T02:00:00Z"
+    )]))
+    .await;
+    let m = app.member("cw").await;
+    assert_eq!(m["stats"]["order_count"], 2, "{m}");
+    assert_eq!(
+        m["stats"]["order_days"], 2,
+        "the new zone decides the day: {m}"
+    );
+
+    // Another process writes a batch for the same member through its own connections.
+    let other = memberops_store::connect(&app._db.url)
+        .await
+        .expect("second store");
+    let other_ws = memberops_app::Workspace::load(other.as_ref(), &app.ws.id)
+        .await
+        .expect("workspace");
+    let event: memberops_core::event::EventIn =
+        serde_json::from_value(paid("w3", "cw", "ow3", "30.00", "2026-03-10T12:00:00Z"))
+            .expect("event");
+    let report = memberops_app::ingest::apply_batch(
+        other.as_ref(),
+        &other_ws,
+        vec![event],
+        memberops_app::ingest::BatchOptions::default(),
+    )
+    .await
+    .expect("batch from the other store");
+    assert_eq!(report.accepted, 1);
+
+    app.batch(json!([paid(
+        "w4",
+        "cw",
+        "ow4",
+        "40.00",
+        "2026-03-11T12:00:00Z"
+    )]))
+    .await;
+    let m = app.member("cw").await;
+    assert_eq!(m["stats"]["order_count"], 4, "{m}");
+    assert_eq!(m["stats"]["order_days"], 4, "{m}");
+    assert_eq!(m["stats"]["event_count"], 4, "{m}");
+    assert_eq!(m["stats"]["total_spend_minor"], 10_000, "{m}");
+}
+both!(batches_see_writes_made_between_them);

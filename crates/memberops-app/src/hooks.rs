@@ -37,6 +37,9 @@ pub struct MemberNow {
     pub time_zone: Tz,
     pub registered_at: Option<Millis>,
     pub stats: StatsRow,
+    /// Lifecycle stage: as stored before the batch (None: no intelligence row), then as
+    /// the stage hook leaves it.
+    pub stage: Option<String>,
 }
 
 /// [`MemberNow`] by internal member id, for every member with an accepted event.
@@ -48,7 +51,7 @@ pub async fn after_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
-    members: &BatchMembers,
+    members: &mut BatchMembers,
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let lap = |what: &str| {

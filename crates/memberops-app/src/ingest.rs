@@ -17,12 +17,13 @@ use memberops_core::member::Profile;
 use memberops_core::time::{Millis, When, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_store::{
-    MemberRecord, MemberRef, NewEvent, OrderRow, StatsAddition, StatsRow, Store, WriteTx,
+    MemberRecord, MemberRef, MemberState, NewEvent, OrderRow, StatsRow, Store, WriteTx,
 };
 use serde::Serialize;
 
 use crate::error::Result;
 use crate::hooks::{AppliedEvent, BatchMembers, MemberNow};
+use crate::member_cache::{HotMember, HotMembers};
 use crate::workspace::Workspace;
 
 /// Most events one API or SDK batch may carry.
@@ -128,10 +129,12 @@ pub async fn apply_batch(
     let received_at = now_millis();
     let (mut results, valid) = validate_rows(events, ws);
 
+    let mut hot = ws.members.lock().await;
     let mut tx = store.begin_write(&ws.id).await?;
+    hot.check(tx.write_epoch().await?);
     let planning = std::time::Instant::now();
     let rows = valid.len();
-    let plan = plan(tx.as_mut(), ws, valid, &mut results, received_at).await?;
+    let plan = plan(tx.as_mut(), ws, valid, &mut results, received_at, &mut hot).await?;
     tracing::debug!(
         elapsed_ms = planning.elapsed().as_secs_f64() * 1e3,
         rows,
@@ -144,9 +147,11 @@ pub async fn apply_batch(
     let committed = !(opts.atomic && rejected > 0);
     let members_created = if committed { plan.new_members.len() } else { 0 };
     if committed {
-        plan.write(tx.as_mut(), ws).await?;
+        let settled = plan.write(tx.as_mut(), ws).await?;
+        let end = tx.write_epoch().await?;
         let committing = std::time::Instant::now();
         tx.commit().await?;
+        hot.settle(end, settled);
         tracing::debug!(
             elapsed_ms = committing.elapsed().as_secs_f64() * 1e3,
             "batch committed"
@@ -181,7 +186,10 @@ pub async fn apply_in_tx(
 ) -> Result<BatchReport> {
     let received_at = now_millis();
     let (mut results, valid) = validate_rows(events, ws);
-    let plan = plan(tx, ws, valid, &mut results, received_at).await?;
+    // The caller's transaction may write more than events: nothing is taken from or left
+    // in the member cache (its writes move the epoch, so the next batch reads the store).
+    let mut none = HotMembers::default();
+    let plan = plan(tx, ws, valid, &mut results, received_at, &mut none).await?;
     let members_created = plan.new_members.len();
     plan.write(tx, ws).await?;
     let count = |s: RowStatus| results.iter().filter(|r| r.status == s).count();
@@ -238,10 +246,34 @@ struct Plan {
     /// Zone and registration time of each member with an accepted event, by internal id.
     profiles: HashMap<String, (Tz, Option<Millis>)>,
     applied: Vec<AppliedEvent>,
+    /// Stored aggregates and stage of the stored members of the batch, by internal id.
+    stored: HashMap<String, Stored>,
+    /// Every member of the batch by external id.
+    slots: HashMap<String, MemberSlot>,
+}
+
+/// A stored member's aggregates and stage as the batch found them.
+#[derive(Default)]
+struct Stored {
+    stats: Option<StatsRow>,
+    stage: Option<String>,
 }
 
 impl Plan {
-    async fn write(self, tx: &mut dyn WriteTx, ws: &Workspace) -> Result<()> {
+    /// Writes the batch and runs the hooks; returns what the member cache should hold for
+    /// the batch's members once it commits.
+    async fn write(self, tx: &mut dyn WriteTx, ws: &Workspace) -> Result<Vec<(String, HotMember)>> {
+        let Plan {
+            new_members,
+            updated_members,
+            events,
+            orders,
+            deltas,
+            profiles,
+            applied,
+            mut stored,
+            slots,
+        } = self;
         let started = std::time::Instant::now();
         let lap = |what: &str| {
             tracing::debug!(
@@ -250,15 +282,15 @@ impl Plan {
                 "batch write"
             )
         };
-        tx.insert_members(&self.new_members).await?;
-        for m in &self.updated_members {
+        tx.insert_members(&new_members).await?;
+        for m in &updated_members {
             tx.update_member(m).await?;
         }
-        tx.insert_events(&self.events).await?;
+        tx.insert_events(&events).await?;
         lap("events");
         let mut new_orders = Vec::new();
         let mut refunds = Vec::new();
-        for o in self.orders.into_values() {
+        for o in orders.into_values() {
             if !o.stored {
                 new_orders.push(o.row);
             } else if o.refund_changed {
@@ -270,68 +302,81 @@ impl Plan {
         tx.insert_orders(&new_orders).await?;
         tx.set_refunded(&refunds).await?;
         lap("orders");
-        // Aggregates: each member's delta is added to the stored row in SQL (one write per
-        // member, no read); members new to the aggregates are inserted whole. Members whose
-        // orders changed in ways a delta cannot follow (refunds, orders older than the last
-        // order day) are then recomputed from their orders.
-        let mut additions: Vec<StatsAddition> = Vec::with_capacity(self.deltas.len());
-        let mut recompute: HashSet<String> = HashSet::new();
-        for (id, delta) in self.deltas {
-            let mut add = StatsRow::default();
-            let incremental = delta.apply(&mut add);
-            if !incremental {
-                recompute.insert(id.clone());
+        // Aggregates: each member's delta is added to the row the plan found (read in this
+        // transaction, or left by the previous batch when nothing was written since), and
+        // the whole row is written. Members whose orders changed in ways a delta cannot
+        // follow (refunds, orders older than the last order day) are then recomputed from
+        // their orders.
+        let mut existing: Vec<(String, StatsRow)> = Vec::with_capacity(deltas.len());
+        let mut fresh: Vec<(String, StatsRow)> = Vec::new();
+        let mut recompute: Vec<String> = Vec::new();
+        for (id, delta) in deltas {
+            let before = stored.get_mut(&id).and_then(|s| s.stats.take());
+            let known = before.is_some();
+            let mut row = before.unwrap_or_default();
+            if !delta.apply(&mut row) {
+                recompute.push(id.clone());
             }
-            additions.push(StatsAddition {
-                member_id: id,
-                add,
-                first_order_date: incremental
-                    .then(|| delta.orders.iter().map(|o| &o.1).min().cloned())
-                    .flatten(),
-            });
-        }
-        additions.sort_unstable_by(|a, b| a.member_id.cmp(&b.member_id));
-        let mut rows: HashMap<String, StatsRow> =
-            tx.add_to_stats(&additions).await?.into_iter().collect();
-        lap("add_stats");
-        let mut fresh = Vec::new();
-        for a in additions {
-            match rows.get(&a.member_id) {
-                Some(row) if row.order_days < 0 => {
-                    recompute.insert(a.member_id);
-                }
-                Some(_) => {}
-                None => fresh.push((a.member_id, a.add)),
+            if known {
+                existing.push((id, row));
+            } else {
+                fresh.push((id, row));
             }
         }
+        // In key order, each page of the aggregates is visited once per batch.
+        existing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        tx.update_stats(&existing).await?;
         tx.save_stats(&fresh).await?;
-        rows.extend(fresh);
-        lap("save_stats");
-        let mut recompute: Vec<&str> = recompute.iter().map(String::as_str).collect();
-        recompute.sort_unstable();
-        tx.refresh_order_stats(&recompute).await?;
+        lap("stats");
+        let mut rows: HashMap<String, StatsRow> = existing.into_iter().chain(fresh).collect();
         if !recompute.is_empty() {
-            rows.extend(tx.load_stats(&recompute).await?);
+            recompute.sort_unstable();
+            let ids: Vec<&str> = recompute.iter().map(String::as_str).collect();
+            tx.refresh_order_stats(&ids).await?;
+            rows.extend(tx.load_stats(&ids).await?);
         }
         lap("refresh_stats");
         let mut members = BatchMembers::with_capacity(rows.len());
         for (id, row) in rows {
-            let (time_zone, registered_at) = self
-                .profiles
-                .get(&id)
-                .copied()
-                .unwrap_or((ws.time_zone, None));
+            let (time_zone, registered_at) =
+                profiles.get(&id).copied().unwrap_or((ws.time_zone, None));
+            let stage = stored.get_mut(&id).and_then(|s| s.stage.take());
             members.insert(
                 id,
                 MemberNow {
                     time_zone,
                     registered_at,
                     stats: row,
+                    stage,
                 },
             );
         }
-        crate::hooks::after_events(tx, ws, &self.applied, &members).await?;
-        Ok(())
+        crate::hooks::after_events(tx, ws, &applied, &mut members).await?;
+        // The batch's members as they stand once it commits. Members whose every event was
+        // rejected keep what the store said.
+        let mut settled = Vec::with_capacity(slots.len());
+        for (external_id, slot) in slots {
+            let (stats, stage) = match members.remove(&slot.id) {
+                Some(now) => (Some(now.stats), now.stage),
+                None => match stored.remove(&slot.id) {
+                    Some(s) => (s.stats, s.stage),
+                    // Created by a rejected row's plan: nothing was stored.
+                    None => continue,
+                },
+            };
+            settled.push((
+                external_id,
+                HotMember {
+                    id: slot.id,
+                    time_zone: slot.tz,
+                    registered_at: slot.registered_at,
+                    stats,
+                    stage,
+                },
+            ));
+        }
+        Ok(settled)
     }
 }
 
@@ -347,44 +392,87 @@ struct MemberSlot {
     updated_index: Option<usize>,
 }
 
+impl MemberSlot {
+    fn stored(h: &HotMember) -> Self {
+        MemberSlot {
+            id: h.id.clone(),
+            tz: h.time_zone,
+            registered_at: h.registered_at,
+            new_index: None,
+            updated_index: None,
+        }
+    }
+}
+
 async fn plan(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     valid: Vec<(usize, Event)>,
     results: &mut [RowResult],
     received_at: Millis,
+    hot: &mut HotMembers,
 ) -> Result<Plan> {
+    let started = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            step = what,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch plan"
+        )
+    };
     let ids: Vec<&str> = valid.iter().map(|(_, e)| e.id.as_str()).collect();
     let mut seen: HashSet<String> = tx.existing_event_ids(&ids).await?;
+    lap("event_ids");
 
     let mut ext: Vec<&str> = valid.iter().map(|(_, e)| e.member.as_str()).collect();
     ext.sort_unstable();
     ext.dedup();
-    let mut members: HashMap<String, MemberSlot> = tx
-        .members_by_external_ids(&ext)
-        .await?
-        .into_iter()
-        .map(
-            |MemberRef {
-                 id,
-                 external_id,
-                 time_zone,
-                 registered_at,
-             }| {
-                let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
-                (
-                    external_id,
-                    MemberSlot {
-                        id,
-                        tz,
-                        registered_at,
-                        new_index: None,
-                        updated_index: None,
+    // Members the cache holds (see `member_cache`), then the others from the store.
+    let mut members: HashMap<String, MemberSlot> = HashMap::with_capacity(ext.len());
+    let mut stored: HashMap<String, Stored> = HashMap::with_capacity(ext.len());
+    let mut missing: Vec<&str> = Vec::new();
+    for external_id in ext {
+        match hot.get(external_id) {
+            Some(h) => {
+                let h = h.clone();
+                members.insert(external_id.to_owned(), MemberSlot::stored(&h));
+                stored.insert(
+                    h.id,
+                    Stored {
+                        stats: h.stats,
+                        stage: h.stage,
                     },
-                )
+                );
+            }
+            None => missing.push(external_id),
+        }
+    }
+    for MemberState {
+        member,
+        stats,
+        stage,
+    } in tx.member_states(&missing).await?
+    {
+        let MemberRef {
+            id,
+            external_id,
+            time_zone,
+            registered_at,
+        } = member;
+        let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
+        members.insert(
+            external_id,
+            MemberSlot {
+                id: id.clone(),
+                tz,
+                registered_at,
+                new_index: None,
+                updated_index: None,
             },
-        )
-        .collect();
+        );
+        stored.insert(id, Stored { stats, stage });
+    }
+    lap("members");
 
     let mut order_ids: Vec<&str> = valid
         .iter()
@@ -397,7 +485,10 @@ async fn plan(
         .collect();
     order_ids.sort_unstable();
     order_ids.dedup();
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        stored,
+        ..Plan::default()
+    };
     for row in tx.orders_by_ids(&order_ids).await? {
         plan.orders.insert(
             row.order_id.clone(),
@@ -409,6 +500,7 @@ async fn plan(
         );
     }
 
+    lap("orders");
     // Stored members whose profile a `member.registered` of this batch changes: read in
     // one query, each taken by the first event that needs it.
     let mut registering_ids: Vec<&str> = valid
@@ -584,6 +676,7 @@ async fn plan(
             member_created: slot.new_index.is_some(),
         });
     }
+    plan.slots = members;
     Ok(plan)
 }
 

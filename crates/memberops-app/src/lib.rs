@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod keys;
 pub mod loyalty;
+mod member_cache;
 pub mod members;
 pub mod segments;
 pub mod tracking;

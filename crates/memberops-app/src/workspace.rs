@@ -3,6 +3,7 @@ use memberops_core::Currency;
 use memberops_store::Store;
 
 use crate::error::{AppError, Result};
+use crate::member_cache::MemberCache;
 use crate::segments::settings::SettingsCache;
 
 /// A workspace's settings as the use cases need them; loaded once and kept by the server.
@@ -15,6 +16,8 @@ pub struct Workspace {
     pub time_zone: Tz,
     /// The member-intelligence rules as last read (see `segments::settings`).
     pub(crate) intel: SettingsCache,
+    /// What event batches last committed about members (see `member_cache`).
+    pub(crate) members: MemberCache,
 }
 
 impl Workspace {
@@ -28,6 +31,7 @@ impl Workspace {
             currency: Currency::parse(&w.currency)?,
             time_zone: memberops_core::time::parse_tz(&w.time_zone)?,
             intel: SettingsCache::default(),
+            members: MemberCache::default(),
         })
     }
 }

@@ -52,35 +52,26 @@ pub(crate) const SAVE_STATS_TAIL: &str = " ON CONFLICT (member_id) DO UPDATE SET
      paid_minor = excluded.paid_minor, refunded_minor = excluded.refunded_minor, last_active_at = excluded.last_active_at, \
      event_count = excluded.event_count, last_order_date = excluded.last_order_date";
 
-/// Adds a batch's aggregates to the stored rows in one statement, without reading them
-/// first. `d` holds, per member: id, events, last active, orders, paid, first and last order
-/// instant, first and last order day, distinct order days. An order day earlier than the
-/// stored last order day cannot be counted without the member's other orders: `order_days`
-/// is then set to -1, and the caller recomputes that member from the orders in the same
-/// transaction. Members without a stored row are not returned (the caller inserts them).
-pub(crate) const ADD_TO_STATS: &str = "UPDATE member_stats SET \
-     event_count = member_stats.event_count + d.column2, \
-     last_active_at = CASE WHEN member_stats.last_active_at IS NULL OR d.column3 > member_stats.last_active_at \
-       THEN d.column3 ELSE member_stats.last_active_at END, \
-     order_count = member_stats.order_count + d.column4, \
-     paid_minor = member_stats.paid_minor + d.column5, \
-     first_order_at = CASE WHEN member_stats.first_order_at IS NULL OR d.column6 < member_stats.first_order_at \
-       THEN d.column6 ELSE member_stats.first_order_at END, \
-     last_order_at = CASE WHEN member_stats.last_order_at IS NULL OR d.column7 > member_stats.last_order_at \
-       THEN d.column7 ELSE member_stats.last_order_at END, \
-     order_days = CASE WHEN d.column8 IS NULL THEN member_stats.order_days \
-       WHEN member_stats.last_order_date IS NULL OR d.column8 > member_stats.last_order_date \
-         THEN member_stats.order_days + d.column10 \
-       WHEN d.column8 = member_stats.last_order_date THEN member_stats.order_days + d.column10 - 1 \
-       ELSE -1 END, \
-     last_order_date = CASE WHEN member_stats.last_order_date IS NULL OR d.column9 > member_stats.last_order_date \
-       THEN d.column9 ELSE member_stats.last_order_date END \
-     FROM (";
+/// Rewrites whole aggregate rows from `(VALUES …)` in [`STATS_COLUMNS`] order.
+pub(crate) const UPDATE_STATS_TAIL: &str = " SET first_order_at = d.column3, last_order_at = d.column4, \
+     order_count = d.column5, order_days = d.column6, paid_minor = d.column7, refunded_minor = d.column8, \
+     last_active_at = d.column9, event_count = d.column10, last_order_date = d.column11 FROM (";
 
-pub(crate) const ADD_TO_STATS_TAIL: &str = ") AS d WHERE member_stats.member_id = d.column1 RETURNING member_stats.member_id, \
-     member_stats.first_order_at, member_stats.last_order_at, member_stats.order_count, member_stats.order_days, \
-     member_stats.paid_minor, member_stats.refunded_minor, member_stats.last_active_at, member_stats.event_count, \
-     member_stats.last_order_date";
+/// The verb of [`UPDATE_STATS_TAIL`]: like [`insert_checked`], `OR IGNORE` spares SQLite
+/// the statement journal, and the caller checks the row count.
+pub(crate) fn update_checked(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Sqlite => "UPDATE OR IGNORE member_stats",
+        crate::Backend::Postgres => "UPDATE member_stats",
+    }
+}
+
+/// Members with their aggregates and stored stage; the caller adds the external-id list.
+pub(crate) const MEMBER_STATES: &str = "SELECT m.id, m.external_id, m.time_zone, m.registered_at, \
+     s.member_id AS stats_member, s.first_order_at, s.last_order_at, s.order_count, s.order_days, s.paid_minor, \
+     s.refunded_minor, s.last_active_at, s.event_count, s.last_order_date, g.stage \
+     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id \
+     LEFT JOIN member_segments g ON g.member_id = m.id WHERE m.workspace_id = ";
 
 /// The verb of the event path's bulk inserts. On SQLite, a multi-row INSERT that a
 /// constraint could abort half-way copies every page it touches into a statement journal
@@ -261,6 +252,23 @@ macro_rules! impl_backend {
 
         fn stats_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<(String, StatsRow)> {
             Ok((r.try_get("member_id")?, stats_columns(r)?))
+        }
+
+        /// `VALUES` of whole aggregate rows, in [`STATS_COLUMNS`] order.
+        fn push_stats_values(q: &mut QueryBuilder<$Db>, ws: &str, rows: &[(String, StatsRow)]) {
+            q.push_values(rows, |mut b, (id, s)| {
+                b.push_bind(id.clone())
+                    .push_bind(ws.to_owned())
+                    .push_bind(s.first_order_at)
+                    .push_bind(s.last_order_at)
+                    .push_bind(s.order_count)
+                    .push_bind(s.order_days)
+                    .push_bind(s.paid_minor)
+                    .push_bind(s.refunded_minor)
+                    .push_bind(s.last_active_at)
+                    .push_bind(s.event_count)
+                    .push_bind(s.last_order_date.clone());
+            });
         }
 
         fn order_from_row(r: &<$Db as sqlx::Database>::Row) -> Result<OrderRow> {
@@ -488,46 +496,60 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
-            async fn add_to_stats(&mut self, rows: &[StatsAddition]) -> Result<Vec<(String, StatsRow)>> {
-                let mut out = Vec::with_capacity(rows.len());
+            async fn update_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$Db>::new(ADD_TO_STATS);
-                    q.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.member_id.clone())
-                            .push_bind(r.add.event_count)
-                            .push_bind(r.add.last_active_at)
-                            .push_bind(r.add.order_count)
-                            .push_bind(r.add.paid_minor)
-                            .push_bind(r.add.first_order_at)
-                            .push_bind(r.add.last_order_at)
-                            .push_bind(r.first_order_date.clone())
-                            .push_bind(r.add.last_order_date.clone())
-                            .push_bind(r.add.order_days);
-                    });
-                    q.push(ADD_TO_STATS_TAIL);
+                    let mut q = QueryBuilder::<$Db>::new(update_checked(<$Store>::BACKEND));
+                    q.push(UPDATE_STATS_TAIL);
+                    push_stats_values(&mut q, &self.ws, chunk);
+                    q.push(") AS d WHERE member_stats.member_id = d.column1");
+                    let done = q.build().execute(&mut *self.tx).await?;
+                    expect_inserted("member_stats", done.rows_affected(), chunk.len())?;
+                }
+                Ok(())
+            }
+
+            async fn member_states(&mut self, external_ids: &[&str]) -> Result<Vec<MemberState>> {
+                let mut out = Vec::with_capacity(external_ids.len());
+                for chunk in external_ids.chunks(CHUNK) {
+                    let mut q = QueryBuilder::<$Db>::new(MEMBER_STATES);
+                    q.push_bind(self.ws.clone());
+                    q.push(" AND m.external_id IN (");
+                    let mut sep = q.separated(", ");
+                    for it in chunk {
+                        sep.push_bind((*it).to_owned());
+                    }
+                    q.push(")");
                     for r in q.build().fetch_all(&mut *self.tx).await? {
-                        out.push(stats_from_row(&r)?);
+                        let with_stats: Option<String> = r.try_get("stats_member")?;
+                        out.push(MemberState {
+                            member: MemberRef {
+                                id: r.try_get("id")?,
+                                external_id: r.try_get("external_id")?,
+                                time_zone: r.try_get("time_zone")?,
+                                registered_at: r.try_get("registered_at")?,
+                            },
+                            stats: with_stats.map(|_| stats_columns(&r)).transpose()?,
+                            stage: r.try_get("stage")?,
+                        });
                     }
                 }
                 Ok(out)
             }
 
+            async fn write_epoch(&mut self) -> Result<Option<WriteEpoch>> {
+                if <$Store>::BACKEND != Backend::Sqlite {
+                    return Ok(None);
+                }
+                let r = sqlx::query("SELECT total_changes(), (SELECT data_version FROM pragma_data_version())")
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok(Some(WriteEpoch { total_changes: r.try_get(0)?, data_version: r.try_get(1)? }))
+            }
+
             async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_stats ({STATS_COLUMNS}) "));
-                    q.push_values(chunk, |mut b, (id, s)| {
-                        b.push_bind(id.clone())
-                            .push_bind(self.ws.clone())
-                            .push_bind(s.first_order_at)
-                            .push_bind(s.last_order_at)
-                            .push_bind(s.order_count)
-                            .push_bind(s.order_days)
-                            .push_bind(s.paid_minor)
-                            .push_bind(s.refunded_minor)
-                            .push_bind(s.last_active_at)
-                            .push_bind(s.event_count)
-                            .push_bind(s.last_order_date.clone());
-                    });
+                    push_stats_values(&mut q, &self.ws, chunk);
                     q.push(SAVE_STATS_TAIL);
                     q.build().execute(&mut *self.tx).await?;
                 }

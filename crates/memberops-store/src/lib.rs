@@ -133,11 +133,13 @@ pub trait WriteTx:
     async fn load_stats(&mut self, member_ids: &[&str]) -> Result<Vec<(String, StatsRow)>>;
     /// Writes whole aggregate rows, `(member_id, stats)`.
     async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()>;
-    /// Adds a batch's aggregates to the stored rows without reading them first, and returns
-    /// the updated rows. Members without a stored row are absent from the answer; a row
-    /// whose new order days cannot be counted incrementally comes back with
-    /// `order_days == -1` and must be recomputed ([`WriteTx::refresh_order_stats`]).
-    async fn add_to_stats(&mut self, rows: &[StatsAddition]) -> Result<Vec<(String, StatsRow)>>;
+    /// Rewrites existing aggregate rows, `(member_id, stats)`; fails if one is missing.
+    async fn update_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()>;
+    /// Members by external id with their aggregates and stored stage, in one read.
+    async fn member_states(&mut self, external_ids: &[&str]) -> Result<Vec<MemberState>>;
+    /// The embedded store's [`WriteEpoch`], read inside this transaction; `None` on
+    /// PostgreSQL, where other servers write too and nothing may be kept between batches.
+    async fn write_epoch(&mut self) -> Result<Option<WriteEpoch>>;
     /// Recomputes the order aggregates of these members from their orders: the exact
     /// answer whatever order events arrived in (used after refunds and late orders).
     async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()>;

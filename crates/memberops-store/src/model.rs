@@ -71,6 +71,25 @@ pub struct MemberRef {
     pub registered_at: Option<Millis>,
 }
 
+/// What an event batch needs of a stored member: who it is, its aggregates (None: no
+/// row yet) and its stored lifecycle stage (None: no intelligence row yet).
+#[derive(Debug, Clone)]
+pub struct MemberState {
+    pub member: MemberRef,
+    pub stats: Option<StatsRow>,
+    pub stage: Option<String>,
+}
+
+/// Where the embedded store's data stands, as seen by the writer: changes committed by
+/// other connections (`data_version`) and rows changed through the writer itself
+/// (`total_changes`, rolled-back ones included). Equal epochs mean nothing was written in
+/// between, so what was read at the first is still true at the second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteEpoch {
+    pub data_version: i64,
+    pub total_changes: i64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatsRow {
     pub first_order_at: Option<Millis>,
@@ -83,16 +102,6 @@ pub struct StatsRow {
     pub event_count: i64,
     /// Local calendar day (YYYY-MM-DD) of the last order that counts.
     pub last_order_date: Option<String>,
-}
-
-/// What one batch adds to one member's aggregates: `add` holds the batch's own orders and
-/// events as if the member had no others (counts, sums, first and last order, distinct
-/// order days, last order day); `first_order_date` is the local day of its earliest order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatsAddition {
-    pub member_id: String,
-    pub add: StatsRow,
-    pub first_order_date: Option<String>,
 }
 
 impl MemberRecord {

@@ -345,7 +345,7 @@ pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
-    members: &BatchMembers,
+    members: &mut BatchMembers,
     now: Millis,
 ) -> Result<()> {
     // The last event per member names the transition (deterministic, unique per cause).
@@ -358,18 +358,21 @@ pub async fn on_events(
     if cause.is_empty() {
         return Ok(());
     }
+    let started = std::time::Instant::now();
+    let lap = |what: &str| {
+        tracing::debug!(
+            step = what,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "stage hook"
+        )
+    };
     let mut ids: Vec<&str> = cause.keys().copied().collect();
     ids.sort_unstable();
     let settings = settings::for_batch(tx, ws).await?;
     let rules = &settings.lifecycle;
-    let old: HashMap<String, IntelRow> = tx
-        .intel_rows(&ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.member_id.clone(), r))
-        .collect();
-    let mut rows = Vec::new();
-    let mut transitions = Vec::new();
+    // The batch knows each member's stored stage: only members that move are read whole
+    // (their scores and classes carry over).
+    let mut moving = Vec::new();
     for (member_id, f) in ids.iter().filter_map(|id| Some((*id, members.get(*id)?))) {
         let tz = f.time_zone;
         let today = local_day(now, tz);
@@ -382,10 +385,25 @@ pub async fn on_events(
             monetary: s.paid_minor - s.refunded_minor,
         };
         let st = stage(&lf, today, rules);
-        let prev = old.get(member_id);
-        if prev.is_some_and(|p| p.stage == st.code()) {
-            continue;
+        if f.stage.as_deref() != Some(st.code()) {
+            moving.push((member_id, st, today, f.stage.is_some()));
         }
+    }
+    lap("compute");
+    if moving.is_empty() {
+        return Ok(());
+    }
+    let with_row: Vec<&str> = moving.iter().filter(|m| m.3).map(|m| m.0).collect();
+    let old: HashMap<String, IntelRow> = tx
+        .intel_rows(&with_row)
+        .await?
+        .into_iter()
+        .map(|r| (r.member_id.clone(), r))
+        .collect();
+    let mut rows = Vec::with_capacity(moving.len());
+    let mut transitions = Vec::new();
+    for (member_id, st, today, _) in moving {
+        let prev = old.get(member_id);
         let on = today.format("%Y-%m-%d").to_string();
         let mut row = prev.cloned().unwrap_or_else(|| IntelRow {
             member_id: member_id.to_owned(),
@@ -409,9 +427,18 @@ pub async fn on_events(
         });
         rows.push(row);
     }
-    if !rows.is_empty() {
-        write_changes(tx, ws, &rows, transitions, now, "event").await?;
+    let changed = rows.len();
+    write_changes(tx, ws, &rows, transitions, now, "event").await?;
+    for row in rows {
+        if let Some(m) = members.get_mut(&row.member_id) {
+            m.stage = Some(row.stage);
+        }
     }
+    tracing::debug!(
+        changed,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "stage hook written"
+    );
     Ok(())
 }
 

@@ -64,7 +64,7 @@ pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
-    members: &crate::hooks::BatchMembers,
+    members: &mut crate::hooks::BatchMembers,
 ) -> Result<()> {
     intel::on_events(tx, ws, applied, members, memberops_core::time::now_millis()).await
 }

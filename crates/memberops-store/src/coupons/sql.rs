@@ -296,6 +296,18 @@ macro_rules! impl_coupons {
                 }
             }
 
+            impl $Tx {
+                /// Whether `sql` (a `SELECT 1 … WHERE workspace_id = $1 LIMIT 1` on a table keyed
+                /// by workspace first, so one index probe) finds a row.
+                async fn any_row(&mut self, sql: &'static str) -> Result<bool> {
+                    let found: Option<i32> = sqlx::query_scalar(sql)
+                        .bind(&self.ws)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    Ok(found.is_some())
+                }
+            }
+
             #[async_trait]
             impl CouponsTx for $Tx {
                 async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<u64> {
@@ -631,6 +643,11 @@ macro_rules! impl_coupons {
 
                 async fn orders_with_coupons(&mut self, order_ids: &[&str]) -> Result<Vec<String>> {
                     let mut out = Vec::new();
+                    // Every order event asks; one probe spares a workspace without coupon
+                    // orders the long IN lists.
+                    if order_ids.is_empty() || !self.any_row("SELECT 1 FROM coupon_orders WHERE workspace_id = $1 LIMIT 1").await? {
+                        return Ok(out);
+                    }
                     for chunk in order_ids.chunks(CHUNK) {
                         let rows = in_list("SELECT order_id FROM coupon_orders", &self.ws, "order_id", chunk)
                             .build()
@@ -867,6 +884,9 @@ macro_rules! impl_coupons {
 
                 async fn members_with_open_claims(&mut self, member_ids: &[&str]) -> Result<Vec<String>> {
                     let mut out = Vec::new();
+                    if member_ids.is_empty() || !self.any_row("SELECT 1 FROM coupon_share_claims WHERE workspace_id = $1 AND converted_at IS NULL LIMIT 1").await? {
+                        return Ok(out);
+                    }
                     for chunk in member_ids.chunks(CHUNK) {
                         let mut q = in_list("SELECT DISTINCT claimant_id FROM coupon_share_claims", &self.ws, "claimant_id", chunk);
                         q.push(" AND converted_at IS NULL");

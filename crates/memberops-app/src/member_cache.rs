@@ -1,0 +1,163 @@
+//! What event batches know of stored members, kept from one batch to the next on the
+//! embedded store.
+//!
+//! Every batch needs, for each member it touches, the internal id, time zone, registration
+//! time, aggregates and lifecycle stage. Read from SQLite, that is three random look-ups per
+//! member (members, member_stats, member_segments): about a third of a 10,000-event batch.
+//! A batch that follows another of this process, with nothing written in between, can take
+//! them from what the previous batch committed instead.
+//!
+//! "Nothing written in between" is the store's [`WriteEpoch`]: SQLite's `data_version`
+//! moves when another connection (another process) commits, and `total_changes` moves
+//! with every row this process writes through its one writer connection, whatever the
+//! use case, rolled-back writes included. The cache is used only when the epoch at the
+//! start of a batch is the one recorded when the last batch committed; otherwise it is
+//! emptied and the batch reads the store. On PostgreSQL there is no epoch (other servers
+//! write too) and nothing is kept.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use memberops_core::time::Millis;
+use memberops_store::{StatsRow, WriteEpoch};
+use tokio::sync::{Mutex, MutexGuard};
+
+/// Most members kept; a batch that would pass it empties the cache first. About 250 bytes
+/// each, so the bound is ~50 MB.
+const MAX_MEMBERS: usize = 200_000;
+
+/// A stored member as the last committed batch left it.
+#[derive(Debug, Clone)]
+pub(crate) struct HotMember {
+    pub id: String,
+    pub time_zone: Tz,
+    pub registered_at: Option<Millis>,
+    /// None: no aggregate row yet.
+    pub stats: Option<StatsRow>,
+    /// None: no intelligence row yet.
+    pub stage: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct HotMembers {
+    /// The epoch at which every entry was true; None when the entries are unknown.
+    epoch: Option<WriteEpoch>,
+    by_external_id: HashMap<String, HotMember>,
+    hits: u64,
+    misses: u64,
+}
+
+impl HotMembers {
+    /// Keeps the entries only when nothing was written since they were recorded (`now` is
+    /// the epoch at the start of a batch, read inside its transaction).
+    pub fn check(&mut self, now: Option<WriteEpoch>) {
+        if now.is_none() || self.epoch != now {
+            self.by_external_id.clear();
+            self.epoch = None;
+        }
+    }
+
+    pub fn get(&mut self, external_id: &str) -> Option<&HotMember> {
+        let found = self.by_external_id.get(external_id);
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        found
+    }
+
+    /// Records what a batch committed; `end` is the epoch read just before its commit
+    /// (a commit changes neither number for the committing connection).
+    pub fn settle(&mut self, end: Option<WriteEpoch>, members: Vec<(String, HotMember)>) {
+        let Some(end) = end else {
+            self.check(None);
+            return;
+        };
+        if self.by_external_id.len() + members.len() > MAX_MEMBERS {
+            self.by_external_id.clear();
+        }
+        self.by_external_id.extend(members);
+        self.epoch = Some(end);
+        tracing::debug!(
+            members = self.by_external_id.len(),
+            hits = self.hits,
+            misses = self.misses,
+            "member cache settled"
+        );
+    }
+}
+
+/// The cache of one workspace, shared by the clones of its [`crate::Workspace`]. Holding
+/// the lock for a whole batch keeps this process's batches of the workspace in line (the
+/// store has one writer anyway), so no batch sees another's half-recorded entries.
+#[derive(Debug, Clone, Default)]
+pub struct MemberCache(Arc<Mutex<HotMembers>>);
+
+impl MemberCache {
+    pub(crate) async fn lock(&self) -> MutexGuard<'_, HotMembers> {
+        self.0.lock().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str) -> HotMember {
+        HotMember {
+            id: id.to_owned(),
+            time_zone: chrono_tz::UTC,
+            registered_at: None,
+            stats: None,
+            stage: None,
+        }
+    }
+
+    fn epoch(data_version: i64, total_changes: i64) -> Option<WriteEpoch> {
+        Some(WriteEpoch {
+            data_version,
+            total_changes,
+        })
+    }
+
+    #[test]
+    fn entries_survive_only_an_unchanged_epoch() {
+        let mut hot = HotMembers::default();
+        hot.check(epoch(1, 10));
+        hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
+        hot.check(epoch(1, 20));
+        assert!(hot.get("m1").is_some(), "same epoch keeps the entry");
+
+        // A write through this process's writer in between.
+        hot.check(epoch(1, 21));
+        assert!(hot.get("m1").is_none());
+
+        hot.settle(epoch(1, 30), vec![("m1".into(), member("a"))]);
+        // A commit by another connection in between.
+        hot.check(epoch(2, 30));
+        assert!(hot.get("m1").is_none());
+    }
+
+    #[test]
+    fn nothing_is_kept_without_an_epoch() {
+        let mut hot = HotMembers::default();
+        hot.check(None);
+        hot.settle(None, vec![("m1".into(), member("a"))]);
+        hot.check(None);
+        assert!(hot.get("m1").is_none());
+    }
+
+    #[test]
+    fn a_failed_batch_leaves_an_epoch_that_no_longer_matches() {
+        let mut hot = HotMembers::default();
+        hot.check(epoch(1, 10));
+        hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
+        // The next batch starts at the recorded epoch, writes, and rolls back: its changes
+        // still count, so the batch after it reads the store again.
+        hot.check(epoch(1, 20));
+        hot.check(epoch(1, 35));
+        assert!(hot.get("m1").is_none());
+    }
+}
