@@ -10,7 +10,7 @@ use memberops_core::event::Event;
 use memberops_core::time::Millis;
 use std::collections::HashMap;
 
-use memberops_store::{StatsRow, WriteTx};
+use memberops_store::{LoyaltyMemberRow, StatsRow, WriteTx};
 
 use crate::error::Result;
 use crate::workspace::Workspace;
@@ -40,6 +40,9 @@ pub struct MemberNow {
     /// Lifecycle stage: as stored before the batch (None: no intelligence row), then as
     /// the stage hook leaves it.
     pub stage: Option<String>,
+    /// Loyalty state when the batch already knows it (kept from the previous batch), then
+    /// as the loyalty hook leaves it; None: unknown, read it.
+    pub loyalty: Option<LoyaltyMemberRow>,
 }
 
 /// [`MemberNow`] by internal member id, for every member with an accepted event.
@@ -53,19 +56,12 @@ pub async fn after_events(
     applied: &[AppliedEvent],
     members: &mut BatchMembers,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
-    let lap = |what: &str| {
-        tracing::debug!(
-            step = what,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "batch hooks"
-        )
-    };
-    crate::loyalty::on_events(tx, ws, applied).await?;
-    lap("loyalty");
+    let laps = crate::laps::Laps::start("batch hooks");
+    crate::loyalty::on_events(tx, ws, applied, members).await?;
+    laps.lap("loyalty");
     crate::coupons::on_events(tx, ws, applied).await?;
-    lap("coupons");
+    laps.lap("coupons");
     crate::segments::on_events(tx, ws, applied, members).await?;
-    lap("segments");
+    laps.lap("segments");
     Ok(())
 }

@@ -17,7 +17,8 @@ use memberops_core::member::Profile;
 use memberops_core::time::{Millis, When, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_store::{
-    MemberRecord, MemberRef, MemberState, NewEvent, OrderRow, StatsRow, Store, WriteTx,
+    LoyaltyMemberRow, MemberRecord, MemberRef, MemberState, NewEvent, OrderRow, StatsRow, Store,
+    WriteTx,
 };
 use serde::Serialize;
 
@@ -132,14 +133,9 @@ pub async fn apply_batch(
     let mut hot = ws.members.lock().await;
     let mut tx = store.begin_write(&ws.id).await?;
     hot.check(tx.write_epoch().await?);
-    let planning = std::time::Instant::now();
-    let rows = valid.len();
+    let laps = crate::laps::Laps::start("batch");
     let plan = plan(tx.as_mut(), ws, valid, &mut results, received_at, &mut hot).await?;
-    tracing::debug!(
-        elapsed_ms = planning.elapsed().as_secs_f64() * 1e3,
-        rows,
-        "batch planned"
-    );
+    laps.lap("plan");
     let rejected = results
         .iter()
         .filter(|r| r.status == RowStatus::Rejected)
@@ -149,13 +145,10 @@ pub async fn apply_batch(
     if committed {
         let settled = plan.write(tx.as_mut(), ws).await?;
         let end = tx.write_epoch().await?;
-        let committing = std::time::Instant::now();
+        laps.lap("write");
         tx.commit().await?;
         hot.settle(end, settled);
-        tracing::debug!(
-            elapsed_ms = committing.elapsed().as_secs_f64() * 1e3,
-            "batch committed"
-        );
+        laps.lap("commit");
     } else {
         drop(tx);
         for r in results
@@ -252,11 +245,13 @@ struct Plan {
     slots: HashMap<String, MemberSlot>,
 }
 
-/// A stored member's aggregates and stage as the batch found them.
+/// A stored member's aggregates and stage as the batch found them, and its loyalty state
+/// when the cache held it.
 #[derive(Default)]
 struct Stored {
     stats: Option<StatsRow>,
     stage: Option<String>,
+    loyalty: Option<LoyaltyMemberRow>,
 }
 
 impl Plan {
@@ -274,20 +269,13 @@ impl Plan {
             mut stored,
             slots,
         } = self;
-        let started = std::time::Instant::now();
-        let lap = |what: &str| {
-            tracing::debug!(
-                step = what,
-                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-                "batch write"
-            )
-        };
+        let laps = crate::laps::Laps::start("batch write");
         tx.insert_members(&new_members).await?;
         for m in &updated_members {
             tx.update_member(m).await?;
         }
         tx.insert_events(&events).await?;
-        lap("events");
+        laps.lap("events");
         let mut new_orders = Vec::new();
         let mut refunds = Vec::new();
         for o in orders.into_values() {
@@ -301,7 +289,7 @@ impl Plan {
         new_orders.sort_unstable_by(|a, b| a.order_id.cmp(&b.order_id));
         tx.insert_orders(&new_orders).await?;
         tx.set_refunded(&refunds).await?;
-        lap("orders");
+        laps.lap("orders");
         // Aggregates: each member's delta is added to the row the plan found (read in this
         // transaction, or left by the previous batch when nothing was written since), and
         // the whole row is written. Members whose orders changed in ways a delta cannot
@@ -328,7 +316,7 @@ impl Plan {
         fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         tx.update_stats(&existing).await?;
         tx.save_stats(&fresh).await?;
-        lap("stats");
+        laps.lap("stats");
         let mut rows: HashMap<String, StatsRow> = existing.into_iter().chain(fresh).collect();
         if !recompute.is_empty() {
             recompute.sort_unstable();
@@ -336,12 +324,14 @@ impl Plan {
             tx.refresh_order_stats(&ids).await?;
             rows.extend(tx.load_stats(&ids).await?);
         }
-        lap("refresh_stats");
+        laps.lap("refresh_stats");
         let mut members = BatchMembers::with_capacity(rows.len());
         for (id, row) in rows {
             let (time_zone, registered_at) =
                 profiles.get(&id).copied().unwrap_or((ws.time_zone, None));
-            let stage = stored.get_mut(&id).and_then(|s| s.stage.take());
+            let (stage, loyalty) = stored
+                .get_mut(&id)
+                .map_or((None, None), |s| (s.stage.take(), s.loyalty.take()));
             members.insert(
                 id,
                 MemberNow {
@@ -349,6 +339,7 @@ impl Plan {
                     registered_at,
                     stats: row,
                     stage,
+                    loyalty,
                 },
             );
         }
@@ -357,10 +348,10 @@ impl Plan {
         // rejected keep what the store said.
         let mut settled = Vec::with_capacity(slots.len());
         for (external_id, slot) in slots {
-            let (stats, stage) = match members.remove(&slot.id) {
-                Some(now) => (Some(now.stats), now.stage),
+            let (stats, stage, loyalty) = match members.remove(&slot.id) {
+                Some(now) => (Some(now.stats), now.stage, now.loyalty),
                 None => match stored.remove(&slot.id) {
-                    Some(s) => (s.stats, s.stage),
+                    Some(s) => (s.stats, s.stage, s.loyalty),
                     // Created by a rejected row's plan: nothing was stored.
                     None => continue,
                 },
@@ -373,6 +364,7 @@ impl Plan {
                     registered_at: slot.registered_at,
                     stats,
                     stage,
+                    loyalty,
                 },
             ));
         }
@@ -412,17 +404,10 @@ async fn plan(
     received_at: Millis,
     hot: &mut HotMembers,
 ) -> Result<Plan> {
-    let started = std::time::Instant::now();
-    let lap = |what: &str| {
-        tracing::debug!(
-            step = what,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "batch plan"
-        )
-    };
+    let laps = crate::laps::Laps::start("batch plan");
     let ids: Vec<&str> = valid.iter().map(|(_, e)| e.id.as_str()).collect();
     let mut seen: HashSet<String> = tx.existing_event_ids(&ids).await?;
-    lap("event_ids");
+    laps.lap("event_ids");
 
     let mut ext: Vec<&str> = valid.iter().map(|(_, e)| e.member.as_str()).collect();
     ext.sort_unstable();
@@ -441,6 +426,7 @@ async fn plan(
                     Stored {
                         stats: h.stats,
                         stage: h.stage,
+                        loyalty: h.loyalty,
                     },
                 );
             }
@@ -470,9 +456,16 @@ async fn plan(
                 updated_index: None,
             },
         );
-        stored.insert(id, Stored { stats, stage });
+        stored.insert(
+            id,
+            Stored {
+                stats,
+                stage,
+                loyalty: None,
+            },
+        );
     }
-    lap("members");
+    laps.lap("members");
 
     let mut order_ids: Vec<&str> = valid
         .iter()
@@ -500,7 +493,7 @@ async fn plan(
         );
     }
 
-    lap("orders");
+    laps.lap("orders");
     // Stored members whose profile a `member.registered` of this batch changes: read in
     // one query, each taken by the first event that needs it.
     let mut registering_ids: Vec<&str> = valid
@@ -581,6 +574,11 @@ async fn plan(
         };
         result.member_id = Some(slot.id.clone());
 
+        // In the member's zone as the batch found it (a `member.registered` below may
+        // change the zone for later events).
+        let (occurred_at, local_date) = ev.when.resolve(slot.tz);
+        let mut new_order = None;
+        let mut refunded = false;
         match &ev.effect {
             Effect::Registered(patch) => {
                 let record = match (slot.new_index, slot.updated_index) {
@@ -614,8 +612,7 @@ async fn plan(
                 amount,
                 channel,
             } => {
-                let (paid_at, day) = ev.when.resolve(slot.tz);
-                let day = iso_day(day);
+                let (paid_at, day) = (occurred_at, iso_day(local_date));
                 plan.orders.insert(
                     order_id.clone(),
                     OrderState {
@@ -635,8 +632,7 @@ async fn plan(
                         refund_changed: false,
                     },
                 );
-                let d = plan.deltas.entry(slot.id.clone()).or_default();
-                d.orders.push((paid_at, day, amount.minor));
+                new_order = Some((paid_at, day, amount.minor));
             }
             Effect::OrderRefunded { order_id, amount } => {
                 if let Some(order) = plan.orders.get_mut(order_id) {
@@ -644,12 +640,11 @@ async fn plan(
                     order.row.refunded_minor += amount.map(|a| a.minor).unwrap_or(left);
                     order.refund_changed = true;
                 }
-                plan.deltas.entry(slot.id.clone()).or_default().recompute = true;
+                refunded = true;
             }
             Effect::None => {}
         }
 
-        let (occurred_at, local_date) = ev.when.resolve(slot.tz);
         let (tz, registered_at) = members
             .get(&ev.member)
             .map_or((slot.tz, slot.registered_at), |s| (s.tz, s.registered_at));
@@ -657,6 +652,8 @@ async fn plan(
         let d = plan.deltas.entry(slot.id.clone()).or_default();
         d.last_active_at = d.last_active_at.max(occurred_at);
         d.events += 1;
+        d.orders.extend(new_order);
+        d.recompute |= refunded;
         plan.events.push(NewEvent {
             workspace_id: ws.id.clone(),
             id: ev.id.clone(),

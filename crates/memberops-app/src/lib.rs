@@ -9,6 +9,7 @@ pub mod import;
 pub mod ingest;
 pub mod jobs;
 pub mod keys;
+mod laps;
 pub mod loyalty;
 mod member_cache;
 pub mod members;

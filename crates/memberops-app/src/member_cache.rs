@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 use memberops_core::time::Millis;
-use memberops_store::{StatsRow, WriteEpoch};
+use memberops_store::{LoyaltyMemberRow, StatsRow, WriteEpoch};
 use tokio::sync::{Mutex, MutexGuard};
 
-/// Most members kept; a batch that would pass it empties the cache first. About 250 bytes
-/// each, so the bound is ~50 MB.
+/// Most members kept; a batch that would pass it empties the cache first. About 400 bytes
+/// each with a loyalty state, so the bound is ~80 MB.
 const MAX_MEMBERS: usize = 200_000;
 
 /// A stored member as the last committed batch left it.
@@ -37,6 +37,8 @@ pub(crate) struct HotMember {
     pub stats: Option<StatsRow>,
     /// None: no intelligence row yet.
     pub stage: Option<String>,
+    /// None: not known here (the loyalty hook reads it).
+    pub loyalty: Option<LoyaltyMemberRow>,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +114,7 @@ mod tests {
             registered_at: None,
             stats: None,
             stage: None,
+            loyalty: None,
         }
     }
 

@@ -358,14 +358,7 @@ pub async fn on_events(
     if cause.is_empty() {
         return Ok(());
     }
-    let started = std::time::Instant::now();
-    let lap = |what: &str| {
-        tracing::debug!(
-            step = what,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "stage hook"
-        )
-    };
+    let laps = crate::laps::Laps::start("stage hook");
     let mut ids: Vec<&str> = cause.keys().copied().collect();
     ids.sort_unstable();
     let settings = settings::for_batch(tx, ws).await?;
@@ -389,7 +382,7 @@ pub async fn on_events(
             moving.push((member_id, st, today, f.stage.is_some()));
         }
     }
-    lap("compute");
+    laps.lap("compute");
     if moving.is_empty() {
         return Ok(());
     }
@@ -434,11 +427,8 @@ pub async fn on_events(
             m.stage = Some(row.stage);
         }
     }
-    tracing::debug!(
-        changed,
-        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-        "stage hook written"
-    );
+    tracing::debug!(changed, "stage hook moved members");
+    laps.lap("write");
     Ok(())
 }
 

@@ -29,7 +29,7 @@ mod referrals;
 mod upgrade;
 
 use crate::error::Result;
-use crate::hooks::AppliedEvent;
+use crate::hooks::{AppliedEvent, BatchMembers};
 use crate::loyalty::{line, lot_from_row, lot_to_row, new_state, program_in_tx};
 use crate::workspace::Workspace;
 use referrals::qualify_referral;
@@ -118,6 +118,7 @@ pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
+    batch: &mut BatchMembers,
 ) -> Result<()> {
     if applied.is_empty() {
         return Ok(());
@@ -126,6 +127,7 @@ pub async fn on_events(
     if !program.enabled {
         return Ok(());
     }
+    let laps = crate::laps::Laps::start("loyalty hook");
     let rule_types: HashSet<&str> = program
         .rules
         .iter()
@@ -209,7 +211,17 @@ pub async fn on_events(
     );
     let ids = unique(ids.into_iter());
     let mut accs: HashMap<String, Acc> = HashMap::with_capacity(ids.len());
-    for row in tx.loyalty_members(&ids).await? {
+    // States the batch already knows (see `member_cache`), then the others from the store.
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for id in ids {
+        match batch.get(id).and_then(|m| m.loyalty.clone()) {
+            Some(row) => known.push(row),
+            None => unknown.push(id),
+        }
+    }
+    known.extend(tx.loyalty_members(&unknown).await?);
+    for row in known {
         let tz = row.time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
         accs.insert(
             row.member_id.clone(),
@@ -223,6 +235,7 @@ pub async fn on_events(
             },
         );
     }
+    laps.lap("accounts_read");
     let mut new_codes = Vec::new();
     for e in &relevant {
         if !accs.contains_key(&e.member_id) {
@@ -353,6 +366,7 @@ pub async fn on_events(
         }
     }
 
+    laps.lap("reads");
     for e in &relevant {
         let mut awards: Vec<Award> = Vec::new();
         if e.event.kind == ev::CHECKIN {
@@ -467,6 +481,7 @@ pub async fn on_events(
         }
     }
 
+    laps.lap("earn");
     let changes = upgrades(tx, &program, &mut accs).await?;
     let received = now_millis();
     for (member_id, cause, c) in changes {
@@ -479,9 +494,11 @@ pub async fn on_events(
         ));
     }
 
+    laps.lap("upgrades");
     // Writes.
     tx.insert_growth_lines(&out.growth).await?;
     tx.insert_points_lines(&out.points).await?;
+    laps.lap("ledgers");
     let (mut new_lots, mut changed_lots, mut members) = (Vec::new(), Vec::new(), Vec::new());
     for acc in accs.into_values() {
         for l in &acc.account.lots {
@@ -499,11 +516,19 @@ pub async fn on_events(
     }
     tx.insert_lots(&new_lots).await?;
     tx.update_lots(&changed_lots).await?;
+    laps.lap("lots");
     tx.upsert_loyalty_members(&members).await?;
+    for row in members {
+        if let Some(m) = batch.get_mut(&row.member_id) {
+            m.loyalty = Some(row);
+        }
+    }
+    laps.lap("accounts");
     let usage: Vec<UsageRow> = out.usage.into_values().collect();
     tx.upsert_loyalty_usage(&usage).await?;
     let orders: Vec<LoyaltyOrderRow> = out.orders.into_values().collect();
     tx.upsert_loyalty_orders(&orders).await?;
+    laps.lap("orders");
     tx.insert_checkins(&out.checkins).await?;
     let mut refs: Vec<ReferralRow> = new_bindings
         .into_iter()
@@ -520,6 +545,7 @@ pub async fn on_events(
         .collect();
     tx.insert_invite_codes(&codes).await?;
     tx.insert_events(&out.events).await?;
+    laps.lap("rest");
     Ok(())
 }
 
