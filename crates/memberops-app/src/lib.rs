@@ -11,7 +11,7 @@ pub mod jobs;
 pub mod keys;
 mod laps;
 pub mod loyalty;
-mod member_cache;
+pub mod member_cache;
 pub mod members;
 pub mod segments;
 pub mod tracking;

@@ -17,15 +17,30 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono_tz::Tz;
 use memberops_core::time::Millis;
 use memberops_store::{LoyaltyMemberRow, StatsRow, WriteEpoch};
 use tokio::sync::{Mutex, MutexGuard};
 
-/// Most members kept; a batch that would pass it empties the cache first. About 400 bytes
-/// each with a loyalty state, so the bound is ~80 MB.
-const MAX_MEMBERS: usize = 200_000;
+/// Most members kept when `MEMBEROPS_MEMBER_CACHE` does not say (see
+/// [`set_default_max_members`]); a batch that would pass it empties the cache first. About
+/// 550 bytes each with aggregates and loyalty state, so ~110 MB at most.
+static DEFAULT_MAX_MEMBERS: AtomicUsize = AtomicUsize::new(200_000);
+
+/// Sets the bound for this process unless `MEMBEROPS_MEMBER_CACHE` is set; 0 keeps
+/// nothing. A one-off import keeps its footprint bounded with 0.
+pub fn set_default_max_members(n: usize) {
+    DEFAULT_MAX_MEMBERS.store(n, Ordering::Relaxed);
+}
+
+fn max_members() -> usize {
+    std::env::var("MEMBEROPS_MEMBER_CACHE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or_else(|| DEFAULT_MAX_MEMBERS.load(Ordering::Relaxed))
+}
 
 /// A stored member as the last committed batch left it.
 #[derive(Debug, Clone)]
@@ -73,11 +88,20 @@ impl HotMembers {
     /// Records what a batch committed; `end` is the epoch read just before its commit
     /// (a commit changes neither number for the committing connection).
     pub fn settle(&mut self, end: Option<WriteEpoch>, members: Vec<(String, HotMember)>) {
-        let Some(end) = end else {
+        self.settle_within(end, members, max_members());
+    }
+
+    fn settle_within(
+        &mut self,
+        end: Option<WriteEpoch>,
+        members: Vec<(String, HotMember)>,
+        max: usize,
+    ) {
+        let Some(end) = end.filter(|_| max > 0) else {
             self.check(None);
             return;
         };
-        if self.by_external_id.len() + members.len() > MAX_MEMBERS {
+        if self.by_external_id.len() + members.len() > max {
             self.by_external_id.clear();
         }
         self.by_external_id.extend(members);
@@ -141,6 +165,22 @@ mod tests {
         // A commit by another connection in between.
         hot.check(epoch(2, 30));
         assert!(hot.get("m1").is_none());
+    }
+
+    #[test]
+    fn the_bound_empties_the_cache_and_zero_keeps_nothing() {
+        let mut hot = HotMembers::default();
+        let two = || vec![("m1".into(), member("a")), ("m2".into(), member("b"))];
+        hot.settle_within(epoch(1, 10), two(), 3);
+        hot.settle_within(epoch(1, 20), vec![("m3".into(), member("c"))], 3);
+        assert!(hot.get("m1").is_some() && hot.get("m3").is_some());
+        // A fourth member would pass the bound: the cache starts again from this batch.
+        hot.settle_within(epoch(1, 30), vec![("m4".into(), member("d"))], 3);
+        assert!(hot.get("m1").is_none() && hot.get("m4").is_some());
+
+        hot.settle_within(epoch(1, 40), two(), 0);
+        hot.check(epoch(1, 40));
+        assert!(hot.get("m1").is_none() && hot.get("m4").is_none());
     }
 
     #[test]

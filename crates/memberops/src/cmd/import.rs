@@ -47,9 +47,11 @@ pub async fn run(db: &str, c: Command) -> anyhow::Result<()> {
     };
     // A bounded footprint matters more to a one-off import than the last few percent of
     // speed: with a 64 MiB writer cache a 1M-row import peaked at 289 MiB, with 32 MiB at
-    // 252 MiB; the member cache of the event path (~25 MiB for 100k members) then took it
-    // to 279 MiB, so the page cache gave 8 MiB more (bench/RESULTS.md).
-    memberops_store::SqliteStore::set_default_writer_cache_mib(24);
+    // 252 MiB. The event path's member cache (~55 MB for 100k members with aggregates and
+    // loyalty state) took the same import to 311,500 kB, past the 300 MB bound: an import
+    // keeps none unless `MEMBEROPS_MEMBER_CACHE` says (bench/RESULTS.md).
+    memberops_store::SqliteStore::set_default_writer_cache_mib(32);
+    memberops_app::member_cache::set_default_max_members(0);
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
     let file =
