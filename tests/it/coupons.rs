@@ -762,6 +762,8 @@ async fn spend_return_points_and_partial_refunds(app: TestApp) {
         json!({"order_id": "o-p", "amount": "20.00"})
     )]))
     .await;
+    // The refund's reversal starts from the balance that holds the 满返 points.
+    crate::loyalty::assert_cache_matches_ledger(&app, "u1").await;
     let (_, c) = app.get(&format!("/v1/coupons/{cb}")).await;
     assert_eq!(c["status"], "redeemed", "{c}");
     let (_, o) = app.get("/v1/checkout/orders/o-p").await;

@@ -61,7 +61,7 @@ async fn ledger(app: &TestApp, member: &str) -> Vec<(String, i64, String, String
 }
 
 /// The cached balance equals the sum of the ledger, and each lot's cache its lines.
-async fn assert_cache_matches_ledger(app: &TestApp, member: &str) {
+pub(crate) async fn assert_cache_matches_ledger(app: &TestApp, member: &str) {
     let m = app.member(member).await;
     let id = m["id"].as_str().expect("id");
     let lines = app

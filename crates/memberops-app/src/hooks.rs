@@ -41,7 +41,9 @@ pub struct MemberNow {
     /// the stage hook leaves it.
     pub stage: Option<String>,
     /// Loyalty state when the batch already knows it (kept from the previous batch), then
-    /// as the loyalty hook leaves it; None: unknown, read it.
+    /// as the loyalty hook leaves it; None: unknown, read it. A later hook that changes a
+    /// member's loyalty state sets it back to None, or the next batch would start from the
+    /// state before that change (the member cache keeps what is here).
     pub loyalty: Option<LoyaltyMemberRow>,
 }
 
@@ -59,7 +61,7 @@ pub async fn after_events(
     let laps = crate::laps::Laps::start("batch hooks");
     crate::loyalty::on_events(tx, ws, applied, members).await?;
     laps.lap("loyalty");
-    crate::coupons::on_events(tx, ws, applied).await?;
+    crate::coupons::on_events(tx, ws, applied, members).await?;
     laps.lap("coupons");
     crate::segments::on_events(tx, ws, applied, members).await?;
     laps.lap("segments");

@@ -14,7 +14,7 @@ use memberops_store::{RewardRow, WriteTx};
 
 use super::{Grant, REWARD, issue_grants, templates_in_tx};
 use crate::error::{AppError, Result};
-use crate::hooks::AppliedEvent;
+use crate::hooks::{AppliedEvent, BatchMembers};
 use crate::workspace::Workspace;
 
 pub const ORDER_CANCELLED: &str = "order.cancelled";
@@ -23,6 +23,7 @@ pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
     applied: &[AppliedEvent],
+    members: &mut BatchMembers,
 ) -> Result<()> {
     if applied.is_empty() {
         return Ok(());
@@ -57,7 +58,7 @@ pub async fn on_events(
         let order_id = order_of(a);
         let coupon_order = order_id.filter(|o| with_coupons.contains(*o));
         match (a.event.kind.as_str(), coupon_order) {
-            (ORDER_PAID, Some(o)) => confirm(tx, ws, o, a.occurred_at).await?,
+            (ORDER_PAID, Some(o)) => confirm(tx, ws, o, a.occurred_at, members).await?,
             (ORDER_CANCELLED, Some(o)) => close(tx, o, a.occurred_at, false).await?,
             (ORDER_REFUNDED, Some(o)) => {
                 let fully = tx
@@ -123,7 +124,13 @@ fn order_of(a: &AppliedEvent) -> Option<&str> {
 }
 
 /// `locked` → `redeemed`; then 满返 rewards.
-async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Millis) -> Result<()> {
+async fn confirm(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    order_id: &str,
+    at: Millis,
+    members: &mut BatchMembers,
+) -> Result<()> {
     let Some(order) = tx.tx_coupon_order(order_id).await? else {
         return Ok(());
     };
@@ -156,6 +163,10 @@ async fn confirm(tx: &mut dyn WriteTx, ws: &Workspace, order_id: &str, at: Milli
                     "coupon spend-and-get-back (满返)",
                 )
                 .await?;
+                // The loyalty hook ran before: the state it left is no longer the stored one.
+                if let Some(m) = members.get_mut(&order.member_id) {
+                    m.loyalty = None;
+                }
                 (Some(*points), None)
             }
             SpendReward::Coupon { template_id } => {
