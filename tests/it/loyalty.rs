@@ -631,3 +631,53 @@ async fn cached_balance_is_the_sum_of_the_ledger(app: TestApp) {
     }
 }
 both!(cached_balance_is_the_sum_of_the_ledger);
+
+/// A referrer rewarded for an invitee's first order is not in that batch: the next batch
+/// of the referrer starts from the rewarded balance, not from one kept before the reward.
+async fn a_rewarded_referrer_keeps_the_reward_in_later_batches(app: TestApp) {
+    one(
+        &app,
+        ev(
+            "rita-reg",
+            "member.registered",
+            "rita",
+            "2025-02-01T10:00:00+08:00",
+            json!({}),
+        ),
+    )
+    .await;
+    one(
+        &app,
+        paid("ra1", "rita", "ro1", "30.00", "2025-03-01T12:00:00+08:00"),
+    )
+    .await;
+    let code = center(&app, "rita", "2025-03-02T00:00:00+08:00").await["referral"]["invite_code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    one(
+        &app,
+        ev(
+            "ivy-reg",
+            "member.registered",
+            "ivy",
+            "2025-03-03T10:00:00+08:00",
+            json!({"invite_code": code}),
+        ),
+    )
+    .await;
+    one(
+        &app,
+        paid("iv1", "ivy", "io1", "10.00", "2025-03-04T10:00:00+08:00"),
+    )
+    .await;
+    let c = center(&app, "rita", "2025-03-05T00:00:00+08:00").await;
+    assert_eq!(c["referral"]["rewarded"], 1, "{c}");
+    one(
+        &app,
+        paid("ra2", "rita", "ro2", "20.00", "2025-03-06T12:00:00+08:00"),
+    )
+    .await;
+    assert_cache_matches_ledger(&app, "rita").await;
+}
+both!(a_rewarded_referrer_keeps_the_reward_in_later_batches);

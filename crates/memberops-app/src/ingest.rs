@@ -147,6 +147,9 @@ pub async fn apply_batch(
         let end = tx.write_epoch().await?;
         laps.lap("write");
         tx.commit().await?;
+        if ws.members.take_invalidated() {
+            hot.check(None);
+        }
         hot.settle(end, settled);
         laps.lap("commit");
     } else {

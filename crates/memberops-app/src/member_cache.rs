@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono_tz::Tz;
 use memberops_core::time::Millis;
@@ -97,7 +97,7 @@ impl HotMembers {
         members: Vec<(String, HotMember)>,
         max: usize,
     ) {
-        let Some(end) = end.filter(|_| max > 0) else {
+        let Some(end) = end.filter(|_| max > 0 && members.len() <= max) else {
             self.check(None);
             return;
         };
@@ -119,11 +119,31 @@ impl HotMembers {
 /// the lock for a whole batch keeps this process's batches of the workspace in line (the
 /// store has one writer anyway), so no batch sees another's half-recorded entries.
 #[derive(Debug, Clone, Default)]
-pub struct MemberCache(Arc<Mutex<HotMembers>>);
+pub struct MemberCache(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    hot: Mutex<HotMembers>,
+    /// Set by a hook that changed a member outside its batch (see [`MemberCache::invalidate`]).
+    invalidated: AtomicBool,
+}
 
 impl MemberCache {
     pub(crate) async fn lock(&self) -> MutexGuard<'_, HotMembers> {
-        self.0.lock().await
+        self.0.hot.lock().await
+    }
+
+    /// Says that a write inside a batch changed a member the batch does not follow (a
+    /// referrer rewarded for an invitee's order, a 满返 credit to another member): the
+    /// epoch cannot see writes of the batch's own transaction, so the batch empties the
+    /// cache before it records its members.
+    pub(crate) fn invalidate(&self) {
+        self.0.invalidated.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`MemberCache::invalidate`] was called since the last time this was asked.
+    pub(crate) fn take_invalidated(&self) -> bool {
+        self.0.invalidated.swap(false, Ordering::SeqCst)
     }
 }
 
@@ -144,6 +164,7 @@ mod tests {
 
     fn epoch(data_version: i64, total_changes: i64) -> Option<WriteEpoch> {
         Some(WriteEpoch {
+            connection: 1,
             data_version,
             total_changes,
         })
@@ -177,6 +198,11 @@ mod tests {
         // A fourth member would pass the bound: the cache starts again from this batch.
         hot.settle_within(epoch(1, 30), vec![("m4".into(), member("d"))], 3);
         assert!(hot.get("m1").is_none() && hot.get("m4").is_some());
+
+        // A batch larger than the bound is not kept at all.
+        hot.settle_within(epoch(1, 35), two(), 1);
+        hot.check(epoch(1, 35));
+        assert!(hot.get("m4").is_none() && hot.get("m1").is_none());
 
         hot.settle_within(epoch(1, 40), two(), 0);
         hot.check(epoch(1, 40));

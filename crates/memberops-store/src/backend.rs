@@ -543,7 +543,11 @@ macro_rules! impl_backend {
                 let r = sqlx::query("SELECT total_changes(), (SELECT data_version FROM pragma_data_version())")
                     .fetch_one(&mut *self.tx)
                     .await?;
-                Ok(Some(WriteEpoch { total_changes: r.try_get(0)?, data_version: r.try_get(1)? }))
+                Ok(Some(WriteEpoch {
+                    connection: crate::sqlite::writer_connections(),
+                    total_changes: r.try_get(0)?,
+                    data_version: r.try_get(1)?,
+                }))
             }
 
             async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {

@@ -86,6 +86,9 @@ pub struct MemberState {
 /// between, so what was read at the first is still true at the second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteEpoch {
+    /// Writer connections opened in this process so far: both numbers below start again
+    /// on a new connection, so a reconnect alone makes the epoch differ.
+    pub connection: u64,
     pub data_version: i64,
     pub total_changes: i64,
 }

@@ -4,6 +4,13 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Writer connections opened by this process (any store): part of the write epoch.
+static WRITER_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn writer_connections() -> u64 {
+    WRITER_CONNECTIONS.load(Ordering::SeqCst)
+}
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -92,9 +99,20 @@ impl SqliteStore {
                 // Once reset, a WAL that grew during a bulk load shrinks back to 64 MiB.
                 .pragma("journal_size_limit", "67108864")
         };
+        // The one writer connection lives as long as the store (no lifetime or idle limit):
+        // its `total_changes()` is half of the write epoch, and each connection opened
+        // counts in the other half.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .after_connect(|_, _| {
+                Box::pin(async {
+                    WRITER_CONNECTIONS.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
             .connect_with(writer_opts)
             .await?;
         let readers = if path == ":memory:" {

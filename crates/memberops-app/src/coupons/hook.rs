@@ -164,8 +164,9 @@ async fn confirm(
                 )
                 .await?;
                 // The loyalty hook ran before: the state it left is no longer the stored one.
-                if let Some(m) = members.get_mut(&order.member_id) {
-                    m.loyalty = None;
+                match members.get_mut(&order.member_id) {
+                    Some(m) => m.loyalty = None,
+                    None => ws.members.invalidate(),
                 }
                 (Some(*points), None)
             }

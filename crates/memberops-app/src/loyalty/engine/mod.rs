@@ -519,8 +519,10 @@ pub async fn on_events(
     laps.lap("lots");
     tx.upsert_loyalty_members(&members).await?;
     for row in members {
-        if let Some(m) = batch.get_mut(&row.member_id) {
-            m.loyalty = Some(row);
+        match batch.get_mut(&row.member_id) {
+            Some(m) => m.loyalty = Some(row),
+            // A referrer rewarded for an invitee's event.
+            None => ws.members.invalidate(),
         }
     }
     laps.lap("accounts");
