@@ -26,6 +26,29 @@ async fn one(app: &TestApp, e: Value) {
     assert_eq!(r["accepted"], 1, "{r}");
 }
 
+async fn invite_code(app: &TestApp, member: &str, at: &str) -> String {
+    center(app, member, at).await["referral"]["invite_code"]
+        .as_str()
+        .expect("code")
+        .to_owned()
+}
+
+/// `member` registers with a referrer's invite code; the event id is `<member>-reg`.
+async fn register_with_code(app: &TestApp, member: &str, at: &str, code: &str) {
+    let id = format!("{member}-reg");
+    one(
+        app,
+        ev(
+            &id,
+            "member.registered",
+            member,
+            at,
+            json!({"invite_code": code}),
+        ),
+    )
+    .await;
+}
+
 async fn center(app: &TestApp, member: &str, at: &str) -> Value {
     let (s, b) = app
         .get(&format!(
@@ -250,19 +273,12 @@ async fn member_journey(app: TestApp) {
         paid("p3", "alice", "o3", "50.00", "2025-06-01T12:00:00+08:00"),
     )
     .await;
-    let code = center(&app, "alice", "2025-06-02T00:00:00+08:00").await["referral"]["invite_code"]
-        .as_str()
-        .expect("code")
-        .to_owned();
-    one(
+    let code = invite_code(&app, "alice", "2025-06-02T00:00:00+08:00").await;
+    register_with_code(
         &app,
-        ev(
-            "bob-reg",
-            "member.registered",
-            "bob",
-            "2025-07-01T10:00:00+08:00",
-            json!({"invite_code": code.to_lowercase()}),
-        ),
+        "bob",
+        "2025-07-01T10:00:00+08:00",
+        &code.to_lowercase(),
     )
     .await;
     one(
@@ -651,21 +667,8 @@ async fn a_rewarded_referrer_keeps_the_reward_in_later_batches(app: TestApp) {
         paid("ra1", "rita", "ro1", "30.00", "2025-03-01T12:00:00+08:00"),
     )
     .await;
-    let code = center(&app, "rita", "2025-03-02T00:00:00+08:00").await["referral"]["invite_code"]
-        .as_str()
-        .expect("code")
-        .to_owned();
-    one(
-        &app,
-        ev(
-            "ivy-reg",
-            "member.registered",
-            "ivy",
-            "2025-03-03T10:00:00+08:00",
-            json!({"invite_code": code}),
-        ),
-    )
-    .await;
+    let code = invite_code(&app, "rita", "2025-03-02T00:00:00+08:00").await;
+    register_with_code(&app, "ivy", "2025-03-03T10:00:00+08:00", &code).await;
     one(
         &app,
         paid("iv1", "ivy", "io1", "10.00", "2025-03-04T10:00:00+08:00"),
