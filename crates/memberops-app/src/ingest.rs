@@ -416,23 +416,11 @@ async fn plan(
     ext.sort_unstable();
     ext.dedup();
     // Members the cache holds (see `member_cache`), then the others from the store.
-    let mut members: HashMap<String, MemberSlot> = HashMap::with_capacity(ext.len());
-    let mut stored: HashMap<String, Stored> = HashMap::with_capacity(ext.len());
+    let mut known: Vec<(String, HotMember)> = Vec::with_capacity(ext.len());
     let mut missing: Vec<&str> = Vec::new();
     for external_id in ext {
         match hot.get(external_id) {
-            Some(h) => {
-                let h = h.clone();
-                members.insert(external_id.to_owned(), MemberSlot::stored(&h));
-                stored.insert(
-                    h.id,
-                    Stored {
-                        stats: h.stats,
-                        stage: h.stage,
-                        loyalty: h.loyalty,
-                    },
-                );
-            }
+            Some(h) => known.push((external_id.to_owned(), h.clone())),
             None => missing.push(external_id),
         }
     }
@@ -448,23 +436,26 @@ async fn plan(
             time_zone,
             registered_at,
         } = member;
-        let tz = time_zone.parse::<Tz>().unwrap_or(ws.time_zone);
-        members.insert(
-            external_id,
-            MemberSlot {
-                id: id.clone(),
-                tz,
-                registered_at,
-                new_index: None,
-                updated_index: None,
-            },
-        );
-        stored.insert(
+        let hot = HotMember {
             id,
+            time_zone: time_zone.parse::<Tz>().unwrap_or(ws.time_zone),
+            registered_at,
+            stats,
+            stage,
+            loyalty: None,
+        };
+        known.push((external_id, hot));
+    }
+    let mut members: HashMap<String, MemberSlot> = HashMap::with_capacity(known.len());
+    let mut stored: HashMap<String, Stored> = HashMap::with_capacity(known.len());
+    for (external_id, h) in known {
+        members.insert(external_id, MemberSlot::stored(&h));
+        stored.insert(
+            h.id,
             Stored {
-                stats,
-                stage,
-                loyalty: None,
+                stats: h.stats,
+                stage: h.stage,
+                loyalty: h.loyalty,
             },
         );
     }

@@ -4,13 +4,6 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Writer connections opened by this process (any store): part of the write epoch.
-static WRITER_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn writer_connections() -> u64 {
-    WRITER_CONNECTIONS.load(Ordering::SeqCst)
-}
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -45,6 +38,13 @@ fn spawn_checkpointer(pool: SqlitePool) {
             }
         }
     });
+}
+
+/// Writer connections opened by this process (any store): part of the write epoch.
+static WRITER_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn writer_connections() -> u64 {
+    WRITER_CONNECTIONS.load(Ordering::SeqCst)
 }
 
 /// The writer's page cache when `MEMBEROPS_SQLITE_CACHE_MIB` does not say (see

@@ -215,7 +215,8 @@ pub async fn on_events(
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for id in ids {
-        match batch.get(id).and_then(|m| m.loyalty.clone()) {
+        // Taken: every account read here is written back below, and put back then.
+        match batch.get_mut(id).and_then(|m| m.loyalty.take()) {
             Some(row) => known.push(row),
             None => unknown.push(id),
         }
