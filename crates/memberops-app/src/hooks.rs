@@ -6,9 +6,9 @@
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use foldhash::HashMap;
 use memberops_core::event::Event;
 use memberops_core::time::Millis;
-use std::collections::HashMap;
 
 use memberops_store::{LoyaltyMemberRow, StatsRow, WriteTx};
 

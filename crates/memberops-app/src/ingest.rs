@@ -8,7 +8,7 @@
 //! accepted rows land together and the rejected ones are reported; with `atomic`, one
 //! rejected row means nothing lands and the accepted rows are reported `skipped`.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono_tz::Tz;
 use memberops_core::event::{Effect, Event, EventIn};
@@ -17,8 +17,8 @@ use memberops_core::member::Profile;
 use memberops_core::time::{Millis, When, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_store::{
-    LoyaltyMemberRow, MemberRecord, MemberRef, MemberState, NewEvent, OrderRow, StatsRow, Store,
-    WriteTx,
+    EventOrder, LoyaltyMemberRow, MemberRecord, MemberRef, MemberState, NewEvent, OrderRow,
+    StatsRow, Store, WriteTx,
 };
 use serde::Serialize;
 
@@ -277,22 +277,31 @@ impl Plan {
         for m in &updated_members {
             tx.update_member(m).await?;
         }
-        tx.insert_events(&events).await?;
-        laps.lap("events");
-        let mut new_orders = Vec::new();
+        // A paid order is stored on its event row. Orders refunded in the batch that paid
+        // them go in with the refund; orders stored before are updated in place.
+        let mut events = events;
         let mut refunds = Vec::new();
+        let mut refunded_new: HashMap<String, i64> = HashMap::new();
         for o in orders.into_values() {
             if !o.stored {
-                new_orders.push(o.row);
+                if o.row.refunded_minor != 0 {
+                    refunded_new.insert(o.row.order_id, o.row.refunded_minor);
+                }
             } else if o.refund_changed {
                 refunds.push((o.row.order_id, o.row.refunded_minor));
             }
         }
-        // In key order, each page of the orders key is visited once per batch.
-        new_orders.sort_unstable_by(|a, b| a.order_id.cmp(&b.order_id));
-        tx.insert_orders(&new_orders).await?;
+        if !refunded_new.is_empty() {
+            for order in events.iter_mut().filter_map(|e| e.order.as_mut()) {
+                if let Some(refunded) = refunded_new.get(&order.order_id) {
+                    order.refunded_minor = *refunded;
+                }
+            }
+        }
+        tx.insert_events(&events).await?;
+        laps.lap("events");
         tx.set_refunded(&refunds).await?;
-        laps.lap("orders");
+        laps.lap("refunds");
         // Aggregates: each member's delta is added to the row the plan found (read in this
         // transaction, or left by the previous batch when nothing was written since), and
         // the whole row is written. Members whose orders changed in ways a delta cannot
@@ -409,7 +418,7 @@ async fn plan(
 ) -> Result<Plan> {
     let laps = crate::laps::Laps::start("batch plan");
     let ids: Vec<&str> = valid.iter().map(|(_, e)| e.id.as_str()).collect();
-    let mut seen: HashSet<String> = tx.existing_event_ids(&ids).await?;
+    let mut seen: HashSet<String> = tx.existing_event_ids(&ids).await?.into_iter().collect();
     laps.lap("event_ids");
 
     let mut ext: Vec<&str> = valid.iter().map(|(_, e)| e.member.as_str()).collect();
@@ -572,6 +581,7 @@ async fn plan(
         // change the zone for later events).
         let (occurred_at, local_date) = ev.when.resolve(slot.tz);
         let mut new_order = None;
+        let mut event_order = None;
         let mut refunded = false;
         match &ev.effect {
             Effect::Registered(patch) => {
@@ -607,6 +617,14 @@ async fn plan(
                 channel,
             } => {
                 let (paid_at, day) = (occurred_at, iso_day(local_date));
+                event_order = Some(EventOrder {
+                    order_id: order_id.clone(),
+                    local_date: day.clone(),
+                    amount_minor: amount.minor,
+                    refunded_minor: 0,
+                    currency: amount.currency.code().to_owned(),
+                    channel: channel.clone(),
+                });
                 plan.orders.insert(
                     order_id.clone(),
                     OrderState {
@@ -657,6 +675,7 @@ async fn plan(
             received_at,
             // A map of JSON values always serializes.
             properties: serde_json::to_string(&ev.properties).unwrap_or_default(),
+            order: event_order,
         });
         plan.applied.push(AppliedEvent {
             event: ev,

@@ -15,7 +15,7 @@
 //! emptied and the batch reads the store. On PostgreSQL there is no epoch (other servers
 //! write too) and nothing is kept.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

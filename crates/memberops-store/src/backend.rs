@@ -414,17 +414,25 @@ macro_rules! impl_backend {
             async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(format!(
-                        "{} events (workspace_id, id, member_id, type, occurred_at, received_at, properties) ",
+                        "{} events (workspace_id, id, member_id, type, occurred_at, received_at, properties, \
+                         order_id, local_date, amount_minor, refunded_minor, currency, channel) ",
                         insert_checked(<$Store>::BACKEND)
                     ));
                     q.push_values(chunk, |mut b, e| {
+                        let o = e.order.as_ref();
                         b.push_bind(e.workspace_id.clone())
                             .push_bind(e.id.clone())
                             .push_bind(e.member_id.clone())
                             .push_bind(e.kind.clone())
                             .push_bind(e.occurred_at)
                             .push_bind(e.received_at)
-                            .push_bind(e.properties.clone());
+                            .push_bind(e.properties.clone())
+                            .push_bind(o.map(|o| o.order_id.clone()))
+                            .push_bind(o.map(|o| o.local_date.clone()))
+                            .push_bind(o.map(|o| o.amount_minor))
+                            .push_bind(o.map(|o| o.refunded_minor))
+                            .push_bind(o.map(|o| o.currency.clone()))
+                            .push_bind(o.and_then(|o| o.channel.clone()));
                     });
                     let done = q.build().execute(&mut *self.tx).await?;
                     expect_inserted("events", done.rows_affected(), chunk.len())?;
@@ -443,34 +451,9 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
-            async fn insert_orders(&mut self, rows: &[OrderRow]) -> Result<()> {
-                for chunk in rows.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$Db>::new(format!(
-                        "{} orders (workspace_id, order_id, member_id, paid_at, local_date, amount_minor, \
-                         refunded_minor, currency, channel, event_id) ",
-                        insert_checked(<$Store>::BACKEND)
-                    ));
-                    q.push_values(chunk, |mut b, o| {
-                        b.push_bind(o.workspace_id.clone())
-                            .push_bind(o.order_id.clone())
-                            .push_bind(o.member_id.clone())
-                            .push_bind(o.paid_at)
-                            .push_bind(o.local_date.clone())
-                            .push_bind(o.amount_minor)
-                            .push_bind(o.refunded_minor)
-                            .push_bind(o.currency.clone())
-                            .push_bind(o.channel.clone())
-                            .push_bind(o.event_id.clone());
-                    });
-                    let done = q.build().execute(&mut *self.tx).await?;
-                    expect_inserted("orders", done.rows_affected(), chunk.len())?;
-                }
-                Ok(())
-            }
-
             async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()> {
                 for (order_id, refunded) in refunds {
-                    sqlx::query("UPDATE orders SET refunded_minor = $1 WHERE workspace_id = $2 AND order_id = $3")
+                    sqlx::query("UPDATE events SET refunded_minor = $1 WHERE workspace_id = $2 AND order_id = $3")
                         .bind(*refunded)
                         .bind(&self.ws)
                         .bind(order_id)

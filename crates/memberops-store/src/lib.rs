@@ -126,7 +126,6 @@ pub trait WriteTx:
     async fn update_member(&mut self, row: &MemberRecord) -> Result<()>;
     async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()>;
     async fn orders_by_ids(&mut self, order_ids: &[&str]) -> Result<Vec<OrderRow>>;
-    async fn insert_orders(&mut self, rows: &[OrderRow]) -> Result<()>;
     /// Sets the refunded total of existing orders: `(order_id, refunded_minor)`.
     async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()>;
     /// The stored aggregates of these members (members without any are absent).

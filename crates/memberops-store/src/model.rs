@@ -156,6 +156,21 @@ pub struct NewEvent {
     pub occurred_at: Millis,
     pub received_at: Millis,
     pub properties: String,
+    /// On an `order.paid` event: the order it records (read back through `orders`).
+    pub order: Option<EventOrder>,
+}
+
+/// The order facts an `order.paid` event row carries; the `orders` view reads them, and a
+/// refund later updates `refunded_minor` in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventOrder {
+    pub order_id: String,
+    /// The member's calendar day of the payment, `YYYY-MM-DD`.
+    pub local_date: String,
+    pub amount_minor: i64,
+    pub refunded_minor: i64,
+    pub currency: String,
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

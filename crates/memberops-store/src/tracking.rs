@@ -247,12 +247,13 @@ macro_rules! impl_tracking {
                 }
 
                 async fn move_member_history(&mut self, from: &str, to: &str) -> Result<()> {
-                    for sql in [
-                        "UPDATE events SET member_id = $1 WHERE workspace_id = $2 AND member_id = $3",
-                        "UPDATE orders SET member_id = $1 WHERE workspace_id = $2 AND member_id = $3",
-                    ] {
-                        sqlx::query(sql).bind(to).bind(&self.ws).bind(from).execute(&mut *self.tx).await?;
-                    }
+                    // Orders are event rows: they move with the events.
+                    sqlx::query("UPDATE events SET member_id = $1 WHERE workspace_id = $2 AND member_id = $3")
+                        .bind(to)
+                        .bind(&self.ws)
+                        .bind(from)
+                        .execute(&mut *self.tx)
+                        .await?;
                     sqlx::query("DELETE FROM member_stats WHERE workspace_id = $1 AND member_id = $2")
                         .bind(&self.ws)
                         .bind(from)

@@ -307,6 +307,7 @@ fn change_event(ws: &Workspace, t: &Transition, received_at: Millis, reason: &st
         received_at,
         properties: serde_json::json!({"from": t.from_stage, "to": t.to_stage, "on": t.on_date, "reason": reason})
             .to_string(),
+        order: None,
     }
 }
 

@@ -932,8 +932,9 @@ macro_rules! impl_coupons {
                 }
 
                 async fn member_order_count(&mut self, member_id: &str) -> Result<i64> {
-                    Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE workspace_id = $1 AND member_id = $2")
-                        .bind(&self.ws)
+                    // Member ids are unique across workspaces; a workspace term would lead
+                    // SQLite to the (workspace_id, order_id) key and a walk over every order.
+                    Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE member_id = $1")
                         .bind(member_id)
                         .fetch_one(&mut *self.tx)
                         .await?)

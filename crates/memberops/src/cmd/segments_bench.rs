@@ -169,20 +169,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         });
         q.build().execute(&mut *tx).await?;
         for oc in orders.chunks(500) {
+            // A paid order is its `order.paid` event row (the `orders` view reads it).
             let mut q = QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO orders (workspace_id, order_id, member_id, paid_at, local_date, amount_minor, refunded_minor, \
-                 currency, event_id) ",
+                "INSERT INTO events (workspace_id, id, member_id, type, occurred_at, received_at, properties, \
+                 order_id, local_date, amount_minor, refunded_minor, currency) ",
             );
             q.push_values(oc, |mut b, o| {
                 b.push_bind("default")
                     .push_bind(o.0.clone())
                     .push_bind(o.1.clone())
+                    .push_bind("order.paid")
                     .push_bind(o.2)
+                    .push_bind(o.2)
+                    .push_bind("{}")
+                    .push_bind(o.0.clone())
                     .push_bind(o.3.clone())
                     .push_bind(o.4)
                     .push_bind(0i64)
-                    .push_bind("CNY")
-                    .push_bind(o.0.clone());
+                    .push_bind("CNY");
             });
             q.build().execute(&mut *tx).await?;
         }

@@ -142,6 +142,7 @@ pub(super) async fn qualify_referral(
                 occurred_at: e.occurred_at,
                 received_at: now_millis(),
                 properties: props.to_string(),
+                order: None,
             });
         }
     }

@@ -87,5 +87,6 @@ pub(crate) fn tier_event(
         occurred_at: c.at,
         received_at,
         properties: props.to_string(),
+        order: None,
     }
 }
