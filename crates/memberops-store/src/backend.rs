@@ -255,6 +255,28 @@ macro_rules! impl_backend {
         }
 
         /// `VALUES` of whole aggregate rows, in [`STATS_COLUMNS`] order.
+        /// Runs one statement per chunk of `rows` and returns each chunk's affected-row
+        /// count with its length. The next chunk's statement is built while the database
+        /// runs the current one: SQLite executes on its worker thread, so building
+        /// arguments here and B-tree work there overlap on two cores.
+        async fn execute_chunks<T>(
+            tx: &mut sqlx::Transaction<'static, $Db>,
+            rows: &[T],
+            mut build: impl FnMut(&[T]) -> QueryBuilder<$Db>,
+            mut check: impl FnMut(u64, usize) -> Result<()>,
+        ) -> Result<()> {
+            let mut chunks = rows.chunks(CHUNK);
+            let mut next = chunks.next().map(|c| (build(c), c.len()));
+            while let Some((mut q, len)) = next.take() {
+                let (done, following) = tokio::join!(q.build().execute(&mut **tx), async {
+                    chunks.next().map(|c| (build(c), c.len()))
+                });
+                check(done?.rows_affected(), len)?;
+                next = following;
+            }
+            Ok(())
+        }
+
         fn push_stats_values(q: &mut QueryBuilder<$Db>, ws: &str, rows: &[(String, StatsRow)]) {
             q.push_values(rows, |mut b, (id, s)| {
                 b.push_bind(id.clone())
@@ -412,12 +434,13 @@ macro_rules! impl_backend {
             }
 
             async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()> {
-                for chunk in rows.chunks(CHUNK) {
-                    let mut q = QueryBuilder::<$Db>::new(format!(
-                        "{} events (workspace_id, id, member_id, type, occurred_at, received_at, properties, \
-                         order_id, local_date, amount_minor, refunded_minor, currency, channel) ",
-                        insert_checked(<$Store>::BACKEND)
-                    ));
+                let head = format!(
+                    "{} events (workspace_id, id, member_id, type, occurred_at, received_at, properties, \
+                     order_id, local_date, amount_minor, refunded_minor, currency, channel) ",
+                    insert_checked(<$Store>::BACKEND)
+                );
+                let build = |chunk: &[NewEvent]| {
+                    let mut q = QueryBuilder::<$Db>::new(head.clone());
                     q.push_values(chunk, |mut b, e| {
                         let o = e.order.as_ref();
                         b.push_bind(e.workspace_id.clone())
@@ -434,10 +457,9 @@ macro_rules! impl_backend {
                             .push_bind(o.map(|o| o.currency.clone()))
                             .push_bind(o.and_then(|o| o.channel.clone()));
                     });
-                    let done = q.build().execute(&mut *self.tx).await?;
-                    expect_inserted("events", done.rows_affected(), chunk.len())?;
-                }
-                Ok(())
+                    q
+                };
+                execute_chunks(&mut self.tx, rows, build, |done, len| expect_inserted("events", done, len)).await
             }
 
             async fn orders_by_ids(&mut self, order_ids: &[&str]) -> Result<Vec<OrderRow>> {
@@ -480,15 +502,15 @@ macro_rules! impl_backend {
             }
 
             async fn update_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
-                for chunk in rows.chunks(CHUNK) {
+                let ws = self.ws.as_str();
+                let build = |chunk: &[(String, StatsRow)]| {
                     let mut q = QueryBuilder::<$Db>::new(update_checked(<$Store>::BACKEND));
                     q.push(UPDATE_STATS_TAIL);
-                    push_stats_values(&mut q, &self.ws, chunk);
+                    push_stats_values(&mut q, ws, chunk);
                     q.push(") AS d WHERE member_stats.member_id = d.column1");
-                    let done = q.build().execute(&mut *self.tx).await?;
-                    expect_inserted("member_stats", done.rows_affected(), chunk.len())?;
-                }
-                Ok(())
+                    q
+                };
+                execute_chunks(&mut self.tx, rows, build, |done, len| expect_inserted("member_stats", done, len)).await
             }
 
             async fn member_states(&mut self, external_ids: &[&str]) -> Result<Vec<MemberState>> {
@@ -534,13 +556,14 @@ macro_rules! impl_backend {
             }
 
             async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
-                for chunk in rows.chunks(CHUNK) {
+                let ws = self.ws.as_str();
+                let build = |chunk: &[(String, StatsRow)]| {
                     let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_stats ({STATS_COLUMNS}) "));
-                    push_stats_values(&mut q, &self.ws, chunk);
+                    push_stats_values(&mut q, ws, chunk);
                     q.push(SAVE_STATS_TAIL);
-                    q.build().execute(&mut *self.tx).await?;
-                }
-                Ok(())
+                    q
+                };
+                execute_chunks(&mut self.tx, rows, build, |_, _| Ok(())).await
             }
 
             async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()> {
