@@ -162,3 +162,12 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// Rows per multi-row statement: well under both backends' bound-parameter limits
 /// (SQLite 32,766; PostgreSQL 65,535) for our widest table.
 pub(crate) const CHUNK: usize = 1000;
+
+/// Whether a statement built for `rows` rows (or list items) stays prepared on its
+/// connection. A full chunk's SQL comes back batch after batch; a shorter one's (the end of
+/// a list) rarely does, yet SQLite's prepared form of a 1,000-row statement is about a
+/// megabyte: cached at every odd length, they filled sqlx's 100-statement cache and held
+/// 100 MB or more through an import.
+pub(crate) fn reusable(rows: usize) -> bool {
+    rows == CHUNK
+}
