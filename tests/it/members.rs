@@ -113,6 +113,9 @@ async fn search_and_page(app: TestApp) {
     assert_eq!(names(&r), vec!["王芳", "王伟", "王小明"]);
     let (_, r) = app.get("/v1/members?phone=138-0000-0003").await;
     assert_eq!(names(&r), vec!["王小明"]);
+    // Stored without a country code, found with one (`+` is `%2B` in a query string).
+    let (_, r) = app.get("/v1/members?phone=%2B86%20138%200000%200003").await;
+    assert_eq!(names(&r), vec!["王小明"]);
     let (_, r) = app.get("/v1/members?email=p4@X.CN").await;
     assert_eq!(names(&r), vec!["张伟"]);
     let (_, r) = app.get("/v1/members?external_id=s2").await;
@@ -135,6 +138,18 @@ async fn search_and_page(app: TestApp) {
         }
     }
     assert_eq!(seen, vec!["王芳", "王伟", "李娜", "王小明", "张伟"]);
+    // Stored with a country code, found without one; a number that only shares digits is not a match.
+    let (status, body) = app
+        .post(
+            "/v1/members",
+            json!({"external_id": "s9", "name": "赵敏", "phone": "+86 139 1234 5678"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, r) = app.get("/v1/members?phone=13912345678").await;
+    assert_eq!(names(&r), vec!["赵敏"]);
+    let (_, r) = app.get("/v1/members?phone=3912345678").await;
+    assert_eq!(names(&r), Vec::<String>::new());
     let (status, body) = app.get("/v1/members?limit=0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }

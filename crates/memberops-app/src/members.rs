@@ -132,15 +132,18 @@ pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> 
     if !(1..=1000).contains(&limit) {
         return Err(Invalid::one(&["limit"], "out_of_range", "limit must be 1–1000").into());
     }
-    // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member.
-    let phone = match s.phone.as_deref() {
-        Some(p) => memberops_core::member::normalize_phone(p)?,
-        None => None,
+    // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member,
+    // and match the number with or without its country code.
+    let phones = match s.phone.as_deref() {
+        Some(p) => memberops_core::member::normalize_phone(p)?
+            .map(|p| memberops_core::phone::search_forms(&p))
+            .unwrap_or_default(),
+        None => Vec::new(),
     };
     let email = s.email.as_deref().map(|e| e.trim().to_lowercase());
     let q = MemberQuery {
         external_id: s.external_id,
-        phone,
+        phones,
         email,
         name_prefix: s.name_prefix.filter(|p| !p.is_empty()),
         after: s.cursor,

@@ -674,8 +674,13 @@ macro_rules! impl_backend {
                 if let Some(v) = &f.external_id {
                     q.push(" AND m.external_id = ").push_bind(v.clone());
                 }
-                if let Some(v) = &f.phone {
-                    q.push(" AND m.phone = ").push_bind(v.clone());
+                if !f.phones.is_empty() {
+                    q.push(" AND m.phone IN (");
+                    let mut sep = q.separated(", ");
+                    for v in &f.phones {
+                        sep.push_bind(v.clone());
+                    }
+                    q.push(")");
                 }
                 if let Some(v) = &f.email {
                     q.push(" AND m.email = ").push_bind(v.clone());

@@ -202,7 +202,8 @@ pub struct OrderRow {
 #[derive(Debug, Clone, Default)]
 pub struct MemberQuery {
     pub external_id: Option<String>,
-    pub phone: Option<String>,
+    /// Members whose phone is any of these (empty: no phone filter).
+    pub phones: Vec<String>,
     pub email: Option<String>,
     pub name_prefix: Option<String>,
     /// Members with ids after this one (ids sort by creation).

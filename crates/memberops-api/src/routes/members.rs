@@ -26,7 +26,8 @@ pub struct MemberIn {
 #[into_params(parameter_in = Query)]
 pub struct MemberSearch {
     pub external_id: Option<String>,
-    /// Normalised before matching, so any spacing finds the member.
+    /// Normalised before matching, so any spacing finds the member; a number with or
+    /// without its country code (`13800138000`, `+86 138 0013 8000`) finds either form.
     pub phone: Option<String>,
     /// Case-insensitive.
     pub email: Option<String>,
