@@ -428,8 +428,8 @@ async fn plan(
     let mut known: Vec<(String, HotMember)> = Vec::with_capacity(ext.len());
     let mut missing: Vec<&str> = Vec::new();
     for external_id in ext {
-        match hot.get(external_id) {
-            Some(h) => known.push((external_id.to_owned(), h.clone())),
+        match hot.take(external_id) {
+            Some(entry) => known.push(entry),
             None => missing.push(external_id),
         }
     }

@@ -75,8 +75,11 @@ impl HotMembers {
         }
     }
 
-    pub fn get(&mut self, external_id: &str) -> Option<&HotMember> {
-        let found = self.by_external_id.get(external_id);
+    /// Takes a member's entry out for the batch, which puts back what it commits (see
+    /// [`HotMembers::settle`]); a batch that fails or writes nothing leaves it out, and the
+    /// member is read from the store next time. Taking spares a copy of every entry.
+    pub fn take(&mut self, external_id: &str) -> Option<(String, HotMember)> {
+        let found = self.by_external_id.remove_entry(external_id);
         if found.is_some() {
             self.hits += 1;
         } else {
@@ -151,6 +154,12 @@ impl MemberCache {
 mod tests {
     use super::*;
 
+    impl HotMembers {
+        fn holds(&self, external_id: &str) -> bool {
+            self.by_external_id.contains_key(external_id)
+        }
+    }
+
     fn member(id: &str) -> HotMember {
         HotMember {
             id: id.to_owned(),
@@ -176,16 +185,16 @@ mod tests {
         hot.check(epoch(1, 10));
         hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
         hot.check(epoch(1, 20));
-        assert!(hot.get("m1").is_some(), "same epoch keeps the entry");
+        assert!(hot.holds("m1"), "same epoch keeps the entry");
 
         // A write through this process's writer in between.
         hot.check(epoch(1, 21));
-        assert!(hot.get("m1").is_none());
+        assert!(!hot.holds("m1"));
 
         hot.settle(epoch(1, 30), vec![("m1".into(), member("a"))]);
         // A commit by another connection in between.
         hot.check(epoch(2, 30));
-        assert!(hot.get("m1").is_none());
+        assert!(!hot.holds("m1"));
     }
 
     #[test]
@@ -194,19 +203,33 @@ mod tests {
         let two = || vec![("m1".into(), member("a")), ("m2".into(), member("b"))];
         hot.settle_within(epoch(1, 10), two(), 3);
         hot.settle_within(epoch(1, 20), vec![("m3".into(), member("c"))], 3);
-        assert!(hot.get("m1").is_some() && hot.get("m3").is_some());
+        assert!(hot.holds("m1") && hot.holds("m3"));
         // A fourth member would pass the bound: the cache starts again from this batch.
         hot.settle_within(epoch(1, 30), vec![("m4".into(), member("d"))], 3);
-        assert!(hot.get("m1").is_none() && hot.get("m4").is_some());
+        assert!(!hot.holds("m1") && hot.holds("m4"));
 
         // A batch larger than the bound is not kept at all.
         hot.settle_within(epoch(1, 35), two(), 1);
         hot.check(epoch(1, 35));
-        assert!(hot.get("m4").is_none() && hot.get("m1").is_none());
+        assert!(!hot.holds("m4") && !hot.holds("m1"));
 
         hot.settle_within(epoch(1, 40), two(), 0);
         hot.check(epoch(1, 40));
-        assert!(hot.get("m1").is_none() && hot.get("m4").is_none());
+        assert!(!hot.holds("m1") && !hot.holds("m4"));
+    }
+
+    #[test]
+    fn a_taken_entry_is_gone_until_its_batch_settles() {
+        let mut hot = HotMembers::default();
+        hot.check(epoch(1, 10));
+        hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
+        hot.check(epoch(1, 20));
+        let (key, taken) = hot.take("m1").expect("cached");
+        assert_eq!((key.as_str(), taken.id.as_str()), ("m1", "a"));
+        assert!(hot.take("m1").is_none(), "a failed batch leaves it out");
+        hot.settle(epoch(1, 30), vec![(key, taken)]);
+        hot.check(epoch(1, 30));
+        assert!(hot.holds("m1"));
     }
 
     #[test]
@@ -215,7 +238,7 @@ mod tests {
         hot.check(None);
         hot.settle(None, vec![("m1".into(), member("a"))]);
         hot.check(None);
-        assert!(hot.get("m1").is_none());
+        assert!(!hot.holds("m1"));
     }
 
     #[test]
@@ -227,6 +250,6 @@ mod tests {
         // still count, so the batch after it reads the store again.
         hot.check(epoch(1, 20));
         hot.check(epoch(1, 35));
-        assert!(hot.get("m1").is_none());
+        assert!(!hot.holds("m1"));
     }
 }
