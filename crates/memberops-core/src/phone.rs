@@ -44,10 +44,14 @@ pub fn split_calling_code(digits: &str) -> Option<(&str, &str)> {
 /// The stored forms a search for `normalized` (as `normalize_phone` returns it) matches:
 /// the number itself; for a number without `+`, the same number behind every calling code
 /// (with its trunk `0` dropped too, as "07700 900123" is "+44 7700 900123"); for a number
-/// with `+`, its digits alone and its national number with and without a trunk `0`. Every
-/// form is an exact look-up, so the search stays on the phone index.
+/// with `+`, its digits alone and its national number with and without a trunk `0`. A number
+/// dialled with the international prefix `00` ("0086 138…") is also searched as with `+`.
+/// Every form is an exact look-up, so the search stays on the phone index.
 pub fn search_forms(normalized: &str) -> Vec<String> {
     let mut forms = vec![normalized.to_owned()];
+    if let Some(international) = normalized.strip_prefix("00").filter(|d| !d.is_empty()) {
+        forms.extend(search_forms(&format!("+{international}")));
+    }
     match normalized.strip_prefix('+') {
         None => {
             let trunkless = normalized.strip_prefix('0');
@@ -112,6 +116,10 @@ mod tests {
             assert!(international.contains(&form.to_owned()), "{form}");
         }
         assert_eq!(international.len(), 4);
+        let dialled = search_forms("008613800138000");
+        for form in ["+8613800138000", "13800138000"] {
+            assert!(dialled.contains(&form.to_owned()), "{form}");
+        }
         // A trunk 0 written locally is dropped behind a country code, and the other way.
         assert!(search_forms("07700900123").contains(&"+447700900123".to_owned()));
         assert!(search_forms("+447700900123").contains(&"07700900123".to_owned()));
