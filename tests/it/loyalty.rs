@@ -684,3 +684,62 @@ async fn a_rewarded_referrer_keeps_the_reward_in_later_batches(app: TestApp) {
     assert_cache_matches_ledger(&app, "rita").await;
 }
 both!(a_rewarded_referrer_keeps_the_reward_in_later_batches);
+
+/// The same when the referrer is in the rewarding batch by a replayed event only: the batch
+/// follows none of her state, so it must not keep her balance from before the reward.
+async fn a_referrer_replayed_in_the_rewarding_batch_keeps_the_reward(app: TestApp) {
+    one(
+        &app,
+        ev(
+            "rita-reg",
+            "member.registered",
+            "rita",
+            "2025-02-01T10:00:00+08:00",
+            json!({}),
+        ),
+    )
+    .await;
+    let first = paid("ra1", "rita", "ro1", "30.00", "2025-03-01T12:00:00+08:00");
+    one(&app, first.clone()).await;
+    let code = invite_code(&app, "rita", "2025-03-02T00:00:00+08:00").await;
+    // Ivy registers beside an event of Rita's, so the batch after it knows Rita's account.
+    let r = app
+        .batch(json!([
+            ev(
+                "ivy-reg",
+                "member.registered",
+                "ivy",
+                "2025-03-03T10:00:00+08:00",
+                json!({"invite_code": code}),
+            ),
+            ev(
+                "rita-visit",
+                "page.viewed",
+                "rita",
+                "2025-03-03T11:00:00+08:00",
+                json!({}),
+            ),
+        ]))
+        .await;
+    assert_eq!(r["accepted"], 2, "{r}");
+    let r = app
+        .batch(json!([
+            first,
+            paid("iv1", "ivy", "io1", "10.00", "2025-03-04T10:00:00+08:00"),
+        ]))
+        .await;
+    assert_eq!(
+        (&r["accepted"], &r["duplicates"]),
+        (&json!(1), &json!(1)),
+        "{r}"
+    );
+    one(
+        &app,
+        paid("ra2", "rita", "ro2", "20.00", "2025-03-06T12:00:00+08:00"),
+    )
+    .await;
+    assert_cache_matches_ledger(&app, "rita").await;
+    let c = center(&app, "rita", "2025-03-07T00:00:00+08:00").await;
+    assert_eq!(c["referral"]["rewarded"], 1, "{c}");
+}
+both!(a_referrer_replayed_in_the_rewarding_batch_keeps_the_reward);

@@ -357,13 +357,15 @@ impl Plan {
         }
         crate::hooks::after_events(tx, ws, &applied, &mut members).await?;
         // The batch's members as they stand once it commits. Members whose every event was
-        // rejected keep what the store said.
+        // rejected or a duplicate keep what the store said, except their loyalty state: a
+        // hook may still have credited them (a referrer's reward, a 满返 credit) without
+        // their row passing through `members`, so the next batch reads it afresh.
         let mut settled = Vec::with_capacity(slots.len());
         for (external_id, slot) in slots {
             let (stats, stage, loyalty) = match members.remove(&slot.id) {
                 Some(now) => (Some(now.stats), now.stage, now.loyalty),
                 None => match stored.remove(&slot.id) {
-                    Some(s) => (s.stats, s.stage, s.loyalty),
+                    Some(s) => (s.stats, s.stage, None),
                     // Created by a rejected row's plan: nothing was stored.
                     None => continue,
                 },

@@ -42,9 +42,10 @@ pub fn split_calling_code(digits: &str) -> Option<(&str, &str)> {
 }
 
 /// The stored forms a search for `normalized` (as `normalize_phone` returns it) matches:
-/// the number itself; for a number without `+`, the same number behind every calling code
-/// (with its trunk `0` dropped too, as "07700 900123" is "+44 7700 900123"); for a number
-/// with `+`, its digits alone and its national number with and without a trunk `0`. A number
+/// the number itself; for a number without `+`, the same number with `+` and behind every
+/// calling code (with its trunk `0` dropped too, as "07700 900123" is "+44 7700 900123");
+/// for a number with `+`, its digits alone or behind `00`, and its national number with and
+/// without a trunk `0`. A number
 /// dialled with the international prefix `00` ("0086 138…") is also searched as with `+`.
 /// Every form is an exact look-up, so the search stays on the phone index.
 pub fn search_forms(normalized: &str) -> Vec<String> {
@@ -54,6 +55,8 @@ pub fn search_forms(normalized: &str) -> Vec<String> {
     }
     match normalized.strip_prefix('+') {
         None => {
+            // Written without its `+`: "8613800138000".
+            forms.push(format!("+{normalized}"));
             let trunkless = normalized.strip_prefix('0');
             for code in CALLING_CODES {
                 forms.push(format!("+{code}{normalized}"));
@@ -64,6 +67,7 @@ pub fn search_forms(normalized: &str) -> Vec<String> {
         }
         Some(digits) => {
             forms.push(digits.to_owned());
+            forms.push(format!("00{digits}"));
             if let Some((_, national)) = split_calling_code(digits) {
                 forms.push(national.to_owned());
                 forms.push(format!("0{national}"));
@@ -110,12 +114,14 @@ mod tests {
         for form in [
             "+8613800138000",
             "8613800138000",
+            "008613800138000",
             "13800138000",
             "013800138000",
         ] {
             assert!(international.contains(&form.to_owned()), "{form}");
         }
-        assert_eq!(international.len(), 4);
+        assert_eq!(international.len(), 5);
+        assert!(search_forms("8613800138000").contains(&"+8613800138000".to_owned()));
         let dialled = search_forms("008613800138000");
         for form in ["+8613800138000", "13800138000"] {
             assert!(dialled.contains(&form.to_owned()), "{form}");

@@ -268,7 +268,7 @@ macro_rules! impl_backend {
             let mut chunks = rows.chunks(CHUNK);
             let mut next = chunks.next().map(|c| (build(c), c.len()));
             while let Some((mut q, len)) = next.take() {
-                let (done, following) = tokio::join!(q.build().persistent(crate::reusable(len)).execute(&mut **tx), async {
+                let (done, following) = tokio::join!(q.build().persistent(crate::reusable(len, CHUNK)).execute(&mut **tx), async {
                     chunks.next().map(|c| (build(c), c.len()))
                 });
                 check(done?.rows_affected(), len)?;
@@ -342,7 +342,7 @@ macro_rules! impl_backend {
                 let mut found = HashSet::new();
                 for chunk in ids.chunks(CHUNK) {
                     let mut q = in_list("SELECT id FROM events", &self.ws, "id", chunk);
-                    for row in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                    for row in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                         found.insert(row.try_get::<String, _>(0)?);
                     }
                 }
@@ -353,7 +353,7 @@ macro_rules! impl_backend {
                 let mut out = Vec::with_capacity(external_ids.len());
                 for chunk in external_ids.chunks(CHUNK) {
                     let mut q = in_list("SELECT id, external_id, time_zone, registered_at FROM members", &self.ws, "external_id", chunk);
-                    for row in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                    for row in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                         out.push(MemberRef {
                             id: row.try_get(0)?,
                             external_id: row.try_get(1)?,
@@ -396,7 +396,7 @@ macro_rules! impl_backend {
                             .push_bind(m.created_at)
                             .push_bind(m.updated_at);
                     });
-                    q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                    q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }
@@ -466,7 +466,7 @@ macro_rules! impl_backend {
                 let mut out = Vec::new();
                 for chunk in order_ids.chunks(CHUNK) {
                     let mut q = in_list("SELECT * FROM orders", &self.ws, "order_id", chunk);
-                    for row in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                    for row in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                         out.push(order_from_row(&row)?);
                     }
                 }
@@ -494,7 +494,7 @@ macro_rules! impl_backend {
                         sep.push_bind((*id).to_owned());
                     }
                     q.push(")");
-                    for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                    for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                         out.push(stats_from_row(&r)?);
                     }
                 }
@@ -524,7 +524,7 @@ macro_rules! impl_backend {
                         sep.push_bind((*it).to_owned());
                     }
                     q.push(")");
-                    for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                    for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                         let with_stats: Option<String> = r.try_get("stats_member")?;
                         out.push(MemberState {
                             member: MemberRef {
@@ -574,7 +574,7 @@ macro_rules! impl_backend {
                         sep.push_bind((*id).to_owned());
                     }
                     q.push(REFRESH_ORDER_STATS_TAIL);
-                    q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                    q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }

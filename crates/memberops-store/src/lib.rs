@@ -163,11 +163,11 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// (SQLite 32,766; PostgreSQL 65,535) for our widest table.
 pub(crate) const CHUNK: usize = 1000;
 
-/// Whether a statement built for `rows` rows (or list items) stays prepared on its
-/// connection. A full chunk's SQL comes back batch after batch; a shorter one's (the end of
-/// a list) rarely does, yet SQLite's prepared form of a 1,000-row statement is about a
-/// megabyte: cached at every odd length, they filled sqlx's 100-statement cache and held
-/// 100 MB or more through an import.
-pub(crate) fn reusable(rows: usize) -> bool {
-    rows == CHUNK
+/// Whether a statement built for `rows` rows (or list items) of a list cut into statements
+/// of `per_statement` stays prepared on its connection. A full chunk's SQL comes back batch
+/// after batch; a shorter one's (the end of a list) rarely does, yet SQLite's prepared form
+/// of a 1,000-row statement is about a megabyte: cached at every odd length, they filled
+/// sqlx's 100-statement cache and held 100 MB or more through an import.
+pub(crate) fn reusable(rows: usize, per_statement: usize) -> bool {
+    rows == per_statement
 }

@@ -624,7 +624,7 @@ macro_rules! impl_segments {
                         let mut q = QueryBuilder::<$Db>::new(format!("SELECT {INTEL_COLUMNS} FROM member_segments"));
                         q.push(" WHERE member_id IN ");
                         push_ids(&mut q, chunk);
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(intel_from(&r)?);
                         }
                     }
@@ -653,7 +653,7 @@ macro_rules! impl_segments {
                              m_score = excluded.m_score, rfm_class = excluded.rfm_class, value_class = excluded.value_class, \
                              scored_on = excluded.scored_on",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -673,7 +673,7 @@ macro_rules! impl_segments {
                                 .push_bind(t.at);
                         });
                         q.push(" ON CONFLICT (workspace_id, event_id) DO NOTHING");
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -686,7 +686,7 @@ macro_rules! impl_segments {
                             b.push_bind(self.ws.clone()).push_bind((*id).to_owned()).push_bind(tag.to_owned()).push_bind(source.to_owned()).push_bind(at);
                         });
                         q.push(" ON CONFLICT (member_id, tag, source) DO NOTHING");
-                        n += q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?.rows_affected();
+                        n += q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?.rows_affected();
                     }
                     Ok(n)
                 }
@@ -701,7 +701,7 @@ macro_rules! impl_segments {
                         }
                         q.push(" AND member_id IN ");
                         push_ids(&mut q, chunk);
-                        n += q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?.rows_affected();
+                        n += q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?.rows_affected();
                     }
                     Ok(n)
                 }
@@ -894,7 +894,7 @@ macro_rules! impl_segments {
                         push_ids(&mut q, &refs);
                         q.push(" AND local_date <= ").push_bind(as_of.to_owned());
                         q.push(" ORDER BY member_id, local_date");
-                        let rows = q.build().persistent(crate::reusable(chunk.len())).fetch_all(self.reader()).await?;
+                        let rows = q.build().persistent(crate::reusable(refs.len(), crate::CHUNK)).fetch_all(self.reader()).await?;
                         let mut folds: std::collections::HashMap<usize, OrderFold> = std::collections::HashMap::new();
                         for r in &rows {
                             let id: String = r.try_get(0)?;
@@ -915,7 +915,7 @@ macro_rules! impl_segments {
                         push_ids(&mut q, &refs);
                         q.push(" AND occurred_at <= ").push_bind(cutoff);
                         q.push(" AND type <> 'lifecycle.changed' GROUP BY member_id");
-                        let rows = q.build().persistent(crate::reusable(chunk.len())).fetch_all(self.reader()).await?;
+                        let rows = q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(self.reader()).await?;
                         let mut last: std::collections::HashMap<String, Option<Millis>> = std::collections::HashMap::new();
                         for r in &rows {
                             last.insert(r.try_get(0)?, r.try_get(1)?);
@@ -1144,7 +1144,7 @@ macro_rules! impl_segments {
                         let mut q = QueryBuilder::<$Db>::new("SELECT id, external_id FROM members WHERE workspace_id = ");
                         q.push_bind(workspace_id.to_owned()).push(" AND id IN ");
                         push_ids(&mut q, &refs);
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(self.reader()).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(self.reader()).await? {
                             out.push((r.try_get(0)?, r.try_get(1)?));
                         }
                     }
@@ -1162,7 +1162,7 @@ macro_rules! impl_segments {
                         push_ids(&mut q, &refs);
                         q.push(")");
                         let found: Vec<(String, String)> = q
-                            .build().persistent(crate::reusable(chunk.len()))
+                            .build().persistent(crate::reusable(chunk.len(), crate::CHUNK))
                             .fetch_all(self.reader())
                             .await?
                             .iter()

@@ -139,7 +139,7 @@ macro_rules! impl_tracking {
                             sep.push_bind((*id).to_owned());
                         }
                         q.push(")");
-                        for row in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for row in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(identity_from_row(&row)?);
                         }
                     }
@@ -165,7 +165,7 @@ macro_rules! impl_tracking {
                              member_external_id = excluded.member_external_id, state = excluded.state, \
                              merged_from = excluded.merged_from, merged_at = excluded.merged_at, message_id = excluded.message_id",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -184,7 +184,7 @@ macro_rules! impl_tracking {
                             sep.push_bind((*id).to_owned());
                         }
                         q.push(")");
-                        for row in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for row in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(super::member_from_row(&row)?.0);
                         }
                     }
@@ -225,7 +225,7 @@ macro_rules! impl_tracking {
                              time_zone = excluded.time_zone, consent = excluded.consent, attributes = excluded.attributes, \
                              tags = excluded.tags, updated_at = excluded.updated_at",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -298,7 +298,7 @@ macro_rules! impl_tracking {
                                 .push_bind(r.received_at);
                         });
                         q.push(" ON CONFLICT (workspace_id, id) DO NOTHING");
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }

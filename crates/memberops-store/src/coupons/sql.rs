@@ -195,7 +195,7 @@ macro_rules! impl_coupons {
                 async fn coupon_templates_by_ids(&self, ws: &str, ids: &[&str]) -> Result<Vec<TemplateRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(CHUNK) {
-                        let rows = in_list("SELECT * FROM coupon_templates", ws, "id", chunk).build().persistent(crate::reusable(chunk.len())).fetch_all(self.reader()).await?;
+                        let rows = in_list("SELECT * FROM coupon_templates", ws, "id", chunk).build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(self.reader()).await?;
                         for r in &rows {
                             out.push(template_from(r)?);
                         }
@@ -346,7 +346,7 @@ macro_rules! impl_coupons {
                             sep.push_bind((*t).to_owned());
                         }
                         q.push(") GROUP BY member_id, template_id");
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), CHUNK / 2)).fetch_all(&mut *self.tx).await? {
                             out.insert((r.try_get("member_id")?, r.try_get("template_id")?), r.try_get("n")?);
                         }
                     }
@@ -358,7 +358,7 @@ macro_rules! impl_coupons {
                     for chunk in member_ids.chunks(CHUNK) {
                         let mut q = in_list("SELECT member_id FROM coupon_issue_members", &self.ws, "member_id", chunk);
                         q.push(" AND issue_key = ").push_bind(key.to_owned());
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(r.try_get("member_id")?);
                         }
                     }
@@ -383,7 +383,7 @@ macro_rules! impl_coupons {
                                 .push_bind(*n)
                                 .push_bind(at);
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), CHUNK / 6)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -451,7 +451,7 @@ macro_rules! impl_coupons {
                 async fn tx_coupon_templates(&mut self, ids: &[&str]) -> Result<Vec<TemplateRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(CHUNK) {
-                        let rows = in_list("SELECT * FROM coupon_templates", &self.ws, "id", chunk).build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await?;
+                        let rows = in_list("SELECT * FROM coupon_templates", &self.ws, "id", chunk).build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await?;
                         for r in &rows {
                             out.push(template_from(r)?);
                         }
@@ -498,7 +498,7 @@ macro_rules! impl_coupons {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(COUPON_INSERT);
                         push_coupon_values(&mut q, &self.ws, chunk);
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -509,7 +509,7 @@ macro_rules! impl_coupons {
                         let mut q = QueryBuilder::<$Db>::new(COUPON_INSERT);
                         push_coupon_values(&mut q, &self.ws, chunk);
                         q.push(" ON CONFLICT (workspace_id, code) DO NOTHING RETURNING id");
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(r.try_get("id")?);
                         }
                     }
@@ -526,7 +526,7 @@ macro_rules! impl_coupons {
                             chunk,
                         );
                         q.push(" AND member_id = ").push_bind(member_id.to_owned()).push(" GROUP BY template_id");
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.insert(r.try_get("template_id")?, r.try_get("n")?);
                         }
                     }
@@ -545,7 +545,7 @@ macro_rules! impl_coupons {
                 async fn tx_coupons(&mut self, ids: &[&str]) -> Result<Vec<CouponRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(CHUNK) {
-                        let rows = in_list("SELECT * FROM coupons", &self.ws, "id", chunk).build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await?;
+                        let rows = in_list("SELECT * FROM coupons", &self.ws, "id", chunk).build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await?;
                         for r in &rows {
                             out.push(coupon_from(r)?);
                         }
@@ -609,7 +609,7 @@ macro_rules! impl_coupons {
                             sep.push_bind((*id).to_owned());
                         }
                         q.push(")");
-                        moved += q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?.rows_affected();
+                        moved += q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?.rows_affected();
                     }
                     Ok(moved)
                 }
@@ -650,7 +650,7 @@ macro_rules! impl_coupons {
                     }
                     for chunk in order_ids.chunks(CHUNK) {
                         let rows = in_list("SELECT order_id FROM coupon_orders", &self.ws, "order_id", chunk)
-                            .build().persistent(crate::reusable(chunk.len()))
+                            .build().persistent(crate::reusable(chunk.len(), crate::CHUNK))
                             .fetch_all(&mut *self.tx)
                             .await?;
                         for r in rows {
@@ -689,7 +689,7 @@ macro_rules! impl_coupons {
                                 .push_bind(r.paid_at)
                                 .push_bind(r.closed_at);
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -783,7 +783,7 @@ macro_rules! impl_coupons {
                     for chunk in types.chunks(CHUNK) {
                         let mut q = in_list("SELECT * FROM coupon_event_rules", &self.ws, "event_type", chunk);
                         q.push(" AND archived_at IS NULL ORDER BY id");
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(rule_from(&r)?);
                         }
                     }
@@ -890,7 +890,7 @@ macro_rules! impl_coupons {
                     for chunk in member_ids.chunks(CHUNK) {
                         let mut q = in_list("SELECT DISTINCT claimant_id FROM coupon_share_claims", &self.ws, "claimant_id", chunk);
                         q.push(" AND converted_at IS NULL");
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(r.try_get(0)?);
                         }
                     }

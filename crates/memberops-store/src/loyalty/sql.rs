@@ -131,7 +131,7 @@ macro_rules! impl_loyalty {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT {LM_COLS} FROM loyalty_members WHERE workspace_id = "));
                     q.push_bind(ws.to_owned());
                     in_list(&mut q, "member_id", chunk);
-                    for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *c).await? {
+                    for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *c).await? {
                         out.push(lm_row(&r)?);
                     }
                 }
@@ -145,7 +145,7 @@ macro_rules! impl_loyalty {
                     q.push_bind(ws.to_owned());
                     in_list(&mut q, "member_id", chunk);
                     q.push(" AND remaining <> 0");
-                    for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *c).await? {
+                    for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *c).await? {
                         out.push(lot_row(&r)?);
                     }
                 }
@@ -160,7 +160,7 @@ macro_rules! impl_loyalty {
                     in_list(&mut q, "member_id", chunk);
                     q.push(" AND at >= ").push_bind(since);
                     q.push(" ORDER BY seq");
-                    for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *c).await? {
+                    for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *c).await? {
                         out.push(gl_row(&r)?);
                     }
                 }
@@ -177,7 +177,7 @@ macro_rules! impl_loyalty {
                     q.push_bind(ws.to_owned());
                     in_list(&mut q, "member_id", chunk);
                     q.push(" GROUP BY member_id) l ON l.member_id = c.member_id AND l.d = c.local_date");
-                    for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *c).await? {
+                    for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *c).await? {
                         out.push(checkin_row(&r)?);
                     }
                 }
@@ -247,7 +247,7 @@ macro_rules! impl_loyalty {
                              points_debt = excluded.points_debt, sv_principal = excluded.sv_principal, \
                              sv_bonus = excluded.sv_bonus, updated_at = excluded.updated_at",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -285,7 +285,7 @@ macro_rules! impl_loyalty {
                                 .push_bind(l.remaining)
                                 .push_bind(l.order_id.clone());
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -320,7 +320,7 @@ macro_rules! impl_loyalty {
                                 .push_bind(e.reason.clone())
                                 .push_bind(e.actor.clone());
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -338,7 +338,7 @@ macro_rules! impl_loyalty {
                                 .push_bind(e.rule_id.clone())
                                 .push_bind(e.order_id.clone());
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -356,7 +356,7 @@ macro_rules! impl_loyalty {
                         let mut q = QueryBuilder::<$Db>::new("SELECT member_id, rule_id, period, growth, points, count FROM loyalty_usage WHERE 1 = 1");
                         in_list(&mut q, "member_id", chunk);
                         in_list(&mut q, "period", periods);
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(UsageRow {
                                 member_id: r.try_get(0)?,
                                 rule_id: r.try_get(1)?,
@@ -385,7 +385,7 @@ macro_rules! impl_loyalty {
                             " ON CONFLICT (member_id, rule_id, period) DO UPDATE SET growth = excluded.growth, \
                              points = excluded.points, count = excluded.count",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -399,7 +399,7 @@ macro_rules! impl_loyalty {
                         );
                         q.push_bind(self.ws.clone());
                         in_list(&mut q, "order_id", chunk);
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(LoyaltyOrderRow {
                                 order_id: r.try_get(0)?,
                                 member_id: r.try_get(1)?,
@@ -435,7 +435,7 @@ macro_rules! impl_loyalty {
                              growth_earned = excluded.growth_earned, points_reversed = excluded.points_reversed, \
                              growth_reversed = excluded.growth_reversed",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -454,7 +454,7 @@ macro_rules! impl_loyalty {
                                 .push_bind(e.bonus_delta)
                                 .push_bind(e.reference.clone());
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -474,7 +474,7 @@ macro_rules! impl_loyalty {
                                 .push_bind(c.event_id.clone())
                                 .push_bind(c.streak);
                         });
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -486,7 +486,7 @@ macro_rules! impl_loyalty {
                             b.push_bind(self.ws.clone()).push_bind(m.clone()).push_bind(code.clone());
                         });
                         q.push(" ON CONFLICT DO NOTHING");
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
@@ -507,7 +507,7 @@ macro_rules! impl_loyalty {
                         );
                         q.push_bind(self.ws.clone());
                         in_list(&mut q, "invitee_id", chunk);
-                        for r in q.build().persistent(crate::reusable(chunk.len())).fetch_all(&mut *self.tx).await? {
+                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
                             out.push(referral_row(&r)?);
                         }
                     }
@@ -532,7 +532,7 @@ macro_rules! impl_loyalty {
                             " ON CONFLICT (invitee_id) DO UPDATE SET status = excluded.status, \
                              qualified_at = excluded.qualified_at, referrer_paid = excluded.referrer_paid",
                         );
-                        q.build().persistent(crate::reusable(chunk.len())).execute(&mut *self.tx).await?;
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
                     }
                     Ok(())
                 }
