@@ -648,11 +648,15 @@ async fn cached_balance_is_the_sum_of_the_ledger(app: TestApp) {
 }
 both!(cached_balance_is_the_sum_of_the_ledger);
 
-/// A referrer rewarded for an invitee's first order is not in that batch: the next batch
-/// of the referrer starts from the rewarded balance, not from one kept before the reward.
-async fn a_rewarded_referrer_keeps_the_reward_in_later_batches(app: TestApp) {
+/// Rita's first paid order (event `ra1`).
+fn rita_first_order() -> Value {
+    paid("ra1", "rita", "ro1", "30.00", "2025-03-01T12:00:00+08:00")
+}
+
+/// Rita registers and pays her first order; returns her invite code.
+async fn rita_invites(app: &TestApp) -> String {
     one(
-        &app,
+        app,
         ev(
             "rita-reg",
             "member.registered",
@@ -662,12 +666,14 @@ async fn a_rewarded_referrer_keeps_the_reward_in_later_batches(app: TestApp) {
         ),
     )
     .await;
-    one(
-        &app,
-        paid("ra1", "rita", "ro1", "30.00", "2025-03-01T12:00:00+08:00"),
-    )
-    .await;
-    let code = invite_code(&app, "rita", "2025-03-02T00:00:00+08:00").await;
+    one(app, rita_first_order()).await;
+    invite_code(app, "rita", "2025-03-02T00:00:00+08:00").await
+}
+
+/// A referrer rewarded for an invitee's first order is not in that batch: the next batch
+/// of the referrer starts from the rewarded balance, not from one kept before the reward.
+async fn a_rewarded_referrer_keeps_the_reward_in_later_batches(app: TestApp) {
+    let code = rita_invites(&app).await;
     register_with_code(&app, "ivy", "2025-03-03T10:00:00+08:00", &code).await;
     one(
         &app,
@@ -688,20 +694,7 @@ both!(a_rewarded_referrer_keeps_the_reward_in_later_batches);
 /// The same when the referrer is in the rewarding batch by a replayed event only: the batch
 /// follows none of her state, so it must not keep her balance from before the reward.
 async fn a_referrer_replayed_in_the_rewarding_batch_keeps_the_reward(app: TestApp) {
-    one(
-        &app,
-        ev(
-            "rita-reg",
-            "member.registered",
-            "rita",
-            "2025-02-01T10:00:00+08:00",
-            json!({}),
-        ),
-    )
-    .await;
-    let first = paid("ra1", "rita", "ro1", "30.00", "2025-03-01T12:00:00+08:00");
-    one(&app, first.clone()).await;
-    let code = invite_code(&app, "rita", "2025-03-02T00:00:00+08:00").await;
+    let code = rita_invites(&app).await;
     // Ivy registers beside an event of Rita's, so the batch after it knows Rita's account.
     let r = app
         .batch(json!([
@@ -724,7 +717,7 @@ async fn a_referrer_replayed_in_the_rewarding_batch_keeps_the_reward(app: TestAp
     assert_eq!(r["accepted"], 2, "{r}");
     let r = app
         .batch(json!([
-            first,
+            rita_first_order(),
             paid("iv1", "ivy", "io1", "10.00", "2025-03-04T10:00:00+08:00"),
         ]))
         .await;
