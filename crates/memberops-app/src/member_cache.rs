@@ -179,11 +179,18 @@ mod tests {
         })
     }
 
-    #[test]
-    fn entries_survive_only_an_unchanged_epoch() {
+    /// A cache after one batch that began at epoch (1, 10) and committed member `m1`
+    /// (internal id `a`) at (1, 20).
+    fn batch_committed_m1() -> HotMembers {
         let mut hot = HotMembers::default();
         hot.check(epoch(1, 10));
         hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
+        hot
+    }
+
+    #[test]
+    fn entries_survive_only_an_unchanged_epoch() {
+        let mut hot = batch_committed_m1();
         hot.check(epoch(1, 20));
         assert!(hot.holds("m1"), "same epoch keeps the entry");
 
@@ -220,9 +227,7 @@ mod tests {
 
     #[test]
     fn a_taken_entry_is_gone_until_its_batch_settles() {
-        let mut hot = HotMembers::default();
-        hot.check(epoch(1, 10));
-        hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
+        let mut hot = batch_committed_m1();
         hot.check(epoch(1, 20));
         let (key, taken) = hot.take("m1").expect("cached");
         assert_eq!((key.as_str(), taken.id.as_str()), ("m1", "a"));
@@ -243,9 +248,7 @@ mod tests {
 
     #[test]
     fn a_failed_batch_leaves_an_epoch_that_no_longer_matches() {
-        let mut hot = HotMembers::default();
-        hot.check(epoch(1, 10));
-        hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
+        let mut hot = batch_committed_m1();
         // The next batch starts at the recorded epoch, writes, and rolls back: its changes
         // still count, so the batch after it reads the store again.
         hot.check(epoch(1, 20));

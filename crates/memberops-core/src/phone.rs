@@ -45,9 +45,9 @@ pub fn split_calling_code(digits: &str) -> Option<(&str, &str)> {
 /// the number itself; for a number without `+`, the same number with `+` and behind every
 /// calling code (with its trunk `0` dropped too, as "07700 900123" is "+44 7700 900123");
 /// for a number with `+`, its digits alone or behind `00`, and its national number with and
-/// without a trunk `0`. A number
-/// dialled with the international prefix `00` ("0086 138…") is also searched as with `+`.
-/// Every form is an exact look-up, so the search stays on the phone index.
+/// without a trunk `0`. A number dialled with the international prefix `00` ("0086 138…")
+/// is also searched as with `+`. Every form is an exact look-up, so the search stays on the
+/// phone index.
 pub fn search_forms(normalized: &str) -> Vec<String> {
     let mut forms = vec![normalized.to_owned()];
     if let Some(international) = normalized.strip_prefix("00").filter(|d| !d.is_empty()) {
