@@ -17,8 +17,94 @@ pub const REVIEW_POSTED: &str = "review.posted";
 pub const CONTENT_SHARED: &str = "content.shared";
 pub const REFERRAL_ACCEPTED: &str = "referral.accepted";
 
+/// `order.cancelled`: an unpaid order was given up (its locked coupons go back).
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+
+/// The types clients send whose meaning MemberOps knows (any other well-formed type that
+/// is not a [`SystemEvent`] is stored as a custom behaviour event).
+pub const CLIENT_TYPES: &[&str] = &[
+    MEMBER_REGISTERED,
+    PROFILE_COMPLETED,
+    CHECKIN,
+    ORDER_PAID,
+    ORDER_REFUNDED,
+    ORDER_CANCELLED,
+    REVIEW_POSTED,
+    CONTENT_SHARED,
+    REFERRAL_ACCEPTED,
+];
+
+/// What MemberOps records itself when it changes a member's state, whoever caused the
+/// change (an event, a job, an operator). Clients cannot send these types; they are not
+/// activity (a downgrade is not the member doing something), and consumers of the event
+/// log see them in one order with the clients' events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SystemEvent {
+    /// `{"from", "to", "kind": "upgrade"|"downgrade", "growth"}`
+    TierChanged,
+    /// `{"from", "to", "cause"}`
+    LifecycleChanged,
+    /// `{"points", "lots"}`: points left in lots whose validity ended.
+    PointsExpired,
+    /// `{"coupon_ids", "template_id", "source"}`
+    CouponIssued,
+    /// `{"coupon_ids", "order_id"}`
+    CouponRedeemed,
+    /// `{"coupon_ids"}`
+    CouponExpired,
+    /// `{"year", "tier", "points", "coupon_ids"}`
+    BirthdayGift,
+}
+
+impl SystemEvent {
+    pub const ALL: [SystemEvent; 7] = [
+        SystemEvent::TierChanged,
+        SystemEvent::LifecycleChanged,
+        SystemEvent::PointsExpired,
+        SystemEvent::CouponIssued,
+        SystemEvent::CouponRedeemed,
+        SystemEvent::CouponExpired,
+        SystemEvent::BirthdayGift,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SystemEvent::TierChanged => "tier.changed",
+            SystemEvent::LifecycleChanged => "lifecycle.changed",
+            SystemEvent::PointsExpired => "points.expired",
+            SystemEvent::CouponIssued => "coupon.issued",
+            SystemEvent::CouponRedeemed => "coupon.redeemed",
+            SystemEvent::CouponExpired => "coupon.expired",
+            SystemEvent::BirthdayGift => "birthday.gift",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<SystemEvent> {
+        SystemEvent::ALL.into_iter().find(|s| s.as_str() == kind)
+    }
+}
+
+impl std::fmt::Display for SystemEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Types the system records itself; clients cannot send them.
-pub const RESERVED: &[&str] = &["tier.changed", "lifecycle.changed"];
+pub const RESERVED: &[&str] = &[
+    SystemEvent::TierChanged.as_str(),
+    SystemEvent::LifecycleChanged.as_str(),
+    SystemEvent::PointsExpired.as_str(),
+    SystemEvent::CouponIssued.as_str(),
+    SystemEvent::CouponRedeemed.as_str(),
+    SystemEvent::CouponExpired.as_str(),
+    SystemEvent::BirthdayGift.as_str(),
+];
+
+/// Whether MemberOps knows this type: a client type with a meaning or a system type.
+pub fn is_builtin(kind: &str) -> bool {
+    CLIENT_TYPES.contains(&kind) || RESERVED.contains(&kind)
+}
 
 /// An event as a client sends it.
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -284,6 +370,17 @@ mod tests {
                 .code(),
             "reserved_type"
         );
+    }
+
+    #[test]
+    fn every_system_type_is_reserved_and_parses_back() {
+        for s in SystemEvent::ALL {
+            assert!(RESERVED.contains(&s.as_str()), "{s}");
+            assert_eq!(SystemEvent::parse(s.as_str()), Some(s));
+            assert!(is_builtin(s.as_str()));
+        }
+        assert_eq!(RESERVED.len(), SystemEvent::ALL.len());
+        assert!(is_builtin("order.paid") && !is_builtin("cart.abandoned"));
     }
 
     #[test]

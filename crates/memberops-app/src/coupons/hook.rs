@@ -1,12 +1,12 @@
 //! Reactions to accepted events, inside the batch's transaction: `order.paid` confirms the
 //! coupons locked to the order (and grants 满返 rewards, and counts friends' first orders
 //! for share-to-claim), `order.cancelled` releases them, a full `order.refunded` restores
-//! them (per template), a partial one keeps them used, and event rules issue coupons or
-//! gift packs. 满返 points go into the loyalty points ledger.
+//! them (per template), and a partial one keeps them used. 满返 points go into the loyalty
+//! points ledger. Event rules run after the commit, as a consumer (`coupons::rules`).
 
 use std::collections::HashSet;
 
-use memberops_core::event::{ORDER_PAID, ORDER_REFUNDED};
+use memberops_core::event::{ORDER_CANCELLED, ORDER_PAID, ORDER_REFUNDED};
 use memberops_core::id::new_id;
 use memberops_core::time::Millis;
 use memberops_coupons::template::{Benefit, RefundPolicy, SpendReward};
@@ -17,8 +17,6 @@ use crate::error::{AppError, Result};
 use crate::hooks::{AppliedEvent, BatchMembers};
 use crate::workspace::Workspace;
 
-pub const ORDER_CANCELLED: &str = "order.cancelled";
-
 pub async fn on_events(
     tx: &mut dyn WriteTx,
     ws: &Workspace,
@@ -28,10 +26,6 @@ pub async fn on_events(
     if applied.is_empty() {
         return Ok(());
     }
-    let mut kinds: Vec<&str> = applied.iter().map(|a| a.event.kind.as_str()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let rules = tx.event_rules_for(&kinds).await?;
     // Coupon orders and share claims are made through the API, never by events, so two
     // look-ups for the whole batch find every event that has work here.
     let order_ids: Vec<&str> = applied
@@ -79,41 +73,6 @@ pub async fn on_events(
             && claimants.contains(&a.member_id)
         {
             super::share::on_first_order(tx, ws, &a.member_id, o, a.occurred_at).await?;
-        }
-        for rule in rules.iter().filter(|r| r.event_type == a.event.kind) {
-            let (templates, grants) = super::issue::plan_for(
-                tx,
-                rule.template_id.as_deref(),
-                rule.pack_id.as_deref(),
-                1,
-                &[a.member_id.as_str()],
-            )
-            .await?;
-            let source = if rule.pack_id.is_some() {
-                "pack"
-            } else {
-                "rule"
-            };
-            // Out of stock or over a limit: this member gets nothing, the event still lands.
-            match issue_grants(
-                tx,
-                ws,
-                &templates,
-                &grants,
-                source,
-                a.occurred_at.max(memberops_core::time::now_millis()),
-            )
-            .await
-            {
-                Ok(_) => {}
-                Err(AppError::Conflict { code, .. }) => {
-                    tracing::warn!(rule = %rule.id, code, "event rule issued nothing")
-                }
-                Err(AppError::NotFound { what }) => {
-                    tracing::warn!(rule = %rule.id, what, "event rule names a missing item")
-                }
-                Err(e) => return Err(e),
-            }
         }
     }
     Ok(())

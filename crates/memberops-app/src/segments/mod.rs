@@ -32,7 +32,7 @@ pub use intel::{RecomputeSummary, RfmRow, compute, recompute};
 pub use settings::{Settings, SettingsVersion};
 
 /// The event recorded for every stage change.
-pub const LIFECYCLE_CHANGED: &str = "lifecycle.changed";
+pub const LIFECYCLE_CHANGED: &str = memberops_core::event::SystemEvent::LifecycleChanged.as_str();
 
 /// Segment-rule errors as validation failures: `loc` is the JSON path in the input.
 pub(crate) fn seg_err(e: SegmentError) -> AppError {
