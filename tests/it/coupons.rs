@@ -489,6 +489,8 @@ async fn gift_packs_are_atomic_and_event_rules_issue_them(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     member(&app, "u3").await;
+    // Rules run after the commit, as a consumer of the event log.
+    app.drain().await;
     let (_, mine) = app.get("/v1/members/u3/coupons").await;
     assert_eq!(mine["data"].as_array().expect("data").len(), 3, "{mine}");
     assert!(

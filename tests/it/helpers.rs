@@ -155,9 +155,15 @@ impl TestApp {
     async fn spawn_on(db: TestDb, backend: Db) -> TestApp {
         let store = memberops_store::connect(&db.url).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let ws = Workspace::load(store.as_ref(), memberops_core::id::DEFAULT_WORKSPACE)
-            .await
-            .expect("workspace");
+        // The test's workspace is the server's: the same caches, as a worker of the same
+        // process would share them.
+        let workspaces = memberops_app::Workspaces::new(store.clone());
+        let ws = Workspace::clone(
+            &workspaces
+                .get(memberops_core::id::DEFAULT_WORKSPACE)
+                .await
+                .expect("workspace"),
+        );
         let (_, key) = memberops_app::keys::create(store.as_ref(), &ws.id, "test", KeyScope::Admin)
             .await
             .expect("key");
@@ -165,7 +171,12 @@ impl TestApp {
             .await
             .expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = AppState::new(store.clone());
+        // Webhook receivers in tests listen on loopback.
+        let state = AppState::new(store.clone())
+            .with_workspaces(workspaces)
+            .with_webhook_policy(memberops_app::webhooks::AddressPolicy {
+                allow_private: true,
+            });
         tokio::spawn(memberops_api::serve(
             listener,
             state,
@@ -174,12 +185,27 @@ impl TestApp {
         TestApp {
             addr,
             key,
-            client: reqwest::Client::new(),
+            client: {
+                memberops_app::webhooks::install_tls_provider();
+                reqwest::Client::new()
+            },
             store,
             ws,
             _db: db,
             backend,
         }
+    }
+
+    /// Runs the event log's consumers (coupon rules, webhooks) up to the head, as the
+    /// worker does after each commit; returns the events handled.
+    pub async fn drain(&self) -> usize {
+        memberops_app::consumers::drain(
+            self.store.as_ref(),
+            &self.ws,
+            &memberops_app::consumers::Registry::standard(),
+        )
+        .await
+        .expect("consumers")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -16,4 +16,5 @@ mod jobs;
 mod loyalty;
 mod members;
 mod segments;
+mod system_events;
 mod tracking;

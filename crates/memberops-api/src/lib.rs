@@ -30,7 +30,8 @@ pub use state::AppState;
          (name = "loyalty", description = "Growth, tiers, points, stored value, check-in, referrals (会员成长体系)"),
          (name = "coupons", description = "Coupons (优惠券): templates, issuing, gift packs, codes, share-to-claim, checkout, reports"),
          (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"),
-         (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"))
+         (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"),
+         (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, signed deliveries, retries, recovery"))
 )]
 struct ApiDoc;
 
@@ -56,6 +57,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::tracking::router())
         .merge(routes::segments::router())
         .merge(routes::intelligence::router())
+        .merge(routes::webhooks::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

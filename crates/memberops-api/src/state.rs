@@ -2,7 +2,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memberops_app::{Workspace, keys};
+use memberops_app::consumers::Registry;
+use memberops_app::webhooks::AddressPolicy;
+use memberops_app::{Workspace, Workspaces, keys};
 use memberops_store::{ApiKey, Store};
 use tokio::sync::RwLock;
 
@@ -16,32 +18,42 @@ const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
-    workspaces: Arc<RwLock<HashMap<String, Arc<Workspace>>>>,
+    /// Shared with the worker of this process, so both see the same caches.
+    pub workspaces: Workspaces,
     keys: Arc<RwLock<HashMap<String, (ApiKey, Instant)>>>,
     /// In-memory segment indexes, refreshed from the database as it changes.
     pub segments: memberops_app::segments::IndexCache,
+    /// The consumers of the event log (their lag is shown at `/v1/consumers`).
+    pub consumers: Registry,
+    /// Which webhook URLs may be saved.
+    pub webhooks: AddressPolicy,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>) -> Self {
         AppState {
+            workspaces: Workspaces::new(store.clone()),
             store,
-            workspaces: Arc::default(),
             keys: Arc::default(),
             segments: Default::default(),
+            consumers: Registry::standard(),
+            webhooks: AddressPolicy::default(),
         }
     }
 
+    /// Shares `workspaces` (and so their caches) with a worker of the same process.
+    pub fn with_workspaces(mut self, workspaces: Workspaces) -> Self {
+        self.workspaces = workspaces;
+        self
+    }
+
+    pub fn with_webhook_policy(mut self, policy: AddressPolicy) -> Self {
+        self.webhooks = policy;
+        self
+    }
+
     pub async fn workspace(&self, id: &str) -> Result<Arc<Workspace>, ApiError> {
-        if let Some(w) = self.workspaces.read().await.get(id) {
-            return Ok(w.clone());
-        }
-        let w = Arc::new(Workspace::load(self.store.as_ref(), id).await?);
-        self.workspaces
-            .write()
-            .await
-            .insert(id.to_owned(), w.clone());
-        Ok(w)
+        Ok(self.workspaces.get(id).await?)
     }
 
     /// Checks a secret, with a short cache so that hot paths do not hash-and-query on

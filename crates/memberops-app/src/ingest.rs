@@ -151,6 +151,9 @@ pub async fn apply_batch(
             hot.check(None);
         }
         hot.settle(end, settled);
+        if plan_accepted(&results) {
+            ws.committed.notify_one();
+        }
         laps.lap("commit");
     } else {
         drop(tx);
@@ -170,6 +173,10 @@ pub async fn apply_batch(
         members_created,
         results,
     })
+}
+
+fn plan_accepted(results: &[RowResult]) -> bool {
+    results.iter().any(|r| r.status == RowStatus::Accepted)
 }
 
 /// Applies a batch inside a transaction the caller owns and will commit (for use cases

@@ -2,6 +2,7 @@
 //!
 //! The HTTP API and the command line are thin layers over these functions.
 
+pub mod consumers;
 pub mod coupons;
 pub mod error;
 pub mod hooks;
@@ -14,8 +15,10 @@ pub mod loyalty;
 pub mod member_cache;
 pub mod members;
 pub mod segments;
+mod system_events;
 pub mod tracking;
+pub mod webhooks;
 pub mod workspace;
 
 pub use error::AppError;
-pub use workspace::Workspace;
+pub use workspace::{Workspace, Workspaces};

@@ -88,6 +88,16 @@ impl HotMembers {
         found
     }
 
+    /// Keeps the entries across a write that changed none of the facts they hold (a
+    /// consumer filling the webhook outbox, a coupon rule issuing coupons): `from` is the
+    /// epoch at the start of that write's transaction, `to` the one just before its commit.
+    /// Entries recorded at any other epoch stay as they are (the next batch empties them).
+    pub fn carry(&mut self, from: Option<WriteEpoch>, to: Option<WriteEpoch>) {
+        if from.is_some() && self.epoch == from && to.is_some() {
+            self.epoch = to;
+        }
+    }
+
     /// Records what a batch committed; `end` is the epoch read just before its commit
     /// (a commit changes neither number for the committing connection).
     pub fn settle(&mut self, end: Option<WriteEpoch>, members: Vec<(String, HotMember)>) {
@@ -186,6 +196,26 @@ mod tests {
         hot.check(epoch(1, 10));
         hot.settle(epoch(1, 20), vec![("m1".into(), member("a"))]);
         hot
+    }
+
+    #[test]
+    fn a_write_that_keeps_members_carries_the_entries_forward() {
+        let mut hot = batch_committed_m1();
+        hot.carry(epoch(1, 20), epoch(1, 25));
+        hot.check(epoch(1, 25));
+        assert!(hot.holds("m1"), "carried to the consumer's end epoch");
+
+        // A carry that did not start where the entries stand changes nothing.
+        let mut hot = batch_committed_m1();
+        hot.carry(epoch(1, 21), epoch(1, 25));
+        hot.check(epoch(1, 25));
+        assert!(!hot.holds("m1"), "something else wrote in between");
+
+        // PostgreSQL has no epoch: nothing is carried.
+        let mut hot = batch_committed_m1();
+        hot.carry(None, None);
+        hot.check(epoch(1, 20));
+        assert!(hot.holds("m1"));
     }
 
     #[test]

@@ -126,12 +126,18 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Lists members matching every given filter, oldest first, a page at a time.
-pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> {
-    let limit = s.limit.unwrap_or(50);
+/// A list's page size: `?limit=`, 1–1,000, default 50.
+pub fn page_limit(limit: Option<i64>) -> Result<i64> {
+    let limit = limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(Invalid::one(&["limit"], "out_of_range", "limit must be 1–1000").into());
     }
+    Ok(limit)
+}
+
+/// Lists members matching every given filter, oldest first, a page at a time.
+pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> {
+    let limit = page_limit(s.limit)?;
     // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member,
     // and match the number with or without its country code.
     let phones = match s.phone.as_deref() {

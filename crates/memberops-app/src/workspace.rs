@@ -1,6 +1,10 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono_tz::Tz;
 use memberops_core::Currency;
 use memberops_store::Store;
+use tokio::sync::{Notify, RwLock};
 
 use crate::error::{AppError, Result};
 use crate::member_cache::MemberCache;
@@ -18,6 +22,9 @@ pub struct Workspace {
     pub(crate) intel: SettingsCache,
     /// What event batches last committed about members (see `member_cache`).
     pub(crate) members: MemberCache,
+    /// Woken when a batch commits events, so this process's consumers start at once
+    /// instead of at their next poll.
+    pub(crate) committed: Arc<Notify>,
 }
 
 impl Workspace {
@@ -32,6 +39,47 @@ impl Workspace {
             time_zone: memberops_core::time::parse_tz(&w.time_zone)?,
             intel: SettingsCache::default(),
             members: MemberCache::default(),
+            committed: Arc::default(),
         })
+    }
+
+    /// Waits until a batch of this process commits events, or `at_most` passes.
+    pub async fn committed_or(&self, at_most: std::time::Duration) {
+        let _ = tokio::time::timeout(at_most, self.committed.notified()).await;
+    }
+}
+
+/// The workspaces of one process, each loaded once and shared by the API and the worker,
+/// so that both see the same caches.
+#[derive(Clone)]
+pub struct Workspaces {
+    store: Arc<dyn Store>,
+    loaded: Arc<RwLock<HashMap<String, Arc<Workspace>>>>,
+}
+
+impl Workspaces {
+    pub fn new(store: Arc<dyn Store>) -> Workspaces {
+        Workspaces {
+            store,
+            loaded: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Arc<Workspace>> {
+        if let Some(w) = self.loaded.read().await.get(id) {
+            return Ok(w.clone());
+        }
+        let w = Arc::new(Workspace::load(self.store.as_ref(), id).await?);
+        Ok(self
+            .loaded
+            .write()
+            .await
+            .entry(id.to_owned())
+            .or_insert(w)
+            .clone())
     }
 }

@@ -86,6 +86,18 @@ pub(crate) fn insert_checked(backend: crate::Backend) -> &'static str {
     }
 }
 
+/// `{column} NOT IN ('tier.changed', …)`: the events that are the member's own activity.
+/// What MemberOps records itself (every [`memberops_core::event::RESERVED`] type) is not
+/// activity: a downgrade or an expiry is not the member doing something. Every SQL that
+/// derives last activity or counts activity from the event rows filters with this.
+pub(crate) fn activity_only(column: &str) -> String {
+    let types: Vec<String> = memberops_core::event::RESERVED
+        .iter()
+        .map(|t| format!("'{}'", t.replace('\'', "''")))
+        .collect();
+    format!("{column} NOT IN ({})", types.join(", "))
+}
+
 /// Fails when a checked insert wrote fewer rows than it was given.
 pub(crate) fn expect_inserted(table: &str, written: u64, given: usize) -> Result<()> {
     if written == given as u64 {

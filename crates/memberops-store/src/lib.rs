@@ -23,12 +23,14 @@ mod coupons;
 mod error;
 mod intel_settings;
 mod jobs;
+pub mod log;
 mod loyalty;
 mod model;
 mod postgres;
 mod segments;
 mod sqlite;
 pub mod tracking;
+pub mod webhooks;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -39,12 +41,17 @@ pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
 pub use jobs::*;
+pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
 pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use segments::*;
 pub use sqlite::SqliteStore;
 pub use tracking::{TrackingStore, TrackingTx};
+pub use webhooks::{
+    ClaimedDelivery, DeliveryRow, DeliverySettle, EndpointHealth, EndpointRow, WebhooksStore,
+    WebhooksTx,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -62,6 +69,8 @@ pub trait Store:
     + SegmentsStore
     + IntelSettingsStore
     + JobsStore
+    + LogStore
+    + WebhooksStore
     + Send
     + Sync
     + 'static
@@ -115,7 +124,7 @@ pub trait Store:
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
 pub trait WriteTx:
-    LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + IntelSettingsTx + Send
+    LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + IntelSettingsTx + LogTx + WebhooksTx + Send
 {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;

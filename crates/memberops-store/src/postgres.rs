@@ -57,3 +57,11 @@ crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);
 crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);
+crate::log::impl_log!(PgStore, PgTx, sqlx::Postgres);
+crate::webhooks::impl_webhooks!(
+    PgStore,
+    PgTx,
+    sqlx::Postgres,
+    "BEGIN",
+    "FOR UPDATE SKIP LOCKED"
+);

@@ -914,7 +914,7 @@ macro_rules! impl_segments {
                         );
                         push_ids(&mut q, &refs);
                         q.push(" AND occurred_at <= ").push_bind(cutoff);
-                        q.push(" AND type <> 'lifecycle.changed' GROUP BY member_id");
+                        q.push(format!(" AND {} GROUP BY member_id", crate::backend::activity_only("type")));
                         let rows = q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(self.reader()).await?;
                         let mut last: std::collections::HashMap<String, Option<Millis>> = std::collections::HashMap::new();
                         for r in &rows {

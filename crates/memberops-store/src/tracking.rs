@@ -64,7 +64,8 @@ pub trait TrackingTx: Send {
     /// Moves every event and order of member `from` to member `to`, then deletes `from`
     /// and its aggregates.
     async fn move_member_history(&mut self, from: &str, to: &str) -> Result<()>;
-    /// Recomputes event count and last activity of a member from its events.
+    /// Recomputes event count and last activity of a member from its events (the
+    /// member's own: the system events MemberOps records are not activity).
     async fn refresh_activity(&mut self, member_id: &str) -> Result<()>;
     /// Records issues once each (repeats by id are ignored).
     async fn insert_tracking_issues(&mut self, rows: &[TrackingIssueRow]) -> Result<()>;
@@ -268,13 +269,15 @@ macro_rules! impl_tracking {
                 }
 
                 async fn refresh_activity(&mut self, member_id: &str) -> Result<()> {
-                    sqlx::query(
+                    let sql = format!(
                         "INSERT INTO member_stats (member_id, workspace_id, last_active_at, event_count) \
                          SELECT $1, $2, MAX(occurred_at), CAST(COUNT(*) AS BIGINT) FROM events \
-                         WHERE workspace_id = $2 AND member_id = $1 \
+                         WHERE workspace_id = $2 AND member_id = $1 AND {} \
                          ON CONFLICT (member_id) DO UPDATE SET last_active_at = excluded.last_active_at, \
                          event_count = excluded.event_count",
-                    )
+                        crate::backend::activity_only("type")
+                    );
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(member_id)
                     .bind(&self.ws)
                     .execute(&mut *self.tx)

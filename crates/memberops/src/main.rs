@@ -32,8 +32,11 @@ enum Command {
     /// Run the HTTP API server (JSON under /v1, /healthz, /openapi.json, /docs).
     Serve(cmd::serve::Args),
     /// Run the background worker alone: daily jobs (points expiry, tier review, lifecycle
-    /// recompute, birthday gifts) from the jobs table.
+    /// recompute, birthday gifts) from the jobs table, the event log's consumers (coupon
+    /// rules, webhooks) and the webhook dispatcher.
     Worker(cmd::worker::WorkerArgs),
+    /// The event log's consumers: cursor, lag behind the head, last error.
+    Consumers(cmd::consumers::Args),
     /// Apply database migrations and exit.
     Migrate,
     /// Create, list and revoke API keys.
@@ -75,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(&cli.db, args).await,
         Command::Worker(args) => cmd::worker::run(&cli.db, args).await,
+        Command::Consumers(args) => cmd::consumers::run(&cli.db, args).await,
         Command::Migrate => cmd::migrate(&cli.db).await,
         Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
         Command::Import(c) => cmd::import::run(&cli.db, c).await,

@@ -10,8 +10,9 @@ use memberops_app::coupons::issue::{
     self, ClaimIn, CodesIn, CodesOut, IssueIn, IssueOut, SegmentIssueIn, SegmentIssueOut,
 };
 use memberops_app::coupons::report::{self, TemplateReport};
+use memberops_app::coupons::rules::{self, RuleIn, RuleOut, RulePatch};
 use memberops_app::coupons::share::{self, LinkClaimIn, LinkClaimOut, LinkIn, LinkOut};
-use memberops_app::coupons::templates::{self, PackIn, PackOut, RuleIn, RuleOut, TemplateOut};
+use memberops_app::coupons::templates::{self, PackIn, PackOut, TemplateOut};
 use memberops_coupons::TemplateSpec;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -228,8 +229,10 @@ async fn list_packs(State(state): State<AppState>, auth: Admin) -> ApiResult<Jso
     }))
 }
 
-/// Issue a template or gift pack whenever an event of a type is accepted (e.g. a new-member
-/// pack on `member.registered`).
+/// Issue a template or gift pack to the member of every event of a type, after the event
+/// commits (e.g. a new-member pack on `member.registered`; a gold welcome on `tier.changed`
+/// with `{"condition": {"to_tier": "gold"}}`; a win-back coupon on `lifecycle.changed` with
+/// `{"to_stage": "churned"}`). At most once per rule and event.
 #[utoipa::path(post, path = "/v1/coupons/rules", tag = TAG, request_body = RuleIn, security(("api_key" = [])),
     responses((status = 201, body = RuleOut), (status = 422, body = ErrorBody)))]
 async fn create_rule(
@@ -237,7 +240,7 @@ async fn create_rule(
     auth: Admin,
     ValidJson(body): ValidJson<RuleIn>,
 ) -> ApiResult<(StatusCode, Json<RuleOut>)> {
-    let out = templates::create_rule(state.store.as_ref(), &auth.ws, body).await?;
+    let out = rules::create_rule(state.store.as_ref(), &auth.ws, body).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -245,8 +248,48 @@ async fn create_rule(
     responses((status = 200, body = List<RuleOut>)))]
 async fn list_rules(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<List<RuleOut>>> {
     Ok(Json(List {
-        data: templates::list_rules(state.store.as_ref(), &auth.ws).await?,
+        data: rules::list_rules(state.store.as_ref(), &auth.ws).await?,
     }))
+}
+
+/// A rule with its counts: events it issued on, events it skipped and why.
+#[utoipa::path(get, path = "/v1/coupons/rules/{id}", tag = TAG, params(("id" = String, Path)),
+    security(("api_key" = [])), responses((status = 200, body = RuleOut), (status = 404, body = ErrorBody)))]
+async fn get_rule(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RuleOut>> {
+    Ok(Json(
+        rules::get_rule(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
+}
+
+/// Switch a rule off or back on (`{"disabled": true}`).
+#[utoipa::path(patch, path = "/v1/coupons/rules/{id}", tag = TAG, params(("id" = String, Path)),
+    request_body = RulePatch, security(("api_key" = [])),
+    responses((status = 200, body = RuleOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_rule(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<RulePatch>,
+) -> ApiResult<Json<RuleOut>> {
+    Ok(Json(
+        rules::patch_rule(state.store.as_ref(), &auth.ws, &id, body).await?,
+    ))
+}
+
+/// Delete a rule: it fires no more; what it issued stays.
+#[utoipa::path(delete, path = "/v1/coupons/rules/{id}", tag = TAG, params(("id" = String, Path)),
+    security(("api_key" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_rule(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    rules::delete_rule(state.store.as_ref(), &auth.ws, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A member's share link for a template with a share rule (one per member and template).
@@ -336,6 +379,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(member_coupons))
         .routes(routes!(create_pack, list_packs))
         .routes(routes!(create_rule, list_rules))
+        .routes(routes!(get_rule, patch_rule, delete_rule))
         .routes(routes!(create_link))
         .routes(routes!(claim_link))
         .routes(routes!(validate))

@@ -6,6 +6,7 @@ pub mod loyalty;
 pub mod members;
 pub mod segments;
 pub mod tracking;
+pub mod webhooks;
 
 /// Tag names used to group operations in the OpenAPI document.
 pub const MEMBERS: &str = "members";
@@ -13,3 +14,4 @@ pub const EVENTS: &str = "events";
 pub const SYSTEM: &str = "system";
 pub const LOYALTY: &str = "loyalty";
 pub const SEGMENTS: &str = "segments";
+pub const WEBHOOKS: &str = "webhooks";

@@ -99,11 +99,29 @@ async fn confirm(
     let reds = tx.order_redemptions(order_id).await?;
     let ids: Vec<&str> = reds.iter().map(|r| r.coupon_id.as_str()).collect();
     tx.move_coupons(&ids, "locked", "redeemed", at).await?;
+    let mut redeemed = Vec::with_capacity(reds.len());
     for r in &reds {
-        tx.set_redemption_status(order_id, &r.coupon_id, "locked", "redeemed", true, at)
-            .await?;
+        if tx
+            .set_redemption_status(order_id, &r.coupon_id, "locked", "redeemed", true, at)
+            .await?
+        {
+            redeemed.push(r.coupon_id.as_str());
+        }
     }
     tx.set_coupon_order_status(order_id, "paid", at).await?;
+    // `coupon.redeemed`, once per order (a coupon order is paid once).
+    if !redeemed.is_empty() {
+        let kind = memberops_core::event::SystemEvent::CouponRedeemed;
+        let event = crate::system_events::system_event(
+            ws,
+            kind,
+            format!("{}:{order_id}", kind.as_str()),
+            &order.member_id,
+            at,
+            serde_json::json!({"coupon_ids": redeemed, "order_id": order_id}),
+        );
+        crate::system_events::insert_new(tx, vec![event], |_| None).await?;
+    }
     let tids: Vec<&str> = reds.iter().map(|r| r.template_id.as_str()).collect();
     for t in templates_in_tx(tx, &tids).await? {
         let Benefit::SpendReturn { reward, .. } = &t.spec.benefit else {

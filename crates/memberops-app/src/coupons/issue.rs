@@ -310,6 +310,9 @@ async fn claim_code(
     c.valid_from = Some(from);
     c.valid_to = Some(to);
     c.claimed_at = Some(now);
+    // The member receives the coupon now: issued to them, as far as the log is concerned.
+    let events = super::issued_events(ws, std::slice::from_ref(&c), &c.source, now);
+    crate::system_events::insert_new(tx, events, |_| None).await?;
     Ok(CouponOut::from(&c))
 }
 

@@ -9,6 +9,7 @@ pub mod expire;
 mod hook;
 pub mod issue;
 pub mod report;
+pub mod rules;
 pub mod share;
 pub mod templates;
 
@@ -253,5 +254,39 @@ pub(crate) async fn write_grants(
         }
     }
     tx.insert_coupons(&rows).await?;
+    let events = issued_events(ws, &rows, source, now);
+    crate::system_events::insert_new(tx, events, |_| None).await?;
     Ok(rows)
+}
+
+/// One `coupon.issued` per member and template of `rows` (in first-seen order):
+/// `{"coupon_ids", "template_id", "source"}`, id `coupon.issued:{first coupon id}`.
+pub(crate) fn issued_events(
+    ws: &Workspace,
+    rows: &[CouponRow],
+    source: &str,
+    at: Millis,
+) -> Vec<memberops_store::NewEvent> {
+    let kind = memberops_core::event::SystemEvent::CouponIssued;
+    let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    let mut slot: HashMap<(&str, &str), usize> = HashMap::new();
+    for c in rows {
+        let Some(m) = c.member_id.as_deref() else {
+            continue;
+        };
+        let i = *slot.entry((m, c.template_id.as_str())).or_insert_with(|| {
+            groups.push((m, c.template_id.as_str(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].2.push(c.id.as_str());
+    }
+    groups
+        .into_iter()
+        .map(|(m, template, ids)| {
+            let id = format!("{}:{}", kind.as_str(), ids[0]);
+            let props =
+                serde_json::json!({"coupon_ids": ids, "template_id": template, "source": source});
+            crate::system_events::system_event(ws, kind, id, m, at, props)
+        })
+        .collect()
 }

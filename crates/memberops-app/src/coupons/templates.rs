@@ -1,14 +1,14 @@
-//! Templates, gift packs and event rules: what operators configure.
+//! Templates and gift packs: what operators configure (event rules: `rules`).
 
 use memberops_core::id::new_id;
 use memberops_core::time::{millis_to_rfc3339, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_coupons::TemplateSpec;
 use memberops_coupons::template::{Benefit, SpendReward};
-use memberops_store::{EventRuleRow, GiftPackRow, Store, StoreError, TemplateRow};
+use memberops_store::{GiftPackRow, Store, StoreError, TemplateRow};
 use serde::{Deserialize, Serialize};
 
-use super::{Loaded, PACK, RULE, TEMPLATE, conflict, load, templates_in_tx};
+use super::{Loaded, PACK, TEMPLATE, conflict, load, templates_in_tx};
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
 
@@ -293,97 +293,4 @@ pub async fn list_packs(store: &dyn Store, ws: &Workspace) -> Result<Vec<PackOut
         .into_iter()
         .map(pack_out)
         .collect()
-}
-
-/// Issue a template or a gift pack to the member of every accepted event of a type.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct RuleIn {
-    #[schema(example = "member.registered")]
-    pub event_type: String,
-    #[serde(default)]
-    pub template_id: Option<String>,
-    #[serde(default)]
-    pub pack_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct RuleOut {
-    pub id: String,
-    pub event_type: String,
-    pub template_id: Option<String>,
-    pub pack_id: Option<String>,
-    pub created_at: String,
-}
-
-fn rule_out(r: EventRuleRow) -> RuleOut {
-    RuleOut {
-        id: r.id,
-        event_type: r.event_type,
-        template_id: r.template_id,
-        pack_id: r.pack_id,
-        created_at: millis_to_rfc3339(r.created_at),
-    }
-}
-
-pub async fn create_rule(store: &dyn Store, ws: &Workspace, r: RuleIn) -> Result<RuleOut> {
-    let kind = r.event_type.trim().to_owned();
-    if kind.is_empty() || kind.len() > 100 {
-        return Err(Invalid::one(
-            &["event_type"],
-            "invalid_type",
-            "event_type must be 1–100 characters",
-        )
-        .into());
-    }
-    let mut tx = store.begin_write(&ws.id).await?;
-    match (&r.template_id, &r.pack_id) {
-        (Some(t), None) => {
-            if tx.tx_coupon_templates(&[t]).await?.is_empty() {
-                return Err(Invalid::one(
-                    &["template_id"],
-                    "template_not_found",
-                    format!("no coupon template `{t}`"),
-                )
-                .into());
-            }
-        }
-        (None, Some(p)) => {
-            if tx.tx_gift_pack(p).await?.is_none() {
-                return Err(Invalid::one(
-                    &["pack_id"],
-                    "pack_not_found",
-                    format!("no gift pack `{p}`"),
-                )
-                .into());
-            }
-        }
-        _ => {
-            return Err(Invalid::one(
-                &["template_id"],
-                "one_required",
-                "give exactly one of template_id and pack_id",
-            )
-            .into());
-        }
-    }
-    let row = EventRuleRow {
-        id: new_id(RULE),
-        event_type: kind,
-        template_id: r.template_id,
-        pack_id: r.pack_id,
-        created_at: now_millis(),
-        archived_at: None,
-    };
-    tx.insert_event_rule(&row).await?;
-    tx.commit().await?;
-    Ok(rule_out(row))
-}
-
-pub async fn list_rules(store: &dyn Store, ws: &Workspace) -> Result<Vec<RuleOut>> {
-    Ok(store
-        .coupon_event_rules(&ws.id)
-        .await?
-        .into_iter()
-        .map(rule_out)
-        .collect())
 }

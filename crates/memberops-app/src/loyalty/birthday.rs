@@ -7,16 +7,20 @@
 
 use chrono::{Datelike, Days, NaiveDate};
 use chrono_tz::Tz;
+use memberops_core::event::SystemEvent;
 use memberops_core::time::Millis;
 use memberops_loyalty::calendar::local_date;
+use memberops_loyalty::program::TierDef;
+use memberops_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 
 use super::current_program;
-use super::ops::grant_points;
-use crate::coupons::issue::{IssueIn, issue};
-use crate::error::Result;
+use super::ops::grant_points_in_tx;
+use crate::coupons::issue::IssueOut;
+use crate::coupons::{CouponOut, Grant, issue_grants, templates_in_tx};
+use crate::error::{AppError, Result};
+use crate::system_events::{insert_new, system_event};
 use crate::workspace::Workspace;
-use memberops_store::Store;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BirthdayReport {
@@ -85,47 +89,116 @@ pub async fn birthday_gifts(
         let Ok((_, tier)) = program.tier(&tier) else {
             continue;
         };
-        let key = format!("birthday:{year}:{}", m.member_id);
-        let p = &tier.privileges;
-        if p.birthday_points > 0 {
-            let (r, fresh) = grant_points(
-                store,
-                ws,
-                &m.member_id,
-                tz,
-                p.birthday_points,
-                &key,
-                &format!("birthday gift {year} ({})", tier.code),
-                "system:birthday",
-            )
-            .await?;
-            if fresh {
-                report.points += r.points;
-            }
-        }
-        if let Some(template) = &p.birthday_coupon {
-            let out = issue(
-                store,
-                ws,
-                IssueIn {
-                    template_id: Some(template.clone()),
-                    pack_id: None,
-                    members: vec![m.external_id.clone()],
-                    quantity: 1,
-                    idempotency_key: Some(key.clone()),
-                },
-            )
-            .await;
-            match out {
-                Ok(o) => report.coupons += o.issued,
-                // A deleted or exhausted template must not block the points of others.
-                Err(e) => {
-                    tracing::warn!(member = %m.member_id, %template, error = %e, "birthday coupon not issued")
-                }
-            }
-        }
+        let (points, coupons) = give(store, ws, &m.member_id, tz, year, tier, now).await?;
+        report.points += points;
+        report.coupons += coupons;
     }
     Ok(report)
+}
+
+/// One member's gift of `year`, in one transaction: the points, the coupon and the
+/// `birthday.gift` event `{"year", "tier", "points", "coupon_ids"}` (id
+/// `birthday.gift:{member}:{year}`). Each part is once a year by the key
+/// `birthday:<year>:<member>`; the event is written when this call gave something.
+/// Returns the points given now and the member's birthday coupons of the year.
+async fn give(
+    store: &dyn Store,
+    ws: &Workspace,
+    member_id: &str,
+    tz: Tz,
+    year: i32,
+    tier: &TierDef,
+    now: Millis,
+) -> Result<(i64, usize)> {
+    let p = &tier.privileges;
+    if p.birthday_points <= 0 && p.birthday_coupon.is_none() {
+        return Ok((0, 0));
+    }
+    let key = format!("birthday:{year}:{member_id}");
+    let mut tx = store.begin_write(&ws.id).await?;
+    let mut points = 0;
+    if p.birthday_points > 0 {
+        let reason = format!("birthday gift {year} ({})", tier.code);
+        let given = grant_points_in_tx(
+            tx.as_mut(),
+            member_id,
+            tz,
+            p.birthday_points,
+            &key,
+            &reason,
+            "system:birthday",
+        )
+        .await?;
+        points = given.map_or(0, |r| r.points);
+    }
+    let (coupons, fresh) = match &p.birthday_coupon {
+        Some(t) => coupon(tx.as_mut(), ws, member_id, t, &key).await?,
+        None => (Vec::new(), false),
+    };
+    if points > 0 || fresh {
+        let kind = SystemEvent::BirthdayGift;
+        let id = format!("{}:{member_id}:{year}", kind.as_str());
+        let props = serde_json::json!({"year": year, "tier": tier.code, "points": points,
+            "coupon_ids": coupons});
+        let event = system_event(ws, kind, id, member_id, now, props);
+        // Taken: an earlier run gave part of the gift (the coupon could not be issued then).
+        let part = coupons.first().cloned().unwrap_or_else(|| "points".into());
+        insert_new(tx.as_mut(), vec![event], |e| {
+            Some(format!("{}:{part}", e.id))
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((points, coupons.len()))
+}
+
+/// The birthday coupon of `template`, issued once per key (saved as an issue answer under
+/// `issue:<key>`): its ids, and whether this call issued it. A deleted or exhausted
+/// template gives nothing and must not block the points.
+async fn coupon(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    member_id: &str,
+    template: &str,
+    key: &str,
+) -> Result<(Vec<String>, bool)> {
+    let key = format!("issue:{key}");
+    let corrupt = |e: serde_json::Error| AppError::from(StoreError::Corrupt(e.to_string()));
+    if let Some(saved) = tx.issue_key_result(&key).await? {
+        let out: IssueOut = serde_json::from_str(&saved).map_err(corrupt)?;
+        return Ok((out.coupons.into_iter().map(|c| c.id).collect(), false));
+    }
+    let templates = templates_in_tx(tx, &[template]).await?;
+    let grants = [Grant {
+        template: 0,
+        member_id: member_id.to_owned(),
+        quantity: 1,
+    }];
+    let now = memberops_core::time::now_millis();
+    let issued = if templates.is_empty() {
+        Err(AppError::NotFound {
+            what: "coupon template",
+        })
+    } else {
+        issue_grants(tx, ws, &templates, &grants, "issue", now).await
+    };
+    match issued {
+        Ok(rows) => {
+            let out = IssueOut {
+                issued: rows.len(),
+                coupons: rows.iter().map(CouponOut::from).collect(),
+            };
+            let text = serde_json::to_string(&out).map_err(corrupt)?;
+            tx.save_issue_key(&key, &text, now).await?;
+            Ok((rows.into_iter().map(|c| c.id).collect(), true))
+        }
+        // Refused before anything was written: the transaction goes on with the points.
+        Err(e @ (AppError::Conflict { .. } | AppError::NotFound { .. })) => {
+            tracing::warn!(member = %member_id, %template, error = %e, "birthday coupon not issued");
+            Ok((Vec::new(), false))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

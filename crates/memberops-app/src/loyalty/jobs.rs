@@ -4,19 +4,24 @@
 //! empties them), and the review's `tier.changed` events have ids made of the review day
 //! and the member, so re-running a day writes nothing new. Each page of members is its own
 //! transaction, so a long run never holds the write lock for long.
+//!
+//! Expiry records one `points.expired` event per member and run, `{"points", "as_of",
+//! "lots"}`, with the id `points.expired:{member}:{as_of}` (`as_of` in milliseconds).
 
 use std::collections::HashMap;
 
 use chrono_tz::Tz;
-use memberops_core::time::{Millis, now_millis};
+use memberops_core::event::SystemEvent;
+use memberops_core::time::{Millis, millis_to_rfc3339, now_millis};
 use memberops_loyalty::calendar::{local_date, start_of_day};
 use memberops_loyalty::tiers::{self, GrowthEntry, TierHolding};
-use memberops_store::{PointsLine, Store};
+use memberops_store::{NewEvent, PointsLine, Store};
 use serde::Serialize;
 
 use super::engine::tier_event;
 use super::program_in_tx;
 use crate::error::Result;
+use crate::system_events::{insert_new, system_event};
 use crate::workspace::Workspace;
 
 const PAGE: i64 = 1000;
@@ -31,13 +36,22 @@ pub struct ExpiryReport {
 /// Writes `expire` lines for whatever is left in lots expired at `as_of`.
 pub async fn expire(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<ExpiryReport> {
     let mut report = ExpiryReport::default();
-    let run = format!("expire:{}", memberops_core::time::millis_to_rfc3339(as_of));
+    let run = format!("expire:{}", millis_to_rfc3339(as_of));
     loop {
         let mut tx = store.begin_write(&ws.id).await?;
         // Expired lots are emptied as they are processed, so each page starts from the top.
         let mut lots = tx.expired_lots(as_of, "", PAGE).await?;
         if lots.is_empty() {
             break;
+        }
+        // Whole members per page (lots come in member order), so that a member's expiry is
+        // one event: the last member of a full page waits for the next one, unless it
+        // fills the page alone.
+        if lots.len() as i64 == PAGE
+            && let Some(last) = lots.last().map(|l| l.member_id.clone())
+            && lots.first().is_some_and(|l| l.member_id != last)
+        {
+            lots.retain(|l| l.member_id != last);
         }
         let ids: Vec<String> = {
             let mut v: Vec<String> = lots.iter().map(|l| l.member_id.clone()).collect();
@@ -82,9 +96,40 @@ pub async fn expire(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
         tx.update_lots(&lots).await?;
         let rows: Vec<_> = members.into_values().collect();
         tx.upsert_loyalty_members(&rows).await?;
+        // A taken id is the rest of a member whose lots filled a page alone.
+        insert_new(tx.as_mut(), expiry_events(ws, &lines, as_of), |e| {
+            lines
+                .iter()
+                .find(|l| l.member_id == e.member_id)
+                .and_then(|l| l.lot_id.as_ref())
+                .map(|lot| format!("{}:{lot}", e.id))
+        })
+        .await?;
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// One `points.expired` per member of a page's `expire` lines (which come in member order).
+fn expiry_events(ws: &Workspace, lines: &[PointsLine], as_of: Millis) -> Vec<NewEvent> {
+    let mut out = Vec::new();
+    for mine in lines.chunk_by(|a, b| a.member_id == b.member_id) {
+        let m = &mine[0].member_id;
+        let points: i64 = mine.iter().map(|l| -l.points).sum();
+        let lots: Vec<&str> = mine.iter().filter_map(|l| l.lot_id.as_deref()).collect();
+        let props =
+            serde_json::json!({"points": points, "as_of": millis_to_rfc3339(as_of), "lots": lots});
+        let id = format!("{}:{m}:{as_of}", SystemEvent::PointsExpired.as_str());
+        out.push(system_event(
+            ws,
+            SystemEvent::PointsExpired,
+            id,
+            m,
+            as_of,
+            props,
+        ));
+    }
+    out
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -282,32 +282,35 @@ pub async fn adjust_points(
     .map(|(r, _)| r)
 }
 
-/// Points given by the program itself (the birthday gift): a lot usable at once, an
-/// `adjust` line naming the rule `birthday`, audited with `actor`; idempotent by `key`
-/// (the flag says whether this call granted them, false for a replay).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn grant_points(
-    store: &dyn Store,
-    ws: &Workspace,
+/// Points given by the program itself (the birthday gift), inside the caller's
+/// transaction: a lot usable at once, an `adjust` line naming the rule `birthday`, audited
+/// with `actor`; once per `key` (None when the key was used: given already).
+pub(crate) async fn grant_points_in_tx(
+    tx: &mut dyn WriteTx,
     member_id: &str,
     tz: Tz,
     points: i64,
     key: &str,
     reason: &str,
     actor: &str,
-) -> Result<(PointsResult, bool)> {
-    points_op(
-        store,
-        ws,
-        member_id,
-        tz,
-        key,
-        "points.gift",
-        points,
-        Some(reason.to_owned()),
-        Some(actor),
-    )
-    .await
+) -> Result<Option<PointsResult>> {
+    const OP: &str = "points.gift";
+    check_key(key)?;
+    if let Some(saved) = tx.loyalty_request(key).await? {
+        decode::<PointsResult>(&saved, key, OP, member_id)?;
+        return Ok(None);
+    }
+    let reason = Some(reason.to_owned());
+    let out = points_tx(tx, member_id, tz, key, OP, points, reason, Some(actor)).await?;
+    tx.insert_loyalty_request(&RequestRow {
+        key: key.to_owned(),
+        op: OP.to_owned(),
+        member_id: member_id.to_owned(),
+        response: serde_json::to_string(&out).map_err(|e| corrupt("response", e))?,
+        created_at: now_millis(),
+    })
+    .await?;
+    Ok(Some(out))
 }
 
 #[allow(clippy::too_many_arguments)]

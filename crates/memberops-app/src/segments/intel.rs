@@ -297,7 +297,16 @@ fn transition_id(member_id: &str, cause: &str) -> String {
     format!("{LIFECYCLE_CHANGED}:{member_id}:{cause}")
 }
 
-fn change_event(ws: &Workspace, t: &Transition, received_at: Millis, reason: &str) -> NewEvent {
+/// The `lifecycle.changed` event: `{"from", "to", "cause", "on", "reason"}`. `cause` is the
+/// id of the event that moved the stage (the event hook) or `daily` (the recompute, where
+/// time moved it); `reason` says which of the two (`event` or `daily`).
+fn change_event(
+    ws: &Workspace,
+    t: &Transition,
+    received_at: Millis,
+    reason: &str,
+    cause: &str,
+) -> NewEvent {
     NewEvent {
         workspace_id: ws.id.clone(),
         id: t.event_id.clone(),
@@ -305,8 +314,9 @@ fn change_event(ws: &Workspace, t: &Transition, received_at: Millis, reason: &st
         kind: LIFECYCLE_CHANGED.to_owned(),
         occurred_at: t.at,
         received_at,
-        properties: serde_json::json!({"from": t.from_stage, "to": t.to_stage, "on": t.on_date, "reason": reason})
-            .to_string(),
+        properties: serde_json::json!({"from": t.from_stage, "to": t.to_stage, "cause": cause,
+            "on": t.on_date, "reason": reason})
+        .to_string(),
         order: None,
     }
 }
@@ -319,6 +329,7 @@ async fn write_changes(
     transitions: Vec<Transition>,
     now: Millis,
     reason: &str,
+    cause: impl Fn(&Transition) -> String,
 ) -> Result<usize> {
     tx.upsert_intel(rows).await?;
     let ids: Vec<&str> = transitions.iter().map(|t| t.event_id.as_str()).collect();
@@ -332,7 +343,7 @@ async fn write_changes(
         .collect();
     let events: Vec<NewEvent> = fresh
         .iter()
-        .map(|t| change_event(ws, t, now, reason))
+        .map(|t| change_event(ws, t, now, reason, &cause(t)))
         .collect();
     tx.insert_transitions(&fresh).await?;
     tx.insert_events(&events).await?;
@@ -422,7 +433,14 @@ pub async fn on_events(
         rows.push(row);
     }
     let changed = rows.len();
-    write_changes(tx, ws, &rows, transitions, now, "event").await?;
+    let cause_of = |t: &Transition| {
+        cause
+            .get(t.member_id.as_str())
+            .copied()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    write_changes(tx, ws, &rows, transitions, now, "event", cause_of).await?;
     for row in rows {
         if let Some(m) = members.get_mut(&row.member_id) {
             m.stage = Some(row.stage);
@@ -542,7 +560,10 @@ pub async fn recompute(
     summary.compute_ms = t0.elapsed().as_millis();
     let t1 = std::time::Instant::now();
     let mut tx = store.begin_write(&ws.id).await?;
-    summary.transitions = write_changes(tx.as_mut(), ws, &rows, transitions, now, "daily").await?;
+    summary.transitions = write_changes(tx.as_mut(), ws, &rows, transitions, now, "daily", |_| {
+        "daily".to_owned()
+    })
+    .await?;
     if !rows.is_empty() {
         tx.bump_segments_version().await?;
     }

@@ -89,7 +89,18 @@ pub struct EventRuleRow {
     pub template_id: Option<String>,
     pub pack_id: Option<String>,
     pub created_at: Millis,
+    /// Deleted: kept for the history of what it issued.
     pub archived_at: Option<Millis>,
+    /// JSON object: the condition on the event (`{"to_tier": "gold"}`…).
+    pub condition: String,
+    /// The rule sees events after this sequence number (the log's head at creation).
+    pub since_seq: i64,
+    pub disabled_at: Option<Millis>,
+    pub issued_count: i64,
+    pub skipped_count: i64,
+    /// Why the last firing issued nothing (`out_of_stock`, `limit_reached`…).
+    pub last_skip_code: Option<String>,
+    pub last_skip_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,9 +197,16 @@ pub trait CouponsStore: Send + Sync {
 /// Coupon writes (and the reads they depend on) inside a write transaction.
 #[async_trait]
 pub trait CouponsTx: Send {
-    /// Moves up to `limit` owned `issued` coupons whose window closed at or before `now`
-    /// to `expired`; returns how many moved.
-    async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<u64>;
+    /// Moves owned `issued` coupons whose window closed at or before `now` to `expired`:
+    /// those of the members the first `limit` of them (soonest closed first) belong to,
+    /// every due coupon of each such member together (so at least `limit` coupons when
+    /// that many are due, fewer only at the end). Returns `(coupon_id, member_id)` of
+    /// each coupon moved.
+    async fn expire_due_coupons(
+        &mut self,
+        now: Millis,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>>;
     /// Coupons of these templates each of these members has ever received:
     /// `(member_id, template_id) → count`.
     async fn members_template_counts(
@@ -279,7 +297,34 @@ pub trait CouponsTx: Send {
     async fn insert_gift_pack(&mut self, p: &GiftPackRow) -> Result<()>;
     async fn tx_gift_pack(&mut self, id: &str) -> Result<Option<GiftPackRow>>;
     async fn insert_event_rule(&mut self, r: &EventRuleRow) -> Result<()>;
+    /// Live (not deleted) rules on these event types, disabled ones included.
     async fn event_rules_for(&mut self, types: &[&str]) -> Result<Vec<EventRuleRow>>;
+    async fn tx_event_rule(&mut self, id: &str) -> Result<Option<EventRuleRow>>;
+    /// Sets the disabled and deleted times of a rule.
+    async fn set_event_rule_state(
+        &mut self,
+        id: &str,
+        disabled_at: Option<Millis>,
+        archived_at: Option<Millis>,
+    ) -> Result<()>;
+    /// Records that the rule fired on the event; false when it already had (nothing written).
+    async fn record_rule_fire(
+        &mut self,
+        rule_id: &str,
+        event_id: &str,
+        member_id: &str,
+        outcome: &str,
+        at: Millis,
+    ) -> Result<bool>;
+    /// Counts a firing on the rule: issued (`skip_code` None) or skipped and why (also
+    /// written on the event's firing).
+    async fn count_rule_outcome(
+        &mut self,
+        rule_id: &str,
+        event_id: &str,
+        skip_code: Option<&str>,
+        at: Millis,
+    ) -> Result<()>;
     async fn share_link_of(
         &mut self,
         template_id: &str,

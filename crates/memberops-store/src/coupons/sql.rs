@@ -90,6 +90,13 @@ macro_rules! impl_coupons {
                     pack_id: r.try_get("pack_id")?,
                     created_at: r.try_get("created_at")?,
                     archived_at: r.try_get("archived_at")?,
+                    condition: r.try_get("condition")?,
+                    since_seq: r.try_get("since_seq")?,
+                    disabled_at: r.try_get("disabled_at")?,
+                    issued_count: r.try_get("issued_count")?,
+                    skipped_count: r.try_get("skipped_count")?,
+                    last_skip_code: r.try_get("last_skip_code")?,
+                    last_skip_at: r.try_get("last_skip_at")?,
                 })
             }
 
@@ -310,18 +317,21 @@ macro_rules! impl_coupons {
 
             #[async_trait]
             impl CouponsTx for $Tx {
-                async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<u64> {
-                    let done = sqlx::query(
-                        "UPDATE coupons SET status = 'expired', updated_at = $2 WHERE workspace_id = $1 AND id IN \
-                         (SELECT id FROM coupons WHERE workspace_id = $1 AND status = 'issued' AND valid_to <= $2 \
-                          AND member_id IS NOT NULL ORDER BY valid_to LIMIT $3) AND status = 'issued'",
+                async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<Vec<(String, String)>> {
+                    // Every due coupon of the members the first `limit` due coupons name, so
+                    // that one batch holds all of a member's coupons due by `now`.
+                    let rows = sqlx::query(
+                        "UPDATE coupons SET status = 'expired', updated_at = $2 WHERE workspace_id = $1 \
+                         AND status = 'issued' AND valid_to <= $2 AND member_id IN \
+                         (SELECT member_id FROM coupons WHERE workspace_id = $1 AND status = 'issued' AND valid_to <= $2 \
+                          AND member_id IS NOT NULL ORDER BY valid_to LIMIT $3) RETURNING id, member_id",
                     )
                     .bind(&self.ws)
                     .bind(now)
                     .bind(limit)
-                    .execute(&mut *self.tx)
+                    .fetch_all(&mut *self.tx)
                     .await?;
-                    Ok(done.rows_affected())
+                    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
                 }
 
                 async fn members_template_counts(
@@ -763,8 +773,8 @@ macro_rules! impl_coupons {
 
                 async fn insert_event_rule(&mut self, r: &EventRuleRow) -> Result<()> {
                     sqlx::query(
-                        "INSERT INTO coupon_event_rules (workspace_id, id, event_type, template_id, pack_id, created_at, archived_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        "INSERT INTO coupon_event_rules (workspace_id, id, event_type, template_id, pack_id, created_at, \
+                         archived_at, condition, since_seq, disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(&self.ws)
                     .bind(&r.id)
@@ -773,6 +783,9 @@ macro_rules! impl_coupons {
                     .bind(&r.pack_id)
                     .bind(r.created_at)
                     .bind(r.archived_at)
+                    .bind(&r.condition)
+                    .bind(r.since_seq)
+                    .bind(r.disabled_at)
                     .execute(&mut *self.tx)
                     .await?;
                     Ok(())
@@ -788,6 +801,93 @@ macro_rules! impl_coupons {
                         }
                     }
                     Ok(out)
+                }
+
+                async fn tx_event_rule(&mut self, id: &str) -> Result<Option<EventRuleRow>> {
+                    let r = sqlx::query("SELECT * FROM coupon_event_rules WHERE workspace_id = $1 AND id = $2")
+                        .bind(&self.ws)
+                        .bind(id)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                    r.as_ref().map(rule_from).transpose()
+                }
+
+                async fn set_event_rule_state(
+                    &mut self,
+                    id: &str,
+                    disabled_at: Option<Millis>,
+                    archived_at: Option<Millis>,
+                ) -> Result<()> {
+                    sqlx::query("UPDATE coupon_event_rules SET disabled_at = $3, archived_at = $4 WHERE workspace_id = $1 AND id = $2")
+                        .bind(&self.ws)
+                        .bind(id)
+                        .bind(disabled_at)
+                        .bind(archived_at)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn record_rule_fire(
+                    &mut self,
+                    rule_id: &str,
+                    event_id: &str,
+                    member_id: &str,
+                    outcome: &str,
+                    at: Millis,
+                ) -> Result<bool> {
+                    let r = sqlx::query(
+                        "INSERT INTO coupon_rule_fires (workspace_id, rule_id, event_id, member_id, outcome, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, rule_id, event_id) DO NOTHING",
+                    )
+                    .bind(&self.ws)
+                    .bind(rule_id)
+                    .bind(event_id)
+                    .bind(member_id)
+                    .bind(outcome)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
+                async fn count_rule_outcome(
+                    &mut self,
+                    rule_id: &str,
+                    event_id: &str,
+                    skip_code: Option<&str>,
+                    at: Millis,
+                ) -> Result<()> {
+                    let q = match skip_code {
+                        None => sqlx::query(
+                            "UPDATE coupon_event_rules SET issued_count = issued_count + 1 \
+                             WHERE workspace_id = $1 AND id = $2",
+                        )
+                        .bind(&self.ws)
+                        .bind(rule_id),
+                        Some(code) => {
+                            sqlx::query(
+                                "UPDATE coupon_rule_fires SET outcome = $4 \
+                                 WHERE workspace_id = $1 AND rule_id = $2 AND event_id = $3",
+                            )
+                            .bind(&self.ws)
+                            .bind(rule_id)
+                            .bind(event_id)
+                            .bind(code)
+                            .execute(&mut *self.tx)
+                            .await?;
+                            sqlx::query(
+                            "UPDATE coupon_event_rules SET skipped_count = skipped_count + 1, last_skip_code = $3, \
+                             last_skip_at = $4 WHERE workspace_id = $1 AND id = $2",
+                        )
+                        .bind(&self.ws)
+                        .bind(rule_id)
+                        .bind(code)
+                        .bind(at)
+                        }
+                    };
+                    q.execute(&mut *self.tx).await?;
+                    Ok(())
                 }
 
                 async fn share_link_of(&mut self, template_id: &str, sharer_id: &str) -> Result<Option<ShareLinkRow>> {

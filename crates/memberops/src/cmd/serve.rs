@@ -52,19 +52,19 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, db = %redact(db), "MemberOps listening");
-    let state = AppState::new(store.clone());
+    let workspaces = memberops_app::Workspaces::new(store.clone());
+    let state = AppState::new(store.clone())
+        .with_workspaces(workspaces.clone())
+        .with_webhook_policy(args.worker.address_policy());
     // The segment index loads in the background; segment queries wait for it.
     let ws = super::default_workspace(state.store.as_ref()).await?;
     state.segments.warm(state.store.clone(), ws);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let worker = if args.no_worker {
-        None
+    let background = if args.no_worker {
+        Vec::new()
     } else {
-        let runner = args.worker.runner(store, state.segments.clone())?;
-        Some(tokio::spawn(memberops_app::jobs::run(
-            runner,
-            cancel.clone(),
-        )))
+        args.worker
+            .spawn(workspaces, state.segments.clone(), &cancel)?
     };
     let stop = cancel.clone();
     memberops_api::serve(listener, state, async move {
@@ -73,9 +73,10 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
     })
     .await?;
     cancel.cancel();
-    if let Some(w) = worker {
-        // A job in progress finishes first (its lease would otherwise hand it to another).
-        let _ = w.await;
+    // A job, a consumer page or a delivery in progress finishes first (its lease would
+    // otherwise hand it to another worker).
+    for task in background {
+        let _ = task.await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -1,11 +1,19 @@
 //! `memberops worker`: the background worker on its own (`serve` runs one too, unless
-//! `--no-worker`). Several workers may run against one PostgreSQL database: claims use
-//! leases with `FOR UPDATE SKIP LOCKED`, so each job runs once at a time.
+//! `--no-worker`): the daily jobs, the event log's consumers and the webhook dispatcher.
+//! Several workers may run against one PostgreSQL database: job and delivery claims use
+//! leases with `FOR UPDATE SKIP LOCKED`, and a consumer's page holds its workspace's write
+//! lock, so nothing runs twice at a time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use memberops_app::Workspaces;
+use memberops_app::consumers::Registry;
 use memberops_app::jobs::{Runner, WorkerConfig};
+use memberops_app::webhooks::AddressPolicy;
+use memberops_app::webhooks::dispatch::{DispatchConfig, Dispatcher};
 use memberops_store::Store;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args, Clone)]
@@ -22,6 +30,15 @@ pub struct WorkerArgs {
     /// Do not enqueue the daily jobs from this process (only drain the queue).
     #[arg(long)]
     pub no_schedule: bool,
+    /// Milliseconds between polls of the event log by the consumers when this process
+    /// commits nothing (its own commits wake them at once).
+    #[arg(long, env = "MEMBEROPS_CONSUMER_POLL_MS", default_value_t = 250)]
+    pub consumer_poll_ms: u64,
+    /// Let webhook endpoints point at loopback, link-local or private addresses (tests, a
+    /// receiver on the brand's own network). Off: an API key cannot make the server call
+    /// its own network.
+    #[arg(long, env = "MEMBEROPS_WEBHOOKS_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub webhooks_allow_private: bool,
 }
 
 impl WorkerArgs {
@@ -53,15 +70,53 @@ impl WorkerArgs {
     }
 }
 
+impl WorkerArgs {
+    pub fn address_policy(&self) -> AddressPolicy {
+        AddressPolicy {
+            allow_private: self.webhooks_allow_private,
+        }
+    }
+
+    /// Starts the jobs loop, the consumers and the webhook dispatcher; each stops at
+    /// `cancel` after finishing what it has started.
+    pub fn spawn(
+        &self,
+        workspaces: Workspaces,
+        segments: memberops_app::segments::IndexCache,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<Vec<JoinHandle<()>>> {
+        let store: Arc<dyn Store> = workspaces.store().clone();
+        let runner = self.runner(store.clone(), segments)?;
+        let ids = runner.config.workspaces.clone();
+        let dispatcher = Arc::new(Dispatcher::new(
+            store,
+            DispatchConfig {
+                policy: self.address_policy(),
+                ..DispatchConfig::default()
+            },
+        )?);
+        Ok(vec![
+            tokio::spawn(memberops_app::jobs::run(runner, cancel.clone())),
+            tokio::spawn(memberops_app::consumers::run(
+                workspaces,
+                ids,
+                Registry::standard(),
+                Duration::from_millis(self.consumer_poll_ms.max(1)),
+                cancel.clone(),
+            )),
+            tokio::spawn(dispatcher.run(cancel.clone())),
+        ])
+    }
+}
+
 pub async fn run(db: &str, args: WorkerArgs) -> anyhow::Result<()> {
     let store = super::open(db).await?;
-    let runner = args.runner(store, Default::default())?;
     let cancel = CancellationToken::new();
-    let stop = cancel.clone();
-    tokio::spawn(async move {
-        super::serve::shutdown_signal().await;
-        stop.cancel();
-    });
-    memberops_app::jobs::run(runner, cancel).await;
+    let tasks = args.spawn(Workspaces::new(store), Default::default(), &cancel)?;
+    super::serve::shutdown_signal().await;
+    cancel.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
     Ok(())
 }

@@ -83,7 +83,9 @@ pub(crate) fn tier_event(
         workspace_id: ws.id.clone(),
         id: id.to_owned(),
         member_id: member_id.to_owned(),
-        kind: memberops_core::event::SystemEvent::TierChanged.as_str().into(),
+        kind: memberops_core::event::SystemEvent::TierChanged
+            .as_str()
+            .into(),
         occurred_at: c.at,
         received_at,
         properties: props.to_string(),
