@@ -6,6 +6,7 @@
 //! `CI=true`, where it fails.
 
 mod helpers;
+mod receiver;
 
 mod api_basics;
 mod coupons;
@@ -18,3 +19,4 @@ mod members;
 mod segments;
 mod system_events;
 mod tracking;
+mod webhooks;
