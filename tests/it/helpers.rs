@@ -70,6 +70,20 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1/test".into())
 }
 
+/// Whether Python can import `module` (a real third-party client from PyPI). Outside CI a
+/// test that needs it says it skipped; in CI, where `.ci/run` installs `package`, it fails.
+pub fn python_has(module: &str, package: &str) -> bool {
+    let has = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        assert!(!in_ci(), "CI needs `pip install {package}`");
+        eprintln!("skipped: `pip install {package}` to run this test");
+    }
+    has
+}
+
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }

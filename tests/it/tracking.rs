@@ -399,16 +399,7 @@ both!(limits_refuse_whole_requests);
 /// Segment's Python SDK from PyPI sends to a running server (tests/sdk/segment_python.py).
 /// Skipped when the package is not installed, except in CI.
 async fn python_sdk_events_land(app: TestApp) {
-    let has_sdk = std::process::Command::new("python3")
-        .args(["-c", "import segment.analytics"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_sdk {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI needs `pip install segment-analytics-python`"
-        );
-        eprintln!("skipped: `pip install segment-analytics-python` to run this test");
+    if !crate::helpers::python_has("segment.analytics", "segment-analytics-python") {
         return;
     }
     let write_key = app.ingest_key().await;

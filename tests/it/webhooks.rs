@@ -142,16 +142,7 @@ both!(deliveries_are_signed_per_standard_webhooks);
 /// The `standardwebhooks` package from PyPI verifies what the receiver got. Skipped when
 /// the package is not installed, except in CI.
 async fn verify_with_python(recorded: Vec<Value>) {
-    let has = std::process::Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI needs `pip install standardwebhooks`"
-        );
-        eprintln!("skipped: `pip install standardwebhooks` to verify with the real package");
+    if !crate::helpers::python_has("standardwebhooks", "standardwebhooks") {
         return;
     }
     let script = concat!(
