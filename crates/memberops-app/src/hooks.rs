@@ -47,8 +47,54 @@ pub struct MemberNow {
     pub loyalty: Option<LoyaltyMemberRow>,
 }
 
-/// [`MemberNow`] by internal member id, for every member with an accepted event.
-pub type BatchMembers = HashMap<String, MemberNow>;
+/// [`MemberNow`] by internal member id, for every member with an accepted event, as the
+/// reactors leave them. A reactor that writes a member's loyalty account says so through
+/// [`BatchMembers::loyalty_written`], and the batch keeps the member cache right by itself:
+/// no reactor empties the cache by hand.
+#[derive(Debug, Default)]
+pub struct BatchMembers {
+    now: HashMap<String, MemberNow>,
+    /// A reactor changed a member the batch does not follow (a referrer rewarded for an
+    /// invitee's order, a 满返 credit to another member).
+    changed_outside: bool,
+}
+
+impl BatchMembers {
+    pub fn with_capacity(n: usize) -> BatchMembers {
+        BatchMembers {
+            now: HashMap::with_capacity_and_hasher(n, Default::default()),
+            changed_outside: false,
+        }
+    }
+
+    /// A reactor wrote this member's loyalty account: `Some(row)` as it now stands, `None`
+    /// when the reactor does not hold the whole state (the next batch reads it again).
+    pub fn loyalty_written(&mut self, member_id: &str, row: Option<LoyaltyMemberRow>) {
+        match self.now.get_mut(member_id) {
+            Some(m) => m.loyalty = row,
+            None => self.changed_outside = true,
+        }
+    }
+
+    /// Whether a reactor changed a member outside the batch: the member cache, which the
+    /// write epoch cannot warn about the batch's own writes, must be emptied.
+    pub fn changed_outside(&self) -> bool {
+        self.changed_outside
+    }
+}
+
+impl std::ops::Deref for BatchMembers {
+    type Target = HashMap<String, MemberNow>;
+    fn deref(&self) -> &Self::Target {
+        &self.now
+    }
+}
+
+impl std::ops::DerefMut for BatchMembers {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.now
+    }
+}
 
 /// Runs every domain's reaction to the batch's accepted events, in batch order, inside
 /// the batch's transaction. An error rolls the whole batch back.

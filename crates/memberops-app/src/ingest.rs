@@ -143,11 +143,11 @@ pub async fn apply_batch(
     let committed = !(opts.atomic && rejected > 0);
     let members_created = if committed { plan.new_members.len() } else { 0 };
     if committed {
-        let settled = plan.write(tx.as_mut(), ws).await?;
+        let (settled, changed_outside) = plan.write(tx.as_mut(), ws).await?;
         let end = tx.write_epoch().await?;
         laps.lap("write");
         tx.commit().await?;
-        if ws.members.take_invalidated() {
+        if changed_outside {
             hot.check(None);
         }
         hot.settle(end, settled);
@@ -267,7 +267,13 @@ struct Stored {
 impl Plan {
     /// Writes the batch and runs the hooks; returns what the member cache should hold for
     /// the batch's members once it commits.
-    async fn write(self, tx: &mut dyn WriteTx, ws: &Workspace) -> Result<Vec<(String, HotMember)>> {
+    /// Writes the plan and runs the reactors; returns the batch's members as they stand
+    /// once it commits, and whether a reactor changed a member outside the batch.
+    async fn write(
+        self,
+        tx: &mut dyn WriteTx,
+        ws: &Workspace,
+    ) -> Result<(Vec<(String, HotMember)>, bool)> {
         let Plan {
             new_members,
             updated_members,
@@ -389,7 +395,7 @@ impl Plan {
                 },
             ));
         }
-        Ok(settled)
+        Ok((settled, members.changed_outside()))
     }
 }
 

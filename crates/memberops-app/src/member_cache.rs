@@ -17,7 +17,7 @@
 
 use foldhash::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono_tz::Tz;
 use memberops_core::time::Millis;
@@ -132,31 +132,11 @@ impl HotMembers {
 /// the lock for a whole batch keeps this process's batches of the workspace in line (the
 /// store has one writer anyway), so no batch sees another's half-recorded entries.
 #[derive(Debug, Clone, Default)]
-pub struct MemberCache(Arc<Shared>);
-
-#[derive(Debug, Default)]
-struct Shared {
-    hot: Mutex<HotMembers>,
-    /// Set by a hook that changed a member outside its batch (see [`MemberCache::invalidate`]).
-    invalidated: AtomicBool,
-}
+pub struct MemberCache(Arc<Mutex<HotMembers>>);
 
 impl MemberCache {
     pub(crate) async fn lock(&self) -> MutexGuard<'_, HotMembers> {
-        self.0.hot.lock().await
-    }
-
-    /// Says that a write inside a batch changed a member the batch does not follow (a
-    /// referrer rewarded for an invitee's order, a 满返 credit to another member): the
-    /// epoch cannot see writes of the batch's own transaction, so the batch empties the
-    /// cache before it records its members.
-    pub(crate) fn invalidate(&self) {
-        self.0.invalidated.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`MemberCache::invalidate`] was called since the last time this was asked.
-    pub(crate) fn take_invalidated(&self) -> bool {
-        self.0.invalidated.swap(false, Ordering::SeqCst)
+        self.0.lock().await
     }
 }
 

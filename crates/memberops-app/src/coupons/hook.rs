@@ -141,10 +141,7 @@ async fn confirm(
                 )
                 .await?;
                 // The loyalty hook ran before: the state it left is no longer the stored one.
-                match members.get_mut(&order.member_id) {
-                    Some(m) => m.loyalty = None,
-                    None => ws.members.invalidate(),
-                }
+                members.loyalty_written(&order.member_id, None);
                 (Some(*points), None)
             }
             SpendReward::Coupon { template_id } => {

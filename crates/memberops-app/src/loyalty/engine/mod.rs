@@ -520,11 +520,9 @@ pub async fn on_events(
     laps.lap("lots");
     tx.upsert_loyalty_members(&members).await?;
     for row in members {
-        match batch.get_mut(&row.member_id) {
-            Some(m) => m.loyalty = Some(row),
-            // A referrer rewarded for an invitee's event.
-            None => ws.members.invalidate(),
-        }
+        // A member outside the batch: a referrer rewarded for an invitee's event.
+        let id = row.member_id.clone();
+        batch.loyalty_written(&id, Some(row));
     }
     laps.lap("accounts");
     let usage: Vec<UsageRow> = out.usage.into_values().collect();
