@@ -16,6 +16,7 @@ mod intelligence;
 mod jobs;
 mod loyalty;
 mod members;
+mod schema;
 mod segments;
 mod system_events;
 mod tracking;
