@@ -357,5 +357,7 @@ pub trait CouponsTx: Send {
 }
 
 mod sql;
+mod tx_sql;
 
 pub(crate) use sql::impl_coupons;
+pub(crate) use tx_sql::impl_coupons_tx;

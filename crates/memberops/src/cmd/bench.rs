@@ -15,6 +15,10 @@ pub enum Command {
     /// `order.paid` events through the batch path on SQLite, against plain batched INSERTs
     /// of the same rows into an SQLite table.
     Ingest(IngestArgs),
+    /// Event consumers and webhooks (issue 24): ingest without and with a subscribed
+    /// endpoint, delivery rate from a full outbox to a loopback sink, and commit-to-receipt
+    /// latency at a steady rate; the API and the worker in this process, on fresh databases.
+    Webhooks(super::bench_webhooks::Args),
 }
 
 #[derive(clap::Args)]
@@ -36,13 +40,14 @@ pub struct IngestArgs {
 pub async fn run(c: Command) -> anyhow::Result<()> {
     match c {
         Command::Ingest(a) => ingest(a).await,
+        Command::Webhooks(a) => super::bench_webhooks::run(a).await,
     }
 }
 
 /// The i-th benchmark event: a paid order of member `i * 7919 % members` (spreads members
 /// across batches), amounts between 1.00 and 999.99, times rising over two years as in a
 /// live stream or an export sorted by date.
-fn order_event(i: usize, members: usize, events: usize) -> EventIn {
+pub(crate) fn order_event(i: usize, members: usize, events: usize) -> EventIn {
     let member = (i.wrapping_mul(7919)) % members.max(1);
     let minor = 100 + (i.wrapping_mul(104_729) % 99_900);
     let span = 730 * 86_400_i64;

@@ -1,5 +1,6 @@
 pub mod apikey;
 pub mod bench;
+pub mod bench_webhooks;
 pub mod consumers;
 pub mod coupons;
 pub mod demo;
