@@ -64,6 +64,7 @@ impl From<AppError> for ApiError {
             | AppError::Store(memberops_store::StoreError::Conflict(_)) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Store(_) => {
                 // Details of internal failures go to the log, not to the client.
                 tracing::error!(error = %e, "internal error");

@@ -16,6 +16,9 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// The request is larger than a use case takes (`code` says which bound).
+    #[error("{detail}")]
+    TooLarge { code: &'static str, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -28,6 +31,7 @@ impl AppError {
             AppError::Conflict { code, .. } => code,
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
+            AppError::TooLarge { code, .. } => code,
             AppError::Store(StoreError::NotFound) => "not_found",
             AppError::Store(StoreError::Conflict(_)) => "conflict",
             AppError::Store(_) => "internal",

@@ -2,7 +2,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use memberops_app::ingest::{self, BatchOptions, BatchReport, RowError, RowResult, RowStatus};
-use memberops_core::FieldError;
 use memberops_core::event::EventIn;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +17,7 @@ use crate::state::AppState;
 pub struct BatchIn {
     /// Up to 10,000 events. A row of the wrong shape is rejected on its own.
     #[schema(value_type = Vec<EventIn>)]
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<Box<serde_json::value::RawValue>>,
     /// All rows or none: one rejected row and nothing is written.
     #[serde(default)]
     pub atomic: bool,
@@ -93,72 +92,15 @@ async fn post_batch(
     auth: Ingest,
     ValidJson(body): ValidJson<BatchIn>,
 ) -> ApiResult<(StatusCode, Json<BatchReport>)> {
-    if body.events.len() > ingest::MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("a batch holds at most {} events", ingest::MAX_BATCH),
-        ));
-    }
-    // Rows that do not even have the event shape are rejected one by one, so that one bad
-    // row cannot hide the others.
-    let mut shaped = Vec::with_capacity(body.events.len());
-    let mut misshapen: Vec<(usize, String)> = Vec::new();
-    for (i, v) in body.events.into_iter().enumerate() {
-        match serde_json::from_value::<EventIn>(v) {
-            Ok(e) => shaped.push((i, e)),
-            Err(e) => misshapen.push((i, e.to_string())),
-        }
-    }
-    let (indexes, events): (Vec<usize>, Vec<EventIn>) = shaped.into_iter().unzip();
-    let atomic = body.atomic;
-    let mut report = if atomic && !misshapen.is_empty() {
-        // Nothing may land: report the shaped rows as skipped without touching the store.
-        BatchReport {
-            committed: false,
-            accepted: 0,
-            duplicates: 0,
-            rejected: 0,
-            members_created: 0,
-            results: events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| RowResult {
-                    index: i,
-                    id: e.id.clone(),
-                    status: RowStatus::Skipped,
-                    member_id: None,
-                    error: None,
-                })
-                .collect(),
-        }
-    } else {
-        ingest::apply_batch(
-            state.store.as_ref(),
-            &auth.ws,
-            events,
-            BatchOptions { atomic },
-        )
-        .await?
-    };
-    for r in &mut report.results {
-        r.index = indexes[r.index];
-    }
-    for (index, msg) in misshapen {
-        report.results.push(RowResult {
-            index,
-            id: String::new(),
-            status: RowStatus::Rejected,
-            member_id: None,
-            error: Some(RowError {
-                code: "invalid_shape".into(),
-                message: msg.clone(),
-                fields: vec![FieldError::new(&[], "invalid_shape", msg)],
-            }),
-        });
-        report.rejected += 1;
-    }
-    report.results.sort_by_key(|r| r.index);
+    let report = ingest::apply_rows(
+        state.store.as_ref(),
+        &auth.ws,
+        body.events,
+        BatchOptions {
+            atomic: body.atomic,
+        },
+    )
+    .await?;
     let status = if report.committed {
         StatusCode::OK
     } else {

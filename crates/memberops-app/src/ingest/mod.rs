@@ -8,6 +8,10 @@
 //! accepted rows land together and the rejected ones are reported; with `atomic`, one
 //! rejected row means nothing lands and the accepted rows are reported `skipped`.
 
+mod rows;
+
+pub use rows::apply_rows;
+
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono_tz::Tz;

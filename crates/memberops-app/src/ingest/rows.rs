@@ -1,0 +1,87 @@
+//! A batch as a client sends it: raw JSON rows, each parsed once into an event. A row that
+//! does not even have the event shape is rejected on its own, so that one bad row cannot
+//! hide the others; in an atomic batch it keeps every row out.
+
+use memberops_core::FieldError;
+use memberops_core::event::EventIn;
+use memberops_store::Store;
+use serde_json::value::RawValue;
+
+use super::{BatchOptions, BatchReport, MAX_BATCH, RowError, RowResult, RowStatus, apply_batch};
+use crate::error::{AppError, Result};
+use crate::workspace::Workspace;
+
+/// Applies a client's batch of raw rows (at most [`MAX_BATCH`]) and reports every row at
+/// its position in the request.
+pub async fn apply_rows(
+    store: &dyn Store,
+    ws: &Workspace,
+    rows: Vec<Box<RawValue>>,
+    opts: BatchOptions,
+) -> Result<BatchReport> {
+    if rows.len() > MAX_BATCH {
+        return Err(AppError::TooLarge {
+            code: "batch_too_large",
+            detail: format!("a batch holds at most {MAX_BATCH} events"),
+        });
+    }
+    let mut indexes = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    let mut misshapen: Vec<(usize, String)> = Vec::new();
+    for (i, raw) in rows.iter().enumerate() {
+        match serde_json::from_str::<EventIn>(raw.get()) {
+            Ok(e) => {
+                indexes.push(i);
+                events.push(e);
+            }
+            Err(e) => misshapen.push((i, e.to_string())),
+        }
+    }
+    drop(rows);
+    let mut report = if opts.atomic && !misshapen.is_empty() {
+        // Nothing may land: the shaped rows are skipped without touching the store.
+        skipped(&events)
+    } else {
+        apply_batch(store, ws, events, opts).await?
+    };
+    for r in &mut report.results {
+        r.index = indexes[r.index];
+    }
+    for (index, msg) in misshapen {
+        report.results.push(RowResult {
+            index,
+            id: String::new(),
+            status: RowStatus::Rejected,
+            member_id: None,
+            error: Some(RowError {
+                code: "invalid_shape".into(),
+                message: msg.clone(),
+                fields: vec![FieldError::new(&[], "invalid_shape", msg)],
+            }),
+        });
+        report.rejected += 1;
+    }
+    report.results.sort_by_key(|r| r.index);
+    Ok(report)
+}
+
+fn skipped(events: &[EventIn]) -> BatchReport {
+    BatchReport {
+        committed: false,
+        accepted: 0,
+        duplicates: 0,
+        rejected: 0,
+        members_created: 0,
+        results: events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| RowResult {
+                index: i,
+                id: e.id.clone(),
+                status: RowStatus::Skipped,
+                member_id: None,
+                error: None,
+            })
+            .collect(),
+    }
+}
