@@ -8,6 +8,7 @@ pub mod event;
 pub mod id;
 pub mod member;
 pub mod money;
+pub mod order;
 pub mod phone;
 pub mod time;
 

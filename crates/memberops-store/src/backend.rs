@@ -22,19 +22,34 @@ pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.workspace_id, m.external_
 
 pub(crate) const EVENT_SELECT: &str = "SELECT seq, workspace_id, id, member_id, type, occurred_at, received_at, properties FROM events";
 
+/// [`memberops_core::order::counts_as_order`] over the `orders` view's columns: the one
+/// SQL form of that rule (a test checks the two agree).
+macro_rules! counts_as_order_sql {
+    () => {
+        "(refunded_minor < amount_minor OR amount_minor = 0)"
+    };
+}
+pub(crate) const COUNTS_AS_ORDER: &str = counts_as_order_sql!();
+
 /// A fully refunded order stops counting as an order (and its day as an order day); its
 /// paid and refunded amounts still count, so spend nets out to zero.
-pub(crate) const REFRESH_ORDER_STATS: &str = "INSERT INTO member_stats \
+pub(crate) const REFRESH_ORDER_STATS: &str = concat!(
+    "INSERT INTO member_stats \
      (member_id, workspace_id, first_order_at, last_order_at, order_count, order_days, paid_minor, refunded_minor, \
       last_order_date) \
-     SELECT member_id, MIN(workspace_id), \
-       MIN(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN paid_at END), \
-       MAX(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN paid_at END), \
-       CAST(SUM(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN 1 ELSE 0 END) AS BIGINT), \
-       CAST(COUNT(DISTINCT CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN local_date END) AS BIGINT), \
-       CAST(SUM(amount_minor) AS BIGINT), CAST(SUM(refunded_minor) AS BIGINT), \
-       MAX(CASE WHEN refunded_minor < amount_minor OR amount_minor = 0 THEN local_date END) \
-     FROM orders WHERE member_id IN (";
+     SELECT member_id, MIN(workspace_id), MIN(CASE WHEN ",
+    counts_as_order_sql!(),
+    " THEN paid_at END), MAX(CASE WHEN ",
+    counts_as_order_sql!(),
+    " THEN paid_at END), CAST(SUM(CASE WHEN ",
+    counts_as_order_sql!(),
+    " THEN 1 ELSE 0 END) AS BIGINT), CAST(COUNT(DISTINCT CASE WHEN ",
+    counts_as_order_sql!(),
+    " THEN local_date END) AS BIGINT), CAST(SUM(amount_minor) AS BIGINT), CAST(SUM(refunded_minor) AS BIGINT), \
+     MAX(CASE WHEN ",
+    counts_as_order_sql!(),
+    " THEN local_date END) FROM orders WHERE member_id IN ("
+);
 
 /// Member ids are unique across workspaces, so the filter is on `member_id` alone: a
 /// `workspace_id` term would lead SQLite to the (workspace_id, order_id) key and a scan.
@@ -749,3 +764,39 @@ macro_rules! impl_backend {
 }
 
 pub(crate) use impl_backend;
+
+#[cfg(test)]
+mod tests {
+    use super::COUNTS_AS_ORDER;
+    use memberops_core::order::counts_as_order;
+
+    /// The SQL form of "what counts as an order" answers as the domain's rule does.
+    #[tokio::test]
+    async fn the_sql_order_rule_is_the_domain_rule() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        for (amount, refunded) in [
+            (1000, 0),
+            (1000, 999),
+            (1000, 1000),
+            (1000, 1001),
+            (0, 0),
+            (1, 1),
+        ] {
+            let sql = format!(
+                "SELECT CASE WHEN {COUNTS_AS_ORDER} THEN 1 ELSE 0 END \
+                 FROM (SELECT {amount} AS amount_minor, {refunded} AS refunded_minor)"
+            );
+            let got: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&pool)
+                .await
+                .expect("query");
+            assert_eq!(
+                got == 1,
+                counts_as_order(amount, refunded),
+                "{amount} {refunded}"
+            );
+        }
+    }
+}

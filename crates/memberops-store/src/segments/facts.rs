@@ -29,7 +29,7 @@ impl OrderFold {
     /// Adds one order; orders arrive in ascending `local_date` per member.
     pub(crate) fn add(&mut self, day: String, amount: i64, refunded: i64) {
         self.monetary += amount - refunded;
-        if refunded < amount || amount == 0 {
+        if memberops_core::order::counts_as_order(amount, refunded) {
             self.orders += 1;
             if self.last.as_deref() != Some(day.as_str()) {
                 self.days += 1;
