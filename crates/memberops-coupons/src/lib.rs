@@ -15,4 +15,7 @@ pub mod template;
 pub use cart::{Cart, CartLine};
 pub use checkout::{Combination, Evaluation, HeldCoupon, Reason, best_combination, evaluate};
 pub use error::CouponError;
-pub use template::{Benefit, CouponStatus, Scope, Stacking, TemplateSpec, Validity};
+pub use template::{
+    Benefit, CouponOrderStatus, CouponStatus, RedemptionStatus, Scope, Stacking, TemplateSpec,
+    Validity,
+};

@@ -519,3 +519,138 @@ impl CouponStatus {
         })
     }
 }
+
+/// The life of one coupon's use on one order (a row of `coupon_redemptions`): `Locked`
+/// at checkout, then `Redeemed` when the order is paid, or `Released` when the unpaid
+/// order is cancelled or refunded; a redeemed one becomes `Restored` when a full refund or
+/// a cancel after payment gives the coupon back (templates with `on_refund: restore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedemptionStatus {
+    Locked,
+    Redeemed,
+    Released,
+    Restored,
+}
+
+impl RedemptionStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RedemptionStatus::Locked => "locked",
+            RedemptionStatus::Redeemed => "redeemed",
+            RedemptionStatus::Released => "released",
+            RedemptionStatus::Restored => "restored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RedemptionStatus> {
+        Some(match s {
+            "locked" => RedemptionStatus::Locked,
+            "redeemed" => RedemptionStatus::Redeemed,
+            "released" => RedemptionStatus::Released,
+            "restored" => RedemptionStatus::Restored,
+            _ => return None,
+        })
+    }
+}
+
+/// The life of a coupon order (a row of `coupon_orders`: the coupons checkout locked to
+/// one shop order). `Locked` at checkout; `order.paid` makes it `Paid`; a cancel or a
+/// refund of the unpaid order makes it `Released`; a partial refund of a paid order makes
+/// it `PartiallyRefunded`; a full refund of a paid (or partially refunded) order makes it
+/// `Refunded`, a cancel of one `Cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CouponOrderStatus {
+    Locked,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+    Released,
+    Cancelled,
+}
+
+impl CouponOrderStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CouponOrderStatus::Locked => "locked",
+            CouponOrderStatus::Paid => "paid",
+            CouponOrderStatus::PartiallyRefunded => "partially_refunded",
+            CouponOrderStatus::Refunded => "refunded",
+            CouponOrderStatus::Released => "released",
+            CouponOrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CouponOrderStatus> {
+        Some(match s {
+            "locked" => CouponOrderStatus::Locked,
+            "paid" => CouponOrderStatus::Paid,
+            "partially_refunded" => CouponOrderStatus::PartiallyRefunded,
+            "refunded" => CouponOrderStatus::Refunded,
+            "released" => CouponOrderStatus::Released,
+            "cancelled" => CouponOrderStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::{CouponOrderStatus, CouponStatus, RedemptionStatus};
+
+    // The stored strings: changing one would orphan rows already in the database.
+
+    #[test]
+    fn coupon_status_round_trips() {
+        let all = [
+            (CouponStatus::Issued, "issued"),
+            (CouponStatus::Locked, "locked"),
+            (CouponStatus::Redeemed, "redeemed"),
+            (CouponStatus::Expired, "expired"),
+            (CouponStatus::Void, "void"),
+        ];
+        for (s, text) in all {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(CouponStatus::parse(text), Some(s));
+            // The API shows the same word as the database holds.
+            assert_eq!(serde_json::to_value(s).expect("serializes"), text);
+        }
+        assert_eq!(CouponStatus::parse("Issued"), None);
+        assert_eq!(CouponStatus::parse(""), None);
+    }
+
+    #[test]
+    fn redemption_status_round_trips() {
+        let all = [
+            (RedemptionStatus::Locked, "locked"),
+            (RedemptionStatus::Redeemed, "redeemed"),
+            (RedemptionStatus::Released, "released"),
+            (RedemptionStatus::Restored, "restored"),
+        ];
+        for (s, text) in all {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(RedemptionStatus::parse(text), Some(s));
+        }
+        assert_eq!(RedemptionStatus::parse("paid"), None);
+        assert_eq!(RedemptionStatus::parse("Locked"), None);
+        assert_eq!(RedemptionStatus::parse(""), None);
+    }
+
+    #[test]
+    fn coupon_order_status_round_trips() {
+        let all = [
+            (CouponOrderStatus::Locked, "locked"),
+            (CouponOrderStatus::Paid, "paid"),
+            (CouponOrderStatus::PartiallyRefunded, "partially_refunded"),
+            (CouponOrderStatus::Refunded, "refunded"),
+            (CouponOrderStatus::Released, "released"),
+            (CouponOrderStatus::Cancelled, "cancelled"),
+        ];
+        for (s, text) in all {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(CouponOrderStatus::parse(text), Some(s));
+        }
+        assert_eq!(CouponOrderStatus::parse("redeemed"), None);
+        assert_eq!(CouponOrderStatus::parse("partially-refunded"), None);
+        assert_eq!(CouponOrderStatus::parse(""), None);
+    }
+}

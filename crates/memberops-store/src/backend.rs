@@ -29,7 +29,6 @@ macro_rules! counts_as_order_sql {
         "(refunded_minor < amount_minor OR amount_minor = 0)"
     };
 }
-pub(crate) const COUNTS_AS_ORDER: &str = counts_as_order_sql!();
 
 /// A fully refunded order stops counting as an order (and its day as an order day); its
 /// paid and refunded amounts still count, so spend nets out to zero.
@@ -767,7 +766,6 @@ pub(crate) use impl_backend;
 
 #[cfg(test)]
 mod tests {
-    use super::COUNTS_AS_ORDER;
     use memberops_core::order::counts_as_order;
 
     /// The SQL form of "what counts as an order" answers as the domain's rule does.
@@ -785,8 +783,9 @@ mod tests {
             (1, 1),
         ] {
             let sql = format!(
-                "SELECT CASE WHEN {COUNTS_AS_ORDER} THEN 1 ELSE 0 END \
-                 FROM (SELECT {amount} AS amount_minor, {refunded} AS refunded_minor)"
+                "SELECT CASE WHEN {} THEN 1 ELSE 0 END \
+                 FROM (SELECT {amount} AS amount_minor, {refunded} AS refunded_minor)",
+                counts_as_order_sql!()
             );
             let got: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .fetch_one(&pool)

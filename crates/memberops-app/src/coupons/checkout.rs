@@ -8,8 +8,8 @@ use memberops_core::time::{Millis, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_coupons::checkout::{Context, combine};
 use memberops_coupons::{
-    Cart, Combination, CouponStatus, Evaluation, HeldCoupon, TemplateSpec, best_combination,
-    evaluate,
+    Cart, Combination, CouponOrderStatus, CouponStatus, Evaluation, HeldCoupon, RedemptionStatus,
+    TemplateSpec, best_combination, evaluate,
 };
 use memberops_store::{CouponOrderRow, CouponRow, RedemptionRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,15 @@ fn held<'a>(rows: &'a [CouponRow], templates: &'a HashMap<String, Loaded>) -> Ve
         .collect()
 }
 
+/// A coupon that counts as used for the template's per-order limits: locked to an order or
+/// redeemed.
+fn in_use(status: &str) -> bool {
+    matches!(
+        CouponStatus::parse(status),
+        Some(CouponStatus::Locked | CouponStatus::Redeemed)
+    )
+}
+
 fn context<'a>(
     rows: &'a [CouponRow],
     templates: &'a HashMap<String, Loaded>,
@@ -67,7 +76,7 @@ fn context<'a>(
         ..Context::default()
     };
     for c in rows {
-        if c.status == "locked" || c.status == "redeemed" {
+        if in_use(&c.status) {
             *ctx.uses.entry(c.template_id.as_str()).or_insert(0) += 1;
         }
     }
@@ -161,7 +170,7 @@ pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Res
         ..Context::default()
     };
     for (c, t) in &view.coupons {
-        if c.status == "locked" || c.status == "redeemed" {
+        if in_use(&c.status) {
             *ctx.uses.entry(c.template_id.as_str()).or_insert(0) += 1;
         }
         if let Some(b) = t.budget_minor {
@@ -312,7 +321,7 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
             template_id: c.template_id.to_owned(),
             member_id: member.id.clone(),
             discount_minor: *discount,
-            status: "locked".into(),
+            status: RedemptionStatus::Locked.as_str().into(),
             locked_at: now,
             paid_at: None,
             closed_at: None,
@@ -322,7 +331,7 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
     let out = RedeemOut {
         order_id: order_id.to_owned(),
         member_id: member.id.clone(),
-        status: "locked".into(),
+        status: CouponOrderStatus::Locked.as_str().into(),
         combination: combo,
     };
     tx.insert_coupon_order(&CouponOrderRow {
@@ -330,7 +339,7 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
         member_id: member.id.clone(),
         coupon_ids: super::to_json(&req.coupon_ids)?,
         result: super::to_json(&out)?,
-        status: "locked".into(),
+        status: CouponOrderStatus::Locked.as_str().into(),
         created_at: now,
         updated_at: now,
     })

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use memberops_core::event::{ORDER_CANCELLED, ORDER_PAID, ORDER_REFUNDED};
 use memberops_core::id::new_id;
 use memberops_core::time::Millis;
-use memberops_coupons::template::{Benefit, RefundPolicy, SpendReward};
+use memberops_coupons::template::{
+    Benefit, CouponOrderStatus, CouponStatus, RedemptionStatus, RefundPolicy, SpendReward,
+};
 use memberops_store::{RewardRow, WriteTx};
 
 use super::{Grant, REWARD, issue_grants, templates_in_tx};
@@ -59,7 +61,9 @@ pub async fn on_events(
                     .orders_by_ids(&[o])
                     .await?
                     .first()
-                    .is_none_or(|r| r.refunded_minor >= r.amount_minor);
+                    .is_none_or(|r| {
+                        memberops_core::order::is_fully_refunded(r.amount_minor, r.refunded_minor)
+                    });
                 if fully {
                     close(tx, o, a.occurred_at, true).await?;
                 } else {
@@ -93,22 +97,36 @@ async fn confirm(
     let Some(order) = tx.tx_coupon_order(order_id).await? else {
         return Ok(());
     };
-    if order.status != "locked" {
+    if CouponOrderStatus::parse(&order.status) != Some(CouponOrderStatus::Locked) {
         return Ok(());
     }
     let reds = tx.order_redemptions(order_id).await?;
     let ids: Vec<&str> = reds.iter().map(|r| r.coupon_id.as_str()).collect();
-    tx.move_coupons(&ids, "locked", "redeemed", at).await?;
+    tx.move_coupons(
+        &ids,
+        CouponStatus::Locked.as_str(),
+        CouponStatus::Redeemed.as_str(),
+        at,
+    )
+    .await?;
     let mut redeemed = Vec::with_capacity(reds.len());
     for r in &reds {
         if tx
-            .set_redemption_status(order_id, &r.coupon_id, "locked", "redeemed", true, at)
+            .set_redemption_status(
+                order_id,
+                &r.coupon_id,
+                RedemptionStatus::Locked.as_str(),
+                RedemptionStatus::Redeemed.as_str(),
+                true,
+                at,
+            )
             .await?
         {
             redeemed.push(r.coupon_id.as_str());
         }
     }
-    tx.set_coupon_order_status(order_id, "paid", at).await?;
+    tx.set_coupon_order_status(order_id, CouponOrderStatus::Paid.as_str(), at)
+        .await?;
     // `coupon.redeemed`, once per order (a coupon order is paid once).
     if !redeemed.is_empty() {
         let kind = memberops_core::event::SystemEvent::CouponRedeemed;
@@ -191,9 +209,9 @@ async fn confirm(
 /// refunded then restores coupons per template, as a single full refund would.
 async fn partial_refund(tx: &mut dyn WriteTx, order_id: &str, at: Millis) -> Result<()> {
     if let Some(order) = tx.tx_coupon_order(order_id).await?
-        && order.status == "paid"
+        && CouponOrderStatus::parse(&order.status) == Some(CouponOrderStatus::Paid)
     {
-        tx.set_coupon_order_status(order_id, "partially_refunded", at)
+        tx.set_coupon_order_status(order_id, CouponOrderStatus::PartiallyRefunded.as_str(), at)
             .await?;
     }
     Ok(())
@@ -206,22 +224,35 @@ async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -
         return Ok(());
     };
     let reds = tx.order_redemptions(order_id).await?;
-    match order.status.as_str() {
-        "locked" => {
+    match CouponOrderStatus::parse(&order.status) {
+        Some(CouponOrderStatus::Locked) => {
             for r in &reds {
                 if tx
-                    .set_redemption_status(order_id, &r.coupon_id, "locked", "released", false, at)
+                    .set_redemption_status(
+                        order_id,
+                        &r.coupon_id,
+                        RedemptionStatus::Locked.as_str(),
+                        RedemptionStatus::Released.as_str(),
+                        false,
+                        at,
+                    )
                     .await?
                 {
-                    tx.move_coupons(&[&r.coupon_id], "locked", "issued", at)
-                        .await?;
+                    tx.move_coupons(
+                        &[&r.coupon_id],
+                        CouponStatus::Locked.as_str(),
+                        CouponStatus::Issued.as_str(),
+                        at,
+                    )
+                    .await?;
                     tx.spend_coupon_budget(&r.template_id, -r.discount_minor)
                         .await?;
                 }
             }
-            tx.set_coupon_order_status(order_id, "released", at).await?;
+            tx.set_coupon_order_status(order_id, CouponOrderStatus::Released.as_str(), at)
+                .await?;
         }
-        "paid" | "partially_refunded" => {
+        Some(CouponOrderStatus::Paid | CouponOrderStatus::PartiallyRefunded) => {
             let tids: Vec<&str> = reds.iter().map(|r| r.template_id.as_str()).collect();
             let templates = templates_in_tx(tx, &tids).await?;
             for r in &reds {
@@ -234,20 +265,30 @@ async fn close(tx: &mut dyn WriteTx, order_id: &str, at: Millis, refund: bool) -
                         .set_redemption_status(
                             order_id,
                             &r.coupon_id,
-                            "redeemed",
-                            "restored",
+                            RedemptionStatus::Redeemed.as_str(),
+                            RedemptionStatus::Restored.as_str(),
                             false,
                             at,
                         )
                         .await?
                 {
-                    tx.move_coupons(&[&r.coupon_id], "redeemed", "issued", at)
-                        .await?;
+                    tx.move_coupons(
+                        &[&r.coupon_id],
+                        CouponStatus::Redeemed.as_str(),
+                        CouponStatus::Issued.as_str(),
+                        at,
+                    )
+                    .await?;
                     tx.spend_coupon_budget(&r.template_id, -r.discount_minor)
                         .await?;
                 }
             }
-            tx.set_coupon_order_status(order_id, if refund { "refunded" } else { "cancelled" }, at)
+            let closed = if refund {
+                CouponOrderStatus::Refunded
+            } else {
+                CouponOrderStatus::Cancelled
+            };
+            tx.set_coupon_order_status(order_id, closed.as_str(), at)
                 .await?;
         }
         _ => {}

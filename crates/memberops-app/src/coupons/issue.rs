@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use memberops_core::Invalid;
 use memberops_core::id::new_id;
 use memberops_core::time::{Millis, now_millis};
+use memberops_coupons::CouponStatus;
 use memberops_coupons::codes::CodePattern;
 use memberops_store::{CouponRow, Store, StoreError, WriteTx};
 use serde::{Deserialize, Serialize};
@@ -275,7 +276,7 @@ async fn claim_code(
     if c.member_id.as_deref() == Some(member_id) {
         return Ok(CouponOut::from(&c));
     }
-    if c.member_id.is_some() || c.status != "issued" {
+    if c.member_id.is_some() || CouponStatus::parse(&c.status) != Some(CouponStatus::Issued) {
         return Err(conflict("already_claimed", "this code has been claimed"));
     }
     let Some(t) = templates_in_tx(tx, &[&c.template_id])
@@ -392,7 +393,7 @@ pub async fn generate_codes(
                 template_id: template_id.to_owned(),
                 member_id: None,
                 code: Some(code.clone()),
-                status: "issued".into(),
+                status: CouponStatus::Issued.as_str().into(),
                 source: "code".into(),
                 valid_from: None,
                 valid_to: None,
@@ -434,14 +435,15 @@ pub async fn void(store: &dyn Store, ws: &Workspace, coupon_id: &str) -> Result<
     let Some(mut c) = tx.tx_coupons(&[coupon_id]).await?.into_iter().next() else {
         return Err(AppError::NotFound { what: "coupon" });
     };
-    if tx.move_coupons(&[coupon_id], "issued", "void", now).await? == 0 {
+    let (from, to) = (CouponStatus::Issued.as_str(), CouponStatus::Void.as_str());
+    if tx.move_coupons(&[coupon_id], from, to, now).await? == 0 {
         return Err(conflict(
             "not_voidable",
             format!("coupon is {}; only issued coupons can be voided", c.status),
         ));
     }
     tx.commit().await?;
-    c.status = "void".into();
+    c.status = CouponStatus::Void.as_str().into();
     Ok(CouponOut::from(&c))
 }
 

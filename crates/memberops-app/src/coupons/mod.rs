@@ -16,7 +16,7 @@ pub mod templates;
 use memberops_core::Invalid;
 use memberops_core::id::new_id;
 use memberops_core::time::{Millis, millis_to_rfc3339};
-use memberops_coupons::TemplateSpec;
+use memberops_coupons::{CouponStatus, TemplateSpec};
 use memberops_store::{CouponRow, MemberRef, StoreError, TemplateRow, WriteTx};
 use serde::{Deserialize, Serialize};
 
@@ -242,7 +242,7 @@ pub(crate) async fn write_grants(
                 template_id: t.row.id.clone(),
                 member_id: Some(g.member_id.clone()),
                 code: None,
-                status: "issued".into(),
+                status: CouponStatus::Issued.as_str().into(),
                 source: source.to_owned(),
                 valid_from: Some(from),
                 valid_to: Some(to),

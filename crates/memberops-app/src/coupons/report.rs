@@ -1,6 +1,7 @@
 //! Per-template report: how many coupons went out and how, what came back as orders.
 
 use memberops_core::time::now_millis;
+use memberops_coupons::CouponStatus;
 use memberops_store::Store;
 use serde::Serialize;
 
@@ -58,15 +59,15 @@ pub async fn template_report(
             "claim" | "code" | "shared_code" | "share" => r.claimed += n,
             _ => r.issued += n,
         }
-        match status.as_str() {
-            "issued" => {
+        match CouponStatus::parse(&status) {
+            Some(CouponStatus::Issued) => {
                 r.available += n - overdue;
                 r.expired += overdue;
             }
-            "locked" => r.locked += n,
-            "redeemed" => r.redeemed += n,
-            "expired" => r.expired += n,
-            _ => r.void += n,
+            Some(CouponStatus::Locked) => r.locked += n,
+            Some(CouponStatus::Redeemed) => r.redeemed += n,
+            Some(CouponStatus::Expired) => r.expired += n,
+            Some(CouponStatus::Void) | None => r.void += n,
         }
     }
     Ok(r)

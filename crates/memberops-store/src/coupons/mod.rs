@@ -53,7 +53,8 @@ pub struct CouponOrderRow {
     pub coupon_ids: String,
     /// JSON of the answer given when the coupons were locked.
     pub result: String,
-    /// `locked`, `paid`, `released` or `refunded`.
+    /// `locked`, `paid`, `partially_refunded`, `refunded`, `released` or `cancelled`
+    /// (`memberops_coupons::CouponOrderStatus`).
     pub status: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -66,7 +67,8 @@ pub struct RedemptionRow {
     pub template_id: String,
     pub member_id: String,
     pub discount_minor: i64,
-    /// `locked`, `redeemed`, `released` or `restored`.
+    /// `locked`, `redeemed`, `released` or `restored`
+    /// (`memberops_coupons::RedemptionStatus`).
     pub status: String,
     pub locked_at: Millis,
     pub paid_at: Option<Millis>,
