@@ -57,13 +57,9 @@ pub async fn on_events(
             (ORDER_PAID, Some(o)) => confirm(tx, ws, o, a.occurred_at, members).await?,
             (ORDER_CANCELLED, Some(o)) => close(tx, o, a.occurred_at, false).await?,
             (ORDER_REFUNDED, Some(o)) => {
-                let fully = tx
-                    .orders_by_ids(&[o])
-                    .await?
-                    .first()
-                    .is_none_or(|r| {
-                        memberops_core::order::is_fully_refunded(r.amount_minor, r.refunded_minor)
-                    });
+                let fully = tx.orders_by_ids(&[o]).await?.first().is_none_or(|r| {
+                    memberops_core::order::is_fully_refunded(r.amount_minor, r.refunded_minor)
+                });
                 if fully {
                     close(tx, o, a.occurred_at, true).await?;
                 } else {
