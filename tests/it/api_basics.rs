@@ -131,3 +131,81 @@ fn committed_openapi_matches_the_code() {
         "openapi.json is stale: run `cargo run -- openapi > openapi.json` and commit it"
     );
 }
+
+/// The NUL character, which PostgreSQL cannot store, is refused at the edge the same way on
+/// both databases: in its own row for batches, for the whole request elsewhere, and in
+/// URLs; the valid rows beside it land.
+async fn nul_is_refused_at_the_edge(app: TestApp) {
+    let (s, b) = app
+        .post(
+            "/v1/members",
+            json!({"external_id": "n1", "name": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["errors"][0]["type"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("nul_character")),
+        "{b}"
+    );
+    let r = app
+        .batch(json!([
+            {"id": "ok-1", "type": "checkin", "member": "n2", "auto_create": true},
+            {"id": "bad-1", "type": "checkin", "member": "n2", "properties": {"note": "x\u{0}"}},
+            {"id": "bad-2\u{0}", "type": "checkin", "member": "n2"},
+        ]))
+        .await;
+    assert_eq!(
+        (&r["accepted"], &r["rejected"]),
+        (&json!(1), &json!(2)),
+        "{r}"
+    );
+    assert_eq!(
+        r["results"][1]["error"]["fields"][0]["loc"],
+        json!(["properties", "note"]),
+        "{r}"
+    );
+    assert_eq!(
+        r["results"][2]["error"]["fields"][0]["type"], "nul_character",
+        "{r}"
+    );
+    for path in [
+        "/v1/members/%00",
+        "/v1/members?phone=1%00",
+        "/v1/events/a%00b",
+    ] {
+        let (s, b) = app.get(path).await;
+        assert_eq!(
+            (s, &b["code"]),
+            (StatusCode::BAD_REQUEST, &json!("nul_character")),
+            "{path}: {b}"
+        );
+    }
+    // Segment's batch: the message with a NUL is refused, the other lands.
+    let key = app.ingest_key().await;
+    let resp = app
+        .client
+        .post(app.url("/ingest/segment/v1/batch"))
+        .basic_auth(&key, Some(""))
+        .json(&json!({"batch": [
+            {"type": "track", "event": "Viewed", "userId": "n3", "messageId": "m1"},
+            {"type": "track", "event": "Viewed\u{0}", "userId": "n3", "messageId": "m2"},
+        ]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let report: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(report["rejected"][0]["code"], "nul_character", "{report}");
+    assert_eq!(
+        report["rejected"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let (s, m) = app.get("/v1/members/n2").await;
+    assert_eq!(
+        (s, &m["stats"]["event_count"]),
+        (StatusCode::OK, &json!(1)),
+        "{m}"
+    );
+}
+both!(nul_is_refused_at_the_edge);

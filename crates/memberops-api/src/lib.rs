@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     let (router, spec) = api().split_for_parts();
     router
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestDecompressionLayer::new())
         .layer(TraceLayer::new_for_http())

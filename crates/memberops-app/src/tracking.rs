@@ -95,9 +95,10 @@ pub async fn ingest(
                       message_id: Option<String>,
                       code: &str,
                       detail: String| {
+        // A refused message is kept on record without the NUL characters it was refused for.
         let payload = messages
             .get(index)
-            .map(Value::to_string)
+            .map(|v| memberops_core::text::without_nul(&v.to_string()).into_owned())
             .unwrap_or_default();
         if severity == "rejected" {
             tracing::warn!(index, message_id = ?message_id, code, detail = %detail, "tracking message rejected");
@@ -127,6 +128,16 @@ pub async fn ingest(
 
     let mut parsed: Vec<(usize, Message, Draft)> = Vec::with_capacity(messages.len());
     for (index, v) in messages.iter().enumerate() {
+        if let Some(at) = memberops_core::text::find_nul(v) {
+            let message_id = v
+                .get("messageId")
+                .and_then(Value::as_str)
+                .map(|s| memberops_core::text::without_nul(s).into_owned());
+            let e = memberops_core::text::nul_error(at);
+            let detail = format!("{}: {}", e.loc.join("."), e.msg);
+            record(&mut report, index, "rejected", message_id, &e.code, detail);
+            continue;
+        }
         match Message::parse(v, path_kind, batch_sent_at) {
             Ok(m) => {
                 let d = map_message(&m, received);

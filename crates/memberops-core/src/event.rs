@@ -164,6 +164,24 @@ impl EventIn {
     /// client gave no time; `currency` is the workspace's.
     pub fn validate(self, now: When, currency: Currency) -> Result<Event, Invalid> {
         let mut errs = Vec::new();
+        // NUL first: no other check need look at text the store cannot hold.
+        for (field, text) in [
+            ("id", Some(self.id.as_str())),
+            ("type", Some(self.kind.as_str())),
+            ("member", Some(self.member.as_str())),
+            ("occurred_at", self.occurred_at.as_deref()),
+        ] {
+            if text.is_some_and(|t| t.contains('\0')) {
+                errs.push(crate::text::nul_error(vec![field.to_owned()]));
+            }
+        }
+        if let Some(mut at) = crate::text::find_nul_in(&self.properties) {
+            at.insert(0, "properties".to_owned());
+            errs.push(crate::text::nul_error(at));
+        }
+        if !errs.is_empty() {
+            return Err(Invalid(errs));
+        }
         if self.id.trim().is_empty() || self.id.len() > 200 {
             errs.push(FieldError::new(
                 &["id"],
@@ -381,6 +399,22 @@ mod tests {
         }
         assert_eq!(RESERVED.len(), SystemEvent::ALL.len());
         assert!(is_builtin("order.paid") && !is_builtin("cart.abandoned"));
+    }
+
+    #[test]
+    fn nul_is_refused_where_it_stands() {
+        let err =
+            ev(json!({"id": "1", "type": "x", "member": "m", "properties": {"note": "a\u{0}b"}}))
+                .expect_err("nul");
+        assert_eq!(
+            (err.0[0].loc.clone(), err.code()),
+            (
+                vec!["properties".to_owned(), "note".to_owned()],
+                "nul_character"
+            )
+        );
+        let err = ev(json!({"id": "1\u{0}", "type": "x", "member": "m"})).expect_err("nul");
+        assert_eq!(err.0[0].loc, vec!["id"]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::members::EventOut;
 use crate::auth::{Admin, Ingest};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ValidJson;
+use crate::extract::{RowsJson, ValidJson};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -90,7 +90,7 @@ fn row_error(e: Option<RowError>) -> ApiError {
 async fn post_batch(
     State(state): State<AppState>,
     auth: Ingest,
-    ValidJson(body): ValidJson<BatchIn>,
+    RowsJson(body): RowsJson<BatchIn>,
 ) -> ApiResult<(StatusCode, Json<BatchReport>)> {
     let report = ingest::apply_rows(
         state.store.as_ref(),
