@@ -209,3 +209,62 @@ async fn nul_is_refused_at_the_edge(app: TestApp) {
     );
 }
 both!(nul_is_refused_at_the_edge);
+
+/// Amounts are bounded at the edge, so balances can never wrap around: the largest i64 as
+/// a points adjustment, an order of 92,233,720,368,547,758.07 through the shop's batch and
+/// a top-up beyond the bound are each a 422 naming the field, and nothing is written.
+async fn impossible_amounts_are_refused_not_wrapped(app: TestApp) {
+    let r = app
+        .batch(json!([{"id": "r", "type": "member.registered", "member": "w1"}]))
+        .await;
+    assert_eq!(r["accepted"], 1);
+    let (s, b) = app
+        .post(
+            "/v1/members/w1/points:adjust",
+            json!({"points": i64::MAX, "idempotency_key": "k1", "reason": "probe"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["errors"][0]["type"], &b["errors"][0]["loc"]),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!("amount_too_large"),
+            &json!(["points"])
+        ),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            "/v1/members/w1/stored-value:top-up",
+            json!({"amount_minor": 50_000_000_000_000_000_i64, "idempotency_key": "k2"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["errors"][0]["type"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("amount_too_large")),
+        "{b}"
+    );
+    let rows: Vec<_> = (0..3)
+        .map(|i| json!({"id": format!("big-{i}"), "type": "order.paid", "member": "w1",
+                        "properties": {"order_id": format!("big-{i}"), "amount": "92233720368547758.07"}}))
+        .chain([json!({"id": "huge-minor", "type": "order.paid", "member": "w1",
+                       "properties": {"order_id": "hm", "amount_minor": 5_000_000_000_000_000_000_i64}})])
+        .collect();
+    let r = app.batch(serde_json::Value::Array(rows)).await;
+    assert_eq!(
+        (&r["accepted"], &r["rejected"]),
+        (&json!(0), &json!(4)),
+        "{r}"
+    );
+    assert_eq!(
+        r["results"][0]["error"]["fields"][0]["type"], "amount_too_large",
+        "{r}"
+    );
+    let (_, m) = app.get("/v1/members/w1").await;
+    assert_eq!(
+        (&m["stats"]["total_paid_minor"], &m["stats"]["order_count"]),
+        (&json!(0), &json!(0)),
+        "{m}"
+    );
+}
+both!(impossible_amounts_are_refused_not_wrapped);

@@ -335,6 +335,7 @@ fn amount(
                 "amount_minor must be an integer",
             )
         })?;
+        crate::money::check_bound(minor, "amount_minor")?;
         return Ok(Some(Money { minor, currency }));
     }
     match props.get("amount") {

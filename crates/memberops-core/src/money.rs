@@ -57,6 +57,25 @@ impl std::fmt::Display for Currency {
     }
 }
 
+/// The largest amount one order, refund, top-up or adjustment may carry, in minor units
+/// (100,000,000,000.00 in a two-decimal currency; points alike). Far above any real order,
+/// and far enough below `i64::MAX` that no sum of real amounts can wrap: an amount beyond
+/// it is refused at the edge (`amount_too_large`), never stored.
+pub const MAX_MINOR: i64 = 10_000_000_000_000;
+
+/// Refuses a magnitude beyond [`MAX_MINOR`], naming the field.
+pub fn check_bound(minor: i64, field: &str) -> Result<i64, Invalid> {
+    if minor.checked_abs().is_some_and(|m| m <= MAX_MINOR) {
+        Ok(minor)
+    } else {
+        Err(Invalid::one(
+            &[field],
+            "amount_too_large",
+            format!("at most {MAX_MINOR} minor units (points) in one operation"),
+        ))
+    }
+}
+
 /// An amount in minor units of a currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
@@ -107,6 +126,7 @@ impl Money {
                 .and_then(|m| m.checked_add(i64::from(b - b'0')))
                 .ok_or_else(|| bad("too large"))?;
         }
+        check_bound(minor, "amount")?;
         Ok(Money {
             minor: if negative { -minor } else { minor },
             currency,
@@ -244,6 +264,22 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn amounts_beyond_the_bound_are_refused_never_wrapped(minor in MAX_MINOR + 1..i64::MAX, neg in any::<bool>()) {
+            let text = format_minor(minor, 2);
+            let text = if neg { format!("-{text}") } else { text };
+            let err = Money::parse_major(&text, Currency::CNY).expect_err("beyond the bound");
+            prop_assert_eq!(err.code(), "amount_too_large");
+        }
+
+        #[test]
+        fn the_bound_itself_is_an_amount(neg in any::<bool>()) {
+            let minor = if neg { -MAX_MINOR } else { MAX_MINOR };
+            prop_assert_eq!(Money::parse_major(&format_minor(minor, 2), Currency::CNY).map(|m| m.minor), Ok(minor));
+            prop_assert_eq!(check_bound(minor, "x"), Ok(minor));
+            prop_assert!(check_bound(i64::MIN, "x").is_err());
+        }
+
         #[test]
         fn format_then_parse_is_identity(minor in -10_000_000_000_000i64..10_000_000_000_000i64, exp in prop::sample::select(vec!["CNY", "JPY", "KWD"])) {
             let c = Currency::parse(exp).expect("currency");

@@ -266,6 +266,7 @@ pub async fn adjust_points(
         )
         .into());
     }
+    memberops_core::money::check_bound(points, "points")?;
     let (member_id, tz) = resolve(store, ws, member).await?;
     points_op(
         store,
@@ -449,6 +450,7 @@ pub async fn stored_value(
     key: &str,
     actor: &str,
 ) -> Result<SvResult> {
+    memberops_core::money::check_bound(amount_minor, "amount_minor")?;
     let (member_id, tz) = resolve(store, ws, member).await?;
     let op_name = match op {
         SvOp::TopUp => "sv.top_up",
