@@ -8,7 +8,7 @@
 //! answers) over tokio: this crate has no HTTP client or server of its own, and a sink that
 //! does little leaves the two cores to what is measured.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use memberops_api::AppState;
-use memberops_app::consumers::{self, Registry};
+use memberops_app::consumers::{self, Registry, Step};
 use memberops_app::webhooks::AddressPolicy;
 use memberops_app::webhooks::dispatch::{DispatchConfig, Dispatcher};
 use memberops_app::{Workspace, Workspaces};
@@ -39,6 +39,15 @@ pub enum Phase {
     Delivery,
     /// Commit-to-receipt latency at a steady event rate.
     Latency,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum IngestRuns {
+    Both,
+    /// Only the runs without an endpoint.
+    Without,
+    /// Only the runs with an endpoint.
+    With,
 }
 
 #[derive(clap::Args)]
@@ -77,6 +86,13 @@ pub struct Args {
     /// removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also ingest without any worker, and with a timed copy of the consumers' loop (no
+    /// endpoint; an endpoint without the dispatcher; with it): where phase 1's time goes.
+    #[arg(long)]
+    breakdown: bool,
+    /// Phase 1: which runs of each pair (`without` or `with` alone, to profile one).
+    #[arg(long, value_enum, default_value = "both")]
+    ingest_runs: IngestRuns,
     /// Seconds to wait for every delivery before counting the missing ones.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -124,7 +140,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let mut result = Ok(());
     for b in &backends {
         match run_backend(&a, b).await {
-            Ok(s) => summaries.push(s),
+            Ok(s) => {
+                s.print();
+                summaries.push(s);
+            }
             Err(e) => {
                 result = Err(e.context(format!("on {}", b.name())));
                 break;
@@ -134,8 +153,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     if let Some(d) = temp {
         let _ = std::fs::remove_dir_all(d);
     }
-    for s in &summaries {
-        s.print();
+    if summaries.len() > 1 {
+        println!("== all summaries");
+        for s in &summaries {
+            s.print();
+        }
     }
     result
 }
@@ -213,11 +235,96 @@ impl FreshDb {
                 }
             }
             None => {
+                // The store's pools outlive the run (the store has no close), and its
+                // background checkpoint would copy what is left in the WAL into the file
+                // during the next run: copy it now, on a connection of our own.
+                use sqlx::Connection;
+                let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&self.url);
+                if let Ok(mut c) = sqlx::SqliteConnection::connect_with(&opts).await {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .execute(&mut c)
+                        .await
+                    {
+                        eprintln!("checkpointing {}: {e}", self.url);
+                    }
+                    let _ = c.close().await;
+                }
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", self.url));
                 }
             }
         }
+        // Written pages reach the disk between runs, not during the next one.
+        let _ = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// CPU seconds the whole machine spent busy (all processes, from /proc/stat); 0 where
+/// unavailable.
+fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    (at(0) + at(1) + at(2) + at(5) + at(6) + at(7)) / 100.0
+}
+
+/// This process's CPU time over a stretch, and what every other process used meanwhile
+/// (another build on the machine shows up there).
+struct Meter {
+    own: f64,
+    machine: f64,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            own: cpu_seconds(),
+            machine: machine_busy_seconds(),
+        }
+    }
+
+    /// (this process's CPU seconds, other processes' CPU seconds).
+    fn read(&self) -> (f64, f64) {
+        let own = cpu_seconds() - self.own;
+        let machine = machine_busy_seconds() - self.machine;
+        (own, (machine - own).max(0.0))
+    }
+}
+
+/// Switches a `perf record --control fifo:CTL,ACK -D -1` on or off around what is measured
+/// (`BENCH_PERF_CTL` and `BENCH_PERF_ACK` name the fifos), so that a profile holds only the
+/// timed stretches. Nothing without `BENCH_PERF_CTL`.
+async fn perf(command: &'static str) {
+    let Ok(ctl) = std::env::var("BENCH_PERF_CTL") else {
+        return;
+    };
+    let ack = std::env::var("BENCH_PERF_ACK").ok();
+    let done = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&ctl)?
+            .write_all(format!("{command}\n").as_bytes())?;
+        if let Some(ack) = ack {
+            let mut buf = [0u8; 5];
+            let _ = std::fs::File::open(ack)?.read(&mut buf)?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Ok(Err(e)) = done {
+        eprintln!("perf control: {e}");
     }
 }
 
@@ -572,6 +679,97 @@ struct Stack {
     server: JoinHandle<std::io::Result<()>>,
     worker_stop: CancellationToken,
     worker: Vec<JoinHandle<()>>,
+    /// With [`WorkerMode::Timed`]: time in each consumer's steps.
+    steps: Option<Arc<Mutex<StepTimes>>>,
+}
+
+/// What runs beside the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WorkerMode {
+    Off,
+    /// `WorkerArgs::spawn`, as `serve` starts it.
+    Serve,
+    /// The consumers' loop (`consumers::run`) copied here with each step timed, and the
+    /// dispatcher if asked; no jobs loop.
+    Timed {
+        dispatcher: bool,
+    },
+}
+
+impl WorkerMode {
+    fn label(self) -> &'static str {
+        match self {
+            WorkerMode::Off => "no worker",
+            WorkerMode::Serve => "worker as serve",
+            WorkerMode::Timed { dispatcher: false } => "timed consumers, no dispatcher",
+            WorkerMode::Timed { dispatcher: true } => "timed consumers + dispatcher",
+        }
+    }
+}
+
+/// Per consumer: pages handled, events in them, and the wall time of its steps (from
+/// asking for the member cache lock to the commit: waiting for the lock and the writer
+/// included).
+#[derive(Clone, Debug, Default)]
+struct StepTime {
+    pages: usize,
+    events: usize,
+    busy: Duration,
+    /// Steps that found nothing, and their time.
+    idle: usize,
+    idle_time: Duration,
+}
+
+type StepTimes = BTreeMap<&'static str, StepTime>;
+
+/// `consumers::run` for the default workspace, each step timed into `times`.
+async fn timed_consumers(
+    workspaces: Workspaces,
+    registry: Registry,
+    poll: Duration,
+    cancel: CancellationToken,
+    times: Arc<Mutex<StepTimes>>,
+) {
+    let store = workspaces.store().clone();
+    let ws = match workspaces.get(memberops_core::id::DEFAULT_WORKSPACE).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::error!(error = %e, "loading the workspace failed");
+            return;
+        }
+    };
+    while !cancel.is_cancelled() {
+        let mut busy = false;
+        for c in registry.consumers() {
+            let t = Instant::now();
+            let step = consumers::step(store.as_ref(), &ws, c.as_ref(), registry.page).await;
+            let took = t.elapsed();
+            let mut times = lock(&times);
+            let e = times.entry(c.name()).or_default();
+            match step {
+                Ok(Step::Handled(n)) => {
+                    busy = true;
+                    e.pages += 1;
+                    e.events += n;
+                    e.busy += took;
+                }
+                Ok(_) => {
+                    e.idle += 1;
+                    e.idle_time += took;
+                }
+                Err(err) => {
+                    tracing::error!(consumer = c.name(), error = %err, "consumer step failed")
+                }
+            }
+        }
+        if busy {
+            continue;
+        }
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = ws.committed_or(poll) => {}
+        }
+    }
 }
 
 /// The worker as `serve` starts it, with loopback receivers allowed and without the daily
@@ -590,7 +788,7 @@ fn worker_args() -> super::worker::WorkerArgs {
 
 impl Stack {
     /// Migrates a fresh database and serves the API on loopback, with the worker if asked.
-    async fn start(url: &str, worker: bool) -> anyhow::Result<Stack> {
+    async fn start(url: &str, mode: WorkerMode) -> anyhow::Result<Stack> {
         let store = super::open(url).await?;
         let workspaces = Workspaces::new(store.clone());
         let ws = workspaces
@@ -616,10 +814,32 @@ impl Stack {
             stop.clone().cancelled_owned(),
         ));
         let worker_stop = CancellationToken::new();
-        let worker = if worker {
-            args.spawn(workspaces, segments, &worker_stop)?
-        } else {
-            Vec::new()
+        let mut steps = None;
+        let worker = match mode {
+            WorkerMode::Off => Vec::new(),
+            WorkerMode::Serve => args.spawn(workspaces, segments, &worker_stop)?,
+            WorkerMode::Timed { dispatcher } => {
+                let times: Arc<Mutex<StepTimes>> = Arc::default();
+                steps = Some(times.clone());
+                let mut tasks = vec![tokio::spawn(timed_consumers(
+                    workspaces,
+                    Registry::standard(),
+                    Duration::from_millis(args.consumer_poll_ms),
+                    worker_stop.clone(),
+                    times,
+                ))];
+                if dispatcher {
+                    let d = Arc::new(Dispatcher::new(
+                        store.clone(),
+                        DispatchConfig {
+                            policy: args.address_policy(),
+                            ..DispatchConfig::default()
+                        },
+                    )?);
+                    tasks.push(tokio::spawn(d.run(worker_stop.clone())));
+                }
+                tasks
+            }
         };
         Ok(Stack {
             store,
@@ -633,6 +853,7 @@ impl Stack {
             server,
             worker_stop,
             worker,
+            steps,
         })
     }
 
@@ -674,9 +895,12 @@ fn bodies(events: usize, members: usize, batch: usize) -> anyhow::Result<Vec<(Ve
 }
 
 struct IngestRun {
+    mode: WorkerMode,
     with_endpoint: bool,
     wall: Duration,
     cpu: f64,
+    /// CPU seconds of other processes meanwhile.
+    others: f64,
     /// Deliveries the sink had when the last batch returned.
     delivered_during: usize,
     /// The webhooks consumer's backlog when the last batch returned.
@@ -684,42 +908,58 @@ struct IngestRun {
     /// From the last batch's return to the last delivery's arrival.
     tail: Option<Duration>,
     complete: bool,
+    /// Consumer step times when the last batch returned ([`WorkerMode::Timed`]).
+    steps: Option<StepTimes>,
 }
 
-/// Phase 1, one run: the events through the API with the worker running, with or without
-/// one endpoint subscribed to `order.paid`.
+/// Phase 1, one run: the events through the API with the worker running (`mode`), with or
+/// without one endpoint subscribed to `order.paid`.
 async fn ingest_run(
     a: &Args,
     backend: &Backend,
+    mode: WorkerMode,
     with_endpoint: bool,
     run: usize,
 ) -> anyhow::Result<IngestRun> {
     let name = format!(
-        "ingest_{}_{run}",
+        "ingest_{}_{}_{run}",
+        match mode {
+            WorkerMode::Off => "off",
+            WorkerMode::Serve => "serve",
+            WorkerMode::Timed { dispatcher: false } => "consumers",
+            WorkerMode::Timed { dispatcher: true } => "timed",
+        },
         if with_endpoint { "endpoint" } else { "none" }
     );
     let db = FreshDb::create(backend, &name).await?;
     let sink = Sink::start().await?;
-    let stack = Stack::start(&db.url, true).await?;
+    let stack = Stack::start(&db.url, mode).await?;
     if with_endpoint {
         stack.api.endpoint(&sink.url).await?;
     }
     let bodies = bodies(a.events, a.members, a.batch)?;
-    let cpu0 = cpu_seconds();
+    perf("enable").await;
+    let meter = Meter::start();
     let t = Instant::now();
     for (body, n) in &bodies {
         stack.api.batch(body, *n).await?;
     }
     let wall = t.elapsed();
-    let cpu = cpu_seconds() - cpu0;
+    perf("disable").await;
+    let (cpu, others) = meter.read();
     let ended = Instant::now();
+    let steps = stack.steps.as_ref().map(|t| lock(t).clone());
     let delivered_during = sink.distinct();
     let consumer_behind = consumers::lag(stack.store.as_ref(), &stack.ws, &Registry::standard())
         .await?
         .into_iter()
         .find(|c| c.name == "webhooks")
         .map_or(0, |c| c.events_behind);
-    let (tail, complete) = if with_endpoint {
+    let dispatching = matches!(
+        mode,
+        WorkerMode::Serve | WorkerMode::Timed { dispatcher: true }
+    );
+    let (tail, complete) = if with_endpoint && dispatching {
         let complete = sink
             .wait_for(a.events, Duration::from_secs(a.timeout_secs))
             .await;
@@ -730,7 +970,7 @@ async fn ingest_run(
     };
     stack.stop().await;
     let log = sink.finish();
-    if !with_endpoint && log.requests > 0 {
+    if !(with_endpoint && dispatching) && log.requests > 0 {
         bail!(
             "the sink received {} requests without an endpoint",
             log.requests
@@ -738,16 +978,19 @@ async fn ingest_run(
     }
     db.remove().await;
     let r = IngestRun {
+        mode,
         with_endpoint,
         wall,
         cpu,
+        others,
         delivered_during,
         consumer_behind,
         tail,
         complete,
+        steps,
     };
     println!(
-        "  ingest {:<13} {:>8.0} events/s  {:>6.2} s wall  {:>7.0} events/CPU-s  | at the end: {} delivered, webhooks consumer {} events behind{}",
+        "  ingest {:<13} {:>8.0} events/s  {:>6.2} s wall  {:>7.0} events/CPU-s, others {:.2} CPU-s | {}; at the end: {} delivered, webhooks consumer {} events behind{}",
         if with_endpoint {
             "one endpoint:"
         } else {
@@ -756,6 +999,8 @@ async fn ingest_run(
         a.events as f64 / wall.as_secs_f64(),
         wall.as_secs_f64(),
         a.events as f64 / cpu.max(1e-9),
+        others,
+        mode.label(),
         r.delivered_during,
         r.consumer_behind,
         match (r.tail, r.with_endpoint) {
@@ -768,17 +1013,28 @@ async fn ingest_run(
             _ => String::new(),
         }
     );
+    for (name, t) in r.steps.iter().flatten() {
+        println!(
+            "      {name:<13} {:>4} pages, {:>6} events, {:>6.2} s in steps ({:.1} ms per page); {} idle steps, {:.2} s",
+            t.pages,
+            t.events,
+            t.busy.as_secs_f64(),
+            t.busy.as_secs_f64() * 1000.0 / t.pages.max(1) as f64,
+            t.idle,
+            t.idle_time.as_secs_f64()
+        );
+    }
     Ok(r)
 }
 
 struct DeliveryRun {
     deliveries: usize,
-    fill: Duration,
     /// From starting the dispatcher to the last delivery's arrival.
     arrived: Duration,
     /// …to every outbox row settled `delivered`.
     settled: Duration,
     cpu: f64,
+    others: f64,
     complete: bool,
     duplicates: usize,
     duplicate_ids: usize,
@@ -795,15 +1051,57 @@ struct DeliveryRun {
 async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun> {
     let db = FreshDb::create(backend, "delivery").await?;
     let sink = Sink::start().await?;
-    let stack = Stack::start(&db.url, false).await?;
+    let stack = Stack::start(&db.url, WorkerMode::Off).await?;
     let endpoint = stack.api.endpoint(&sink.url).await?;
     for (body, n) in &bodies(a.events, a.members, a.batch)? {
         stack.api.batch(body, *n).await?;
     }
     let store = stack.store.clone();
+    // `consumers::drain`, each consumer timed alone (nothing else runs: the time of its
+    // pages without waiting for anyone).
+    let registry = Registry::standard();
     let t = Instant::now();
-    consumers::drain(store.as_ref(), &stack.ws, &Registry::standard()).await?;
+    let mut alone = Vec::new();
+    for c in registry.consumers() {
+        let tc = Instant::now();
+        let mut pages = 0usize;
+        while let Step::Handled(_) =
+            consumers::step(store.as_ref(), &stack.ws, c.as_ref(), registry.page).await?
+        {
+            pages += 1;
+        }
+        alone.push(format!(
+            "{} {pages} pages in {:.2} s ({:.1} ms per page)",
+            c.name(),
+            tc.elapsed().as_secs_f64(),
+            tc.elapsed().as_secs_f64() * 1000.0 / pages.max(1) as f64
+        ));
+    }
     let fill = t.elapsed();
+    // What building the bodies alone costs the webhooks consumer (it builds them inside its
+    // write transaction): the same events as log rows, each payload built once.
+    let rows: Vec<memberops_store::LogEvent> = (0..a.events)
+        .map(|i| {
+            let e = order_event(i, a.members, a.events);
+            memberops_store::LogEvent {
+                seq: i as i64 + 1,
+                id: e.id,
+                member_id: format!("mbr_{i:026}"),
+                external_id: Some(e.member),
+                kind: e.kind,
+                occurred_at: 1_700_000_000_000,
+                received_at: now_millis(),
+                properties: serde_json::Value::Object(e.properties).to_string(),
+            }
+        })
+        .collect();
+    let tp = Instant::now();
+    let bytes: usize = rows
+        .iter()
+        .map(|e| memberops_app::webhooks::outbox::payload(e).len())
+        .sum();
+    let payload_time = tp.elapsed();
+    drop(rows);
     let depth = |store: Arc<dyn Store>, ws: String| async move {
         anyhow::Ok(
             store
@@ -821,8 +1119,11 @@ async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun
         a.events
     );
     println!(
-        "  outbox filled: {queued} deliveries (consumers drained in {:.2} s)",
-        fill.as_secs_f64()
+        "  outbox filled: {queued} deliveries (consumers drained in {:.2} s: {}); building the payloads alone: {:.2} ms per 1000 events, {} bytes each on average",
+        fill.as_secs_f64(),
+        alone.join(", "),
+        payload_time.as_secs_f64() * 1e6 / a.events as f64,
+        bytes / a.events
     );
 
     let dispatcher = Arc::new(Dispatcher::new(
@@ -835,7 +1136,8 @@ async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun
         },
     )?);
     let cancel = CancellationToken::new();
-    let cpu0 = cpu_seconds();
+    perf("enable").await;
+    let meter = Meter::start();
     let t0 = Instant::now();
     let task = tokio::spawn(dispatcher.run(cancel.clone()));
     let timeout = Duration::from_secs(a.timeout_secs);
@@ -847,7 +1149,8 @@ async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let settled = t0.elapsed();
-    let cpu = cpu_seconds() - cpu0;
+    let (cpu, others) = meter.read();
+    perf("disable").await;
     cancel.cancel();
     let _ = task.await;
 
@@ -868,10 +1171,10 @@ async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun
     let outbox: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let r = DeliveryRun {
         deliveries: rows.len(),
-        fill,
         arrived,
         settled,
         cpu,
+        others,
         complete,
         duplicates: log.ids.values().map(|n| n.saturating_sub(1) as usize).sum(),
         duplicate_ids: log.ids.values().filter(|n| **n > 1).count(),
@@ -889,11 +1192,12 @@ async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun
         malformed: log.malformed,
     };
     println!(
-        "  delivery: {} deliveries arrived in {:.2} s = {:.0} deliveries/s ({:.0} per CPU-s); all settled in the outbox after {:.2} s{}",
+        "  delivery: {} deliveries arrived in {:.2} s = {:.0} deliveries/s ({:.0} per CPU-s, others {:.2} CPU-s); all settled in the outbox after {:.2} s{}",
         r.deliveries,
         r.arrived.as_secs_f64(),
         r.deliveries as f64 / r.arrived.as_secs_f64(),
         r.deliveries as f64 / r.cpu.max(1e-9),
+        r.others,
         r.settled.as_secs_f64(),
         if r.complete { "" } else { " (INCOMPLETE)" }
     );
@@ -923,6 +1227,8 @@ struct LatencyRun {
     /// Batch requests: p50, p99, max (ms).
     request: [f64; 3],
     missing: usize,
+    cpu: f64,
+    others: f64,
     /// Deliveries that arrived before their batch's answer reached the client.
     before_return: usize,
 }
@@ -951,12 +1257,13 @@ fn summary4(mut v: Vec<f64>) -> [f64; 4] {
 async fn latency_run(a: &Args, backend: &Backend) -> anyhow::Result<LatencyRun> {
     let db = FreshDb::create(backend, "latency").await?;
     let sink = Sink::start().await?;
-    let stack = Stack::start(&db.url, true).await?;
+    let stack = Stack::start(&db.url, WorkerMode::Serve).await?;
     stack.api.endpoint(&sink.url).await?;
     let per = a.latency_batch;
     let total = ((a.rate as f64 * a.latency_secs) as usize).max(per);
     let batches = bodies(total, a.members, per)?;
     let interval = Duration::from_secs_f64(per as f64 / a.rate as f64);
+    let meter = Meter::start();
     let start = tokio::time::Instant::now();
     let mut sends = Vec::with_capacity(batches.len());
     for (k, (body, n)) in batches.into_iter().enumerate() {
@@ -979,6 +1286,7 @@ async fn latency_run(a: &Args, backend: &Backend) -> anyhow::Result<LatencyRun> 
         });
     sink.wait_for(total, Duration::from_secs(a.timeout_secs.min(60)))
         .await;
+    let (cpu, others) = meter.read();
     stack.stop().await;
     let log = sink.finish();
     db.remove().await;
@@ -1017,11 +1325,20 @@ async fn latency_run(a: &Args, backend: &Backend) -> anyhow::Result<LatencyRun> 
             percentile(&req, 1.0),
         ],
         missing,
+        cpu,
+        others,
         before_return,
     };
     println!(
-        "  latency: {} events at {:.0} events/s offered, {:.0} achieved; batch requests p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        r.events, a.rate, r.achieved_rate, r.request[0], r.request[1], r.request[2]
+        "  latency: {} events at {:.0} events/s offered, {:.0} achieved (first send to last answer); batch requests p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.2} CPU-s, others {:.2} CPU-s",
+        r.events,
+        a.rate,
+        r.achieved_rate,
+        r.request[0],
+        r.request[1],
+        r.request[2],
+        r.cpu,
+        r.others
     );
     println!(
         "  commit (batch returned) → sink: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} arrived before their batch's answer (counted 0), {} missing",
@@ -1043,6 +1360,7 @@ struct Summary {
     backend: &'static str,
     events: usize,
     ingest: Vec<IngestRun>,
+    breakdown: Vec<IngestRun>,
     delivery: Option<DeliveryRun>,
     latency: Option<LatencyRun>,
 }
@@ -1066,17 +1384,22 @@ impl Summary {
             (n / wall, n / cpu.max(1e-9))
         };
         if !self.ingest.is_empty() {
+            let others: f64 = self.ingest.iter().map(|r| r.others).sum();
+            println!(
+                "other processes used {others:.2} CPU-s during these {} ingest runs",
+                self.ingest.len()
+            );
             let (plain, plain_cpu) = rate(false);
             let (hooked, hooked_cpu) = rate(true);
             let ratio = hooked / plain;
             println!(
-                "ingest, no endpoint:       {plain:>9.0} events/s  ({plain_cpu:.0} events/CPU-s)"
+                "ingest, no endpoint:       {plain:>7.0} events/s ({plain_cpu:.0} events/CPU-s)"
             );
             println!(
-                "ingest, one endpoint:      {hooked:>9.0} events/s  ({hooked_cpu:.0} events/CPU-s)"
+                "ingest, one endpoint:      {hooked:>7.0} events/s ({hooked_cpu:.0} events/CPU-s)"
             );
             println!(
-                "ratio with/without:        {ratio:>9.3}            (per CPU-s {:.3})  target ≥ 0.90: {}",
+                "ratio with/without:        {ratio:>7.3} (per CPU-s {:.3})  target ≥ 0.90: {}",
                 hooked_cpu / plain_cpu,
                 verdict(ratio >= 0.9)
             );
@@ -1096,10 +1419,38 @@ impl Summary {
                 println!("ratio per pair:            {}", pairs.join(", "));
             }
         }
+        let mut seen: Vec<(WorkerMode, bool)> = Vec::new();
+        for r in &self.breakdown {
+            if seen.contains(&(r.mode, r.with_endpoint)) {
+                continue;
+            }
+            seen.push((r.mode, r.with_endpoint));
+            let runs: Vec<&IngestRun> = self
+                .breakdown
+                .iter()
+                .filter(|o| o.mode == r.mode && o.with_endpoint == r.with_endpoint)
+                .collect();
+            let wall: f64 = runs.iter().map(|r| r.wall.as_secs_f64()).sum();
+            let cpu: f64 = runs.iter().map(|r| r.cpu).sum();
+            let n = (self.events * runs.len()) as f64;
+            println!(
+                "breakdown: {:<31} {:<12} {:>7.0} events/s ({:.0} events/CPU-s; {} runs, others {:.2} CPU-s)",
+                r.mode.label(),
+                if r.with_endpoint {
+                    "one endpoint"
+                } else {
+                    "no endpoint"
+                },
+                n / wall,
+                n / cpu.max(1e-9),
+                runs.len(),
+                runs.iter().map(|r| r.others).sum::<f64>()
+            );
+        }
         if let Some(d) = &self.delivery {
             let rate = d.deliveries as f64 / d.arrived.as_secs_f64();
             println!(
-                "delivery rate:             {rate:>9.0} deliveries/s  target ≥ 5,000/s: {}",
+                "delivery rate:             {rate:>7.0} deliveries/s  target ≥ 5,000/s: {}",
                 verdict(rate >= 5000.0 && d.complete)
             );
             println!(
@@ -1131,6 +1482,7 @@ async fn run_backend(a: &Args, backend: &Backend) -> anyhow::Result<Summary> {
         backend: backend.name(),
         events: a.events,
         ingest: Vec::new(),
+        breakdown: Vec::new(),
         delivery: None,
         latency: None,
     };
@@ -1144,7 +1496,33 @@ async fn run_backend(a: &Args, backend: &Backend) -> anyhow::Result<Summary> {
                 [true, false]
             };
             for with in order {
-                s.ingest.push(ingest_run(a, backend, with, run).await?);
+                if (a.ingest_runs == IngestRuns::Without && with)
+                    || (a.ingest_runs == IngestRuns::With && !with)
+                {
+                    continue;
+                }
+                s.ingest
+                    .push(ingest_run(a, backend, WorkerMode::Serve, with, run).await?);
+            }
+        }
+        if a.breakdown {
+            println!("-- 1b. breakdown");
+            let variants = [
+                (WorkerMode::Off, false),
+                (WorkerMode::Serve, false),
+                (WorkerMode::Timed { dispatcher: false }, false),
+                (WorkerMode::Timed { dispatcher: false }, true),
+                (WorkerMode::Timed { dispatcher: true }, true),
+                (WorkerMode::Serve, true),
+            ];
+            for run in 0..a.repeat.max(1) {
+                // A different variant first in each round, so that drift favours none.
+                let mut order = variants;
+                order.rotate_left(run % variants.len());
+                for (mode, with) in order {
+                    s.breakdown
+                        .push(ingest_run(a, backend, mode, with, run).await?);
+                }
             }
         }
     }
