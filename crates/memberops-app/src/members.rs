@@ -135,6 +135,18 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64> {
     Ok(limit)
 }
 
+/// Cuts a page fetched with one row more than `limit`: the next cursor is the last kept
+/// row's key when that extra row came back, None on the last page.
+pub(crate) fn cut_page<T>(
+    rows: &mut Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> String,
+) -> Option<String> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    more.then(|| rows.last().map(key)).flatten()
+}
+
 /// Lists members matching every given filter, oldest first, a page at a time.
 pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> {
     let limit = page_limit(s.limit)?;
@@ -156,13 +168,7 @@ pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> 
         limit: limit + 1,
     };
     let mut rows = store.list_members(&ws.id, &q).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        rows.last().map(|(m, _)| m.id.clone())
-    } else {
-        None
-    };
+    let next_cursor = cut_page(&mut rows, limit, |(m, _)| m.id.clone());
     Ok(Page {
         members: rows.into_iter().map(|(m, s)| m.into_member(s)).collect(),
         next_cursor,

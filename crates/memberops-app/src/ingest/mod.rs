@@ -11,6 +11,7 @@
 mod rows;
 
 pub use rows::apply_rows;
+use rows::validate_rows;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
@@ -18,7 +19,7 @@ use chrono_tz::Tz;
 use memberops_core::event::{Effect, Event, EventIn};
 use memberops_core::id;
 use memberops_core::member::Profile;
-use memberops_core::time::{Millis, When, now_millis};
+use memberops_core::time::{Millis, now_millis};
 use memberops_core::{FieldError, Invalid};
 use memberops_store::{
     EventOrder, LoyaltyMemberRow, MemberRecord, MemberRef, MemberState, NewEvent, OrderRow,
@@ -208,37 +209,6 @@ pub async fn apply_in_tx(
         members_created,
         results,
     })
-}
-
-/// Checks every row; the valid ones are returned with their positions.
-fn validate_rows(events: Vec<EventIn>, ws: &Workspace) -> (Vec<RowResult>, Vec<(usize, Event)>) {
-    let now = When::Instant(chrono::Utc::now());
-    let mut results: Vec<RowResult> = Vec::with_capacity(events.len());
-    let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
-    for (index, e) in events.into_iter().enumerate() {
-        let id = e.id.clone();
-        match e.validate(now, ws.currency) {
-            Ok(ev) => {
-                results.push(RowResult {
-                    index,
-                    id,
-                    status: RowStatus::Accepted,
-                    member_id: None,
-                    error: None,
-                });
-                valid.push((index, ev));
-            }
-            Err(err) => results.push(RowResult {
-                index,
-                id,
-                status: RowStatus::Rejected,
-                member_id: None,
-                error: Some(RowError::invalid(err)),
-            }),
-        }
-    }
-
-    (results, valid)
 }
 
 /// The writes a batch decided on.

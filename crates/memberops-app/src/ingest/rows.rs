@@ -3,7 +3,8 @@
 //! hide the others; in an atomic batch it keeps every row out.
 
 use memberops_core::FieldError;
-use memberops_core::event::EventIn;
+use memberops_core::event::{Event, EventIn};
+use memberops_core::time::When;
 use memberops_store::Store;
 use serde_json::value::RawValue;
 
@@ -63,6 +64,40 @@ pub async fn apply_rows(
     }
     report.results.sort_by_key(|r| r.index);
     Ok(report)
+}
+
+/// Checks every row; the valid ones are returned with their positions.
+pub(super) fn validate_rows(
+    events: Vec<EventIn>,
+    ws: &Workspace,
+) -> (Vec<RowResult>, Vec<(usize, Event)>) {
+    let now = When::Instant(chrono::Utc::now());
+    let mut results: Vec<RowResult> = Vec::with_capacity(events.len());
+    let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
+    for (index, e) in events.into_iter().enumerate() {
+        let id = e.id.clone();
+        match e.validate(now, ws.currency) {
+            Ok(ev) => {
+                results.push(RowResult {
+                    index,
+                    id,
+                    status: RowStatus::Accepted,
+                    member_id: None,
+                    error: None,
+                });
+                valid.push((index, ev));
+            }
+            Err(err) => results.push(RowResult {
+                index,
+                id,
+                status: RowStatus::Rejected,
+                member_id: None,
+                error: Some(RowError::invalid(err)),
+            }),
+        }
+    }
+
+    (results, valid)
 }
 
 fn skipped(events: &[EventIn]) -> BatchReport {

@@ -331,9 +331,7 @@ pub async fn deliveries(
     let mut rows = store
         .deliveries(&ws.id, endpoint_id, cursor, limit + 1)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more.then(|| rows.last().map(|d| d.id.clone())).flatten();
+    let next_cursor = crate::members::cut_page(&mut rows, limit, |d| d.id.clone());
     Ok(DeliveryPage {
         data: rows.into_iter().map(delivery_out).collect(),
         next_cursor,
