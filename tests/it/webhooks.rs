@@ -139,6 +139,41 @@ async fn deliveries_are_signed_per_standard_webhooks(app: TestApp) {
 }
 both!(deliveries_are_signed_per_standard_webhooks);
 
+async fn the_delivery_log_pages_newest_event_first(app: TestApp) {
+    let (ep, _) = endpoint(&app, "http://127.0.0.1:9/hook", json!(["order.paid"])).await;
+    pay(&app, 0, 5).await;
+    app.drain().await;
+    let page = |cursor: Option<String>| {
+        let app = &app;
+        let ep = ep.clone();
+        async move {
+            let q = cursor.map_or(String::new(), |c| format!("&cursor={c}"));
+            app.get(&format!(
+                "/v1/webhooks/endpoints/{ep}/deliveries?limit=2{q}"
+            ))
+            .await
+        }
+    };
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    for expected in [2, 2, 1] {
+        let (s, b) = page(cursor).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let data = b["data"].as_array().expect("data");
+        assert_eq!(data.len(), expected, "{b}");
+        seen.extend(
+            data.iter()
+                .map(|d| d["event_id"].as_str().unwrap_or("").to_owned()),
+        );
+        cursor = b["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(cursor, None, "the last page has no cursor");
+    assert_eq!(seen, ["pay-4", "pay-3", "pay-2", "pay-1", "pay-0"]);
+    let (s, b) = page(Some("not-a-cursor".into())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+}
+both!(the_delivery_log_pages_newest_event_first);
+
 /// The `standardwebhooks` package from PyPI verifies what the receiver got. Skipped when
 /// the package is not installed, except in CI.
 async fn verify_with_python(recorded: Vec<Value>) {
@@ -194,6 +229,10 @@ async fn a_receiver_failing_three_times_gets_one_id_four_times(app: TestApp) {
     assert!(
         hits.iter().all(|h| h.id == hits[0].id),
         "one webhook-id on every attempt"
+    );
+    assert!(
+        hits.iter().all(|h| h.body == hits[0].body),
+        "one body on every attempt (built from the event each time)"
     );
     let log = deliveries(&app, &ep).await;
     assert_eq!(

@@ -50,6 +50,9 @@ pub trait Consumer: Send + Sync {
     /// Handles a page, inside the transaction that moves the cursor past it. An error rolls
     /// back the page's writes and the cursor alike.
     async fn handle(&self, tx: &mut dyn WriteTx, ws: &Workspace, page: &[LogEvent]) -> Result<()>;
+    /// After a handled page has committed: where a consumer wakes whoever acts on its
+    /// writes (the outbox wakes the dispatcher).
+    fn committed(&self) {}
 }
 
 /// The consumers a process runs, in order.
@@ -102,6 +105,10 @@ fn retry_delay(failures: i32) -> i64 {
 
 /// One page of one consumer: read the events after its cursor, handle them, move the
 /// cursor, all in one workspace write transaction.
+///
+/// The page is read first on a reader, without the member cache or the writer, so the
+/// shop's batches do not wait while it is read; under the writer it is used only if the
+/// cursor is still where it was (another worker may have moved it), else read again.
 pub async fn step(
     store: &dyn Store,
     ws: &Workspace,
@@ -109,6 +116,25 @@ pub async fn step(
     page: i64,
 ) -> Result<Step> {
     let now = now_millis();
+    let seen = store
+        .consumers(&ws.id)
+        .await?
+        .into_iter()
+        .find(|r| r.name == consumer.name());
+    let ahead = match seen {
+        Some(r) => {
+            if let Some(until) = r.retry_at.filter(|t| *t > now) {
+                return Ok(Step::Waiting { until });
+            }
+            let events = store.log_page(&ws.id, r.cursor_seq, page).await?;
+            if events.is_empty() {
+                // Caught up as of this snapshot: nothing to write, no lock to take.
+                return Ok(Step::Idle);
+            }
+            Some((r.cursor_seq, events))
+        }
+        _ => None,
+    };
     // Member cache before the writer, as event batches take them.
     let mut hot = ws.members.lock().await;
     let mut tx = store.begin_write(&ws.id).await?;
@@ -117,7 +143,10 @@ pub async fn step(
     if let Some(until) = row.retry_at.filter(|t| *t > now) {
         return Ok(Step::Waiting { until });
     }
-    let events = tx.log_after(row.cursor_seq, page).await?;
+    let events = match ahead {
+        Some((cursor, events)) if cursor == row.cursor_seq => events,
+        _ => tx.log_after(row.cursor_seq, page).await?,
+    };
     let Some(last) = events.last() else {
         let to = tx.write_epoch().await?;
         tx.commit().await?;
@@ -145,6 +174,7 @@ pub async fn step(
         .await?;
     let to = tx.write_epoch().await?;
     tx.commit().await?;
+    consumer.committed();
     if consumer.changes_members() {
         hot.check(None);
     } else {

@@ -70,6 +70,11 @@ pub enum StartAt {
 #[async_trait]
 pub trait LogStore: Send + Sync {
     async fn consumers(&self, ws: &str) -> Result<Vec<ConsumerRow>>;
+    /// Up to `limit` events after `after_seq`, in commit order, read outside any write
+    /// transaction: a consumer reads its next page here before it takes the writer, and
+    /// uses it if its cursor has not moved meanwhile (every snapshot of the log is a prefix
+    /// in `seq` order, since event writers of a workspace are serialised).
+    async fn log_page(&self, ws: &str, after_seq: i64, limit: i64) -> Result<Vec<LogEvent>>;
     /// The last event of the workspace: `(seq, received_at)`.
     async fn log_head(&self, ws: &str) -> Result<Option<(i64, Millis)>>;
     async fn log_backlog(&self, ws: &str, after_seq: i64) -> Result<Backlog>;
@@ -106,6 +111,20 @@ pub trait LogTx: Send {
     ) -> Result<()>;
 }
 
+/// Events as [`LogEvent`]s; the caller adds `WHERE`, over `e`.
+macro_rules! log_select {
+    () => {
+        "SELECT e.seq, e.id, e.member_id, m.external_id, e.type, e.occurred_at, \
+         e.received_at, e.properties FROM events e LEFT JOIN members m ON m.id = e.member_id"
+    };
+}
+pub(crate) const LOG_SELECT: &str = log_select!();
+/// A page of the log after `$2`.
+pub(crate) const LOG_AFTER: &str = concat!(
+    log_select!(),
+    " WHERE e.workspace_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"
+);
+
 pub(crate) const HEAD_SEQ: &str =
     "SELECT seq, received_at FROM events WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1";
 
@@ -125,6 +144,15 @@ macro_rules! impl_log {
                         "SELECT * FROM consumers WHERE workspace_id = $1 ORDER BY name",
                     )
                     .bind(ws)
+                    .fetch_all(self.reader())
+                    .await?)
+                }
+
+                async fn log_page(&self, ws: &str, after_seq: i64, limit: i64) -> Result<Vec<LogEvent>> {
+                    Ok(sqlx::query_as::<_, LogEvent>(LOG_AFTER)
+                    .bind(ws)
+                    .bind(after_seq)
+                    .bind(limit)
                     .fetch_all(self.reader())
                     .await?)
                 }
@@ -228,11 +256,7 @@ macro_rules! impl_log {
                 }
 
                 async fn log_after(&mut self, after_seq: i64, limit: i64) -> Result<Vec<LogEvent>> {
-                    Ok(sqlx::query_as::<_, LogEvent>(
-                        "SELECT e.seq, e.id, e.member_id, m.external_id, e.type, e.occurred_at, e.received_at, \
-                         e.properties FROM events e LEFT JOIN members m ON m.id = e.member_id \
-                         WHERE e.workspace_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
-                    )
+                    Ok(sqlx::query_as::<_, LogEvent>(LOG_AFTER)
                     .bind(&self.ws)
                     .bind(after_seq)
                     .bind(limit)

@@ -1,7 +1,9 @@
 //! Outgoing webhooks: endpoints and the outbox of deliveries.
 //!
 //! The webhooks consumer writes one delivery per (endpoint, event) in its page's
-//! transaction (`UNIQUE (endpoint_id, event_id)`, so a repeated page adds nothing). The
+//! transaction (`UNIQUE (endpoint_id, event_seq)`, so a repeated page adds nothing). A
+//! delivery holds no body: the body is built from the event row, which never changes, each
+//! time it is sent. The
 //! dispatcher claims due deliveries with a lease (status `sending`, `due_at` = lease end;
 //! PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several workers take different rows), sends
 //! them, and settles each under its lease: a worker that lost its lease changes nothing.
@@ -46,8 +48,6 @@ pub struct DeliveryRow {
     pub event_seq: i64,
     pub event_id: String,
     pub event_type: String,
-    /// The exact body sent on every attempt.
-    pub payload: String,
     pub status: String,
     pub attempts: i32,
     /// Pending: when it may be sent; sending: when its lease ends.
@@ -60,12 +60,14 @@ pub struct DeliveryRow {
     pub created_at: Millis,
 }
 
-/// A delivery claimed for sending, with where and how to sign it.
+/// A delivery claimed for sending, with where and how to sign it and the event it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
     pub delivery: DeliveryRow,
     pub url: String,
     pub secret: String,
+    /// None only if the event row is gone.
+    pub event: Option<crate::LogEvent>,
 }
 
 /// How one attempt ended, written under the claim's lease.
@@ -99,12 +101,12 @@ pub trait WebhooksStore: Send + Sync {
     async fn endpoint(&self, ws: &str, id: &str) -> Result<Option<EndpointRow>>;
     /// Rewrites url, description, types, secret and the disabled state; false if missing.
     async fn update_endpoint(&self, e: &EndpointRow) -> Result<bool>;
-    /// An endpoint's deliveries, newest first, before the delivery id `before`.
+    /// An endpoint's deliveries, newest event first, before the event `before_seq`.
     async fn deliveries(
         &self,
         ws: &str,
         endpoint_id: &str,
-        before: Option<&str>,
+        before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>>;
     async fn delivery(&self, ws: &str, id: &str) -> Result<Option<DeliveryRow>>;
@@ -158,7 +160,7 @@ pub trait WebhooksTx: Send {
     async fn insert_deliveries(&mut self, rows: &[DeliveryRow]) -> Result<()>;
 }
 
-pub(crate) const DELIVERY_COLS: &str = "id, workspace_id, endpoint_id, event_seq, event_id, event_type, payload, status, \
+pub(crate) const DELIVERY_COLS: &str = "id, workspace_id, endpoint_id, event_seq, event_id, event_type, status, \
      attempts, due_at, lease_id, last_status_code, last_error, last_attempt_at, delivered_at, created_at";
 
 /// `$begin`: how the dispatcher's own transactions start; `$lock`: the claim's row lock.
@@ -241,7 +243,7 @@ macro_rules! impl_webhooks {
                     &self,
                     ws: &str,
                     endpoint_id: &str,
-                    before: Option<&str>,
+                    before_seq: Option<i64>,
                     limit: i64,
                 ) -> Result<Vec<DeliveryRow>> {
                     let mut q = QueryBuilder::<$Db>::new(format!(
@@ -250,10 +252,10 @@ macro_rules! impl_webhooks {
                     q.push_bind(ws.to_owned())
                         .push(" AND endpoint_id = ")
                         .push_bind(endpoint_id.to_owned());
-                    if let Some(b) = before {
-                        q.push(" AND id < ").push_bind(b.to_owned());
+                    if let Some(b) = before_seq {
+                        q.push(" AND event_seq < ").push_bind(b);
                     }
-                    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                    q.push(" ORDER BY event_seq DESC LIMIT ").push_bind(limit);
                     Ok(q.build_query_as::<DeliveryRow>()
                         .fetch_all(self.reader())
                         .await?)
@@ -331,8 +333,8 @@ macro_rules! impl_webhooks {
                     // Any due rows, not the most overdue: ordering them would sort the
                     // whole due backlog on every claim. Each row is due, and every claim
                     // takes some, so none waits long.
-                    let Some((url, secret)) = sqlx::query_as::<_, (String, String)>(
-                        "SELECT url, secret FROM webhook_endpoints WHERE id = $1 AND disabled_at IS NULL",
+                    let Some((ws, url, secret)) = sqlx::query_as::<_, (String, String, String)>(
+                        "SELECT workspace_id, url, secret FROM webhook_endpoints WHERE id = $1 AND disabled_at IS NULL",
                     )
                     .bind(endpoint_id)
                     .fetch_optional(&mut *tx)
@@ -340,7 +342,7 @@ macro_rules! impl_webhooks {
                     else {
                         return Ok(Vec::new());
                     };
-                    let rows = sqlx::query_as::<_, DeliveryRow>(sqlx::AssertSqlSafe(format!(
+                    let mut rows = sqlx::query_as::<_, DeliveryRow>(sqlx::AssertSqlSafe(format!(
                         "UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, \
                          lease_id = $1, due_at = $2 WHERE id IN (SELECT d.id FROM webhook_deliveries d \
                          WHERE d.endpoint_id = $3 AND d.status IN ('pending', 'sending') AND d.due_at <= $4 \
@@ -355,16 +357,35 @@ macro_rules! impl_webhooks {
                     .fetch_all(&mut *tx)
                     .await?;
                     tx.commit().await?;
-                    let mut out: Vec<ClaimedDelivery> = rows
+                    if rows.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    rows.sort_by_key(|d| d.event_seq);
+                    // The bodies' events, read after the commit: off the writer.
+                    let mut q = QueryBuilder::<$Db>::new(format!("{} WHERE e.workspace_id = ", crate::log::LOG_SELECT));
+                    q.push_bind(ws).push(" AND e.seq IN (");
+                    let mut list = q.separated(", ");
+                    for d in &rows {
+                        list.push_bind(d.event_seq);
+                    }
+                    q.push(")");
+                    let mut events: std::collections::HashMap<i64, crate::LogEvent> = q
+                        .build_query_as::<crate::LogEvent>()
+                        .persistent(false)
+                        .fetch_all(self.reader())
+                        .await?
+                        .into_iter()
+                        .map(|e| (e.seq, e))
+                        .collect();
+                    Ok(rows
                         .into_iter()
                         .map(|delivery| ClaimedDelivery {
+                            event: events.remove(&delivery.event_seq),
                             delivery,
                             url: url.clone(),
                             secret: secret.clone(),
                         })
-                        .collect();
-                    out.sort_by_key(|c| c.delivery.event_seq);
-                    Ok(out)
+                        .collect())
                 }
 
                 async fn settle_deliveries(
@@ -470,7 +491,6 @@ macro_rules! impl_webhooks {
                                 .push_bind(d.event_seq)
                                 .push_bind(d.event_id.clone())
                                 .push_bind(d.event_type.clone())
-                                .push_bind(d.payload.clone())
                                 .push_bind(d.status.clone())
                                 .push_bind(d.attempts)
                                 .push_bind(d.due_at)
@@ -481,7 +501,7 @@ macro_rules! impl_webhooks {
                                 .push_bind(d.delivered_at)
                                 .push_bind(d.created_at);
                         });
-                        q.push(" ON CONFLICT (endpoint_id, event_id) DO NOTHING");
+                        q.push(" ON CONFLICT (endpoint_id, event_seq) DO NOTHING");
                         q.build()
                             .persistent(crate::reusable(chunk.len(), crate::CHUNK / 10))
                             .execute(&mut *self.tx)

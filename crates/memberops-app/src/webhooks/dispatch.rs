@@ -161,9 +161,12 @@ impl Dispatcher {
         {
             return fail(None, format!("{ip} is a private address"));
         }
-        let body = &d.delivery.payload;
+        let Some(event) = &d.event else {
+            return fail(None, "the event is no longer in the log".into());
+        };
+        let body = super::outbox::payload(event);
         let ts = now_millis() / 1000;
-        let sig = signature(&d.secret, &d.delivery.id, ts, body);
+        let sig = signature(&d.secret, &d.delivery.id, ts, &body);
         let sent = self
             .client
             .post(url)
@@ -171,7 +174,7 @@ impl Dispatcher {
             .header("webhook-id", &d.delivery.id)
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", sig)
-            .body(body.clone())
+            .body(body)
             .send()
             .await;
         match sent {
@@ -300,16 +303,27 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Sends until `cancel`, keeping up to `max_in_flight` deliveries on their way and
-    /// claiming more as slots free up; outcomes are recorded every few milliseconds. On
-    /// cancel, waits for those in flight and records them.
+    /// Sends until `cancel`, keeping up to `max_in_flight` deliveries on their way. Claims
+    /// and settles are write transactions, which on SQLite wait for the one writer the
+    /// shop's batches need too, so there are few of them: more is claimed when half of what
+    /// is in flight has come back (or after `CLAIM_EVERY`), outcomes are recorded every
+    /// `SETTLE_EVERY` or 256 at a time, and an empty outbox is looked at again only when the
+    /// outbox consumer of this process commits a page or at the poll. On cancel, waits for
+    /// those in flight and records them.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        const CLAIM_EVERY: Duration = Duration::from_millis(50);
+        const SETTLE_EVERY: Duration = Duration::from_millis(100);
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, DeliverySettle)>();
         let mut in_flight: HashMap<String, usize> = HashMap::new();
         let mut total = 0usize;
         let mut done: Vec<(String, DeliverySettle)> = Vec::new();
         let mut last_flush = Instant::now();
-        let flush_every = Duration::from_millis(20);
+        let mut last_claim: Option<Instant> = None;
+        // Claim again when the deliveries in flight fall to this many.
+        let mut refill_at = 0usize;
+        // The last claim found nothing due: wait for new deliveries or the poll.
+        let mut dry = false;
+        let mut woken = true;
         tracing::info!(
             max_in_flight = self.config.max_in_flight,
             per_endpoint = self.config.per_endpoint,
@@ -322,7 +336,7 @@ impl Dispatcher {
             }
             let stopping = cancel.is_cancelled();
             if !done.is_empty()
-                && (done.len() >= 256 || last_flush.elapsed() >= flush_every || total == 0)
+                && (done.len() >= 256 || last_flush.elapsed() >= SETTLE_EVERY || total == 0)
             {
                 if let Err(e) = self.settle(std::mem::take(&mut done)).await {
                     tracing::error!(error = %e, "recording webhook attempts failed");
@@ -340,14 +354,22 @@ impl Dispatcher {
                 continue;
             }
             let room = self.config.max_in_flight.saturating_sub(total);
-            let mut claimed_any = false;
-            if room > 0 {
+            let since_claim = last_claim.map_or(Duration::MAX, |t| t.elapsed());
+            let claim_due = room > 0
+                && if dry {
+                    woken || since_claim >= self.config.poll
+                } else {
+                    total <= refill_at || since_claim >= CLAIM_EVERY
+                };
+            woken = false;
+            if claim_due {
                 let per = self.config.per_endpoint;
                 let ep_room =
                     |ep: &str| per.saturating_sub(in_flight.get(ep).copied().unwrap_or(0));
+                last_claim = Some(Instant::now());
                 match self.claim(room, ep_room).await {
                     Ok((lease_id, claimed)) => {
-                        claimed_any = !claimed.is_empty();
+                        dry = claimed.is_empty();
                         for d in claimed {
                             let ep = d.delivery.endpoint_id.clone();
                             *in_flight.entry(ep.clone()).or_insert(0) += 1;
@@ -361,26 +383,33 @@ impl Dispatcher {
                                 let _ = tx.send((ep, s));
                             });
                         }
+                        refill_at = total / 2;
                     }
-                    Err(e) => tracing::error!(error = %e, "claiming webhook deliveries failed"),
+                    Err(e) => {
+                        dry = true;
+                        tracing::error!(error = %e, "claiming webhook deliveries failed");
+                    }
                 }
-            }
-            if claimed_any && room > 0 {
                 continue;
             }
-            // Nothing to claim (or no room): wait for an outcome, the flush time, or the poll.
-            let wait = if done.is_empty() {
-                self.config.poll
+            // Until an outcome, new deliveries, the next settle or the next claim.
+            let since_claim = last_claim.map_or(Duration::MAX, |t| t.elapsed());
+            let mut wait = if dry {
+                self.config.poll.saturating_sub(since_claim)
             } else {
-                flush_every
+                CLAIM_EVERY.saturating_sub(since_claim)
             };
+            if !done.is_empty() {
+                wait = wait.min(SETTLE_EVERY.saturating_sub(last_flush.elapsed()));
+            }
             tokio::select! {
                 () = cancel.cancelled() => {}
                 o = rx.recv() => if let Some(o) = o {
                     release(&mut in_flight, &mut total, &o.0);
                     done.push(o);
                 },
-                () = tokio::time::sleep(wait) => {}
+                () = super::OUTBOX_WRITTEN.notified() => woken = true,
+                () = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
             }
         }
         tracing::info!("webhook dispatcher stopped");

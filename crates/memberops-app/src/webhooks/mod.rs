@@ -328,10 +328,22 @@ pub async fn deliveries(
 ) -> Result<DeliveryPage> {
     endpoint_row(store, ws, endpoint_id).await?;
     let limit = crate::members::page_limit(limit)?;
+    // The cursor is the last listed delivery's event seq (the log pages on its unique key).
+    let before = cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                memberops_core::Invalid::one(
+                    &["query", "cursor"],
+                    "invalid_cursor",
+                    "not a cursor this list returned",
+                )
+            })
+        })
+        .transpose()?;
     let mut rows = store
-        .deliveries(&ws.id, endpoint_id, cursor, limit + 1)
+        .deliveries(&ws.id, endpoint_id, before, limit + 1)
         .await?;
-    let next_cursor = crate::members::cut_page(&mut rows, limit, |d| d.id.clone());
+    let next_cursor = crate::members::cut_page(&mut rows, limit, |d| d.event_seq.to_string());
     Ok(DeliveryPage {
         data: rows.into_iter().map(delivery_out).collect(),
         next_cursor,
@@ -405,6 +417,10 @@ fn parse_instant(s: &str, field: &str) -> Result<Millis> {
 }
 
 /// A delivery id.
+/// Woken when the outbox consumer commits a page, so that the dispatcher of this process
+/// sends at once instead of at its next poll (other processes' writes are seen at the poll).
+pub(crate) static OUTBOX_WRITTEN: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 pub(crate) fn new_delivery_id() -> String {
     new_id(DELIVERY)
 }

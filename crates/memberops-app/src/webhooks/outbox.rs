@@ -26,8 +26,8 @@ impl Subscribed {
     }
 }
 
-/// The body every attempt of a delivery sends (Standard Webhooks: `type`, `timestamp`,
-/// `data`).
+/// The body of a delivery (Standard Webhooks: `type`, `timestamp`, `data`), built when it
+/// is sent from the event row, which never changes: every attempt sends the same body.
 pub fn payload(e: &LogEvent) -> String {
     let properties: serde_json::Value =
         serde_json::from_str(&e.properties).unwrap_or_else(|_| serde_json::json!({}));
@@ -53,6 +53,10 @@ impl Consumer for WebhookOutbox {
         "webhooks"
     }
 
+    fn committed(&self) {
+        super::OUTBOX_WRITTEN.notify_one();
+    }
+
     /// Outbox rows are no member fact.
     fn changes_members(&self) -> bool {
         false
@@ -75,9 +79,7 @@ impl Consumer for WebhookOutbox {
         let now = now_millis();
         let mut rows = Vec::new();
         for e in page {
-            let mut body = None;
             for ep in endpoints.iter().filter(|ep| ep.wants(e)) {
-                let payload = body.get_or_insert_with(|| payload(e)).clone();
                 rows.push(DeliveryRow {
                     id: super::new_delivery_id(),
                     workspace_id: ws.id.clone(),
@@ -85,7 +87,6 @@ impl Consumer for WebhookOutbox {
                     event_seq: e.seq,
                     event_id: e.id.clone(),
                     event_type: e.kind.clone(),
-                    payload,
                     status: DELIVERY_PENDING.to_owned(),
                     attempts: 0,
                     due_at: now,

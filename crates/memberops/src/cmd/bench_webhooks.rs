@@ -1156,13 +1156,13 @@ async fn delivery_run(a: &Args, backend: &Backend) -> anyhow::Result<DeliveryRun
 
     // Every outbox row against what the sink saw.
     let mut rows = Vec::new();
-    let mut before: Option<String> = None;
+    let mut before: Option<i64> = None;
     loop {
         let page = store
-            .deliveries(&stack.ws.id, &endpoint, before.as_deref(), 10_000)
+            .deliveries(&stack.ws.id, &endpoint, before, 10_000)
             .await?;
         let Some(last) = page.last() else { break };
-        before = Some(last.id.clone());
+        before = Some(last.event_seq);
         rows.extend(page);
     }
     stack.stop().await;
