@@ -1,7 +1,8 @@
 -- Segment conditions on what members bought, and saved segments that can be edited.
 --
 -- order_items: the SKUs and categories each paid order carries (its `lines` or Segment
--- `products` array, or top-level `sku` / `category`), one row per distinct value, written
+-- `products` array, top-level `sku` / `category`, or the `categories` loyalty rules read),
+-- one row per distinct value, written
 -- with the order. Whether the order still counts (not fully refunded) and when it was
 -- paid are read from the order row, so a refund needs no change here.
 CREATE TABLE order_items (
@@ -34,6 +35,16 @@ SELECT l.member_id, k.kind, l.line ->> k.kind, l.order_id, l.workspace_id
 FROM l, (VALUES ('sku'), ('category')) AS k(kind)
 WHERE jsonb_typeof(l.line) = 'object' AND jsonb_typeof(l.line -> k.kind) = 'string'
     AND l.line ->> k.kind <> ''
+ON CONFLICT DO NOTHING;
+-- `categories`: a string or an array of them.
+INSERT INTO order_items (member_id, kind, value, order_id, workspace_id)
+SELECT e.member_id, 'category', x.c #>> '{}', e.order_id, e.workspace_id
+FROM events e, LATERAL jsonb_array_elements(
+    CASE jsonb_typeof(e.properties::jsonb -> 'categories')
+        WHEN 'array' THEN e.properties::jsonb -> 'categories'
+        WHEN 'string' THEN jsonb_build_array(e.properties::jsonb -> 'categories')
+        ELSE '[]'::jsonb END) AS x(c)
+WHERE e.order_id IS NOT NULL AND jsonb_typeof(x.c) = 'string' AND x.c #>> '{}' <> ''
 ON CONFLICT DO NOTHING;
 
 -- Every saved form of a segment: PATCH writes the next version, the first is its creation.

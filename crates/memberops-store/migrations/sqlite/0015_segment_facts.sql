@@ -1,7 +1,8 @@
 -- Segment conditions on what members bought, and saved segments that can be edited.
 --
 -- order_items: the SKUs and categories each paid order carries (its `lines` or Segment
--- `products` array, or top-level `sku` / `category`), one row per distinct value, written
+-- `products` array, top-level `sku` / `category`, or the `categories` loyalty rules read),
+-- one row per distinct value, written
 -- with the order. Whether the order still counts (not fully refunded) and when it was
 -- paid are read from the order row, so a refund needs no change here.
 CREATE TABLE order_items (
@@ -31,6 +32,12 @@ FROM (
     WHERE e.order_id IS NOT NULL AND json_type(e.properties, '$.lines') = 'array'
 ) l, (SELECT 'sku' AS kind UNION ALL SELECT 'category') k
 WHERE json_type(l.line, '$.' || k.kind) = 'text' AND json_extract(l.line, '$.' || k.kind) <> '';
+-- `categories`: a string (json_each yields it once) or an array of them.
+INSERT OR IGNORE INTO order_items (member_id, kind, value, order_id, workspace_id)
+SELECT e.member_id, 'category', j.value, e.order_id, e.workspace_id
+FROM events e, json_each(e.properties, '$.categories') j
+WHERE e.order_id IS NOT NULL AND json_type(e.properties, '$.categories') IN ('array', 'text')
+    AND j.type = 'text' AND j.value <> '';
 
 -- Every saved form of a segment: PATCH writes the next version, the first is its creation.
 ALTER TABLE segments ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
