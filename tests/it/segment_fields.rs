@@ -70,7 +70,12 @@ async fn segments_see_loyalty(app: TestApp) {
         reg("c", json!({})),
         reg("d", json!({})),
         // 3,000 growth at once: silver.
-        order("pa", "a", None, json!({"order_id": "oa", "amount": "3000.00"})),
+        order(
+            "pa",
+            "a",
+            None,
+            json!({"order_id": "oa", "amount": "3000.00"})
+        ),
         // Points earned last year end when next year begins (年底清零 of the year after).
         order(
             "pb",
@@ -83,7 +88,11 @@ async fn segments_see_loyalty(app: TestApp) {
     // The index is loaded now; what follows changes balances without any event, and the
     // index must still see it.
     assert_eq!(
-        who(&app, json!({"field": "stored_value_minor", "op": "gt", "value": 0})).await,
+        who(
+            &app,
+            json!({"field": "stored_value_minor", "op": "gt", "value": 0})
+        )
+        .await,
         Vec::<String>::new()
     );
     let (s, b) = app
@@ -103,16 +112,28 @@ async fn segments_see_loyalty(app: TestApp) {
 
     assert_eq!(loyalty(&app, "a").await["tier"]["code"], "silver");
     assert_eq!(
-        who(&app, json!({"field": "tier", "op": "in", "value": ["silver", "gold"]})).await,
+        who(
+            &app,
+            json!({"field": "tier", "op": "in", "value": ["silver", "gold"]})
+        )
+        .await,
         ["a"]
     );
     // Members on the first tier, with an account or without one yet.
     assert_eq!(
-        who(&app, json!({"field": "tier", "op": "eq", "value": "normal"})).await,
+        who(
+            &app,
+            json!({"field": "tier", "op": "eq", "value": "normal"})
+        )
+        .await,
         ["b", "c", "d"]
     );
     assert_eq!(
-        who(&app, json!({"field": "stored_value_minor", "op": "eq", "value": 10000})).await,
+        who(
+            &app,
+            json!({"field": "stored_value_minor", "op": "eq", "value": 10000})
+        )
+        .await,
         ["c"]
     );
     // Points balances as the member centre shows them.
@@ -125,15 +146,22 @@ async fn segments_see_loyalty(app: TestApp) {
     }
     assert!(with_points.contains(&"d".to_owned()), "{with_points:?}");
     assert_eq!(
-        who(&app, json!({"field": "points_balance", "op": "gt", "value": 0})).await,
+        who(
+            &app,
+            json!({"field": "points_balance", "op": "gt", "value": 0})
+        )
+        .await,
         with_points
     );
     let d_points = loyalty(&app, "d").await["points"]["balance"].clone();
     assert_eq!(
-        who(&app, json!({"all": [
-            {"field": "points_balance", "op": "eq", "value": d_points},
-            {"field": "tier", "op": "eq", "value": "normal"}
-        ]}))
+        who(
+            &app,
+            json!({"all": [
+                {"field": "points_balance", "op": "eq", "value": d_points},
+                {"field": "tier", "op": "eq", "value": "normal"}
+            ]})
+        )
         .await,
         ["d"]
     );
@@ -145,9 +173,7 @@ async fn segments_see_loyalty(app: TestApp) {
         .expect("date")
         .and_utc();
     let n = (jan1 - now).num_seconds().div_euclid(86_400) + 1;
-    let expiring = |op: &str, v: i64| {
-        json!({"field": "points_expiring", "within_next_days": n, "op": op, "value": v})
-    };
+    let expiring = |op: &str, v: i64| json!({"field": "points_expiring", "within_next_days": n, "op": op, "value": v});
     assert_eq!(who(&app, expiring("gte", 50)).await, ["b"]);
     assert_eq!(who(&app, expiring("gt", 50)).await, Vec::<String>::new());
     assert_eq!(who(&app, expiring("eq", 0)).await, ["a", "c", "d"]);
@@ -197,26 +223,35 @@ async fn segments_on_purchases_first_orders_consent_and_income(app: TestApp) {
     .await;
 
     let bought = |key: &str, v: Value| json!({"purchased": {key: v}});
-    assert_eq!(who(&app, bought("category", json!("母婴用品"))).await, ["p1"]);
+    assert_eq!(
+        who(&app, bought("category", json!("母婴用品"))).await,
+        ["p1"]
+    );
     assert_eq!(
         who(&app, bought("sku", json!(["SKU-1", "SKU-2"]))).await,
         ["p1", "p2"]
     );
     assert_eq!(who(&app, bought("category", json!("bags"))).await, ["p4"]);
-    let within = |days: u32, v: &str| {
-        json!({"purchased": {"sku": [v]}, "within_last_days": days, "op": "gte", "value": 1})
-    };
+    let within = |days: u32, v: &str| json!({"purchased": {"sku": [v]}, "within_last_days": days, "op": "gte", "value": 1});
     assert_eq!(who(&app, within(3, "SKU-1")).await, ["p1"]);
     assert_eq!(who(&app, within(1, "SKU-1")).await, Vec::<String>::new());
     assert_eq!(who(&app, within(30, "SKU-2")).await, Vec::<String>::new());
     assert_eq!(
-        who(&app, json!({"purchased": {"category": "toys"}, "op": "eq", "value": 0})).await,
+        who(
+            &app,
+            json!({"purchased": {"category": "toys"}, "op": "eq", "value": 0})
+        )
+        .await,
         ["p1", "p3", "p4"]
     );
 
     // First order (not fully refunded): the 3-day follow-up of seed 000.
     assert_eq!(
-        who(&app, json!({"field": "first_order_at", "op": "within_last_days", "value": 3})).await,
+        who(
+            &app,
+            json!({"field": "first_order_at", "op": "within_last_days", "value": 3})
+        )
+        .await,
         ["p1"]
     );
     assert_eq!(
@@ -224,19 +259,35 @@ async fn segments_on_purchases_first_orders_consent_and_income(app: TestApp) {
         ["p3"]
     );
     assert_eq!(
-        who(&app, json!({"field": "income_band", "op": "eq", "value": "10k-20k"})).await,
+        who(
+            &app,
+            json!({"field": "income_band", "op": "eq", "value": "10k-20k"})
+        )
+        .await,
         ["p1"]
     );
     assert_eq!(
-        who(&app, json!({"field": "consent.sms", "op": "eq", "value": true})).await,
+        who(
+            &app,
+            json!({"field": "consent.sms", "op": "eq", "value": true})
+        )
+        .await,
         ["p1"]
     );
     assert_eq!(
-        who(&app, json!({"field": "consent.sms", "op": "eq", "value": false})).await,
+        who(
+            &app,
+            json!({"field": "consent.sms", "op": "eq", "value": false})
+        )
+        .await,
         ["p2"]
     );
     assert_eq!(
-        who(&app, json!({"not": {"field": "consent.sms", "op": "eq", "value": true}})).await,
+        who(
+            &app,
+            json!({"not": {"field": "consent.sms", "op": "eq", "value": true}})
+        )
+        .await,
         ["p2", "p3", "p4"]
     );
     assert_eq!(
@@ -249,7 +300,11 @@ async fn segments_on_purchases_first_orders_consent_and_income(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
-        who(&app, json!({"field": "consent.sms", "op": "eq", "value": true})).await,
+        who(
+            &app,
+            json!({"field": "consent.sms", "op": "eq", "value": true})
+        )
+        .await,
         ["p1", "p3"]
     );
 

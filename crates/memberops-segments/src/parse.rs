@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::error::SegmentError;
 use crate::tree::{
-    AttrTest, CmpOp, Cond, EventCond, Field, IntTest, Kind, MAX_DEPTH, Measure, MeasureCond,
-    Node, Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
+    AttrTest, CmpOp, Cond, EventCond, Field, IntTest, Kind, MAX_DEPTH, Measure, MeasureCond, Node,
+    Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
 };
 
 const MAX_LIST: usize = 10_000;
@@ -586,12 +586,27 @@ mod tests {
         );
         for (bad, path) in [
             (json!({"purchased": {"brand": "x"}}), "purchased.brand"),
-            (json!({"purchased": {"sku": "a", "category": "b"}}), "purchased"),
+            (
+                json!({"purchased": {"sku": "a", "category": "b"}}),
+                "purchased",
+            ),
             (json!({"purchased": {"sku": ""}}), "purchased.sku"),
-            (json!({"field": "points_expiring", "op": "gte", "value": 1}), "within_next_days"),
-            (json!({"field": "consent.fax", "op": "eq", "value": true}), "field"),
-            (json!({"field": "consent.sms", "op": "eq", "value": "yes"}), "value"),
-            (json!({"field": "consent.sms", "op": "gt", "value": true}), "op"),
+            (
+                json!({"field": "points_expiring", "op": "gte", "value": 1}),
+                "within_next_days",
+            ),
+            (
+                json!({"field": "consent.fax", "op": "eq", "value": true}),
+                "field",
+            ),
+            (
+                json!({"field": "consent.sms", "op": "eq", "value": "yes"}),
+                "value",
+            ),
+            (
+                json!({"field": "consent.sms", "op": "gt", "value": true}),
+                "op",
+            ),
         ] {
             let e = err(bad.clone());
             assert_eq!(e.path(), Some(path), "{bad}: {e}");

@@ -20,8 +20,8 @@ use chrono_tz::Tz;
 use memberops_core::time::Millis;
 use memberops_segments::row::{days_until_birthday, local_day};
 use memberops_segments::tree::{
-    AttrTest, CmpOp, EventCond, Field, IntTest, Kind, Measure, MeasureCond, Node, Scalar,
-    StrTest, TagTest, Test, TimeBound, TimeTest,
+    AttrTest, CmpOp, EventCond, Field, IntTest, Kind, Measure, MeasureCond, Node, Scalar, StrTest,
+    TagTest, Test, TimeBound, TimeTest,
 };
 use memberops_store::Backend;
 
@@ -201,7 +201,10 @@ fn consent(ch: &str, test: &Test, cx: &SqlContext) -> String {
     let (is_bool, is_true) = match cx.backend {
         Backend::Sqlite => {
             let ty = format!("json_type(m.consent, '$.{ch}')");
-            (format!("{ty} IN ('true', 'false')"), format!("{ty} = 'true'"))
+            (
+                format!("{ty} IN ('true', 'false')"),
+                format!("{ty} = 'true'"),
+            )
         }
         Backend::Postgres => {
             let j = format!("(m.consent::jsonb -> '{ch}')");

@@ -6,6 +6,7 @@
 //! runs a `WHERE` clause over [`SEGMENT_FROM`].
 
 mod backend;
+mod catalog;
 mod facts;
 
 use async_trait::async_trait;
@@ -30,7 +31,12 @@ pub(crate) const PURCHASED_FROM: &str =
 
 /// Which lines a purchase measure counts: `kind` is `sku` or `category`; orders paid in
 /// `since < paid_at <= until` (no lower bound when `None`) that still count as orders.
-pub(crate) fn purchased_pred(kind: &str, values: &[String], since: Option<Millis>, until: Millis) -> String {
+pub(crate) fn purchased_pred(
+    kind: &str,
+    values: &[String],
+    since: Option<Millis>,
+    until: Millis,
+) -> String {
     let vals: Vec<String> = values.iter().map(|v| sql_lit(v)).collect();
     let since = since.map_or(String::new(), |t| format!(" AND o.paid_at > {t}"));
     format!(
@@ -314,6 +320,12 @@ pub trait SegmentsStore: Send + Sync {
         workspace_id: &str,
         given: &[String],
     ) -> Result<Vec<(String, String)>>;
+}
+
+/// Saved segments, tag rules, stage flow and the measures conditions read: reads outside a
+/// transaction.
+#[async_trait]
+pub trait SegmentCatalogStore: Send + Sync {
     /// Transition counts `(from, to, count)` with `from_date <= on_date <= to_date`.
     async fn stage_flow(
         &self,
@@ -350,4 +362,5 @@ pub trait SegmentsStore: Send + Sync {
 /// Every member of a workspace with its stored aggregates, streamed by `facts_as_of`: one
 /// plain scan, no grouping (the aggregates in `member_stats` are kept as events land).
 pub(crate) use backend::impl_segments;
+pub(crate) use catalog::impl_segment_catalog;
 pub(crate) use facts::*;
