@@ -9,6 +9,10 @@
 //!   region; write `any: [ne, is_null]` to include them. `not` of a condition does include
 //!   them.
 //! - Tags are never missing: `is_set` = at least one tag, `is_null` = no tags.
+//! - Consent (`consent.<channel>`) is true, false or missing (never recorded).
+//! - Measures (`points_expiring`, `purchased`) are never missing: 0 when nothing applies.
+//!   They depend on the as-of instant, so the store computes them per query
+//!   ([`crate::eval::EventCounts::measure`]), as it counts events.
 //! - Calendar operators work on the member's local calendar: `today` is the as-of instant's
 //!   day in the member's zone. `within_last_days n`: `today - n <= day <= today`;
 //!   `within_next_days n`: `today <= day <= today + n`; on `birthday` it is the next
