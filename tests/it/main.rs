@@ -17,6 +17,7 @@ mod jobs;
 mod loyalty;
 mod members;
 mod schema;
+mod segment_fields;
 mod segments;
 mod system_events;
 mod tracking;

@@ -483,7 +483,7 @@ impl Rng {
 
 fn random_leaf(r: &mut Rng) -> Value {
     let day = |r: &mut Rng| format!("2026-{:02}-{:02}", 1 + r.below(11), 1 + r.below(28));
-    match r.below(17) {
+    match r.below(25) {
         0 => {
             json!({"field": "gender", "op": r.pick(&["eq", "ne"]), "value": r.pick(&["male", "female"])})
         }
@@ -517,6 +517,29 @@ fn random_leaf(r: &mut Rng) -> Value {
         }
         15 => {
             json!({"field": r.pick(&["r_score", "f_score", "m_score"]), "op": "gte", "value": 1 + r.below(5)})
+        }
+        16 => {
+            json!({"field": "tier", "op": r.pick(&["eq", "ne"]), "value": r.pick(&["normal", "silver"])})
+        }
+        17 => {
+            json!({"field": r.pick(&["points_balance", "stored_value_minor"]), "op": r.pick(&["gt", "lte"]), "value": r.below(400)})
+        }
+        18 => match r.below(2) {
+            0 => json!({"field": "first_order_at", "op": r.pick(&["gte", "lt"]), "value": day(r)}),
+            _ => {
+                json!({"field": "first_order_at", "op": "within_last_days", "value": r.below(300)})
+            }
+        },
+        19 => json!({"field": "income_band", "op": "in", "value": [r.pick(&["low", "high"])]}),
+        20 => {
+            json!({"field": r.pick(&["consent.sms", "consent.email"]), "op": r.pick(&["eq", "ne"]), "value": r.below(2) == 0})
+        }
+        21 => {
+            json!({"purchased": {"category": r.pick(&["toys", "shoes", "tea"])}, "within_last_days": 1 + r.below(300), "op": "gte", "value": 1 + r.below(2)})
+        }
+        22 => json!({"purchased": {"sku": [r.pick(&["S1", "S2"])]}}),
+        23 => {
+            json!({"field": "points_expiring", "within_next_days": r.below(800), "op": r.pick(&["gte", "lt"]), "value": r.below(300)})
         }
         _ => {
             json!({"event": "checkin", "within_last_days": 1 + r.below(400), "op": "gte", "value": r.below(3)})
@@ -567,6 +590,15 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
         if r.below(2) > 0 {
             profile.insert("tags".into(), json!([r.pick(&["coffee", "tea"])]));
         }
+        if r.below(2) > 0 {
+            profile.insert("income_band".into(), json!(r.pick(&["low", "high"])));
+        }
+        if r.below(2) > 0 {
+            profile.insert(
+                "consent".into(),
+                json!({"sms": r.below(2) == 0, "push": r.below(2) == 0}),
+            );
+        }
         match r.below(3) {
             0 => {
                 profile.insert("attributes".into(), json!({"level": r.below(5)}));
@@ -590,13 +622,21 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
                 1 + r.below(28),
                 r.below(24)
             );
-            events.push(paid(
+            let mut order = paid(
                 &format!("{m}-o{k}"),
                 &m,
                 &format!("{m}-o{k}"),
-                &format!("{}", 10 + r.below(500)),
+                &format!("{}", 10 + r.below(2500)),
                 &at,
-            ));
+            );
+            order["properties"]["lines"] = json!([
+                {"sku": r.pick(&["S1", "S2", "S3"]), "category": r.pick(&["toys", "shoes", "tea"])}
+            ]);
+            events.push(order);
+            if r.below(5) == 0 {
+                events.push(json!({"id": format!("{m}-r{k}"), "type": "order.refunded", "member": m,
+                    "occurred_at": "2026-11-20T00:00:00Z", "properties": {"order_id": format!("{m}-o{k}")}}));
+            }
         }
         for k in 0..r.below(3) {
             let at = format!(
@@ -614,7 +654,14 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
         json!({"add": ["p1", "p2", "p3", "p10"]}),
     )
     .await;
-    for case in 0..60 {
+    for (i, m) in ["p4", "p5", "p6"].iter().enumerate() {
+        app.post(
+            &format!("/v1/members/{m}/stored-value:top-up"),
+            json!({"amount_minor": 100 * (i + 1), "idempotency_key": format!("sv-{m}")}),
+        )
+        .await;
+    }
+    for case in 0..100 {
         let tree = random_tree(&mut r, 3);
         let mut answers = Vec::new();
         for engine in ["index", "sql"] {

@@ -6,13 +6,18 @@ use memberops_core::member::Gender;
 use memberops_core::time::Millis;
 
 use crate::row::{MemberRow, local_day};
-use crate::tree::{AttrRef, Cond, EventCond, Field, Node, Test};
+use crate::tree::{AttrRef, Cond, EventCond, Field, Measure, MeasureCond, Node, Test};
 
 /// Per-member event counts, supplied by the storage layer (typically prefetched per
 /// `(event, within_last_days)` pair of the tree for the evaluation's as-of instant).
 pub trait EventCounts {
     /// How many `event`s the member did in the last `within_last_days` days.
     fn event_count(&self, member_id: &str, event: &str, within_last_days: u32) -> u64;
+
+    /// The member's value of a store-computed measure (0 when nothing applies).
+    fn measure(&self, _member_id: &str, _m: &Measure) -> i64 {
+        0
+    }
 }
 
 /// For trees without event conditions: every count is 0.
@@ -73,6 +78,7 @@ pub(crate) enum Val<'a> {
     Instant(Millis, NaiveDate),
     Birthday(NaiveDate),
     Tags(&'a [String]),
+    Bool(bool),
     Attr(AttrRef<'a>),
 }
 
@@ -108,6 +114,10 @@ pub(crate) fn field_value<'a>(row: &'a MemberRow, field: &Field, today: NaiveDat
         Field::RfmClass => opt_enum(row.rfm_class.map(|c| c as u8)),
         Field::ValueClass => opt_enum(row.value_class.map(|c| c as u8)),
         Field::Tags => Val::Tags(&row.tags),
+        Field::FirstOrderAt => instant(row.first_order_at),
+        Field::IncomeBand => opt_str(&row.income_band),
+        Field::StoredValue => Val::Int(row.stored_value),
+        Field::Consent(ch) => row.consent.get(ch).map_or(Val::Null, |b| Val::Bool(*b)),
         Field::Attr(key) => row
             .attributes
             .get(key)
@@ -130,6 +140,7 @@ pub(crate) fn test_value(test: &Test, v: &Val<'_>, today: NaiveDate) -> bool {
         (Test::Time(t), Val::Instant(ms, day)) => t.matches_instant(*ms, *day, today),
         (Test::Time(t), Val::Birthday(b)) => t.matches_birthday(*b, today),
         (Test::Tags(t), Val::Tags(tags)) => t.matches(tags),
+        (Test::Bool(mask), Val::Bool(b)) => (mask >> u8::from(*b)) & 1 == 1,
         (Test::Attr(t), Val::Attr(a)) => t.matches(*a),
         // The parser pairs tests with field kinds, so this is unreachable for valid trees.
         _ => false,
@@ -157,7 +168,12 @@ fn eval_at(node: &Node, row: &MemberRow, today: NaiveDate, ctx: &EvalContext<'_>
             ctx.events
                 .event_count(&row.member_id, &e.event, e.within_last_days),
         ),
+        Node::Measure(m) => measure_matches(m, ctx.events.measure(&row.member_id, &m.measure)),
     }
+}
+
+pub(crate) fn measure_matches(m: &MeasureCond, v: i64) -> bool {
+    m.test.matches(v)
 }
 
 pub(crate) fn event_matches(e: &EventCond, count: u64) -> bool {

@@ -11,6 +11,7 @@ pub mod eval;
 pub mod index;
 pub mod lifecycle;
 mod parse;
+pub mod products;
 pub mod rfm;
 pub mod row;
 pub mod settings;

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::error::SegmentError;
 use crate::tree::{
-    AttrTest, CmpOp, Cond, EventCond, Field, IntTest, Kind, MAX_DEPTH, Node, Op, Scalar, StrTest,
-    TagTest, Test, TimeBound, TimeTest,
+    AttrTest, CmpOp, Cond, EventCond, Field, IntTest, Kind, MAX_DEPTH, Measure, MeasureCond, Node,
+    Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
 };
 
 const MAX_LIST: usize = 10_000;
@@ -89,14 +89,115 @@ pub(crate) fn parse_node(v: &Value, path: &str, depth: usize) -> Result<Node, Se
         only_keys(o, &["event", "within_last_days", "op", "value"], path)?;
         return parse_event(o, path).map(Node::Event);
     }
+    if o.contains_key("purchased") {
+        only_keys(o, &["purchased", "within_last_days", "op", "value"], path)?;
+        return parse_purchased(o, path).map(Node::Measure);
+    }
+    if o.get("field").and_then(Value::as_str) == Some("points_expiring") {
+        only_keys(o, &["field", "within_next_days", "op", "value"], path)?;
+        return parse_points_expiring(o, path).map(Node::Measure);
+    }
     if o.contains_key("field") {
         only_keys(o, &["field", "op", "value"], path)?;
         return parse_cond(o, path).map(Node::Cond);
     }
     Err(tree_err(
         path,
-        "expected one of `all`, `any`, `not`, `field`, `event`",
+        "expected one of `all`, `any`, `not`, `field`, `event`, `purchased`",
     ))
+}
+
+/// `op` and `value` of a measure: an integer comparison (`gte 1` when both are left out).
+fn measure_test(
+    o: &Map<String, Value>,
+    path: &str,
+    what: &str,
+) -> Result<(Op, Value, IntTest), SegmentError> {
+    if !o.contains_key("op") && !o.contains_key("value") {
+        return Ok((Op::Gte, Value::from(1), IntTest::Gte(1)));
+    }
+    let op = parse_op(o, path)?;
+    let value = o.get("value").cloned().unwrap_or(Value::Null);
+    let test = int_test(op, &value, &join(path, "value")).map_err(|e| match e {
+        SegmentError::UnsupportedOperator { op, .. } => SegmentError::UnsupportedOperator {
+            path: join(path, "op"),
+            op,
+            field: what.to_owned(),
+        },
+        e => e,
+    })?;
+    Ok((op, value, test))
+}
+
+fn parse_points_expiring(o: &Map<String, Value>, path: &str) -> Result<MeasureCond, SegmentError> {
+    let dp = join(path, "within_next_days");
+    let days = match o.get("within_next_days") {
+        Some(v) => days(v, &dp)?,
+        None => return Err(tree_err(&dp, "missing")),
+    };
+    if !o.contains_key("op") {
+        return Err(tree_err(&join(path, "op"), "missing"));
+    }
+    let (op, value, test) = measure_test(o, path, "points_expiring")?;
+    Ok(MeasureCond {
+        measure: Measure::PointsExpiring {
+            within_next_days: days,
+        },
+        op,
+        value,
+        test,
+    })
+}
+
+fn parse_purchased(o: &Map<String, Value>, path: &str) -> Result<MeasureCond, SegmentError> {
+    let pp = join(path, "purchased");
+    let Some(Value::Object(what)) = o.get("purchased") else {
+        return Err(mismatch(pp, "an object: {\"sku\": …} or {\"category\": …}"));
+    };
+    let mut keys = what.iter();
+    let (Some((k, v)), None) = (keys.next(), keys.next()) else {
+        return Err(tree_err(&pp, "name exactly one of `sku`, `category`"));
+    };
+    let key = match k.as_str() {
+        "sku" => ProductKey::Sku,
+        "category" => ProductKey::Category,
+        _ => return Err(tree_err(&join(&pp, k), "expected `sku` or `category`")),
+    };
+    let vp = join(&pp, k);
+    let mut values = match v {
+        Value::String(_) => vec![string(v, &vp)?],
+        _ => list(v, &vp, string)?,
+    };
+    if values.iter().any(|s| s.is_empty()) {
+        return Err(tree_err(&vp, "empty value"));
+    }
+    values.sort_unstable();
+    values.dedup();
+    let within_last_days = match o.get("within_last_days") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|d| (1..=MAX_DAYS).contains(d))
+                .map(|d| d as u32)
+                .ok_or_else(|| {
+                    mismatch(
+                        join(path, "within_last_days"),
+                        "a whole number of days, 1–36500",
+                    )
+                })?,
+        ),
+    };
+    let (op, value, test) = measure_test(o, path, "purchased")?;
+    Ok(MeasureCond {
+        measure: Measure::Purchased {
+            key,
+            values,
+            within_last_days,
+        },
+        op,
+        value,
+        test,
+    })
 }
 
 fn only_keys(o: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), SegmentError> {
@@ -214,6 +315,18 @@ fn parse_cond(o: &Map<String, Value>, path: &str) -> Result<Cond, SegmentError> 
                 }
                 Op::WithinLastDays if !birthday => TimeTest::WithinLastDays(days(value, &vp)?),
                 Op::WithinNextDays => TimeTest::WithinNextDays(days(value, &vp)?),
+                _ => return Err(unsupported()),
+            })
+        }
+        Kind::Bool => {
+            let bit = |v: &Value, p: &str| -> Result<u8, SegmentError> {
+                v.as_bool()
+                    .map(|b| 1u8 << u8::from(b))
+                    .ok_or_else(|| mismatch(p.to_owned(), "true or false"))
+            };
+            Test::Bool(match op {
+                Op::Eq => bit(value, &vp)?,
+                Op::Ne => 3 & !bit(value, &vp)?,
                 _ => return Err(unsupported()),
             })
         }
@@ -453,6 +566,51 @@ mod tests {
         ]});
         let node = Node::from_json(&v).expect("valid");
         assert_eq!(node.to_json(), v);
+        let v = json!({"all": [
+            {"field": "points_expiring", "within_next_days": 30, "op": "gte", "value": 100},
+            {"purchased": {"category": ["母婴用品"]}, "within_last_days": 90, "op": "gte", "value": 1},
+            {"purchased": {"sku": ["SKU-1", "SKU-2"]}, "op": "eq", "value": 0},
+            {"field": "consent.sms", "op": "eq", "value": true},
+            {"field": "income_band", "op": "in", "value": ["10k-20k"]},
+            {"field": "first_order_at", "op": "within_last_days", "value": 3},
+            {"field": "stored_value_minor", "op": "gt", "value": 0}
+        ]});
+        let node = Node::from_json(&v).expect("valid");
+        assert_eq!(node.to_json(), v);
+        assert_eq!(node.measures().len(), 3);
+        // `gte 1` when op and value are left out; one value may be a bare string.
+        let short = Node::from_json(&json!({"purchased": {"category": "x"}})).expect("valid");
+        assert_eq!(
+            short.to_json(),
+            json!({"purchased": {"category": ["x"]}, "op": "gte", "value": 1})
+        );
+        for (bad, path) in [
+            (json!({"purchased": {"brand": "x"}}), "purchased.brand"),
+            (
+                json!({"purchased": {"sku": "a", "category": "b"}}),
+                "purchased",
+            ),
+            (json!({"purchased": {"sku": ""}}), "purchased.sku"),
+            (
+                json!({"field": "points_expiring", "op": "gte", "value": 1}),
+                "within_next_days",
+            ),
+            (
+                json!({"field": "consent.fax", "op": "eq", "value": true}),
+                "field",
+            ),
+            (
+                json!({"field": "consent.sms", "op": "eq", "value": "yes"}),
+                "value",
+            ),
+            (
+                json!({"field": "consent.sms", "op": "gt", "value": true}),
+                "op",
+            ),
+        ] {
+            let e = err(bad.clone());
+            assert_eq!(e.path(), Some(path), "{bad}: {e}");
+        }
         let back: Node = serde_json::from_value(v).expect("serde");
         assert_eq!(back, node);
         assert!(node.has_event_conditions());

@@ -40,6 +40,17 @@ pub struct MemberRow {
     pub value_class: Option<ValueClass>,
     pub tags: Vec<String>,
     pub attributes: BTreeMap<String, serde_json::Value>,
+    /// First order that is not fully refunded.
+    #[serde(default)]
+    pub first_order_at: Option<Millis>,
+    #[serde(default)]
+    pub income_band: Option<String>,
+    /// Stored-value balance (principal + bonus), minor units.
+    #[serde(default)]
+    pub stored_value: i64,
+    /// Consent per channel, as the profile records it (a channel left out is unknown).
+    #[serde(default)]
+    pub consent: BTreeMap<String, bool>,
 }
 
 impl MemberRow {
@@ -66,6 +77,10 @@ impl MemberRow {
             value_class: None,
             tags: Vec::new(),
             attributes: BTreeMap::new(),
+            first_order_at: None,
+            income_band: None,
+            stored_value: 0,
+            consent: BTreeMap::new(),
         }
     }
 

@@ -9,6 +9,10 @@
 //!   region; write `any: [ne, is_null]` to include them. `not` of a condition does include
 //!   them.
 //! - Tags are never missing: `is_set` = at least one tag, `is_null` = no tags.
+//! - Consent (`consent.<channel>`) is true, false or missing (never recorded).
+//! - Measures (`points_expiring`, `purchased`) are never missing: 0 when nothing applies.
+//!   They depend on the as-of instant, so the store computes them per query
+//!   ([`crate::eval::EventCounts::measure`]), as it counts events.
 //! - Calendar operators work on the member's local calendar: `today` is the as-of instant's
 //!   day in the member's zone. `within_last_days n`: `today - n <= day <= today`;
 //!   `within_next_days n`: `today <= day <= today + n`; on `birthday` it is the next
@@ -34,6 +38,9 @@ pub enum Node {
     Not(Box<Node>),
     Cond(Cond),
     Event(EventCond),
+    /// A per-member quantity the store computes for the evaluation's as-of instant
+    /// (points expiring soon, orders that bought a product).
+    Measure(MeasureCond),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +60,48 @@ pub struct EventCond {
     pub op: Op,
     pub value: serde_json::Value,
     pub test: IntTest,
+}
+
+/// "`measure` compared with `value`": a whole number per member, 0 when nothing applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureCond {
+    pub measure: Measure,
+    pub op: Op,
+    pub value: serde_json::Value,
+    pub test: IntTest,
+}
+
+/// What a product condition looks at in an order's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProductKey {
+    Sku,
+    Category,
+}
+
+impl ProductKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProductKey::Sku => "sku",
+            ProductKey::Category => "category",
+        }
+    }
+}
+
+/// Quantities that depend on the as-of instant, so they are read from the store per query
+/// (the same numbers feed the index and the SQL engine).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Measure {
+    /// Points in lots still open at as-of that expire within the next `n` days:
+    /// `as_of < expires_at <= as_of + n days` (what the member centre shows as expiring).
+    PointsExpiring { within_next_days: u32 },
+    /// Orders (not fully refunded) with a line whose `key` is one of `values`, paid in the
+    /// last `within_last_days` days (`as_of - n days < paid_at <= as_of`), or ever before
+    /// as-of when `None`.
+    Purchased {
+        key: ProductKey,
+        values: Vec<String>,
+        within_last_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -76,6 +125,12 @@ pub enum Field {
     RfmClass,
     ValueClass,
     Tags,
+    FirstOrderAt,
+    IncomeBand,
+    /// Stored-value balance (principal + bonus), minor units.
+    StoredValue,
+    /// Consent to be contacted on a channel, written `consent.<channel>`.
+    Consent(String),
     /// A custom attribute, written `attributes.<key>`.
     Attr(String),
 }
@@ -90,6 +145,8 @@ pub enum Kind {
     Instant,
     Birthday,
     Tags,
+    /// true / false (consent per channel).
+    Bool,
     Attr,
 }
 
@@ -136,12 +193,20 @@ const SIMPLE_FIELDS: &[(&str, Field)] = &[
     ("rfm_class", Field::RfmClass),
     ("value_class", Field::ValueClass),
     ("tags", Field::Tags),
+    ("first_order_at", Field::FirstOrderAt),
+    ("income_band", Field::IncomeBand),
+    ("stored_value_minor", Field::StoredValue),
 ];
 
 impl Field {
     pub fn parse(name: &str) -> Option<Field> {
         if let Some(key) = name.strip_prefix("attributes.") {
             return (!key.is_empty()).then(|| Field::Attr(key.to_owned()));
+        }
+        if let Some(ch) = name.strip_prefix("consent.") {
+            return memberops_core::member::CONSENT_CHANNELS
+                .contains(&ch)
+                .then(|| Field::Consent(ch.to_owned()));
         }
         SIMPLE_FIELDS
             .iter()
@@ -152,6 +217,7 @@ impl Field {
     pub fn name(&self) -> String {
         match self {
             Field::Attr(k) => format!("attributes.{k}"),
+            Field::Consent(c) => format!("consent.{c}"),
             f => SIMPLE_FIELDS
                 .iter()
                 .find(|(_, g)| g == f)
@@ -167,6 +233,7 @@ impl Field {
             | Field::Spend
             | Field::Aov
             | Field::PointsBalance
+            | Field::StoredValue
             | Field::RScore
             | Field::FScore
             | Field::MScore => Kind::Int,
@@ -174,8 +241,9 @@ impl Field {
             Field::Stage => Kind::Enum(STAGE_CODES),
             Field::RfmClass => Kind::Enum(RFM_CODES),
             Field::ValueClass => Kind::Enum(VALUE_CODES),
-            Field::Region | Field::Channel | Field::Tier => Kind::Str,
-            Field::RegisteredAt | Field::LastOrderAt => Kind::Instant,
+            Field::Region | Field::Channel | Field::Tier | Field::IncomeBand => Kind::Str,
+            Field::RegisteredAt | Field::LastOrderAt | Field::FirstOrderAt => Kind::Instant,
+            Field::Consent(_) => Kind::Bool,
             Field::Birthday => Kind::Birthday,
             Field::Tags => Kind::Tags,
             Field::Attr(_) => Kind::Attr,
@@ -244,6 +312,8 @@ pub enum Test {
     Str(StrTest),
     Time(TimeTest),
     Tags(TagTest),
+    /// Bit 0 set: `false` matches; bit 1 set: `true` matches.
+    Bool(u8),
     Attr(AttrTest),
 }
 
@@ -515,7 +585,44 @@ impl Node {
                 "op": e.op.name(),
                 "value": e.value,
             }),
+            Node::Measure(m) => {
+                let mut o = match &m.measure {
+                    Measure::PointsExpiring { within_next_days } => json!({
+                        "field": "points_expiring",
+                        "within_next_days": within_next_days,
+                    }),
+                    Measure::Purchased {
+                        key,
+                        values,
+                        within_last_days,
+                    } => {
+                        let mut o = json!({ "purchased": { key.name(): values } });
+                        if let Some(n) = within_last_days {
+                            o["within_last_days"] = json!(n);
+                        }
+                        o
+                    }
+                };
+                o["op"] = json!(m.op.name());
+                o["value"] = m.value.clone();
+                o
+            }
         }
+    }
+
+    /// The store-computed measures the tree names, each once.
+    pub fn measures(&self) -> Vec<Measure> {
+        fn walk(n: &Node, out: &mut Vec<Measure>) {
+            match n {
+                Node::All(xs) | Node::Any(xs) => xs.iter().for_each(|x| walk(x, out)),
+                Node::Not(x) => walk(x, out),
+                Node::Measure(m) if !out.contains(&m.measure) => out.push(m.measure.clone()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
     }
 
     /// Whether any event condition occurs (those need an event source to evaluate).
@@ -524,7 +631,7 @@ impl Node {
             Node::All(xs) | Node::Any(xs) => xs.iter().any(Node::has_event_conditions),
             Node::Not(x) => x.has_event_conditions(),
             Node::Cond(_) => false,
-            Node::Event(_) => true,
+            Node::Event(_) | Node::Measure(_) => true,
         }
     }
 }

@@ -30,6 +30,10 @@ macro_rules! counts_as_order_sql {
     };
 }
 
+/// The same rule as a string, for SQL assembled at run time (unqualified columns of the
+/// `orders` view, so it reads the innermost `orders` in scope).
+pub(crate) const COUNTS_AS_ORDER_SQL: &str = counts_as_order_sql!();
+
 /// A fully refunded order stops counting as an order (and its day as an order day); its
 /// paid and refunded amounts still count, so spend nets out to zero.
 pub(crate) const REFRESH_ORDER_STATS: &str = concat!(

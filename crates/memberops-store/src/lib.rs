@@ -67,6 +67,7 @@ pub trait Store:
     + CouponsStore
     + TrackingStore
     + SegmentsStore
+    + SegmentCatalogStore
     + IntelSettingsStore
     + JobsStore
     + LogStore

@@ -56,6 +56,7 @@ crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);
+crate::segments::impl_segment_catalog!(PgStore);
 crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);
 crate::log::impl_log!(PgStore, PgTx, sqlx::Postgres);
 crate::webhooks::impl_webhooks!(

@@ -170,6 +170,7 @@ crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::tracking::impl_tracking!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::segments::impl_segment_catalog!(SqliteStore);
 crate::intel_settings::impl_intel_settings!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::log::impl_log!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use memberops_app::segments::saved::{
-    self, Engine, MemberPage, Preview, SegmentOut, SizePoint, TagChange, TagRuleOut,
+    self, Engine, MemberPage, Preview, SegmentOut, SegmentVersionOut, SizePoint, TagChange,
+    TagRuleOut,
 };
 use memberops_app::segments::{
     self as seg, ChurnRow, FlowRow, Intelligence, RecomputeSummary, RfmRow,
@@ -192,7 +193,9 @@ async fn flow(
 pub struct SegmentIn {
     pub name: String,
     /// Condition tree: `{"all"|"any": [...]}`, `{"not": ...}`,
-    /// `{"field", "op", "value"}`, `{"event", "within_last_days", "op", "value"}`.
+    /// `{"field", "op", "value"}`, `{"event", "within_last_days", "op", "value"}`,
+    /// `{"field": "points_expiring", "within_next_days", "op", "value"}`,
+    /// `{"purchased": {"sku"|"category": …}, "within_last_days"?, "op"?, "value"?}`.
     #[schema(value_type = Object)]
     pub condition: serde_json::Value,
 }
@@ -259,6 +262,56 @@ async fn delete_segment(
 ) -> ApiResult<StatusCode> {
     saved::delete(state.store.as_ref(), &auth.ws, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An edit of a saved segment: fields left out stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentPatch {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub condition: Option<serde_json::Value>,
+}
+
+/// Edit a saved segment (name, condition or both). The edit is saved as the next version;
+/// earlier versions stay readable under `/versions`, and the size history goes on.
+#[utoipa::path(patch, path = "/v1/segments/{id}", tag = TAG, params(("id" = String, Path)),
+    request_body = SegmentPatch, security(("api_key" = [])),
+    responses((status = 200, body = SegmentOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_segment(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<SegmentPatch>,
+) -> ApiResult<Json<SegmentOut>> {
+    let s = saved::update(
+        state.store.as_ref(),
+        &auth.ws,
+        &id,
+        body.name.as_deref(),
+        body.condition.as_ref(),
+        now_millis(),
+    )
+    .await?;
+    Ok(Json(s))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SegmentVersions {
+    pub data: Vec<SegmentVersionOut>,
+}
+
+/// Every saved version of a segment, newest first.
+#[utoipa::path(get, path = "/v1/segments/{id}/versions", tag = TAG, params(("id" = String, Path)),
+    security(("api_key" = [])), responses((status = 200, body = SegmentVersions), (status = 404, body = ErrorBody)))]
+async fn segment_versions(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SegmentVersions>> {
+    Ok(Json(SegmentVersions {
+        data: saved::versions(state.store.as_ref(), &auth.ws, &id).await?,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -622,7 +675,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recompute))
         .routes(routes!(flow))
         .routes(routes!(create_segment, list_segments))
-        .routes(routes!(get_segment, delete_segment))
+        .routes(routes!(get_segment, delete_segment, patch_segment))
+        .routes(routes!(segment_versions))
         .routes(routes!(preview))
         .routes(routes!(segment_members))
         .routes(routes!(export_segment))

@@ -15,7 +15,7 @@ use memberops_core::time::Millis;
 use memberops_segments::eval::{EvalContext, EventCounts};
 use memberops_segments::lifecycle::Stage;
 use memberops_segments::rfm::RfmClass;
-use memberops_segments::tree::Node;
+use memberops_segments::tree::{Measure, Node};
 use memberops_segments::value_class::ValueClass;
 use memberops_segments::{MemberRow, SegmentIndex};
 use memberops_store::{IndexSource, Store, Watermark};
@@ -33,6 +33,16 @@ const CATCH_UP_MAX: i64 = 100_000;
 struct Loaded {
     index: SegmentIndex,
     mark: Watermark,
+    /// The tier members without a loyalty account read as (the program's first tier):
+    /// a program that changes it means a reload.
+    base_tier: Option<String>,
+}
+
+/// The tier of a member without a loyalty account: the first tier of the program in force,
+/// as the member centre shows it.
+pub async fn base_tier(store: &dyn Store, ws: &Workspace) -> Result<Option<String>> {
+    let program = crate::loyalty::current_program(store, ws).await?;
+    Ok(program.tiers.first().map(|t| t.code.clone()))
 }
 
 /// The indexes of one server, shared by its requests.
@@ -45,7 +55,7 @@ pub struct IndexCache {
 }
 
 /// Converts a stored member into the row segments are evaluated over.
-pub fn member_row(s: &IndexSource, default_tz: Tz) -> MemberRow {
+pub fn member_row(s: &IndexSource, default_tz: Tz, base_tier: Option<&str>) -> MemberRow {
     let tz = s.time_zone.parse::<Tz>().unwrap_or(default_tz);
     let mut row = MemberRow::new(s.id.clone(), tz);
     row.gender = s.gender.as_deref().and_then(|g| Gender::parse(g).ok());
@@ -59,6 +69,12 @@ pub fn member_row(s: &IndexSource, default_tz: Tz) -> MemberRow {
     row.orders = u32::try_from(s.orders).unwrap_or(u32::MAX);
     row.spend = s.spend;
     row.last_order_at = s.last_order_at;
+    row.first_order_at = s.first_order_at;
+    row.income_band = s.income_band.clone();
+    row.tier = s.tier.clone().or_else(|| base_tier.map(str::to_owned));
+    row.points_balance = s.points_balance;
+    row.stored_value = s.stored_value;
+    row.consent = serde_json::from_str(&s.consent).unwrap_or_default();
     let mut tags: Vec<String> = serde_json::from_str(&s.tags).unwrap_or_default();
     tags.extend(s.extra_tags.iter().cloned());
     tags.sort_unstable();
@@ -78,24 +94,64 @@ pub fn member_row(s: &IndexSource, default_tz: Tz) -> MemberRow {
     row
 }
 
-/// Event counts of one query, prefetched per `(event, days)` pair of the tree.
-pub struct Prefetched(HashMap<(String, u32), HashMap<String, u64>>);
+/// Event counts and measures of one query, prefetched per `(event, days)` pair and per
+/// measure of the tree.
+pub struct Prefetched {
+    events: HashMap<(String, u32), HashMap<String, u64>>,
+    measures: HashMap<Measure, HashMap<String, i64>>,
+}
 
 impl EventCounts for Prefetched {
     fn event_count(&self, member_id: &str, event: &str, within_last_days: u32) -> u64 {
-        self.0
+        self.events
             .get(&(event.to_owned(), within_last_days))
             .and_then(|m| m.get(member_id))
             .copied()
             .unwrap_or(0)
     }
+
+    fn measure(&self, member_id: &str, m: &Measure) -> i64 {
+        self.measures
+            .get(m)
+            .and_then(|v| v.get(member_id))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Per-member values of a measure at `as_of` (members left out have 0).
+async fn measure_values(
+    store: &dyn Store,
+    ws: &Workspace,
+    m: &Measure,
+    as_of: Millis,
+) -> Result<HashMap<String, i64>> {
+    let rows = match m {
+        Measure::PointsExpiring { within_next_days } => {
+            let until = as_of.saturating_add(i64::from(*within_next_days) * DAY_MS);
+            store.points_expiring(&ws.id, as_of, until).await?
+        }
+        Measure::Purchased {
+            key,
+            values,
+            within_last_days,
+        } => {
+            let since = within_last_days.map(|n| as_of - i64::from(n) * DAY_MS);
+            store
+                .purchase_counts(&ws.id, key.name(), values, since, as_of)
+                .await?
+        }
+    };
+    Ok(rows.into_iter().collect())
 }
 
 fn event_pairs(node: &Node, out: &mut Vec<(String, u32)>) {
     match node {
         Node::All(xs) | Node::Any(xs) => xs.iter().for_each(|x| event_pairs(x, out)),
         Node::Not(x) => event_pairs(x, out),
-        Node::Cond(_) => {}
+        Node::Cond(_) | Node::Measure(_) => {}
         Node::Event(e) => out.push((e.event.clone(), e.within_last_days)),
     }
 }
@@ -122,11 +178,20 @@ pub async fn prefetch_events(
             .collect();
         out.insert((event, days), counts);
     }
-    Ok(Prefetched(out))
+    let mut measures = HashMap::new();
+    for m in node.measures() {
+        let v = measure_values(store, ws, &m, as_of).await?;
+        measures.insert(m, v);
+    }
+    Ok(Prefetched {
+        events: out,
+        measures,
+    })
 }
 
 async fn load_all(store: &dyn Store, ws: &Workspace) -> Result<Loaded> {
     let mark = store.watermark(&ws.id).await?;
+    let base = base_tier(store, ws).await?;
     let mut index = SegmentIndex::new();
     let mut after: Option<String> = None;
     loop {
@@ -135,7 +200,7 @@ async fn load_all(store: &dyn Store, ws: &Workspace) -> Result<Loaded> {
             .await?;
         for s in &page {
             index
-                .upsert(&member_row(s, ws.time_zone))
+                .upsert(&member_row(s, ws.time_zone, base.as_deref()))
                 .map_err(seg_err)?;
         }
         match page.last() {
@@ -143,7 +208,11 @@ async fn load_all(store: &dyn Store, ws: &Workspace) -> Result<Loaded> {
             _ => break,
         }
     }
-    Ok(Loaded { index, mark })
+    Ok(Loaded {
+        index,
+        mark,
+        base_tier: base,
+    })
 }
 
 impl IndexCache {
@@ -182,7 +251,14 @@ impl IndexCache {
             return Ok(());
         };
         let now = store.watermark(&ws.id).await?;
-        let mark = slot.read().await.mark.clone();
+        let (mark, base) = {
+            let l = slot.read().await;
+            (l.mark.clone(), l.base_tier.clone())
+        };
+        if base != base_tier(store, ws).await? {
+            self.rebuild(store, ws).await?;
+            return Ok(());
+        }
         if now == mark {
             return Ok(());
         }
@@ -210,13 +286,14 @@ impl IndexCache {
         let Some(slot) = self.slot(ws).await else {
             return Ok(());
         };
+        let base = slot.read().await.base_tier.clone();
         let mut rows = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1000) {
             for s in store
                 .index_sources(&ws.id, None, Some(chunk), chunk.len() as i64)
                 .await?
             {
-                rows.push(member_row(&s, ws.time_zone));
+                rows.push(member_row(&s, ws.time_zone, base.as_deref()));
             }
         }
         let mut loaded = slot.write().await;

@@ -7,6 +7,7 @@
 
 pub mod index;
 pub mod intel;
+pub mod purchases;
 pub mod saved;
 pub mod settings;
 pub mod sql;
@@ -66,6 +67,7 @@ pub async fn on_events(
     applied: &[AppliedEvent],
     members: &mut crate::hooks::BatchMembers,
 ) -> Result<()> {
+    purchases::on_events(tx, applied).await?;
     intel::on_events(tx, ws, applied, members, memberops_core::time::now_millis()).await
 }
 
@@ -262,6 +264,7 @@ pub async fn tree_sql(
         workspace_id: ws.id.clone(),
         as_of,
         zones: zones(store, ws).await?,
+        base_tier: index::base_tier(store, ws).await?,
     };
     Ok(sql::where_sql(node, &cx))
 }

@@ -31,6 +31,8 @@ pub struct SegmentOut {
     pub condition: serde_json::Value,
     pub created_at: String,
     pub updated_at: String,
+    /// Saved versions so far: 1 at creation, one more per edit.
+    pub version: i64,
 }
 
 fn out(r: SegmentRecord) -> SegmentOut {
@@ -40,7 +42,83 @@ fn out(r: SegmentRecord) -> SegmentOut {
         condition: serde_json::from_str(&r.condition).unwrap_or(serde_json::Value::Null),
         created_at: millis_to_rfc3339(r.created_at),
         updated_at: millis_to_rfc3339(r.updated_at),
+        version: r.version,
     }
+}
+
+/// One saved form of a segment.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SegmentVersionOut {
+    pub version: i64,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub condition: serde_json::Value,
+    /// When this version was saved.
+    pub saved_at: String,
+}
+
+fn check_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(
+            Invalid::one(&["name"], "invalid_name", "name must be 1–200 characters").into(),
+        );
+    }
+    Ok(name)
+}
+
+/// Edits a saved segment: a new name, a new condition, or both. The edit is saved as the
+/// next version and the earlier ones are kept (`versions`); its size history goes on.
+/// Sending what is already saved writes nothing.
+pub async fn update(
+    store: &dyn Store,
+    ws: &Workspace,
+    id: &str,
+    name: Option<&str>,
+    condition: Option<&serde_json::Value>,
+    now: Millis,
+) -> Result<SegmentOut> {
+    let name = name.map(check_name).transpose()?;
+    let node = condition.map(|c| parse_tree(c, "condition")).transpose()?;
+    let mut rec = store
+        .segment(&ws.id, id)
+        .await?
+        .ok_or(AppError::NotFound { what: "segment" })?;
+    let next_name = name.map_or_else(|| rec.name.clone(), str::to_owned);
+    let next_cond = node.map_or_else(|| rec.condition.clone(), |n| n.to_json().to_string());
+    if next_name == rec.name && next_cond == rec.condition {
+        return Ok(out(rec));
+    }
+    rec.name = next_name;
+    rec.condition = next_cond;
+    rec.updated_at = now;
+    rec.version += 1;
+    let mut tx = store.begin_write(&ws.id).await?;
+    tx.update_segment(&rec).await?;
+    tx.commit().await?;
+    Ok(out(rec))
+}
+
+/// Every saved version of a segment, newest first.
+pub async fn versions(
+    store: &dyn Store,
+    ws: &Workspace,
+    id: &str,
+) -> Result<Vec<SegmentVersionOut>> {
+    if store.segment(&ws.id, id).await?.is_none() {
+        return Err(AppError::NotFound { what: "segment" });
+    }
+    Ok(store
+        .segment_versions(id)
+        .await?
+        .into_iter()
+        .map(|v| SegmentVersionOut {
+            version: v.version,
+            name: v.name,
+            condition: serde_json::from_str(&v.condition).unwrap_or(serde_json::Value::Null),
+            saved_at: millis_to_rfc3339(v.at),
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -70,12 +148,7 @@ pub async fn create(
     condition: &serde_json::Value,
     now: Millis,
 ) -> Result<SegmentOut> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(
-            Invalid::one(&["name"], "invalid_name", "name must be 1–200 characters").into(),
-        );
-    }
+    let name = check_name(name)?;
     let node = parse_tree(condition, "condition")?;
     let rec = SegmentRecord {
         id: id::new_id("seg"),
@@ -83,6 +156,7 @@ pub async fn create(
         condition: node.to_json().to_string(),
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     let mut tx = store.begin_write(&ws.id).await?;
     tx.insert_segment(&rec).await?;

@@ -1,6 +1,8 @@
 //! A segment condition tree as SQL: a `WHERE` clause over `memberops_store::SEGMENT_FROM`
-//! (`m` members, `s` aggregates, `g` stored intelligence) that means exactly what the row
-//! evaluator means (see `memberops_segments::tree` for the semantics).
+//! (`m` members, `s` aggregates, `g` stored intelligence, `l` loyalty account) that means
+//! exactly what the row evaluator means (see `memberops_segments::tree` for the semantics).
+//! Measures (points expiring, purchases) are the store's own subqueries, the ones the index
+//! prefetches with, so both engines read the same numbers.
 //!
 //! Two things make that exact:
 //! - every leaf is `COALESCE(…, FALSE)`, so a missing value is false and `NOT` of it true,
@@ -18,8 +20,8 @@ use chrono_tz::Tz;
 use memberops_core::time::Millis;
 use memberops_segments::row::{days_until_birthday, local_day};
 use memberops_segments::tree::{
-    AttrTest, CmpOp, EventCond, Field, IntTest, Kind, Node, Scalar, StrTest, TagTest, Test,
-    TimeBound, TimeTest,
+    AttrTest, CmpOp, EventCond, Field, IntTest, Kind, Measure, MeasureCond, Node, Scalar, StrTest,
+    TagTest, Test, TimeBound, TimeTest,
 };
 use memberops_store::Backend;
 
@@ -30,6 +32,8 @@ pub struct SqlContext {
     pub as_of: Millis,
     /// Every zone members of the workspace are in.
     pub zones: Vec<Tz>,
+    /// The tier of members without a loyalty account (the program's first tier).
+    pub base_tier: Option<String>,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -57,7 +61,31 @@ pub fn where_sql(node: &Node, cx: &SqlContext) -> String {
         Node::Not(x) => format!("(NOT ({}))", where_sql(x, cx)),
         Node::Cond(c) => leaf(cond(&c.field, &c.test, cx)),
         Node::Event(e) => leaf(event(e, cx)),
+        Node::Measure(m) => leaf(measure(m, cx)),
     }
+}
+
+fn measure(m: &MeasureCond, cx: &SqlContext) -> String {
+    let x = match &m.measure {
+        Measure::PointsExpiring { within_next_days } => memberops_store::points_expiring_sql(
+            "m.id",
+            cx.as_of,
+            cx.as_of
+                .saturating_add(i64::from(*within_next_days) * DAY_MS),
+        ),
+        Measure::Purchased {
+            key,
+            values,
+            within_last_days,
+        } => memberops_store::purchased_sql(
+            "m.id",
+            key.name(),
+            values,
+            within_last_days.map(|n| cx.as_of - i64::from(n) * DAY_MS),
+            cx.as_of,
+        ),
+    };
+    int_test(&x, &m.test)
 }
 
 fn join(xs: &[Node], op: &str, cx: &SqlContext) -> String {
@@ -97,16 +125,21 @@ fn int_test(x: &str, t: &IntTest) -> String {
 
 const SPEND: &str = "(COALESCE(s.paid_minor, 0) - COALESCE(s.refunded_minor, 0))";
 
-fn column(field: &Field) -> String {
+fn column(field: &Field, cx: &SqlContext) -> String {
     match field {
         Field::Gender => "m.gender".into(),
         Field::Birthday => "m.birthday".into(),
         Field::Region => "m.region".into(),
         Field::Channel => "m.channel".into(),
-        // Tiers and points belong to loyalty; until it feeds them they are unknown / zero,
-        // exactly as in the index.
-        Field::Tier => "CAST(NULL AS TEXT)".into(),
-        Field::PointsBalance => "0".into(),
+        // A member without a loyalty account is on the program's first tier with nothing.
+        Field::Tier => match &cx.base_tier {
+            Some(t) => format!("COALESCE(l.tier, {})", quote(t)),
+            None => "l.tier".into(),
+        },
+        Field::PointsBalance => "COALESCE(l.points_balance, 0)".into(),
+        Field::StoredValue => "(COALESCE(l.sv_principal, 0) + COALESCE(l.sv_bonus, 0))".into(),
+        Field::FirstOrderAt => "s.first_order_at".into(),
+        Field::IncomeBand => "m.income_band".into(),
         Field::RegisteredAt => "m.registered_at".into(),
         Field::Orders => "COALESCE(s.order_count, 0)".into(),
         Field::Spend => SPEND.into(),
@@ -121,7 +154,7 @@ fn column(field: &Field) -> String {
         Field::RfmClass => "g.rfm_class".into(),
         Field::ValueClass => "g.value_class".into(),
         // Handled by their own renderers.
-        Field::Age | Field::Tags | Field::Attr(_) => "NULL".into(),
+        Field::Age | Field::Tags | Field::Attr(_) | Field::Consent(_) => "NULL".into(),
     }
 }
 
@@ -130,9 +163,10 @@ fn cond(field: &Field, test: &Test, cx: &SqlContext) -> String {
         Field::Tags => return tags(test, cx),
         Field::Attr(key) => return attr(key, test, cx),
         Field::Age => return age(test, cx),
+        Field::Consent(ch) => return consent(ch, test, cx),
         _ => {}
     }
-    let col = column(field);
+    let col = column(field, cx);
     match test {
         Test::IsSet => format!("{col} IS NOT NULL"),
         Test::IsNull => format!("{col} IS NULL"),
@@ -157,7 +191,39 @@ fn cond(field: &Field, test: &Test, cx: &SqlContext) -> String {
         Test::Str(t) => str_test(&col, t, cx),
         Test::Time(t) if *field == Field::Birthday => birthday(&col, t, cx),
         Test::Time(t) => instant(&col, t, cx),
-        Test::Tags(_) | Test::Attr(_) => "FALSE".into(),
+        Test::Tags(_) | Test::Attr(_) | Test::Bool(_) => "FALSE".into(),
+    }
+}
+
+/// Consent on one channel (a fixed name, so it is safe in a JSON path): `m.consent` holds
+/// `{"sms": true, …}`; a channel left out, or not a boolean, is unknown.
+fn consent(ch: &str, test: &Test, cx: &SqlContext) -> String {
+    let (is_bool, is_true) = match cx.backend {
+        Backend::Sqlite => {
+            let ty = format!("json_type(m.consent, '$.{ch}')");
+            (
+                format!("{ty} IN ('true', 'false')"),
+                format!("{ty} = 'true'"),
+            )
+        }
+        Backend::Postgres => {
+            let j = format!("(m.consent::jsonb -> '{ch}')");
+            (
+                format!("jsonb_typeof({j}) = 'boolean'"),
+                format!("({j}) = 'true'::jsonb"),
+            )
+        }
+    };
+    match test {
+        Test::IsSet => is_bool,
+        Test::IsNull => format!("NOT COALESCE(({is_bool}), FALSE)"),
+        Test::Bool(mask) => match mask & 3 {
+            0 => "FALSE".into(),
+            1 => format!("({is_bool}) AND NOT ({is_true})"),
+            2 => is_true,
+            _ => is_bool,
+        },
+        _ => "FALSE".into(),
     }
 }
 

@@ -63,6 +63,13 @@ pub struct SegmentIndex {
     orders: Vec<u32>,
     spend: Vec<i64>,
     points: Vec<i64>,
+    first_order_ms: Vec<Millis>,
+    first_order_day: Vec<Option<NaiveDate>>,
+    income_band: Vec<u32>,
+    stored_value: Vec<i64>,
+    /// Two bits per consent channel (in `CONSENT_CHANNELS` order): 0 unknown, 1 false,
+    /// 2 true.
+    consent: Vec<u16>,
     /// Enums: 0 = none, else code + 1.
     stage: Vec<u8>,
     rfm_class: Vec<u8>,
@@ -77,6 +84,17 @@ pub struct SegmentIndex {
     attr_entries: usize,
     /// Slots that have any attribute, so removal skips the key maps otherwise.
     has_attrs: Vec<u64>,
+}
+
+/// Consent as two bits per channel: 0 unknown, 1 false, 2 true.
+fn consent_bits(c: &BTreeMap<String, bool>) -> u16 {
+    let mut out = 0u16;
+    for (i, ch) in memberops_core::member::CONSENT_CHANNELS.iter().enumerate() {
+        if let Some(&b) = c.get(*ch) {
+            out |= (1 + u16::from(b)) << (2 * i);
+        }
+    }
+    out
 }
 
 fn bit(bits: &[u64], i: usize) -> bool {
@@ -177,6 +195,11 @@ impl SegmentIndex {
         self.orders.push(0);
         self.spend.push(0);
         self.points.push(0);
+        self.first_order_ms.push(0);
+        self.first_order_day.push(None);
+        self.income_band.push(0);
+        self.stored_value.push(0);
+        self.consent.push(0);
         self.stage.push(0);
         self.rfm_class.push(0);
         self.value_class.push(0);
@@ -209,6 +232,7 @@ impl SegmentIndex {
         self.region[i] = code(&row.region);
         self.channel[i] = code(&row.channel);
         self.tier[i] = code(&row.tier);
+        self.income_band[i] = code(&row.income_band);
         let instant = |v: Option<Millis>| match v {
             Some(ms) => (ms, Some(local_day(ms, row.time_zone))),
             None => (0, None),
@@ -218,6 +242,9 @@ impl SegmentIndex {
         self.orders[i] = row.orders;
         self.spend[i] = row.spend;
         self.points[i] = row.points_balance;
+        (self.first_order_ms[i], self.first_order_day[i]) = instant(row.first_order_at);
+        self.stored_value[i] = row.stored_value;
+        self.consent[i] = consent_bits(&row.consent);
         self.stage[i] = row.stage.map_or(0, |s| s as u8 + 1);
         self.rfm_class[i] = row.rfm_class.map_or(0, |c| c as u8 + 1);
         self.value_class[i] = row.value_class.map_or(0, |c| c as u8 + 1);
@@ -262,7 +289,7 @@ impl SegmentIndex {
     /// overheads (a B-tree entry at 1.5× its size, a hash entry with its control byte).
     pub fn memory_bytes(&self) -> usize {
         let n = self.tz.capacity();
-        let fixed = n * (2 + 1 + 4 + 4 * 3 + (8 + 4) * 2 + 4 + 8 + 8 + 3 + 2 * 3)
+        let fixed = n * (2 + 1 + 4 + 4 * 4 + (8 + 4) * 3 + 4 + 8 * 3 + 2 + 3 + 2 * 3)
             + (self.live.capacity() + self.has_attrs.capacity()) * 8
             + self.free.capacity() * 4;
         let attr_values: usize = self

@@ -11,7 +11,7 @@ use memberops_core::time::Millis;
 
 use super::{SegmentIndex, bit};
 use crate::error::SegmentError;
-use crate::eval::{EvalContext, Val, event_matches, test_value};
+use crate::eval::{EvalContext, Val, event_matches, measure_matches, test_value};
 use crate::row::{days_until_birthday, local_day};
 use crate::tree::{Cond, Field, Node, TagTest, Test, TimeTest};
 
@@ -169,6 +169,10 @@ impl SegmentIndex {
                             .event_count(self.member_id(i), &e.event, e.within_last_days),
                     )
             }),
+            Node::Measure(m) => self.fill(|i| {
+                self.is_live(i)
+                    && measure_matches(m, ctx.events.measure(self.member_id(i), &m.measure))
+            }),
             Node::Cond(c) => self.cond(c, z),
         }
     }
@@ -227,6 +231,30 @@ impl SegmentIndex {
             Field::Region => str_col(&self.region),
             Field::Channel => str_col(&self.channel),
             Field::Tier => str_col(&self.tier),
+            Field::IncomeBand => str_col(&self.income_band),
+            Field::StoredValue => self.int_leaf(t, |i| Some(self.stored_value[i])),
+            Field::FirstOrderAt => {
+                self.instant_leaf(t, &self.first_order_ms, &self.first_order_day, z)
+            }
+            Field::Consent(ch) => {
+                let shift = memberops_core::member::CONSENT_CHANNELS
+                    .iter()
+                    .position(|c| c == ch)
+                    .map_or(16, |p| 2 * p as u32);
+                let tab: Vec<bool> = (0..3u16)
+                    .map(|code| {
+                        let v = match code {
+                            0 => Val::Null,
+                            c => Val::Bool(c == 2),
+                        };
+                        test_value(t, &v, NaiveDate::MIN)
+                    })
+                    .collect();
+                self.fill(|i| {
+                    let code = self.consent[i].checked_shr(shift).unwrap_or(0) & 3;
+                    tab.get(usize::from(code)).copied().unwrap_or(false)
+                })
+            }
             Field::RScore => score_col(&self.r),
             Field::FScore => score_col(&self.f),
             Field::MScore => score_col(&self.m),
@@ -351,7 +379,7 @@ fn needs_birthday_table(node: &Node) -> bool {
     match node {
         Node::All(xs) | Node::Any(xs) => xs.iter().any(needs_birthday_table),
         Node::Not(x) => needs_birthday_table(x),
-        Node::Event(_) => false,
+        Node::Event(_) | Node::Measure(_) => false,
         Node::Cond(c) => c.field == Field::Birthday,
     }
 }

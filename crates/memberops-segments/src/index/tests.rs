@@ -185,7 +185,17 @@ fn row_strategy(id: usize) -> impl Strategy<Value = MemberRow> {
         ),
         -DAY_MS..DAY_MS,
     );
-    (profile, aggregates, extra).prop_map(move |(p, a, e)| {
+    let more = (
+        opt(-400..1i64),
+        opt(word()),
+        -50..50i64,
+        prop::collection::btree_map(
+            prop::sample::select(vec!["sms".to_owned(), "email".to_owned()]),
+            any::<bool>(),
+            0..3,
+        ),
+    );
+    (profile, aggregates, extra, more).prop_map(move |(p, a, e, x)| {
         let mut r = MemberRow::new(format!("m{id:03}"), ZONES[p.0]);
         r.gender = p.1;
         r.birthday = p.2.and_then(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d));
@@ -205,6 +215,10 @@ fn row_strategy(id: usize) -> impl Strategy<Value = MemberRow> {
         r.value_class = a.9;
         r.tags = e.0;
         r.attributes = e.1;
+        r.first_order_at = x.0.map(|d| AS_OF + d * DAY_MS + e.2);
+        r.income_band = x.1;
+        r.stored_value = x.2;
+        r.consent = x.3;
         r
     })
 }
@@ -213,7 +227,7 @@ fn int_value(field: &str) -> BoxedStrategy<serde_json::Value> {
     let range = match field {
         "age" => 0..70i64,
         "spend" | "aov" => -100..1000,
-        "points_balance" => -50..50,
+        "points_balance" | "stored_value_minor" => -50..50,
         _ => 0..6,
     };
     prop_oneof![
@@ -249,6 +263,7 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
         "spend",
         "aov",
         "points_balance",
+        "stored_value_minor",
         "r_score",
         "f_score",
         "m_score",
@@ -288,7 +303,7 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
         .prop_map(move |(o, v)| (f, o, v))
     });
     let str_field = (
-        prop::sample::select(vec!["region", "channel", "tier", "tags"]),
+        prop::sample::select(vec!["region", "channel", "tier", "income_band", "tags"]),
         prop::sample::select(vec!["eq", "ne", "contains", "has_tag", "in", "not_in"]),
         word(),
         prop::collection::vec(word(), 1..3),
@@ -304,7 +319,7 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
             }
         });
     let instant_field = (
-        prop::sample::select(vec!["registered_at", "last_order_at"]),
+        prop::sample::select(vec!["registered_at", "last_order_at", "first_order_at"]),
         prop_oneof![
             (
                 prop::sample::select(vec!["gt", "gte", "lt", "lte"]),
@@ -349,7 +364,16 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
             "contains" => (f, o, json!(s)),
             _ => (f, o, v),
         });
+    let consent = (
+        prop::sample::select(vec!["consent.sms", "consent.email", "consent.push"]),
+        prop::sample::select(vec!["eq", "ne"]),
+        any::<bool>(),
+    )
+        .prop_map(|(f, o, b)| (f, o, json!(b)));
     let any_field = prop::sample::select(vec![
+        "consent.sms",
+        "income_band",
+        "first_order_at",
         "gender",
         "age",
         "birthday",
@@ -372,6 +396,7 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
         2 => instant_field,
         1 => birthday,
         3 => attr,
+        2 => consent,
     ]
     .prop_map(|(f, o, v)| {
         if v.is_null() {
@@ -392,8 +417,33 @@ fn event_leaf() -> impl Strategy<Value = serde_json::Value> {
         .prop_map(|(e, n, d)| json!({"event": e, "within_last_days": d, "op": "gte", "value": n}))
 }
 
+fn measure_leaf() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        (1..60u32, 0..4i64).prop_map(
+            |(d, n)| json!({"field": "points_expiring", "within_next_days": d, "op": "gte", "value": n})
+        ),
+        (word(), opt(1..90u32), 0..3i64).prop_map(|(w, d, n)| match d {
+            Some(d) => json!({"purchased": {"category": w}, "within_last_days": d, "op": "gt", "value": n}),
+            None => json!({"purchased": {"sku": [w]}}),
+        }),
+    ]
+}
+
+/// Deterministic fake event counts and measures.
+struct Fake;
+
+impl crate::eval::EventCounts for Fake {
+    fn event_count(&self, member: &str, event: &str, days: u32) -> u64 {
+        events(member, event, days)
+    }
+
+    fn measure(&self, member: &str, m: &crate::tree::Measure) -> i64 {
+        events(member, &format!("{m:?}"), 0) as i64
+    }
+}
+
 fn tree_strategy() -> impl Strategy<Value = serde_json::Value> {
-    let base = prop_oneof![8 => leaf(), 1 => event_leaf()];
+    let base = prop_oneof![8 => leaf(), 1 => event_leaf(), 1 => measure_leaf()];
     base.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| json!({"all": v})),
@@ -434,7 +484,7 @@ proptest! {
             let id = format!("m{k:03}");
             prop_assert_eq!(idx.remove(&id), alive.remove(&id).is_some());
         }
-        let ctx = EvalContext::new(AS_OF + as_of_shift, &events);
+        let ctx = EvalContext::new(AS_OF + as_of_shift, &Fake);
         let mut parsed = 0;
         for t in trees {
             let node = Node::from_json(&t).map_err(|e| TestCaseError::fail(format!("{t}: {e}")))?;

@@ -61,7 +61,13 @@ macro_rules! impl_segments {
                     orders: r.try_get("orders")?,
                     spend: r.try_get("spend")?,
                     last_order_at: r.try_get("last_order_at")?,
+                    first_order_at: r.try_get("first_order_at")?,
                     intel,
+                    tier: r.try_get("tier")?,
+                    points_balance: r.try_get("points_balance")?,
+                    stored_value: r.try_get("stored_value")?,
+                    income_band: r.try_get("income_band")?,
+                    consent: r.try_get("consent")?,
                 })
             }
 
@@ -119,7 +125,13 @@ macro_rules! impl_segments {
                         orders: int(f[9])?.unwrap_or(0),
                         spend: int(f[10])?.unwrap_or(0),
                         last_order_at: int(f[11])?,
+                        first_order_at: int(f[24])?,
                         intel,
+                        tier: text(f[21]),
+                        points_balance: int(f[22])?.unwrap_or(0),
+                        stored_value: int(f[23])?.unwrap_or(0),
+                        income_band: text(f[25]),
+                        consent: text(f[26]).unwrap_or_default(),
                     });
                 }
                 Ok(Some(out))
@@ -279,7 +291,7 @@ macro_rules! impl_segments {
 
                 async fn insert_segment(&mut self, s: &SegmentRecord) -> Result<()> {
                     sqlx::query(
-                        "INSERT INTO segments (id, workspace_id, name, condition, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO segments (id, workspace_id, name, condition, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, 1)",
                     )
                     .bind(&s.id)
                     .bind(&self.ws)
@@ -289,6 +301,42 @@ macro_rules! impl_segments {
                     .bind(s.updated_at)
                     .execute(&mut *self.tx)
                     .await?;
+                    self.insert_segment_version(s, 1).await
+                }
+
+                async fn update_segment(&mut self, s: &SegmentRecord) -> Result<()> {
+                    let n = sqlx::query(
+                        "UPDATE segments SET name = $1, condition = $2, updated_at = $3, version = $4 \
+                         WHERE workspace_id = $5 AND id = $6 AND version = $4 - 1",
+                    )
+                    .bind(&s.name)
+                    .bind(&s.condition)
+                    .bind(s.updated_at)
+                    .bind(s.version)
+                    .bind(&self.ws)
+                    .bind(&s.id)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                    if n != 1 {
+                        return Err(crate::error::StoreError::Conflict(format!("segment {} changed meanwhile", s.id)));
+                    }
+                    self.insert_segment_version(s, s.version).await
+                }
+
+                async fn insert_order_items(&mut self, rows: &[OrderItem]) -> Result<()> {
+                    for chunk in rows.chunks(CHUNK) {
+                        let mut q = QueryBuilder::<$Db>::new("INSERT INTO order_items (member_id, kind, value, order_id, workspace_id) ");
+                        q.push_values(chunk, |mut b, r| {
+                            b.push_bind(r.member_id.clone())
+                                .push_bind(r.kind.clone())
+                                .push_bind(r.value.clone())
+                                .push_bind(r.order_id.clone())
+                                .push_bind(self.ws.clone());
+                        });
+                        q.push(" ON CONFLICT DO NOTHING");
+                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
+                    }
                     Ok(())
                 }
 
@@ -322,6 +370,23 @@ macro_rules! impl_segments {
                          ON CONFLICT (workspace_id) DO UPDATE SET version = segment_state.version + 1",
                     )
                     .bind(&self.ws)
+                    .execute(&mut *self.tx)
+                    .await?;
+                    Ok(())
+                }
+            }
+
+            impl $Tx {
+                async fn insert_segment_version(&mut self, s: &SegmentRecord, version: i64) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO segment_versions (segment_id, version, workspace_id, name, condition, at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&s.id)
+                    .bind(version)
+                    .bind(&self.ws)
+                    .bind(&s.name)
+                    .bind(&s.condition)
+                    .bind(s.updated_at)
                     .execute(&mut *self.tx)
                     .await?;
                     Ok(())
@@ -579,7 +644,27 @@ macro_rules! impl_segments {
                         .bind(workspace_id)
                         .fetch_optional(self.reader())
                         .await?;
-                    Ok(Watermark { seq: seq.unwrap_or(0), updated_at: updated.unwrap_or(0), version: version.unwrap_or(0) })
+                    // Newest line first along the primary key: stops at the workspace's last line
+                    // instead of aggregating the ledger.
+                    let points_seq: Option<i64> = sqlx::query_scalar(
+                        "SELECT seq FROM points_ledger WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(workspace_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    let sv_seq: Option<i64> = sqlx::query_scalar(
+                        "SELECT seq FROM stored_value_ledger WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(workspace_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                    Ok(Watermark {
+                        seq: seq.unwrap_or(0),
+                        updated_at: updated.unwrap_or(0),
+                        version: version.unwrap_or(0),
+                        points_seq: points_seq.unwrap_or(0),
+                        sv_seq: sv_seq.unwrap_or(0),
+                    })
                 }
 
                 async fn touched_since(&self, workspace_id: &str, w: &Watermark, limit: i64) -> Result<Vec<String>> {
@@ -600,6 +685,17 @@ macro_rules! impl_segments {
                     .fetch_all(self.reader())
                     .await?;
                     ids.extend(edited);
+                    for (table, after) in [("points_ledger", w.points_seq), ("stored_value_ledger", w.sv_seq)] {
+                        let moved: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                            "SELECT DISTINCT member_id FROM {table} WHERE workspace_id = $1 AND seq > $2 LIMIT $3"
+                        )))
+                        .bind(workspace_id)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(self.reader())
+                        .await?;
+                        ids.extend(moved);
+                    }
                     ids.sort_unstable();
                     ids.dedup();
                     Ok(ids)
@@ -687,98 +783,6 @@ macro_rules! impl_segments {
                         }
                     }
                     Ok(out)
-                }
-
-                async fn stage_flow(&self, workspace_id: &str, from_date: &str, to_date: &str) -> Result<Vec<(Option<String>, String, i64)>> {
-                    let rows = sqlx::query(
-                        "SELECT from_stage, to_stage, CAST(COUNT(*) AS BIGINT) FROM lifecycle_transitions \
-                         WHERE workspace_id = $1 AND on_date >= $2 AND on_date <= $3 GROUP BY from_stage, to_stage \
-                         ORDER BY from_stage, to_stage",
-                    )
-                    .bind(workspace_id)
-                    .bind(from_date)
-                    .bind(to_date)
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
-                }
-
-                async fn segment(&self, workspace_id: &str, id: &str) -> Result<Option<SegmentRecord>> {
-                    let row = sqlx::query(
-                        "SELECT id, name, condition, created_at, updated_at FROM segments WHERE workspace_id = $1 AND id = $2",
-                    )
-                    .bind(workspace_id)
-                    .bind(id)
-                    .fetch_optional(self.reader())
-                    .await?;
-                    row.map(|r| {
-                        Ok(SegmentRecord {
-                            id: r.try_get(0)?,
-                            name: r.try_get(1)?,
-                            condition: r.try_get(2)?,
-                            created_at: r.try_get(3)?,
-                            updated_at: r.try_get(4)?,
-                        })
-                    })
-                    .transpose()
-                }
-
-                async fn list_segments(&self, workspace_id: &str) -> Result<Vec<SegmentRecord>> {
-                    let rows = sqlx::query(
-                        "SELECT id, name, condition, created_at, updated_at FROM segments WHERE workspace_id = $1 ORDER BY id",
-                    )
-                    .bind(workspace_id)
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(SegmentRecord {
-                                id: r.try_get(0)?,
-                                name: r.try_get(1)?,
-                                condition: r.try_get(2)?,
-                                created_at: r.try_get(3)?,
-                                updated_at: r.try_get(4)?,
-                            })
-                        })
-                        .collect()
-                }
-
-                async fn segment_sizes(&self, segment_id: &str) -> Result<Vec<(String, i64)>> {
-                    let rows = sqlx::query("SELECT on_date, size FROM segment_sizes WHERE segment_id = $1 ORDER BY on_date")
-                        .bind(segment_id)
-                        .fetch_all(self.reader())
-                        .await?;
-                    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
-                }
-
-                async fn tag_rules(&self, workspace_id: &str) -> Result<Vec<TagRuleRecord>> {
-                    let rows = sqlx::query(
-                        "SELECT tag, condition, created_at, updated_at, refreshed_at FROM tag_rules WHERE workspace_id = $1 ORDER BY tag",
-                    )
-                    .bind(workspace_id)
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(TagRuleRecord {
-                                tag: r.try_get(0)?,
-                                condition: r.try_get(1)?,
-                                created_at: r.try_get(2)?,
-                                updated_at: r.try_get(3)?,
-                                refreshed_at: r.try_get(4)?,
-                            })
-                        })
-                        .collect()
-                }
-
-                async fn tag_counts(&self, workspace_id: &str) -> Result<Vec<(String, String, i64)>> {
-                    let rows = sqlx::query(
-                        "SELECT tag, source, CAST(COUNT(*) AS BIGINT) FROM member_tags WHERE workspace_id = $1 GROUP BY tag, source ORDER BY tag, source",
-                    )
-                    .bind(workspace_id)
-                    .fetch_all(self.reader())
-                    .await?;
-                    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
                 }
             }
         };

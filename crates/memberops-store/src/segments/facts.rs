@@ -225,7 +225,7 @@ pub(crate) const INTEL_COLUMNS: &str = "member_id, stage, stage_since, previous_
      rfm_class, value_class, scored_on";
 
 /// The columns of [`INDEX_SELECT`], for the packed SQLite read.
-pub(crate) const INDEX_EXPRS: [&str; 21] = [
+pub(crate) const INDEX_EXPRS: [&str; 27] = [
     "m.id",
     "m.time_zone",
     "m.gender",
@@ -247,12 +247,21 @@ pub(crate) const INDEX_EXPRS: [&str; 21] = [
     "g.rfm_class",
     "g.value_class",
     "g.scored_on",
+    "l.tier",
+    "COALESCE(l.points_balance, 0)",
+    "COALESCE(l.sv_principal, 0) + COALESCE(l.sv_bonus, 0)",
+    "s.first_order_at",
+    "m.income_band",
+    "m.consent",
 ];
 
-pub(crate) const INDEX_FROM: &str = "members m LEFT JOIN member_stats s ON s.member_id = m.id LEFT JOIN member_segments g ON g.member_id = m.id";
+pub(crate) const INDEX_FROM: &str = super::SEGMENT_FROM;
 
 pub(crate) const INDEX_SELECT: &str = "SELECT m.id, m.time_zone, m.gender, m.birthday, m.region, m.channel, \
      m.registered_at, m.attributes, m.tags, COALESCE(s.order_count, 0) AS orders, \
      COALESCE(s.paid_minor, 0) - COALESCE(s.refunded_minor, 0) AS spend, s.last_order_at, \
-     g.stage, g.stage_since, g.previous_stage, g.r_score, g.f_score, g.m_score, g.rfm_class, g.value_class, g.scored_on \
-     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id LEFT JOIN member_segments g ON g.member_id = m.id";
+     g.stage, g.stage_since, g.previous_stage, g.r_score, g.f_score, g.m_score, g.rfm_class, g.value_class, g.scored_on, \
+     l.tier, COALESCE(l.points_balance, 0) AS points_balance, \
+     COALESCE(l.sv_principal, 0) + COALESCE(l.sv_bonus, 0) AS stored_value, s.first_order_at, m.income_band, m.consent \
+     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id LEFT JOIN member_segments g ON g.member_id = m.id \
+     LEFT JOIN loyalty_members l ON l.member_id = m.id";

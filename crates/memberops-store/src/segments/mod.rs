@@ -6,6 +6,7 @@
 //! runs a `WHERE` clause over [`SEGMENT_FROM`].
 
 mod backend;
+mod catalog;
 mod facts;
 
 use async_trait::async_trait;
@@ -14,9 +15,85 @@ use crate::error::Result;
 use memberops_core::time::Millis;
 
 /// The row source a segment's SQL `WHERE` clause is written against: `m` members, `s` their
-/// order/activity aggregates, `g` their stored intelligence.
+/// order/activity aggregates, `g` their stored intelligence, `l` their loyalty account.
 pub const SEGMENT_FROM: &str = "members m LEFT JOIN member_stats s ON s.member_id = m.id \
-     LEFT JOIN member_segments g ON g.member_id = m.id";
+     LEFT JOIN member_segments g ON g.member_id = m.id LEFT JOIN loyalty_members l ON l.member_id = m.id";
+
+/// A text literal (operands of run-time SQL; the edge refuses NUL, the one character a
+/// literal cannot hold).
+pub fn sql_lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The order lines a purchase condition reads, with the order they belong to.
+pub(crate) const PURCHASED_FROM: &str =
+    "order_items i JOIN orders o ON o.workspace_id = i.workspace_id AND o.order_id = i.order_id";
+
+/// Which lines a purchase measure counts: `kind` is `sku` or `category`; orders paid in
+/// `since < paid_at <= until` (no lower bound when `None`) that still count as orders.
+pub(crate) fn purchased_pred(
+    kind: &str,
+    values: &[String],
+    since: Option<Millis>,
+    until: Millis,
+) -> String {
+    let vals: Vec<String> = values.iter().map(|v| sql_lit(v)).collect();
+    let since = since.map_or(String::new(), |t| format!(" AND o.paid_at > {t}"));
+    format!(
+        "i.kind = {} AND i.value IN ({}) AND o.paid_at <= {until}{since} AND {}",
+        sql_lit(kind),
+        vals.join(", "),
+        crate::backend::COUNTS_AS_ORDER_SQL
+    )
+}
+
+/// The purchase measure of the member whose id is the SQL expression `member`: how many
+/// orders bought one of `values`.
+pub fn purchased_sql(
+    member: &str,
+    kind: &str,
+    values: &[String],
+    since: Option<Millis>,
+    until: Millis,
+) -> String {
+    format!(
+        "(SELECT COUNT(DISTINCT i.order_id) FROM {PURCHASED_FROM} WHERE i.member_id = {member} AND {})",
+        purchased_pred(kind, values, since, until)
+    )
+}
+
+/// Which lots a points-expiring measure adds up: open at `from`, ending by `until`.
+pub(crate) fn expiring_pred(from: Millis, until: Millis) -> String {
+    format!("p.remaining > 0 AND p.expires_at > {from} AND p.expires_at <= {until}")
+}
+
+/// The points of the member `member` (an SQL expression of its id) that expire in
+/// `from < expires_at <= until`.
+pub fn points_expiring_sql(member: &str, from: Millis, until: Millis) -> String {
+    format!(
+        "(SELECT COALESCE(SUM(p.remaining), 0) FROM points_lots p WHERE p.member_id = {member} AND {})",
+        expiring_pred(from, until)
+    )
+}
+
+/// One order line as segments see it: a SKU or category an order carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderItem {
+    pub member_id: String,
+    pub order_id: String,
+    /// `sku` or `category`.
+    pub kind: String,
+    pub value: String,
+}
+
+/// One saved form of a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentVersion {
+    pub version: i64,
+    pub name: String,
+    pub condition: String,
+    pub at: Millis,
+}
 
 /// One member's facts as of a date: order aggregates over orders on or before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,6 +153,9 @@ pub struct IndexSource {
     pub region: Option<String>,
     pub channel: Option<String>,
     pub registered_at: Option<Millis>,
+    pub income_band: Option<String>,
+    /// JSON object text: channel → bool.
+    pub consent: String,
     /// JSON object text.
     pub attributes: String,
     /// JSON array text (the profile's tags).
@@ -85,7 +165,13 @@ pub struct IndexSource {
     pub orders: i64,
     pub spend: i64,
     pub last_order_at: Option<Millis>,
+    pub first_order_at: Option<Millis>,
     pub intel: Option<IntelRow>,
+    /// The loyalty account's tier; `None` without an account (the program's first tier).
+    pub tier: Option<String>,
+    pub points_balance: i64,
+    /// Stored value, principal plus bonus, minor units.
+    pub stored_value: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +182,8 @@ pub struct SegmentRecord {
     pub condition: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Saved versions so far (1 at creation).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +201,10 @@ pub struct Watermark {
     pub seq: i64,
     pub updated_at: Millis,
     pub version: i64,
+    /// Last points and stored-value ledger lines: operator adjustments, spends and top-ups
+    /// change balances without an event.
+    pub points_seq: i64,
+    pub sv_seq: i64,
 }
 
 /// Writes inside a write transaction (the batch of events, or an operator command).
@@ -149,7 +241,12 @@ pub trait SegmentsTx: Send {
     ) -> Result<(u64, u64)>;
     async fn upsert_tag_rule(&mut self, tag: &str, condition: &str, at: Millis) -> Result<()>;
     async fn delete_tag_rule(&mut self, tag: &str) -> Result<bool>;
+    /// Inserts a new segment and its version 1.
     async fn insert_segment(&mut self, s: &SegmentRecord) -> Result<()>;
+    /// Saves `s` as the segment's version `s.version` (the next one), keeping the others.
+    async fn update_segment(&mut self, s: &SegmentRecord) -> Result<()>;
+    /// Records what orders bought; pairs already stored are left alone.
+    async fn insert_order_items(&mut self, rows: &[OrderItem]) -> Result<()>;
     async fn delete_segment(&mut self, id: &str) -> Result<bool>;
     async fn record_segment_size(
         &mut self,
@@ -223,6 +320,12 @@ pub trait SegmentsStore: Send + Sync {
         workspace_id: &str,
         given: &[String],
     ) -> Result<Vec<(String, String)>>;
+}
+
+/// Saved segments, tag rules, stage flow and the measures conditions read: reads outside a
+/// transaction.
+#[async_trait]
+pub trait SegmentCatalogStore: Send + Sync {
     /// Transition counts `(from, to, count)` with `from_date <= on_date <= to_date`.
     async fn stage_flow(
         &self,
@@ -233,6 +336,24 @@ pub trait SegmentsStore: Send + Sync {
     async fn segment(&self, workspace_id: &str, id: &str) -> Result<Option<SegmentRecord>>;
     async fn list_segments(&self, workspace_id: &str) -> Result<Vec<SegmentRecord>>;
     async fn segment_sizes(&self, segment_id: &str) -> Result<Vec<(String, i64)>>;
+    /// Every saved version of a segment, newest first.
+    async fn segment_versions(&self, segment_id: &str) -> Result<Vec<SegmentVersion>>;
+    /// Per-member points expiring in `from < expires_at <= until` (members with some).
+    async fn points_expiring(
+        &self,
+        workspace_id: &str,
+        from: Millis,
+        until: Millis,
+    ) -> Result<Vec<(String, i64)>>;
+    /// Per-member counts of orders that bought one of `values` (see [`purchased_sql`]).
+    async fn purchase_counts(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        values: &[String],
+        since: Option<Millis>,
+        until: Millis,
+    ) -> Result<Vec<(String, i64)>>;
     async fn tag_rules(&self, workspace_id: &str) -> Result<Vec<TagRuleRecord>>;
     /// Tag → member count over manual and rule tags.
     async fn tag_counts(&self, workspace_id: &str) -> Result<Vec<(String, String, i64)>>;
@@ -241,4 +362,5 @@ pub trait SegmentsStore: Send + Sync {
 /// Every member of a workspace with its stored aggregates, streamed by `facts_as_of`: one
 /// plain scan, no grouping (the aggregates in `member_stats` are kept as events land).
 pub(crate) use backend::impl_segments;
+pub(crate) use catalog::impl_segment_catalog;
 pub(crate) use facts::*;
