@@ -1,8 +1,11 @@
 //! Extractors that turn bad input into our error body instead of axum's plain text.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
 use axum::http::request::Parts;
 use memberops_core::FieldError;
 use serde::de::DeserializeOwned;
@@ -49,22 +52,38 @@ async fn json_body<T: DeserializeOwned, S: Send + Sync>(
             vec!["body".to_owned()],
         )]));
     }
-    match axum::Json::<T>::from_bytes(&bytes) {
-        Ok(axum::Json(v)) => Ok(v),
-        Err(JsonRejection::JsonDataError(e)) => {
-            let msg = std::error::Error::source(&e)
-                .map(ToString::to_string)
-                .unwrap_or_else(|| e.body_text());
-            Err(ApiError::validation(vec![FieldError::new(
-                &["body"],
-                "invalid_shape",
-                msg,
-            )]))
+    parse_json(&bytes)
+}
+
+/// Parses a JSON body, refusing fields the target type does not have (422
+/// `unknown_field`, each named): a misspelt field is otherwise silently dropped, and the
+/// operator believes a setting took that did not.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()))
+        .and_then(|v| de.end().map(|()| v));
+    // Unknown fields are named even when the body fails for another reason too (a
+    // misspelt required field shows as both "unknown" and "missing").
+    let mut errors: Vec<FieldError> = unknown
+        .iter()
+        .map(|path| {
+            let mut loc = vec!["body"];
+            loc.extend(path.split('.').filter(|s| !s.is_empty() && *s != "?"));
+            FieldError::new(&loc, "unknown_field", "no such field")
+        })
+        .collect();
+    match parsed {
+        Ok(v) if errors.is_empty() => Ok(v),
+        Ok(_) => Err(ApiError::validation(errors)),
+        Err(e) if e.is_data() => {
+            errors.push(FieldError::new(&["body"], "invalid_shape", e.to_string()));
+            Err(ApiError::validation(errors))
         }
         Err(e) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            e.body_text(),
+            format!("the body is not valid JSON: {e}"),
         )),
     }
 }
@@ -136,4 +155,100 @@ where
             )),
         }
     }
+}
+
+/// The query parameters each operation documents, by method and route template: the
+/// OpenAPI document is the list of what a route takes, so a parameter it does not name is
+/// refused instead of silently ignored (`GET /v1/members?region=…` answering every member).
+#[derive(Clone, Default)]
+pub struct KnownQueries(Arc<HashMap<(Method, String), Vec<String>>>);
+
+impl KnownQueries {
+    pub fn from_spec(spec: &utoipa::openapi::OpenApi) -> KnownQueries {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::{Parameter, ParameterIn};
+        let names = |ps: &Option<Vec<RefOr<Parameter>>>| -> Vec<String> {
+            ps.iter()
+                .flatten()
+                .filter_map(|p| match p {
+                    RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query) => {
+                        Some(p.name.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut map = HashMap::new();
+        for (path, item) in &spec.paths.paths {
+            let shared = names(&item.parameters);
+            let ops = [
+                (Method::GET, &item.get),
+                (Method::POST, &item.post),
+                (Method::PUT, &item.put),
+                (Method::PATCH, &item.patch),
+                (Method::DELETE, &item.delete),
+            ];
+            for (method, op) in ops {
+                if let Some(op) = op {
+                    let mut allowed = shared.clone();
+                    allowed.extend(names(&op.parameters));
+                    map.insert((method, path.clone()), allowed);
+                }
+            }
+        }
+        KnownQueries(Arc::new(map))
+    }
+}
+
+/// 400 `unknown_parameter`, naming each query parameter the route does not document.
+pub async fn refuse_unknown_query(
+    axum::extract::State(known): axum::extract::State<KnownQueries>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let allowed = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|p| known.0.get(&(req.method().clone(), p.as_str().to_owned())));
+    if let (Some(allowed), Some(q)) = (allowed, req.uri().query())
+        && let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+    {
+        let mut unknown: Vec<String> = pairs
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !allowed.contains(k))
+            .collect();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            let mut e = ApiError::validation(
+                unknown
+                    .iter()
+                    .map(|k| FieldError::new(&["query", k], "unknown_parameter", "no such parameter"))
+                    .collect(),
+            );
+            e.status = StatusCode::BAD_REQUEST;
+            e.body.code = "unknown_parameter".into();
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Unknown routes answer the error body too (404 `not_found`).
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route {}", uri.path()),
+    )
+}
+
+/// A known route with a method it does not take (405 `method_not_allowed`).
+pub async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+    )
 }

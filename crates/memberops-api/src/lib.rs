@@ -70,7 +70,14 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let (router, spec) = api().split_for_parts();
+    let known = extract::KnownQueries::from_spec(&spec);
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            known,
+            extract::refuse_unknown_query,
+        ))
+        .fallback(extract::no_route)
+        .method_not_allowed_fallback(extract::wrong_method)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
         .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -2,12 +2,25 @@ use serde::Serialize;
 
 /// One problem with one input field. `loc` is the path to the field (e.g. `["properties",
 /// "amount"]`), `code` a stable machine-readable reason, `msg` a human sentence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub loc: Vec<String>,
-    #[serde(rename = "type")]
     pub code: String,
     pub msg: String,
+}
+
+/// `{"loc", "code", "msg"}` (docs/api.md), plus `type`: the same code under the name
+/// earlier releases gave it, kept for clients written against them.
+impl Serialize for FieldError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("FieldError", 4)?;
+        st.serialize_field("loc", &self.loc)?;
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("msg", &self.msg)?;
+        st.serialize_field("type", &self.code)?;
+        st.end()
+    }
 }
 
 impl FieldError {
