@@ -9,6 +9,7 @@ mod helpers;
 mod receiver;
 
 mod api_basics;
+mod api_style;
 mod coupons;
 mod events;
 mod import;

@@ -341,7 +341,7 @@ async fn bad_input_is_refused_or_reported(app: TestApp) {
     assert_eq!(m["stats"]["order_count"], 0);
     let (status, issues) = app.get("/v1/tracking/issues").await;
     assert_eq!(status, StatusCode::OK, "{issues}");
-    let issues = issues.as_array().expect("issues");
+    let issues = issues["data"].as_array().expect("issues");
     assert_eq!(issues.len(), 3, "{issues:?}");
     assert!(issues.iter().any(|i| i["code"] == "missing_identity"
         && i["payload"]["event"] == "X"

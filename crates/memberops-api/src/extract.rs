@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use memberops_core::FieldError;
 use serde::de::DeserializeOwned;
 
@@ -77,7 +77,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Ok(v) if errors.is_empty() => Ok(v),
         Ok(_) => Err(ApiError::validation(errors)),
         Err(e) if e.is_data() => {
-            errors.push(FieldError::new(&["body"], "invalid_shape", e.to_string()));
+            errors.push(
+                shape_error::<T>(bytes)
+                    .unwrap_or_else(|| FieldError::new(&["body"], "invalid_shape", e.to_string())),
+            );
+            errors.dedup_by(|a, b| a.loc == b.loc && a.code == b.code);
             Err(ApiError::validation(errors))
         }
         Err(e) => Err(ApiError::new(
@@ -86,6 +90,37 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("the body is not valid JSON: {e}"),
         )),
     }
+}
+
+/// Where a body of the wrong shape went wrong, by path: a type that refuses unknown fields
+/// itself (`deny_unknown_fields`) names them as `unknown_field` like the others.
+fn shape_error<T: DeserializeOwned>(bytes: &[u8]) -> Option<FieldError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let e = serde_path_to_error::deserialize::<_, T>(&mut de).err()?;
+    let mut loc = vec!["body".to_owned()];
+    loc.extend(
+        e.path()
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty() && s != "?"),
+    );
+    let msg = e.inner().to_string();
+    let unknown = msg
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned());
+    let loc_ref: Vec<&str> = loc.iter().map(String::as_str).collect();
+    Some(match unknown {
+        Some(name) if loc.last() == Some(&name) => {
+            FieldError::new(&loc_ref, "unknown_field", "no such field")
+        }
+        Some(name) => {
+            let mut with = loc_ref.clone();
+            with.push(&name);
+            FieldError::new(&with, "unknown_field", "no such field")
+        }
+        None => FieldError::new(&loc_ref, "invalid_shape", msg),
+    })
 }
 
 impl<S, T> FromRequest<S> for ValidJson<T>
@@ -224,7 +259,9 @@ pub async fn refuse_unknown_query(
             let mut e = ApiError::validation(
                 unknown
                     .iter()
-                    .map(|k| FieldError::new(&["query", k], "unknown_parameter", "no such parameter"))
+                    .map(|k| {
+                        FieldError::new(&["query", k], "unknown_parameter", "no such parameter")
+                    })
                     .collect(),
             );
             e.status = StatusCode::BAD_REQUEST;

@@ -135,13 +135,36 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64> {
     Ok(limit)
 }
 
+/// 422 `invalid_cursor`: the `cursor` is not one a list gave.
+pub fn invalid_cursor() -> crate::AppError {
+    Invalid::one(
+        &["query", "cursor"],
+        "invalid_cursor",
+        "not a cursor this list gave",
+    )
+    .into()
+}
+
+/// A cursor that is a member id (lists of members, ascending by id).
+pub fn member_cursor(cursor: Option<&str>) -> Result<()> {
+    match cursor {
+        Some(c) if !memberops_core::id::is_id(memberops_core::id::MEMBER, c) => {
+            Err(invalid_cursor())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A cursor that is a position in a log (event seq, ledger seq).
+pub fn seq_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
+    cursor
+        .map(|c| c.parse::<i64>().map_err(|_| invalid_cursor()))
+        .transpose()
+}
+
 /// Cuts a page fetched with one row more than `limit`: the next cursor is the last kept
 /// row's key when that extra row came back, None on the last page.
-pub(crate) fn cut_page<T>(
-    rows: &mut Vec<T>,
-    limit: i64,
-    key: impl Fn(&T) -> String,
-) -> Option<String> {
+pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     more.then(|| rows.last().map(key)).flatten()
@@ -150,6 +173,7 @@ pub(crate) fn cut_page<T>(
 /// Lists members matching every given filter, oldest first, a page at a time.
 pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> {
     let limit = page_limit(s.limit)?;
+    member_cursor(s.cursor.as_deref())?;
     // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member,
     // and match the number with or without its country code.
     let phones = match s.phone.as_deref() {

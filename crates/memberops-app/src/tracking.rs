@@ -38,6 +38,9 @@ pub struct MessageIssue {
     /// Stable reason, e.g. `missing_identity`, `invalid_amount`, `invalid_email`.
     pub code: String,
     pub detail: String,
+    /// Field-level problems, as in the error body.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<memberops_core::FieldError>,
 }
 
 /// What happened to a batch. The SDKs only read `success`; the rest is for people.
@@ -118,6 +121,7 @@ pub async fn ingest(
             message_id,
             code: code.to_owned(),
             detail,
+            errors: Vec::new(),
         };
         if severity == "rejected" {
             report.rejected.push(issue);
@@ -255,6 +259,9 @@ pub async fn ingest(
                     &code,
                     detail,
                 );
+                if let (Some(e), Some(issue)) = (&row.error, report.rejected.last_mut()) {
+                    issue.errors.clone_from(&e.errors);
+                }
                 continue;
             }
             RowStatus::Duplicate => {}
@@ -542,22 +549,44 @@ pub struct TrackingIssueOut {
 }
 
 /// The newest tracking issues.
+pub struct IssuePage {
+    pub data: Vec<TrackingIssueOut>,
+    pub next_cursor: Option<String>,
+}
+
+/// Tracking issues, newest first, a page at a time; the cursor is the last row's
+/// `received_at` and id.
 pub async fn issues(
     store: &dyn Store,
     ws: &Workspace,
-    limit: i64,
-) -> Result<Vec<TrackingIssueOut>> {
-    let rows = store.tracking_issues(&ws.id, limit.clamp(1, 1000)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| TrackingIssueOut {
-            id: r.id,
-            message_id: r.message_id,
-            severity: r.severity,
-            code: r.code,
-            detail: r.detail,
-            payload: serde_json::from_str(&r.payload).unwrap_or(Value::String(r.payload)),
-            received_at: memberops_core::time::millis_to_rfc3339(r.received_at),
-        })
-        .collect())
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> Result<IssuePage> {
+    let limit = crate::members::page_limit(limit)?;
+    let after = match cursor {
+        None => None,
+        Some(c) => Some(
+            c.split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
+                .ok_or_else(crate::members::invalid_cursor)?,
+        ),
+    };
+    let mut rows = store.tracking_issues(&ws.id, after, limit + 1).await?;
+    let next_cursor =
+        crate::members::cut_page(&mut rows, limit, |r| format!("{}.{}", r.received_at, r.id));
+    Ok(IssuePage {
+        data: rows
+            .into_iter()
+            .map(|r| TrackingIssueOut {
+                id: r.id,
+                message_id: r.message_id,
+                severity: r.severity,
+                code: r.code,
+                detail: r.detail,
+                payload: serde_json::from_str(&r.payload).unwrap_or(Value::String(r.payload)),
+                received_at: memberops_core::time::millis_to_rfc3339(r.received_at),
+            })
+            .collect(),
+        next_cursor,
+    })
 }

@@ -21,6 +21,14 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{ulid}")
 }
 
+/// Whether `s` is an id of the given type (`mbr_` and a ULID): a cursor made of an id is
+/// checked with it, so a foreign cursor is refused instead of starting a list anywhere.
+pub fn is_id(prefix: &str, s: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|u| ulid::Ulid::from_string(u).is_ok())
+}
+
 /// The default workspace every single-tenant installation uses.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
@@ -32,5 +40,19 @@ mod tests {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn made_ids_are_ids_of_their_type_only() {
+        let id = new_id(MEMBER);
+        assert!(is_id(MEMBER, &id));
+        assert!(!is_id(API_KEY, &id));
+        assert!(!is_id(MEMBER, "mbr_not-a-ulid"));
+        assert!(!is_id(MEMBER, "zz not a cursor"));
     }
 }

@@ -104,9 +104,90 @@ pub fn millis_to_datetime(ms: Millis) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single()
 }
 
+/// Serde for an instant kept as epoch milliseconds and shown as RFC 3339 (docs/api.md:
+/// times are RFC 3339 everywhere). Input takes RFC 3339 or, for clients written against
+/// the older form, epoch milliseconds.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Millis, millis_to_rfc3339};
+
+    pub fn serialize<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&millis_to_rfc3339(*ms))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Millis(Millis),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Millis(ms) => Ok(ms),
+            Either::Text(t) => chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map(|dt| dt.timestamp_millis())
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`{t}` is not an RFC 3339 time such as 2026-05-01T00:00:00+08:00"
+                    ))
+                }),
+        }
+    }
+
+    /// The same for an optional instant.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        use super::Millis;
+
+        pub fn serialize<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+            match ms {
+                Some(ms) => super::serialize(ms, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrap(#[serde(deserialize_with = "super::deserialize")] Millis);
+            Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Window {
+        #[serde(with = "rfc3339")]
+        at: Millis,
+        #[serde(default, with = "rfc3339::option")]
+        until: Option<Millis>,
+    }
+
+    #[test]
+    fn instants_show_as_rfc3339_and_read_either_form() {
+        let w = Window {
+            at: 1_777_593_600_000,
+            until: None,
+        };
+        let text = serde_json::to_string(&w).unwrap();
+        assert_eq!(text, r#"{"at":"2026-05-01T00:00:00.000Z","until":null}"#);
+        assert_eq!(serde_json::from_str::<Window>(&text).unwrap(), w);
+        let old: Window =
+            serde_json::from_str(r#"{"at":1777593600000,"until":"2026-05-02T08:00:00+08:00"}"#)
+                .unwrap();
+        assert_eq!(old.at, w.at);
+        assert_eq!(old.until, Some(1_777_680_000_000));
+        assert!(serde_json::from_str::<Window>(r#"{"at":"May 1st"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<Window>(r#"{"at":0}"#).unwrap().until,
+            None
+        );
+    }
 
     #[test]
     fn date_only_keeps_the_calendar_day_in_any_zone() {

@@ -105,6 +105,8 @@ pub struct Evaluation {
     pub gift: Option<Gift>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reward: Option<SpendReward>,
+    #[serde(serialize_with = "memberops_core::time::rfc3339::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub valid_to: Millis,
 }
 

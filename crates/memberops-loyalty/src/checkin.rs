@@ -23,7 +23,7 @@ use crate::error::LoyaltyError;
 use crate::program::Program;
 use crate::rules::Award;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckinPolicy {
     /// Extra rewards on reaching a streak day (e.g. day 7).
     pub streak_rewards: Vec<StreakReward>,
@@ -33,14 +33,14 @@ pub struct CheckinPolicy {
     pub makeup: Option<MakeupPolicy>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreakReward {
     pub day: u32,
     pub growth: i64,
     pub points: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MakeupPolicy {
     /// Make-ups allowed per local calendar month (the month the make-up is done in).
     pub max_per_month: u32,

@@ -27,7 +27,7 @@ use crate::error::LoyaltyError;
 
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PointsPolicy {
     /// Earned points stay pending this many days (the return window), so points from an
     /// order that is returned are never spent. 0 = usable at once.
@@ -73,7 +73,7 @@ impl PointsPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Expiry {
     Never,
@@ -87,7 +87,7 @@ pub enum Expiry {
     EndOfNextYear,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShortfallPolicy {
     NegativeBalance,

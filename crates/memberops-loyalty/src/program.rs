@@ -18,8 +18,12 @@ use crate::stored_value::StoredValuePolicy;
 /// Basis points: 10_000 = ×1. Integers only, so points and money never meet a float.
 pub const BP_ONE: u32 = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Program {
+    /// Assigned by the server when the program is saved (the saved version + 1); a value
+    /// sent with the program is ignored.
+    #[serde(default)]
+    #[schema(read_only)]
     pub version: u32,
     /// When false, events earn nothing and tiers do not move (the ledgers stay as they are).
     #[serde(default = "enabled_default")]
@@ -34,7 +38,7 @@ pub struct Program {
     pub stored_value: StoredValuePolicy,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TierDef {
     /// Stable code (`gold`), what members' rows store.
     pub code: String,
@@ -46,7 +50,7 @@ pub struct TierDef {
 }
 
 /// What a tier gives. Pure data: the coupon and checkout modules read it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Privileges {
     /// Points multiplier in basis points (15_000 = ×1.5) for rules that use it.
     pub points_multiplier_bp: u32,
@@ -66,7 +70,7 @@ pub struct Privileges {
 }
 
 /// How tiers are re-evaluated downward. Upgrades never wait for a review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TierReviewPolicy {
     /// Growth counted for the review: the last N calendar months (member's zone).
     pub window_months: u32,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::local_date;
 use crate::program::{BP_ONE, Program};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EarningRule {
     pub id: String,
     #[serde(default)]
@@ -31,11 +31,26 @@ pub struct EarningRule {
     pub points_multiplier: PointsMultiplier,
     #[serde(default)]
     pub caps: Caps,
-    /// Campaign rules: active from (inclusive) … to (exclusive).
-    #[serde(default)]
+    /// Campaign rules: active from (inclusive) … to (exclusive), RFC 3339.
+    #[serde(default, with = "memberops_core::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_from: Option<Millis>,
-    #[serde(default)]
+    #[serde(default, with = "memberops_core::time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub valid_to: Option<Millis>,
+}
+
+/// How a weekday is written in rules (chrono also reads the full English name).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for the OpenAPI document only
+pub enum WeekdayName {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
 }
 
 fn yes() -> bool {
@@ -43,7 +58,7 @@ fn yes() -> bool {
 }
 
 /// All conditions must hold; an empty list means "any".
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conditions {
     /// The event's amount must be at least this (minor units); events without an amount fail.
     #[serde(default)]
@@ -55,13 +70,14 @@ pub struct Conditions {
     pub categories: Vec<String>,
     /// Day of week of the event in the member's zone.
     #[serde(default)]
+    #[schema(value_type = Vec<WeekdayName>)]
     pub weekdays: Vec<Weekday>,
     /// Member's current tier codes.
     #[serde(default)]
     pub tiers: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reward {
     #[serde(default)]
     pub growth: RewardAmount,
@@ -69,7 +85,7 @@ pub struct Reward {
     pub points: RewardAmount,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RewardAmount {
     #[default]
@@ -114,7 +130,7 @@ impl RewardAmount {
 
 /// How the member's tier scales points. Growth is never multiplied: it decides the tier,
 /// and multiplying it by the tier would make tiers self-reinforcing.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PointsMultiplier {
     #[default]
@@ -127,7 +143,7 @@ pub enum PointsMultiplier {
 }
 
 /// Per-member caps for one rule. Amount caps trim the award; count caps skip it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Caps {
     #[serde(default)]
     pub daily_growth: Option<i64>,

@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::LoyaltyError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredValuePolicy {
     pub bonus_rules: Vec<TopUpBonus>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopUpBonus {
     /// Minimum top-up in minor units.
     pub min_minor: i64,

@@ -81,9 +81,11 @@ pub trait TrackingStore: Send + Sync {
         member_id: &str,
     ) -> Result<(Vec<IdentityRow>, Vec<IdentityConflictRow>)>;
     /// Newest first.
+    /// Newest first; `after` is the `(received_at, id)` of the last row of the previous page.
     async fn tracking_issues(
         &self,
         workspace_id: &str,
+        after: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<TrackingIssueRow>>;
 }
@@ -336,12 +338,17 @@ macro_rules! impl_tracking {
                     Ok((ids, conflicts))
                 }
 
-                async fn tracking_issues(&self, workspace_id: &str, limit: i64) -> Result<Vec<TrackingIssueRow>> {
+                async fn tracking_issues(&self, workspace_id: &str, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<TrackingIssueRow>> {
+                    // Without a cursor the bounds let every row through.
+                    let (at, id) = after.unwrap_or((i64::MAX, ""));
                     let rows = sqlx::query(
                         "SELECT workspace_id, id, message_id, severity, code, detail, payload, received_at FROM tracking_issues \
-                         WHERE workspace_id = $1 ORDER BY received_at DESC, id LIMIT $2",
+                         WHERE workspace_id = $1 AND (received_at < $2 OR (received_at = $2 AND id > $3)) \
+                         ORDER BY received_at DESC, id LIMIT $4",
                     )
                     .bind(workspace_id)
+                    .bind(at)
+                    .bind(id)
                     .bind(limit)
                     .fetch_all(self.reader())
                     .await?;

@@ -14,22 +14,17 @@ use memberops_app::coupons::rules::{self, RuleIn, RuleOut, RulePatch};
 use memberops_app::coupons::share::{self, LinkClaimIn, LinkClaimOut, LinkIn, LinkOut};
 use memberops_app::coupons::templates::{self, PackIn, PackOut, TemplateOut};
 use memberops_coupons::TemplateSpec;
-use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::page::{self, Page, PageQuery};
 use crate::state::AppState;
 
 /// Tag of these operations in the OpenAPI document.
 const TAG: &str = "coupons";
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct List<T> {
-    pub data: Vec<T>,
-}
 
 /// Create a coupon template (满减, percent off, 满赠, 满返, free shipping, trial voucher).
 #[utoipa::path(post, path = "/v1/coupons/templates", tag = TAG, request_body = TemplateSpec,
@@ -46,15 +41,17 @@ async fn create_template(
 }
 
 /// All coupon templates, archived ones included.
-#[utoipa::path(get, path = "/v1/coupons/templates", tag = TAG, security(("api_key" = [])),
-    responses((status = 200, body = List<TemplateOut>)))]
+#[utoipa::path(get, path = "/v1/coupons/templates", tag = TAG, params(PageQuery), security(("api_key" = [])),
+    responses((status = 200, body = Page<TemplateOut>)))]
 async fn list_templates(
     State(state): State<AppState>,
     auth: Admin,
-) -> ApiResult<Json<List<TemplateOut>>> {
-    Ok(Json(List {
-        data: templates::list(state.store.as_ref(), &auth.ws).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<TemplateOut>>> {
+    Ok(Json(page::in_memory(
+        templates::list(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/coupons/templates/{id}", tag = TAG, params(("id" = String, Path)),
@@ -197,16 +194,18 @@ async fn void_coupon(
 }
 
 /// A member's coupons (by internal or external id), oldest first.
-#[utoipa::path(get, path = "/v1/members/{id}/coupons", tag = TAG, params(("id" = String, Path)),
-    security(("api_key" = [])), responses((status = 200, body = List<CouponOut>), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/members/{id}/coupons", tag = TAG, params(("id" = String, Path), PageQuery),
+    security(("api_key" = [])), responses((status = 200, body = Page<CouponOut>), (status = 404, body = ErrorBody)))]
 async fn member_coupons(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-) -> ApiResult<Json<List<CouponOut>>> {
-    Ok(Json(List {
-        data: issue::member_coupons(state.store.as_ref(), &auth.ws, &id).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<CouponOut>>> {
+    Ok(Json(page::in_memory(
+        issue::member_coupons(state.store.as_ref(), &auth.ws, &id).await?,
+        &q,
+    )?))
 }
 
 /// Create a gift pack (新人大礼包): several templates issued together.
@@ -221,12 +220,17 @@ async fn create_pack(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[utoipa::path(get, path = "/v1/coupons/gift-packs", tag = TAG, security(("api_key" = [])),
-    responses((status = 200, body = List<PackOut>)))]
-async fn list_packs(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<List<PackOut>>> {
-    Ok(Json(List {
-        data: templates::list_packs(state.store.as_ref(), &auth.ws).await?,
-    }))
+#[utoipa::path(get, path = "/v1/coupons/gift-packs", tag = TAG, params(PageQuery), security(("api_key" = [])),
+    responses((status = 200, body = Page<PackOut>)))]
+async fn list_packs(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<PackOut>>> {
+    Ok(Json(page::in_memory(
+        templates::list_packs(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 /// Issue a template or gift pack to the member of every event of a type, after the event
@@ -244,12 +248,17 @@ async fn create_rule(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[utoipa::path(get, path = "/v1/coupons/rules", tag = TAG, security(("api_key" = [])),
-    responses((status = 200, body = List<RuleOut>)))]
-async fn list_rules(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<List<RuleOut>>> {
-    Ok(Json(List {
-        data: rules::list_rules(state.store.as_ref(), &auth.ws).await?,
-    }))
+#[utoipa::path(get, path = "/v1/coupons/rules", tag = TAG, params(PageQuery), security(("api_key" = [])),
+    responses((status = 200, body = Page<RuleOut>)))]
+async fn list_rules(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<RuleOut>>> {
+    Ok(Json(page::in_memory(
+        rules::list_rules(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 /// A rule with its counts: events it issued on, events it skipped and why.

@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use memberops_app::segments::settings::{self, Settings, SettingsVersion};
-use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::page::{self, Page, PageQuery};
 use crate::state::AppState;
 
 const TAG: &str = super::SEGMENTS;
@@ -45,22 +45,18 @@ async fn put_settings(
     ))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SettingsVersions {
-    /// Newest first.
-    pub data: Vec<SettingsVersion>,
-}
-
 /// Every saved version of the rules, newest first (empty while the seed defaults apply).
-#[utoipa::path(get, path = "/v1/intelligence/settings/versions", tag = TAG,
-    security(("api_key" = [])), responses((status = 200, body = SettingsVersions)))]
+#[utoipa::path(get, path = "/v1/intelligence/settings/versions", tag = TAG, params(PageQuery),
+    security(("api_key" = [])), responses((status = 200, body = Page<SettingsVersion>)))]
 async fn list_versions(
     State(state): State<AppState>,
     auth: Admin,
-) -> ApiResult<Json<SettingsVersions>> {
-    Ok(Json(SettingsVersions {
-        data: settings::versions(state.store.as_ref(), &auth.ws).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<SettingsVersion>>> {
+    Ok(Json(page::in_memory(
+        settings::versions(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

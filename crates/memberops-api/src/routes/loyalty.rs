@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use memberops_app::loyalty::center::{self, CheckinResult, LedgerPage, LoyaltyOut, SvLedgerPage};
 use memberops_app::loyalty::ops::{self, PointsResult, SvOp, SvResult};
 use memberops_app::loyalty::{current_program, save_program};
+use memberops_app::members::seq_cursor;
 use memberops_core::time::{When, now_millis};
 use memberops_loyalty::Program;
 use serde::Deserialize;
@@ -19,7 +20,7 @@ use crate::state::AppState;
 
 /// Get the loyalty program in force (the seed program until one is saved).
 #[utoipa::path(get, path = "/v1/loyalty/program", tag = super::LOYALTY, security(("api_key" = [])),
-    responses((status = 200, body = Object, description = "The program: tiers, rules, points, tier_review, checkin, referral, stored_value")))]
+    responses((status = 200, body = Program)))]
 async fn get_program(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<Program>> {
     Ok(Json(current_program(state.store.as_ref(), &auth.ws).await?))
 }
@@ -27,8 +28,8 @@ async fn get_program(State(state): State<AppState>, auth: Admin) -> ApiResult<Js
 /// Replace the program. Saved as the next version; who saved it and which sections
 /// changed go to the audit. Invalid programs → 422 with every problem located.
 #[utoipa::path(put, path = "/v1/loyalty/program", tag = super::LOYALTY, security(("api_key" = [])),
-    request_body = Object,
-    responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
+    request_body = Program,
+    responses((status = 200, body = Program), (status = 422, body = ErrorBody)))]
 async fn put_program(
     State(state): State<AppState>,
     auth: Admin,
@@ -75,6 +76,9 @@ async fn member_loyalty(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The older form of `cursor` (`next_before`), kept for existing clients.
     pub before: Option<i64>,
     /// 1–1000, default 50.
     pub limit: Option<i64>,
@@ -94,8 +98,8 @@ async fn points_ledger(
             state.store.as_ref(),
             &auth.ws,
             &id,
-            q.before,
-            q.limit.unwrap_or(50),
+            seq_cursor(q.cursor.as_deref())?.or(q.before),
+            q.limit,
         )
         .await?,
     ))
@@ -115,8 +119,8 @@ async fn sv_ledger(
             state.store.as_ref(),
             &auth.ws,
             &id,
-            q.before,
-            q.limit.unwrap_or(50),
+            seq_cursor(q.cursor.as_deref())?.or(q.before),
+            q.limit,
         )
         .await?,
     ))

@@ -9,17 +9,47 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(utoipa::ToSchema)]
 pub struct MemberIn {
     /// The brand's own id for the member; unique in the workspace.
     #[schema(example = "u1001")]
     pub external_id: String,
     #[serde(flatten)]
     pub profile: ProfileIn,
+}
+
+/// By hand rather than with `#[serde(flatten)]`, which hands the profile only the fields it
+/// knows and so drops a misspelt one silently: here a field neither part takes is refused.
+impl<'de> Deserialize<'de> for MemberIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let external_id = match map.remove("external_id") {
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "external_id: expected a string, got {other}"
+                )));
+            }
+            None => return Err(D::Error::missing_field("external_id")),
+        };
+        let mut unknown = Vec::new();
+        let profile: ProfileIn = serde_ignored::deserialize(serde_json::Value::Object(map), |p| {
+            unknown.push(p.to_string())
+        })
+        .map_err(D::Error::custom)?;
+        if let Some(field) = unknown.first() {
+            return Err(D::Error::custom(format!("unknown field `{field}`")));
+        }
+        Ok(MemberIn {
+            external_id,
+            profile,
+        })
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -76,13 +106,19 @@ impl From<memberops_store::EventRow> for EventOut {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EventList {
     pub data: Vec<EventOut>,
-    /// Pass as `before` for older events.
+    /// Pass as `cursor` for older events; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+    /// The same position as a number, for `before` (kept for older clients).
     pub next_before: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventPage {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The older form of `cursor` (`next_before`), kept for existing clients.
     pub before: Option<i64>,
     /// 1–1000, default 50.
     pub limit: Option<i64>,
@@ -172,28 +208,19 @@ async fn member_events(
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<EventPage>,
 ) -> ApiResult<Json<EventList>> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation(vec![memberops_core::FieldError::new(
-            &["limit"],
-            "out_of_range",
-            "limit must be 1–1000",
-        )]));
-    }
+    let limit = members::page_limit(q.limit)?;
+    let before = members::seq_cursor(q.cursor.as_deref())?.or(q.before);
     let m = members::get(state.store.as_ref(), &auth.ws, &id).await?;
-    let rows = state
+    let mut rows = state
         .store
-        .member_events(&auth.ws.id, &m.id, q.before, limit)
+        .member_events(&auth.ws.id, &m.id, before, limit + 1)
         .await
         .map_err(memberops_app::AppError::from)?;
-    let next_before = if rows.len() as i64 == limit {
-        rows.last().map(|e| e.seq)
-    } else {
-        None
-    };
+    let next_cursor = members::cut_page(&mut rows, limit, |e| e.seq.to_string());
     Ok(Json(EventList {
         data: rows.into_iter().map(EventOut::from).collect(),
-        next_before,
+        next_before: next_cursor.as_deref().and_then(|c| c.parse().ok()),
+        next_cursor,
     }))
 }
 

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::page::{self, Page, PageQuery};
 use crate::state::AppState;
 
 const TAG: &str = super::SEGMENTS;
@@ -96,19 +97,37 @@ async fn member_rfm(
     ))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// YYYY-MM-DD; default today in the workspace zone.
+    pub as_of: Option<String>,
+    /// `json` (default, a page at a time) or `csv` (every row).
+    pub format: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RfmReport {
     pub as_of: String,
+    /// Members in the report, all pages together.
+    pub total: usize,
     pub data: Vec<RfmRow>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// RFM of every member as of a date, as JSON or CSV (`format=csv`).
-#[utoipa::path(get, path = "/v1/reports/rfm", tag = TAG, params(AsOfQuery),
+#[utoipa::path(get, path = "/v1/reports/rfm", tag = TAG, params(ReportQuery),
     security(("api_key" = [])), responses((status = 200, body = RfmReport), (status = 422, body = ErrorBody)))]
 async fn rfm_report(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<AsOfQuery>,
+    ValidQuery(q): ValidQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     let d = as_of(&q.as_of, &auth.ws)?;
     let store = state.store.as_ref();
@@ -121,9 +140,13 @@ async fn rfm_report(
         );
         return Ok(csv_response("rfm.csv", body));
     }
+    let total = rows.len();
+    let page = page::in_memory_with(rows, q.limit, q.cursor.as_deref())?;
     Ok(Json(RfmReport {
         as_of: d.format("%Y-%m-%d").to_string(),
-        data: rows,
+        total,
+        data: page.data,
+        next_cursor: page.next_cursor,
     })
     .into_response())
 }
@@ -162,6 +185,10 @@ pub struct FlowQuery {
     pub from: String,
     /// Last day, YYYY-MM-DD (inclusive).
     pub to: String,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -169,6 +196,9 @@ pub struct FlowOut {
     pub from: String,
     pub to: String,
     pub data: Vec<FlowRow>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// How many members moved between stages on days in a range (e.g. mature → silent in
@@ -182,10 +212,13 @@ async fn flow(
 ) -> ApiResult<Json<FlowOut>> {
     let from = seg::parse_date(&q.from, "from")?;
     let to = seg::parse_date(&q.to, "to")?;
+    let rows = seg::stage_flow(state.store.as_ref(), &auth.ws, from, to).await?;
+    let page = page::in_memory_with(rows, q.limit, q.cursor.as_deref())?;
     Ok(Json(FlowOut {
         from: q.from,
         to: q.to,
-        data: seg::stage_flow(state.store.as_ref(), &auth.ws, from, to).await?,
+        data: page.data,
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -219,17 +252,17 @@ async fn create_segment(
     Ok((StatusCode::CREATED, Json(s)))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SegmentList {
-    pub data: Vec<SegmentOut>,
-}
-
-#[utoipa::path(get, path = "/v1/segments", tag = TAG,
-    security(("api_key" = [])), responses((status = 200, body = SegmentList)))]
-async fn list_segments(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<SegmentList>> {
-    Ok(Json(SegmentList {
-        data: saved::list(state.store.as_ref(), &auth.ws).await?,
-    }))
+#[utoipa::path(get, path = "/v1/segments", tag = TAG, params(PageQuery),
+    security(("api_key" = [])), responses((status = 200, body = Page<SegmentOut>)))]
+async fn list_segments(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<SegmentOut>>> {
+    Ok(Json(page::in_memory(
+        saved::list(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -296,22 +329,19 @@ async fn patch_segment(
     Ok(Json(s))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SegmentVersions {
-    pub data: Vec<SegmentVersionOut>,
-}
-
 /// Every saved version of a segment, newest first.
-#[utoipa::path(get, path = "/v1/segments/{id}/versions", tag = TAG, params(("id" = String, Path)),
-    security(("api_key" = [])), responses((status = 200, body = SegmentVersions), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/segments/{id}/versions", tag = TAG, params(("id" = String, Path), PageQuery),
+    security(("api_key" = [])), responses((status = 200, body = Page<SegmentVersionOut>), (status = 404, body = ErrorBody)))]
 async fn segment_versions(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-) -> ApiResult<Json<SegmentVersions>> {
-    Ok(Json(SegmentVersions {
-        data: saved::versions(state.store.as_ref(), &auth.ws, &id).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<SegmentVersionOut>>> {
+    Ok(Json(page::in_memory(
+        saved::versions(state.store.as_ref(), &auth.ws, &id).await?,
+        &q,
+    )?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -366,9 +396,10 @@ async fn preview(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MembersQuery {
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// 1–10000, default 100.
-    pub limit: Option<usize>,
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
     /// `index` (default) or `sql`.
     pub engine: Option<String>,
 }
@@ -392,7 +423,7 @@ async fn segment_members(
             &auth.ws,
             &node,
             saved::PageReq {
-                limit: q.limit.unwrap_or(100),
+                limit: page::limit(q.limit)?,
                 cursor: q.cursor.as_deref(),
             },
             e,
@@ -420,22 +451,19 @@ async fn export_segment(
     Ok(csv_response(&format!("{id}.csv"), body))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SizeHistory {
-    pub data: Vec<SizePoint>,
-}
-
 /// Size of a saved segment per day (recorded when it is read and by the daily job).
-#[utoipa::path(get, path = "/v1/segments/{id}/sizes", tag = TAG, params(("id" = String, Path)),
-    security(("api_key" = [])), responses((status = 200, body = SizeHistory), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/segments/{id}/sizes", tag = TAG, params(("id" = String, Path), PageQuery),
+    security(("api_key" = [])), responses((status = 200, body = Page<SizePoint>), (status = 404, body = ErrorBody)))]
 async fn segment_sizes(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-) -> ApiResult<Json<SizeHistory>> {
-    Ok(Json(SizeHistory {
-        data: saved::sizes(state.store.as_ref(), &auth.ws, &id).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<SizePoint>>> {
+    Ok(Json(page::in_memory(
+        saved::sizes(state.store.as_ref(), &auth.ws, &id).await?,
+        &q,
+    )?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -570,17 +598,17 @@ async fn delete_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct TagRuleList {
-    pub data: Vec<TagRuleOut>,
-}
-
-#[utoipa::path(get, path = "/v1/tag-rules", tag = TAG,
-    security(("api_key" = [])), responses((status = 200, body = TagRuleList)))]
-async fn list_rules(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<TagRuleList>> {
-    Ok(Json(TagRuleList {
-        data: saved::rules(state.store.as_ref(), &auth.ws).await?,
-    }))
+#[utoipa::path(get, path = "/v1/tag-rules", tag = TAG, params(PageQuery),
+    security(("api_key" = [])), responses((status = 200, body = Page<TagRuleOut>)))]
+async fn list_rules(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<TagRuleOut>>> {
+    Ok(Json(page::in_memory(
+        saved::rules(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -593,8 +621,10 @@ pub struct ChurnQuery {
     /// Never warn before this many days since the last order (default:
     /// `churn.min_recency_days` of the settings, seed 14).
     pub min_recency_days: Option<i64>,
-    /// Most rows returned (default 1000).
-    pub limit: Option<usize>,
+    /// 1–1000, default 50 (`csv` gives every row).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
 }
@@ -602,8 +632,12 @@ pub struct ChurnQuery {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ChurnList {
     pub as_of: String,
+    /// Warnings in all, all pages together.
     pub total: usize,
     pub data: Vec<ChurnRow>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// Churn warnings (流失预警), most valuable first, with reasons; `format=csv` exports.
@@ -624,7 +658,7 @@ async fn churn(
     if let Some(m) = q.min_recency_days {
         cfg.min_recency_days = m;
     }
-    let mut rows = seg::churn(state.store.as_ref(), &auth.ws, d, &cfg).await?;
+    let rows = seg::churn(state.store.as_ref(), &auth.ws, d, &cfg).await?;
     let total = rows.len();
     if q.format.as_deref() == Some("csv") {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_default();
@@ -658,11 +692,12 @@ async fn churn(
         );
         return Ok(csv_response("churn-warnings.csv", body));
     }
-    rows.truncate(q.limit.unwrap_or(1000));
+    let page = page::in_memory_with(rows, q.limit, q.cursor.as_deref())?;
     Ok(Json(ChurnList {
         as_of: d.format("%Y-%m-%d").to_string(),
         total,
-        data: rows,
+        data: page.data,
+        next_cursor: page.next_cursor,
     })
     .into_response())
 }

@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ValidQuery;
+use crate::page::Page;
 use crate::state::AppState;
 
 pub const TRACKING: &str = "tracking";
@@ -274,21 +275,23 @@ async fn get_identities(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IssueQuery {
-    /// 1–1000, default 100.
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–1000, default 50.
     pub limit: Option<i64>,
 }
 
 /// Tracking messages rejected (nothing stored) or stored with values kept raw, newest first.
 #[utoipa::path(get, path = "/v1/tracking/issues", tag = TRACKING, params(IssueQuery),
-    security(("api_key" = [])), responses((status = 200, body = Vec<TrackingIssueOut>)))]
+    security(("api_key" = [])), responses((status = 200, body = Page<TrackingIssueOut>), (status = 422, body = ErrorBody)))]
 async fn get_issues(
     State(state): State<AppState>,
     auth: Admin,
     ValidQuery(q): ValidQuery<IssueQuery>,
-) -> ApiResult<Json<Vec<TrackingIssueOut>>> {
-    Ok(Json(
-        tracking::issues(state.store.as_ref(), &auth.ws, q.limit.unwrap_or(100)).await?,
-    ))
+) -> ApiResult<Json<Page<TrackingIssueOut>>> {
+    let page =
+        tracking::issues(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit).await?;
+    Ok(Json(Page::new(page.data, page.next_cursor)))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

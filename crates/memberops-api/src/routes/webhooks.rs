@@ -8,14 +8,14 @@ use memberops_app::consumers::{self, ConsumerLag};
 use memberops_app::webhooks::{
     self, DeliveryOut, EndpointIn, EndpointOut, EndpointPatch, RecoverIn, RecoverOut,
 };
-use serde::{Deserialize, Serialize};
+
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::coupons::List;
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::page::{self, Page, PageQuery};
 use crate::state::AppState;
 
 const TAG: &str = super::WEBHOOKS;
@@ -34,15 +34,17 @@ async fn create_endpoint(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-#[utoipa::path(get, path = "/v1/webhooks/endpoints", tag = TAG, security(("api_key" = [])),
-    responses((status = 200, body = List<EndpointOut>)))]
+#[utoipa::path(get, path = "/v1/webhooks/endpoints", tag = TAG, params(PageQuery), security(("api_key" = [])),
+    responses((status = 200, body = Page<EndpointOut>)))]
 async fn list_endpoints(
     State(state): State<AppState>,
     auth: Admin,
-) -> ApiResult<Json<List<EndpointOut>>> {
-    Ok(Json(List {
-        data: webhooks::list_endpoints(state.store.as_ref(), &auth.ws).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<EndpointOut>>> {
+    Ok(Json(page::in_memory(
+        webhooks::list_endpoints(state.store.as_ref(), &auth.ws).await?,
+        &q,
+    )?))
 }
 
 #[utoipa::path(get, path = "/v1/webhooks/endpoints/{id}", tag = TAG, params(("id" = String, Path)),
@@ -85,32 +87,16 @@ async fn rotate_secret(
     ))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// 1–1000, default 50.
-    pub limit: Option<i64>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DeliveryList {
-    pub data: Vec<DeliveryOut>,
-    pub next_cursor: Option<String>,
-}
-
 /// The endpoint's delivery log, newest first: status, attempts, last response.
 #[utoipa::path(get, path = "/v1/webhooks/endpoints/{id}/deliveries", tag = TAG,
     params(("id" = String, Path), PageQuery), security(("api_key" = [])),
-    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Page<DeliveryOut>), (status = 404, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<PageQuery>,
-) -> ApiResult<Json<DeliveryList>> {
+) -> ApiResult<Json<Page<DeliveryOut>>> {
     let page = webhooks::deliveries(
         state.store.as_ref(),
         &auth.ws,
@@ -119,10 +105,7 @@ async fn list_deliveries(
         q.limit,
     )
     .await?;
-    Ok(Json(DeliveryList {
-        data: page.data,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(Page::new(page.data, page.next_cursor)))
 }
 
 /// Send one delivery again, with the same `webhook-id`.
@@ -154,15 +137,17 @@ async fn recover(
 
 /// The consumers of the event log (coupon rules, webhooks…): where each stands and how far
 /// behind the log's head, in events and seconds.
-#[utoipa::path(get, path = "/v1/consumers", tag = super::SYSTEM, security(("api_key" = [])),
-    responses((status = 200, body = List<ConsumerLag>)))]
+#[utoipa::path(get, path = "/v1/consumers", tag = super::SYSTEM, params(PageQuery), security(("api_key" = [])),
+    responses((status = 200, body = Page<ConsumerLag>)))]
 async fn list_consumers(
     State(state): State<AppState>,
     auth: Admin,
-) -> ApiResult<Json<List<ConsumerLag>>> {
-    Ok(Json(List {
-        data: consumers::lag(state.store.as_ref(), &auth.ws, &state.consumers).await?,
-    }))
+    ValidQuery(q): ValidQuery<PageQuery>,
+) -> ApiResult<Json<Page<ConsumerLag>>> {
+    Ok(Json(page::in_memory(
+        consumers::lag(state.store.as_ref(), &auth.ws, &state.consumers).await?,
+        &q,
+    )?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

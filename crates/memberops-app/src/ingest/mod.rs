@@ -73,27 +73,36 @@ pub struct RowResult {
 pub struct RowError {
     /// Stable machine-readable reason, e.g. `member_not_found`, `invalid_amount`.
     pub code: String,
+    /// For people.
+    pub detail: String,
+    /// Field-level problems, when the row failed validation (the error body's `errors`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// `detail` under its older name, kept for clients written before the one error body.
     pub message: String,
-    /// Field-level problems, when the row failed validation.
+    /// `errors` under its older name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
 }
 
 impl RowError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn with_fields(code: &str, detail: String, errors: Vec<FieldError>) -> Self {
         RowError {
             code: code.to_owned(),
-            message: message.into(),
-            fields: Vec::new(),
+            message: detail.clone(),
+            detail,
+            fields: errors.clone(),
+            errors,
         }
     }
 
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        Self::with_fields(code, message.into(), Vec::new())
+    }
+
     fn invalid(e: Invalid) -> Self {
-        RowError {
-            code: e.code().to_owned(),
-            message: e.to_string(),
-            fields: e.0,
-        }
+        let (code, detail) = (e.code().to_owned(), e.to_string());
+        Self::with_fields(&code, detail, e.0)
     }
 }
 

@@ -54,11 +54,11 @@ pub async fn apply_rows(
             id: String::new(),
             status: RowStatus::Rejected,
             member_id: None,
-            error: Some(RowError {
-                code: "invalid_shape".into(),
-                message: msg.clone(),
-                fields: vec![FieldError::new(&[], "invalid_shape", msg)],
-            }),
+            error: Some(RowError::with_fields(
+                "invalid_shape",
+                msg.clone(),
+                vec![FieldError::new(&[], "invalid_shape", msg)],
+            )),
         });
         report.rejected += 1;
     }

@@ -228,7 +228,9 @@ pub async fn ensure_invite_code(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LedgerPage {
     pub data: Vec<PointsLineOut>,
-    /// Pass as `before` for older lines.
+    /// Pass as `cursor` for older lines; null on the last page.
+    pub next_cursor: Option<String>,
+    /// The same position as a number, for `before` (kept for older clients).
     pub next_before: Option<i64>,
 }
 
@@ -237,28 +239,18 @@ pub async fn points_ledger(
     ws: &Workspace,
     member: &str,
     before: Option<i64>,
-    limit: i64,
+    limit: Option<i64>,
 ) -> Result<LedgerPage> {
-    if !(1..=1000).contains(&limit) {
-        return Err(memberops_core::Invalid::one(
-            &["limit"],
-            "out_of_range",
-            "limit must be 1–1000",
-        )
-        .into());
-    }
+    let limit = crate::members::page_limit(limit)?;
     let (member_id, _) = resolve(store, ws, member).await?;
-    let rows = store
-        .points_lines(&ws.id, &member_id, before, limit)
+    let mut rows = store
+        .points_lines(&ws.id, &member_id, before, limit + 1)
         .await?;
-    let next_before = if rows.len() as i64 == limit {
-        rows.last().map(|l| l.seq)
-    } else {
-        None
-    };
+    let next_cursor = crate::members::cut_page(&mut rows, limit, |l| l.seq.to_string());
     Ok(LedgerPage {
         data: rows.into_iter().map(PointsLineOut::from).collect(),
-        next_before,
+        next_before: next_cursor.as_deref().and_then(|c| c.parse().ok()),
+        next_cursor,
     })
 }
 
@@ -326,7 +318,9 @@ pub struct SvLineOut {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SvLedgerPage {
     pub data: Vec<SvLineOut>,
-    /// Pass as `before` for older lines.
+    /// Pass as `cursor` for older lines; null on the last page.
+    pub next_cursor: Option<String>,
+    /// The same position as a number, for `before` (kept for older clients).
     pub next_before: Option<i64>,
     /// The balance now (not at the page's end).
     pub balance: SvBalanceOut,
@@ -338,25 +332,14 @@ pub async fn sv_ledger(
     ws: &Workspace,
     member: &str,
     before: Option<i64>,
-    limit: i64,
+    limit: Option<i64>,
 ) -> Result<SvLedgerPage> {
-    if !(1..=1000).contains(&limit) {
-        return Err(memberops_core::Invalid::one(
-            &["limit"],
-            "out_of_range",
-            "limit must be 1–1000",
-        )
-        .into());
-    }
+    let limit = crate::members::page_limit(limit)?;
     let (member_id, _) = resolve(store, ws, member).await?;
-    let rows = store
-        .sv_lines_page(&ws.id, &member_id, before, limit)
+    let mut rows = store
+        .sv_lines_page(&ws.id, &member_id, before, limit + 1)
         .await?;
-    let next_before = if rows.len() as i64 == limit {
-        rows.last().map(|l| l.seq)
-    } else {
-        None
-    };
+    let next_cursor = crate::members::cut_page(&mut rows, limit, |l| l.seq.to_string());
     let balance = store
         .loyalty_member(&ws.id, &member_id)
         .await?
@@ -379,7 +362,8 @@ pub async fn sv_ledger(
                 reference: l.reference,
             })
             .collect(),
-        next_before,
+        next_before: next_cursor.as_deref().and_then(|c| c.parse().ok()),
+        next_cursor,
         balance,
     })
 }

@@ -274,6 +274,7 @@ pub async fn members(
     as_of: Millis,
 ) -> Result<MemberPage> {
     let PageReq { limit, cursor } = page;
+    crate::members::member_cursor(cursor)?;
     if !(1..=10_000).contains(&limit) {
         return Err(Invalid::one(&["limit"], "out_of_range", "limit must be 1–10000").into());
     }

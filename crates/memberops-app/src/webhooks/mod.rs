@@ -329,17 +329,7 @@ pub async fn deliveries(
     endpoint_row(store, ws, endpoint_id).await?;
     let limit = crate::members::page_limit(limit)?;
     // The cursor is the last listed delivery's event seq (the log pages on its unique key).
-    let before = cursor
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                memberops_core::Invalid::one(
-                    &["query", "cursor"],
-                    "invalid_cursor",
-                    "not a cursor this list returned",
-                )
-            })
-        })
-        .transpose()?;
+    let before = crate::members::seq_cursor(cursor)?;
     let mut rows = store
         .deliveries(&ws.id, endpoint_id, before, limit + 1)
         .await?;
