@@ -102,7 +102,7 @@ async fn hot_lookups_use_their_indexes_after_a_first_bulk_load() {
                 "SELECT id FROM events WHERE workspace_id = {ws} AND id IN ({})",
                 keys("e", 20_000..20_100)
             ),
-            "events_workspace_id_id_key",
+            &["events_workspace_id_id_key"][..],
         ),
         (
             "stored orders",
@@ -110,7 +110,7 @@ async fn hot_lookups_use_their_indexes_after_a_first_bulk_load() {
                 "SELECT * FROM orders WHERE workspace_id = {ws} AND order_id IN ({})",
                 keys("b", 20_000..20_100)
             ),
-            "events_order",
+            &["events_order"],
         ),
         (
             "members by external id",
@@ -121,32 +121,35 @@ async fn hot_lookups_use_their_indexes_after_a_first_bulk_load() {
                  WHERE m.workspace_id = {ws} AND m.external_id IN ({})",
                 keys("m", 0..20)
             ),
-            "members_lookup",
+            &["members_lookup", "members_workspace_id_external_id_key"],
         ),
         (
             "a member's events",
             "SELECT seq FROM events WHERE member_id = (SELECT id FROM members WHERE external_id = 'm7') \
              ORDER BY seq DESC LIMIT 50"
                 .to_owned(),
-            "events_member",
+            &["events_member"],
         ),
         (
             "a consumer's next page",
             "SELECT e.seq, m.external_id FROM events e LEFT JOIN members m ON m.id = e.member_id \
              WHERE e.workspace_id = 'default' AND e.seq > 29000 ORDER BY e.seq LIMIT 100"
                 .to_owned(),
-            "events_",
+            &["events_pkey", "events_ws_seq"],
         ),
     ];
     let mut wrong = Vec::new();
-    for (what, sql, index) in &checks {
+    for (what, sql, indexes) in &checks {
         let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
             .fetch_all(&pool)
             .await
             .expect("explain");
         let plan = plan.join("\n");
-        if !plan.contains(index) || plan.contains("Seq Scan on events") || plan.contains("Seq Scan on members") {
-            wrong.push(format!("{what}: expected {index}\n{plan}"));
+        let indexed = indexes
+            .iter()
+            .any(|i| plan.contains(&format!("using {i} ")) || plan.contains(&format!("Index Scan on {i} ")));
+        if !indexed || plan.contains("Seq Scan on events") || plan.contains("Seq Scan on members") {
+            wrong.push(format!("{what}: expected one of {indexes:?}\n{plan}"));
         }
     }
     pool.close().await;
