@@ -6,8 +6,8 @@
 //!
 //! PostgreSQL only: SQLite's planner does not depend on statistics.
 
-use memberops_app::ingest::{BatchOptions, apply_batch};
 use memberops_app::import::{Kind, import_csv};
+use memberops_app::ingest::{BatchOptions, apply_batch};
 use memberops_core::event::EventIn;
 
 use crate::helpers::TestApp;
@@ -22,7 +22,11 @@ fn paid(i: usize) -> EventIn {
         id: format!("e{i}"),
         kind: "order.paid".into(),
         member: format!("m{}", i * 7919 % MEMBERS),
-        occurred_at: Some(format!("2025-{:02}-{:02}T10:00:00Z", 1 + i % 12, 1 + i % 28)),
+        occurred_at: Some(format!(
+            "2025-{:02}-{:02}T10:00:00Z",
+            1 + i % 12,
+            1 + i % 28
+        )),
         properties,
         auto_create: true,
     }
@@ -81,14 +85,9 @@ async fn hot_lookups_use_their_indexes_after_a_first_bulk_load() {
     assert_eq!(imported.applied, 10_000);
     for start in (0..20_000).step_by(10_000) {
         let events = (start..start + 10_000).map(paid).collect();
-        let report = apply_batch(
-            app.store.as_ref(),
-            &app.ws,
-            events,
-            BatchOptions::default(),
-        )
-        .await
-        .expect("batch");
+        let report = apply_batch(app.store.as_ref(), &app.ws, events, BatchOptions::default())
+            .await
+            .expect("batch");
         assert_eq!(report.accepted, 10_000);
     }
 
@@ -145,13 +144,17 @@ async fn hot_lookups_use_their_indexes_after_a_first_bulk_load() {
             .await
             .expect("explain");
         let plan = plan.join("\n");
-        let indexed = indexes
-            .iter()
-            .any(|i| plan.contains(&format!("using {i} ")) || plan.contains(&format!("Index Scan on {i} ")));
+        let indexed = indexes.iter().any(|i| {
+            plan.contains(&format!("using {i} ")) || plan.contains(&format!("Index Scan on {i} "))
+        });
         if !indexed || plan.contains("Seq Scan on events") || plan.contains("Seq Scan on members") {
             wrong.push(format!("{what}: expected one of {indexes:?}\n{plan}"));
         }
     }
     pool.close().await;
-    assert!(wrong.is_empty(), "plans without their index:\n{}", wrong.join("\n\n"));
+    assert!(
+        wrong.is_empty(),
+        "plans without their index:\n{}",
+        wrong.join("\n\n")
+    );
 }

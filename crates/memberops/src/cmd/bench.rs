@@ -123,7 +123,9 @@ impl PgDb {
             format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
             format!("CREATE DATABASE {name}"),
         ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await?;
         }
         // Same server and credentials, this database in place of the admin one.
         let (base, last) = admin
@@ -142,7 +144,9 @@ impl PgDb {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&self.admin).await?;
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await?;
         Ok(())
     }
 }
@@ -354,7 +358,6 @@ fn print_figures(a: &IngestArgs, f: &Figures) {
         f.counts.members, f.counts.events, f.counts.orders
     );
 }
-
 
 async fn raw_inserts_sqlite(
     a: &IngestArgs,
