@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Ingest benchmark (issue 2): 1,000,000 order.paid events for 100,000 members through the
 # batch path on SQLite, against plain batched INSERTs of the same rows into an SQLite table
-# in the same run; then the peak memory of importing a 1,000,000-row orders CSV.
-# Usage: bench/ingest/run.sh [EVENTS] [MEMBERS]
+# in the same run; then the peak memory of importing a 1,000,000-row orders CSV. With
+# MEMBEROPS_BENCH_POSTGRES=postgres://… the same runs on PostgreSQL follow the SQLite ones
+# (a fresh database per run on that server, dropped afterwards).
+# Usage: [MEMBEROPS_BENCH_POSTGRES=URL] bench/ingest/run.sh [EVENTS] [MEMBERS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EVENTS="${1:-1000000}"
@@ -13,7 +15,9 @@ cargo build --release -q -p memberops
 BIN=target/release/memberops
 
 echo "== batch path vs raw INSERT"
-"$BIN" bench ingest --events "$EVENTS" --members "$MEMBERS" --dir "$OUT"
+PG=()
+if [ -n "${MEMBEROPS_BENCH_POSTGRES:-}" ]; then PG=(--postgres "$MEMBEROPS_BENCH_POSTGRES"); fi
+"$BIN" bench ingest --events "$EVENTS" --members "$MEMBERS" --dir "$OUT" "${PG[@]}"
 
 echo "== peak memory of a ${EVENTS}-row orders CSV import"
 python3 - "$OUT/orders.csv" "$EVENTS" "$MEMBERS" <<'PY'

@@ -17,6 +17,7 @@ mod intelligence;
 mod jobs;
 mod loyalty;
 mod members;
+mod planner;
 mod schema;
 mod segment_fields;
 mod segments;

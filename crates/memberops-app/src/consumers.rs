@@ -180,6 +180,9 @@ pub async fn step(
     } else {
         hot.carry(from, to);
     }
+    drop(hot);
+    // Consumers grow tables too (the webhook outbox gains a row per delivered event).
+    crate::planner::after_growth(store).await;
     Ok(Step::Handled(n))
 }
 

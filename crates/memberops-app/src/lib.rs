@@ -14,6 +14,7 @@ mod laps;
 pub mod loyalty;
 pub mod member_cache;
 pub mod members;
+mod planner;
 pub mod segments;
 mod system_events;
 pub mod tracking;

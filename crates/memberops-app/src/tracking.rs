@@ -325,6 +325,7 @@ pub async fn ingest(
     tx.upsert_identities(&rows).await?;
     tx.insert_tracking_issues(&issues).await?;
     tx.commit().await?;
+    crate::planner::after_growth(store).await;
     Ok(report)
 }
 

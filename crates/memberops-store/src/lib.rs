@@ -29,6 +29,7 @@ mod model;
 mod postgres;
 mod segments;
 mod sqlite;
+mod stats;
 pub mod tracking;
 pub mod webhooks;
 
@@ -47,6 +48,7 @@ pub use model::*;
 pub use postgres::PgStore;
 pub use segments::*;
 pub use sqlite::SqliteStore;
+pub use stats::StatsStore;
 pub use tracking::{TrackingStore, TrackingTx};
 pub use webhooks::{
     ClaimedDelivery, DeliveryRow, DeliverySettle, EndpointHealth, EndpointRow, WebhooksStore,
@@ -72,6 +74,7 @@ pub trait Store:
     + JobsStore
     + LogStore
     + WebhooksStore
+    + StatsStore
     + Send
     + Sync
     + 'static

@@ -4,6 +4,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 pub struct PgStore {
     pool: PgPool,
+    stats_throttle: crate::stats::Throttle,
 }
 
 impl PgStore {
@@ -14,7 +15,10 @@ impl PgStore {
             .max_connections(16)
             .connect(url)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            stats_throttle: crate::stats::Throttle::new(),
+        })
     }
 
     fn reader(&self) -> &PgPool {
@@ -43,11 +47,20 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
+        // A migration may have filled or rewritten tables; the first statements after it
+        // should not be planned blind (see `stats`).
+        if self.stats_throttle.enabled {
+            crate::stats::analyze_grown(&self.pool).await?;
+        }
         Ok(())
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub(crate) fn stats_throttle(&self) -> &crate::stats::Throttle {
+        &self.stats_throttle
     }
 }
 

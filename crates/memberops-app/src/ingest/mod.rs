@@ -178,6 +178,10 @@ pub async fn apply_batch(
             r.status = RowStatus::Skipped;
         }
     }
+    drop(hot);
+    if committed {
+        crate::planner::after_growth(store).await;
+    }
     let count = |s: RowStatus| results.iter().filter(|r| r.status == s).count();
     Ok(BatchReport {
         committed,
