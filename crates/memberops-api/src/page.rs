@@ -80,7 +80,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
-            let p = in_memory_with((0..n).collect(), Some(limit), cursor.as_deref()).unwrap();
+            let p = in_memory_with((0..n).collect(), Some(limit), cursor.as_deref()).expect("parses");
             seen.extend(p.data);
             match p.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -105,7 +105,7 @@ mod tests {
         assert!(in_memory_with(vec![1], None, Some("abc")).is_err());
         assert!(in_memory_with(vec![1], Some(0), None).is_err());
         assert!(in_memory_with(vec![1], Some(1001), None).is_err());
-        let past_end = in_memory_with(vec![1], None, Some("p9")).unwrap();
+        let past_end = in_memory_with(vec![1], None, Some("p9")).expect("parses");
         assert!(past_end.data.is_empty() && past_end.next_cursor.is_none());
     }
 }

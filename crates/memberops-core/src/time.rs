@@ -174,17 +174,17 @@ mod tests {
             at: 1_777_593_600_000,
             until: None,
         };
-        let text = serde_json::to_string(&w).unwrap();
+        let text = serde_json::to_string(&w).expect("parses");
         assert_eq!(text, r#"{"at":"2026-05-01T00:00:00.000Z","until":null}"#);
-        assert_eq!(serde_json::from_str::<Window>(&text).unwrap(), w);
+        assert_eq!(serde_json::from_str::<Window>(&text).expect("parses"), w);
         let old: Window =
             serde_json::from_str(r#"{"at":1777593600000,"until":"2026-05-02T08:00:00+08:00"}"#)
-                .unwrap();
+                .expect("parses");
         assert_eq!(old.at, w.at);
         assert_eq!(old.until, Some(1_777_680_000_000));
         assert!(serde_json::from_str::<Window>(r#"{"at":"May 1st"}"#).is_err());
         assert_eq!(
-            serde_json::from_str::<Window>(r#"{"at":0}"#).unwrap().until,
+            serde_json::from_str::<Window>(r#"{"at":0}"#).expect("parses").until,
             None
         );
     }
