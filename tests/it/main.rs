@@ -9,6 +9,7 @@ mod helpers;
 mod receiver;
 
 mod api_basics;
+mod checkout_member;
 mod coupons;
 mod events;
 mod import;

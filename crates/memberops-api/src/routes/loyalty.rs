@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Get the loyalty program in force (the seed program until one is saved).
 #[utoipa::path(get, path = "/v1/loyalty/program", tag = super::LOYALTY, security(("api_key" = [])),
-    responses((status = 200, body = Object, description = "The program: tiers, rules, points, tier_review, checkin, referral, stored_value")))]
+    responses((status = 200, body = Object, description = "The program: tiers, rules, points, tier_review, checkin, referral, stored_value, member_discount")))]
 async fn get_program(State(state): State<AppState>, auth: Admin) -> ApiResult<Json<Program>> {
     Ok(Json(current_program(state.store.as_ref(), &auth.ws).await?))
 }
