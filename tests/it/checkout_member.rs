@@ -11,6 +11,8 @@ use crate::helpers::TestApp;
 
 /// A member whose 10,000 yuan order makes them 金卡 (95折, free shipping) in the seed program.
 async fn gold_member(app: &TestApp, ext: &str) {
+    let (s, b) = app.post("/v1/members", json!({"external_id": ext})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
     let r = app
         .batch(json!([{"id": format!("{ext}-paid"), "type": "order.paid", "member": ext,
             "properties": {"order_id": format!("{ext}-first"), "amount": "10000.00"}}]))
