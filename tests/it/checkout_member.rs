@@ -14,27 +14,42 @@ async fn gold_member(app: &TestApp, ext: &str) {
     let (s, b) = app.post("/v1/members", json!({"external_id": ext})).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let r = app
-        .batch(json!([{"id": format!("{ext}-paid"), "type": "order.paid", "member": ext,
-            "properties": {"order_id": format!("{ext}-first"), "amount": "10000.00"}}]))
+        .batch(
+            json!([{"id": format!("{ext}-paid"), "type": "order.paid", "member": ext,
+            "properties": {"order_id": format!("{ext}-first"), "amount": "10000.00"}}]),
+        )
         .await;
     assert_eq!(r["accepted"], 1, "{r}");
     let (s, c) = app.get(&format!("/v1/members/{ext}/loyalty")).await;
-    assert_eq!((s, c["tier"]["code"].as_str()), (StatusCode::OK, Some("gold")), "{c}");
+    assert_eq!(
+        (s, c["tier"]["code"].as_str()),
+        (StatusCode::OK, Some("gold")),
+        "{c}"
+    );
 }
 
 /// A 满200减30 coupon for `ext`.
 async fn man_jian(app: &TestApp, ext: &str) -> String {
     let (s, t) = app
-        .post("/v1/coupons/templates", json!({"name": "满200减30",
+        .post(
+            "/v1/coupons/templates",
+            json!({"name": "满200减30",
             "benefit": {"type": "amount_off", "off_minor": 3000, "min_spend_minor": 20000},
-            "validity": {"kind": "days_from_issue", "days": 30}}))
+            "validity": {"kind": "days_from_issue", "days": 30}}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     let (s, b) = app
-        .post("/v1/coupons/issue", json!({"template_id": t["id"], "members": [ext]}))
+        .post(
+            "/v1/coupons/issue",
+            json!({"template_id": t["id"], "members": [ext]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["coupons"][0]["id"].as_str().expect("coupon id").to_owned()
+    b["coupons"][0]["id"]
+        .as_str()
+        .expect("coupon id")
+        .to_owned()
 }
 
 /// 300.00 of goods and 10.00 shipping.
@@ -81,7 +96,10 @@ async fn gold_discount_and_shipping_after_coupons(app: TestApp) {
 
     // Redeem records what validate showed, and the order keeps it.
     let (s, r) = app
-        .post("/v1/checkout/redeem", json!({"member": "g", "order_id": "o-1", "cart": cart(), "coupon_ids": [coupon]}))
+        .post(
+            "/v1/checkout/redeem",
+            json!({"member": "g", "order_id": "o-1", "cart": cart(), "coupon_ids": [coupon]}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(&r["combination"], best);
@@ -95,7 +113,10 @@ async fn gold_discount_and_shipping_after_coupons(app: TestApp) {
     // 300 × 5% = 15.00 off; no shipping.
     assert_eq!(v["payable_minor"], 28500);
     let (s, r) = app
-        .post("/v1/checkout/redeem", json!({"member": "g", "order_id": "o-2", "cart": cart(), "coupon_ids": []}))
+        .post(
+            "/v1/checkout/redeem",
+            json!({"member": "g", "order_id": "o-2", "cart": cart(), "coupon_ids": []}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["combination"], v["best"]);
@@ -106,7 +127,12 @@ async fn the_program_places_the_discount_and_can_turn_it_off(app: TestApp) {
     gold_member(&app, "g").await;
     let coupon = man_jian(&app, "g").await;
     // Member price first: 300 × 0.95 = 285, then 30 off.
-    set_member_discount(&app, true, json!({"apply": "before_coupons", "exclude_special_price": true})).await;
+    set_member_discount(
+        &app,
+        true,
+        json!({"apply": "before_coupons", "exclude_special_price": true}),
+    )
+    .await;
     let v = validate(&app, json!({"member": "g", "cart": cart()})).await;
     assert_eq!(v["best"]["member_discount_minor"], 1500, "{v}");
     assert_eq!(v["payable_minor"], 25500);
@@ -117,16 +143,35 @@ async fn the_program_places_the_discount_and_can_turn_it_off(app: TestApp) {
     assert_eq!(v["payable_minor"], 19475);
     // Special-price lines take the discount when the program says so; rounding is down:
     // 5% of 19.99 is 0.9995 → 0.99.
-    set_member_discount(&app, true, json!({"apply": "after_coupons", "exclude_special_price": false})).await;
+    set_member_discount(
+        &app,
+        true,
+        json!({"apply": "after_coupons", "exclude_special_price": false}),
+    )
+    .await;
     let special = json!({"lines": [{"sku": "S", "unit_price_minor": 1999, "quantity": 1, "special_price": true}]});
     let v = validate(&app, json!({"member": "g", "cart": special.clone()})).await;
     assert_eq!(v["best"]["member_discount_minor"], 99, "{v}");
     assert_eq!(v["payable_minor"], 1900);
-    set_member_discount(&app, true, json!({"apply": "after_coupons", "exclude_special_price": true})).await;
+    set_member_discount(
+        &app,
+        true,
+        json!({"apply": "after_coupons", "exclude_special_price": true}),
+    )
+    .await;
     let v = validate(&app, json!({"member": "g", "cart": special})).await;
-    assert_eq!((v["best"].clone(), v["payable_minor"].clone()), (Value::Null, json!(1999)), "{v}");
+    assert_eq!(
+        (v["best"].clone(), v["payable_minor"].clone()),
+        (Value::Null, json!(1999)),
+        "{v}"
+    );
     // A disabled program gives no privileges; the coupon still applies.
-    set_member_discount(&app, false, json!({"apply": "after_coupons", "exclude_special_price": true})).await;
+    set_member_discount(
+        &app,
+        false,
+        json!({"apply": "after_coupons", "exclude_special_price": true}),
+    )
+    .await;
     let v = validate(&app, json!({"member": "g", "cart": cart()})).await;
     assert_eq!(v["best"]["coupon_ids"], json!([coupon]), "{v}");
     assert_eq!(v["best"]["adjustments"], json!([]));
@@ -137,17 +182,31 @@ both!(the_program_places_the_discount_and_can_turn_it_off);
 
 async fn no_tier_and_guests_get_nothing(app: TestApp) {
     // A member the loyalty program has not seen has no tier.
-    let (s, b) = app.post("/v1/members", json!({"external_id": "plain"})).await;
+    let (s, b) = app
+        .post("/v1/members", json!({"external_id": "plain"}))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let v = validate(&app, json!({"member": "plain", "cart": cart()})).await;
-    assert_eq!((v["best"].clone(), v["payable_minor"].clone()), (Value::Null, json!(31000)), "{v}");
+    assert_eq!(
+        (v["best"].clone(), v["payable_minor"].clone()),
+        (Value::Null, json!(31000)),
+        "{v}"
+    );
     // A guest: no member at all.
     let v = validate(&app, json!({"cart": cart()})).await;
     assert_eq!(v["member_id"], Value::Null, "{v}");
     assert_eq!(v["coupons"], json!([]));
-    assert_eq!((v["best"].clone(), v["payable_minor"].clone()), (Value::Null, json!(31000)));
+    assert_eq!(
+        (v["best"].clone(), v["payable_minor"].clone()),
+        (Value::Null, json!(31000))
+    );
     // An unknown member is still not a guest.
-    let (s, b) = app.post("/v1/checkout/validate", json!({"member": "ghost", "cart": cart()})).await;
+    let (s, b) = app
+        .post(
+            "/v1/checkout/validate",
+            json!({"member": "ghost", "cart": cart()}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
 }
 both!(no_tier_and_guests_get_nothing);
