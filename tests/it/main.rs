@@ -10,6 +10,7 @@ mod receiver;
 
 mod api_basics;
 mod api_style;
+mod checkout_member;
 mod coupons;
 mod events;
 mod import;

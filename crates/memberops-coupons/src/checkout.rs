@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cart::Cart;
 use crate::discount::{Outcome, Payable, apply};
+use crate::member::{Adjustment, AdjustmentKind, MemberPricing, after_coupons, before_coupons};
 use crate::template::{CouponStatus, SpendReward, Stacking, TemplateSpec};
 
 pub const EXACT_LIMIT: usize = 12;
@@ -80,6 +81,15 @@ pub struct Context<'a> {
     pub uses: HashMap<&'a str, i64>,
     /// Budget left per template, where the template has a budget.
     pub budget_left: HashMap<&'a str, i64>,
+    /// The member's tier privileges (None: a guest, no tier, or a disabled program).
+    pub member: Option<MemberPricing>,
+}
+
+impl Context<'_> {
+    /// What coupons start from: the cart less the privileges that come before them.
+    fn start(&self, cart: &Cart) -> Payable {
+        before_coupons(self.member.as_ref(), cart).0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -172,9 +182,10 @@ fn one(
     Ok(o)
 }
 
-/// Every coupon's verdict against the full cart.
+/// Every coupon's verdict against the full cart (at member prices when the member
+/// discount comes before coupons).
 pub fn evaluate(coupons: &[HeldCoupon<'_>], ctx: &Context<'_>, cart: &Cart) -> Vec<Evaluation> {
-    let payable = Payable::of(cart);
+    let payable = ctx.start(cart);
     coupons
         .iter()
         .map(|c| {
@@ -199,10 +210,11 @@ pub fn evaluate(coupons: &[HeldCoupon<'_>], ctx: &Context<'_>, cart: &Cart) -> V
         .collect()
 }
 
-/// A set of coupons used together, and what they give.
+/// A set of coupons used together with the member's privileges, and what they give.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Combination {
     pub coupon_ids: Vec<String>,
+    /// Money off by the coupons (lines and shipping); the member's privileges are apart.
     pub discount_minor: i64,
     /// Discount per coupon, in `coupon_ids` order.
     pub discounts_minor: Vec<i64>,
@@ -211,11 +223,23 @@ pub struct Combination {
     pub shipping_discount_minor: i64,
     pub gifts: Vec<Gift>,
     pub rewards: Vec<SpendReward>,
-    /// What is left to pay: lines plus shipping, minus the discount.
+    /// The tier's privileges, each its own line (`member_shipping` first, then
+    /// `member_discount`). Saved answers from before privileges read as none.
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+    /// The `member_discount` adjustment's amount (0 if none).
+    #[serde(default)]
+    pub member_discount_minor: i64,
+    /// The `member_shipping` adjustment's amount (0 if none).
+    #[serde(default)]
+    pub member_shipping_minor: i64,
+    /// What is left to pay: lines plus shipping, minus the coupons and the privileges.
     pub payable_minor: i64,
 }
 
-/// Applies these coupons together, or says which one fails and why.
+/// Applies these coupons together, with the member's privileges before and after them as
+/// the program places them, or says which coupon fails and why. No coupons at all gives
+/// the privileges alone.
 pub fn combine(
     chosen: &[&HeldCoupon<'_>],
     ctx: &Context<'_>,
@@ -232,7 +256,7 @@ pub fn combine(
     }
     let mut order: Vec<&&HeldCoupon<'_>> = chosen.iter().collect();
     order.sort_by_key(|c| (c.template.benefit.rank(), c.id));
-    let mut payable = Payable::of(cart);
+    let (mut payable, mut adjustments) = before_coupons(ctx.member.as_ref(), cart);
     let mut out = Combination {
         line_discounts_minor: vec![0; cart.lines.len()],
         ..Combination::default()
@@ -258,6 +282,17 @@ pub fn combine(
         .iter()
         .map(|c| by_id.get(c.id).copied().unwrap_or(0))
         .collect();
+    after_coupons(ctx.member.as_ref(), cart, &mut payable, &mut adjustments);
+    let sum = |k: AdjustmentKind| -> i64 {
+        adjustments
+            .iter()
+            .filter(|a| a.kind == k)
+            .map(|a| a.discount_minor)
+            .sum()
+    };
+    out.member_discount_minor = sum(AdjustmentKind::MemberDiscount);
+    out.member_shipping_minor = sum(AdjustmentKind::MemberShipping);
+    out.adjustments = adjustments;
     out.payable_minor = payable.total();
     Ok(out)
 }
@@ -273,7 +308,10 @@ fn better(a: &Combination, b: &Combination) -> bool {
     key(a) > key(b)
 }
 
-/// The best combination of the applicable coupons (None when none applies).
+/// The best combination of the applicable coupons, with the member's privileges; None when
+/// no coupon is worth using and no privilege applies. A coupon that gives nothing here
+/// (no money off, no gift, no reward: a free-shipping coupon on a fee the tier already
+/// waives) is never chosen, so it is not spent for nothing.
 pub fn best_combination(
     coupons: &[HeldCoupon<'_>],
     evals: &[Evaluation],
@@ -283,7 +321,7 @@ pub fn best_combination(
     // One candidate per template: the applicable coupon that expires first.
     let mut per_template: HashMap<&str, (&HeldCoupon<'_>, &Evaluation)> = HashMap::new();
     for (c, e) in coupons.iter().zip(evals) {
-        if !e.applicable {
+        if !e.applicable || (e.discount_minor == 0 && e.gift.is_none() && e.reward.is_none()) {
             continue;
         }
         let slot = per_template.entry(c.template_id).or_insert((c, e));
@@ -322,6 +360,12 @@ pub fn best_combination(
         {
             consider(&mut best, combo);
         }
+    }
+    if best.is_none() {
+        // No coupon: the privileges alone, when there are any.
+        best = combine(&[], ctx, cart)
+            .ok()
+            .filter(|c| !c.adjustments.is_empty());
     }
     best
 }
@@ -377,7 +421,7 @@ fn search_stackable<'a, 'b>(
         best: floor.map(|(d, e)| (d, e, 0)),
         best_ids: None,
     };
-    s.step(0, &Payable::of(cart), 0, 0);
+    s.step(0, &ctx.start(cart), 0, 0);
     s.best_ids
         .map(|ids| ids.into_iter().map(|i| refs[i]).collect())
 }

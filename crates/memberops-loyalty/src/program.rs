@@ -36,6 +36,9 @@ pub struct Program {
     pub checkin: CheckinPolicy,
     pub referral: ReferralPolicy,
     pub stored_value: StoredValuePolicy,
+    /// How the tiers' `discount_bp` meets coupons at checkout.
+    #[serde(default)]
+    pub member_discount: MemberDiscountPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,6 +70,36 @@ pub struct Privileges {
     /// Free-form labels the console shows (专属客服, 优先发货…).
     #[serde(default)]
     pub labels: Vec<String>,
+}
+
+/// Where the member discount (会员折扣) applies at checkout, relative to coupons.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberDiscountApply {
+    /// On what the coupons left (先满减后折扣): coupon minimums see full prices.
+    #[default]
+    AfterCoupons,
+    /// On the cart first: coupons see member prices, and their minimums too.
+    BeforeCoupons,
+}
+
+/// The checkout side of the tiers' privileges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MemberDiscountPolicy {
+    #[serde(default)]
+    pub apply: MemberDiscountApply,
+    /// Special-price (特价) lines keep their price: they are already the lowest.
+    #[serde(default = "enabled_default")]
+    pub exclude_special_price: bool,
+}
+
+impl Default for MemberDiscountPolicy {
+    fn default() -> Self {
+        Self {
+            apply: MemberDiscountApply::default(),
+            exclude_special_price: true,
+        }
+    }
 }
 
 /// How tiers are re-evaluated downward. Upgrades never wait for a review.
@@ -371,6 +404,7 @@ impl Default for Program {
             checkin: CheckinPolicy::default(),
             referral: ReferralPolicy::default(),
             stored_value: StoredValuePolicy::default(),
+            member_discount: MemberDiscountPolicy::default(),
         }
     }
 }

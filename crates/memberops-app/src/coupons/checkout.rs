@@ -1,5 +1,6 @@
-//! Checkout: which of a member's coupons apply to a cart (and the best combination), and
-//! locking the chosen ones to an order, idempotently by order id.
+//! Checkout: which of a member's coupons apply to a cart, the best combination with the
+//! member's tier privileges (member discount, free shipping; see `privileges`), and
+//! locking the chosen ones to an order with those same amounts, idempotently by order id.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
@@ -14,14 +15,16 @@ use memberops_coupons::{
 use memberops_store::{CouponOrderRow, CouponRow, RedemptionRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-use super::{Loaded, conflict, load, member_in_tx, templates_in_tx};
+use super::{Loaded, conflict, load, member_in_tx, privileges, templates_in_tx};
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ValidateIn {
-    /// The member's external id.
-    pub member: String,
+    /// The member's external id; absent or null for a guest checkout (no coupons, no
+    /// privileges).
+    #[serde(default)]
+    pub member: Option<String>,
     /// Where the order is placed (`app`, `store`, `mini_program`…).
     #[serde(default)]
     pub channel: Option<String>,
@@ -30,13 +33,17 @@ pub struct ValidateIn {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ValidateOut {
-    pub member_id: String,
+    /// Null for a guest checkout.
+    pub member_id: Option<String>,
     pub subtotal_minor: i64,
     pub shipping_minor: i64,
     /// Every coupon the member holds, applicable or not (with the reason).
     pub coupons: Vec<Evaluation>,
-    /// The combination that saves the most, if any coupon applies.
+    /// The best coupons with the member's tier privileges as their own `adjustments`;
+    /// null when no coupon is worth using and no privilege applies.
     pub best: Option<Combination>,
+    /// What the member pays with `best` (subtotal plus shipping when `best` is null).
+    pub payable_minor: i64,
 }
 
 fn held<'a>(rows: &'a [CouponRow], templates: &'a HashMap<String, Loaded>) -> Vec<HeldCoupon<'a>> {
@@ -138,10 +145,22 @@ async fn cached_specs(
 
 pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Result<ValidateOut> {
     req.cart.validate()?;
+    let full = req.cart.subtotal() + req.cart.shipping_minor;
+    let Some(member) = req.member.as_deref() else {
+        return Ok(ValidateOut {
+            member_id: None,
+            subtotal_minor: req.cart.subtotal(),
+            shipping_minor: req.cart.shipping_minor,
+            coupons: Vec::new(),
+            best: None,
+            payable_minor: full,
+        });
+    };
     let view = store
-        .checkout_coupons(&ws.id, &req.member)
+        .checkout_coupons(&ws.id, member)
         .await?
         .ok_or(AppError::NotFound { what: "member" })?;
+    let pricing = privileges::read(store, ws, view.tier.as_deref()).await?;
     let mut wanted: Vec<(&str, Millis)> = view
         .coupons
         .iter()
@@ -167,6 +186,7 @@ pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Res
     let mut ctx = Context {
         now: now_millis(),
         channel: req.channel.as_deref(),
+        member: pricing,
         ..Context::default()
     };
     for (c, t) in &view.coupons {
@@ -181,10 +201,11 @@ pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Res
     let evals = evaluate(&coupons, &ctx, &req.cart);
     let best = best_combination(&coupons, &evals, &ctx, &req.cart);
     Ok(ValidateOut {
-        member_id: view.member_id,
+        member_id: Some(view.member_id),
         subtotal_minor: req.cart.subtotal(),
         shipping_minor: req.cart.shipping_minor,
         coupons: evals,
+        payable_minor: best.as_ref().map_or(full, |b| b.payable_minor),
         best,
     })
 }
@@ -197,7 +218,8 @@ pub struct RedeemIn {
     #[serde(default)]
     pub channel: Option<String>,
     pub cart: Cart,
-    /// The coupons to use together.
+    /// The coupons to use together (0–20): the `best.coupon_ids` validate gave; `[]`
+    /// records an order with the member's privileges alone.
     pub coupon_ids: Vec<String>,
 }
 
@@ -208,6 +230,7 @@ pub struct RedeemOut {
     /// `locked` until `order.paid` makes it `paid`; `released` after a cancel,
     /// `refunded` after a full refund.
     pub status: String,
+    /// The coupons' and the privileges' amounts, as validate showed them for this cart.
     pub combination: Combination,
 }
 
@@ -220,11 +243,11 @@ fn check_redeem(req: &RedeemIn) -> Result<()> {
             "order_id must be 1–200 characters",
         ));
     }
-    if req.coupon_ids.is_empty() || req.coupon_ids.len() > 20 {
+    if req.coupon_ids.len() > 20 {
         errs.push(FieldError::new(
             &["coupon_ids"],
             "out_of_range",
-            "choose 1–20 coupons",
+            "choose at most 20 coupons",
         ));
     }
     let mut sorted = req.coupon_ids.clone();
@@ -296,7 +319,8 @@ pub async fn redeem(store: &dyn Store, ws: &Workspace, req: RedeemIn) -> Result<
         .filter_map(|id| chosen_rows.iter().find(|c| c.id == *id).cloned())
         .collect();
     let coupons = held(&ordered, &templates);
-    let ctx = context(&all, &templates, now, req.channel.as_deref());
+    let mut ctx = context(&all, &templates, now, req.channel.as_deref());
+    ctx.member = privileges::in_tx(tx.as_mut(), &member.id).await?;
     let refs: Vec<&HeldCoupon<'_>> = coupons.iter().collect();
     let combo = combine(&refs, &ctx, &req.cart).map_err(|(id, reason)| {
         conflict(reason.as_str(), format!("coupon {id}: {}", reason.as_str()))

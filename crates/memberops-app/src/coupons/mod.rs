@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod expire;
 mod hook;
 pub mod issue;
+pub mod privileges;
 pub mod report;
 pub mod rules;
 pub mod share;

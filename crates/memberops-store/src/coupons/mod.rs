@@ -165,14 +165,16 @@ pub struct TemplateState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckoutCoupons {
     pub member_id: String,
+    /// The member's tier code; None before the loyalty program has seen them.
+    pub tier: Option<String>,
     pub coupons: Vec<(CouponRow, TemplateState)>,
 }
 
 /// Coupon reads outside a write transaction.
 #[async_trait]
 pub trait CouponsStore: Send + Sync {
-    /// The member (by external id) and their coupons with template counters, in one
-    /// query; `None` when there is no such member.
+    /// The member (by external id), their tier and their coupons with template counters,
+    /// in one query; `None` when there is no such member.
     async fn checkout_coupons(
         &self,
         ws: &str,

@@ -150,10 +150,11 @@ macro_rules! impl_coupons {
             impl CouponsStore for $Store {
                 async fn checkout_coupons(&self, ws: &str, external_id: &str) -> Result<Option<CheckoutCoupons>> {
                     let rows = sqlx::query(
-                        "SELECT m.id AS m_id, c.id, c.template_id, c.member_id, c.code, c.status, c.source, c.valid_from, \
+                        "SELECT m.id AS m_id, lm.tier AS m_tier, c.id, c.template_id, c.member_id, c.code, c.status, c.source, c.valid_from, \
                          c.valid_to, c.issued_at, c.claimed_at, c.order_id, c.updated_at, t.updated_at AS t_updated_at, \
                          t.budget_minor AS t_budget_minor, t.budget_used_minor AS t_budget_used_minor \
                          FROM members m \
+                         LEFT JOIN loyalty_members lm ON lm.workspace_id = m.workspace_id AND lm.member_id = m.id \
                          LEFT JOIN coupons c ON c.workspace_id = m.workspace_id AND c.member_id = m.id \
                          LEFT JOIN coupon_templates t ON t.workspace_id = c.workspace_id AND t.id = c.template_id \
                          WHERE m.workspace_id = $1 AND m.external_id = $2 ORDER BY c.id",
@@ -165,7 +166,11 @@ macro_rules! impl_coupons {
                     let Some(first) = rows.first() else {
                         return Ok(None);
                     };
-                    let mut out = CheckoutCoupons { member_id: first.try_get("m_id")?, coupons: Vec::with_capacity(rows.len()) };
+                    let mut out = CheckoutCoupons {
+                        member_id: first.try_get("m_id")?,
+                        tier: first.try_get("m_tier")?,
+                        coupons: Vec::with_capacity(rows.len()),
+                    };
                     for r in &rows {
                         let coupon: Option<String> = r.try_get("id")?;
                         let updated: Option<Millis> = r.try_get("t_updated_at")?;
