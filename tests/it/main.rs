@@ -15,6 +15,7 @@ mod import;
 mod intelligence;
 mod jobs;
 mod loyalty;
+mod loyalty_late;
 mod members;
 mod schema;
 mod segment_fields;
