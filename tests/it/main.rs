@@ -20,6 +20,7 @@ mod members;
 mod schema;
 mod segment_fields;
 mod segments;
+mod small_things;
 mod system_events;
 mod tracking;
 mod webhooks;

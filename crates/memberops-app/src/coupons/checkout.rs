@@ -33,6 +33,9 @@ pub struct ValidateOut {
     pub member_id: String,
     pub subtotal_minor: i64,
     pub shipping_minor: i64,
+    /// What is left to pay: the best combination's, or subtotal plus shipping when no
+    /// coupon applies (always given, so a shop need not compute it).
+    pub payable_minor: i64,
     /// Every coupon the member holds, applicable or not (with the reason).
     pub coupons: Vec<Evaluation>,
     /// The combination that saves the most, if any coupon applies.
@@ -180,10 +183,19 @@ pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Res
     }
     let evals = evaluate(&coupons, &ctx, &req.cart);
     let best = best_combination(&coupons, &evals, &ctx, &req.cart);
+    let payable_minor = best.as_ref().map_or_else(
+        || {
+            req.cart
+                .subtotal()
+                .saturating_add(req.cart.shipping_minor)
+        },
+        |b| b.payable_minor,
+    );
     Ok(ValidateOut {
         member_id: view.member_id,
         subtotal_minor: req.cart.subtotal(),
         shipping_minor: req.cart.shipping_minor,
+        payable_minor,
         coupons: evals,
         best,
     })
