@@ -69,3 +69,18 @@ async fn the_cli_exits_quietly_on_a_closed_pipe(app: TestApp) {
     }
 }
 both!(the_cli_exits_quietly_on_a_closed_pipe);
+
+async fn a_members_tags_include_manual_tags(app: TestApp) {
+    let (s, b) = app
+        .post("/v1/members", json!({"external_id": "t1", "tags": ["coffee"]}))
+        .await;
+    assert!(s.is_success(), "{b}");
+    let (s, b) = app
+        .post("/v1/tags/vip/members", json!({"add": ["t1"]}))
+        .await;
+    assert!(s.is_success(), "{b}");
+    let m = app.member("t1").await;
+    assert_eq!(m["tags"], json!(["coffee", "vip"]), "{m}");
+    assert_eq!(m["profile_tags"], json!(["coffee"]), "{m}");
+}
+both!(a_members_tags_include_manual_tags);
