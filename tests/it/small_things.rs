@@ -84,3 +84,27 @@ async fn a_members_tags_include_manual_tags(app: TestApp) {
     assert_eq!(m["profile_tags"], json!(["coffee"]), "{m}");
 }
 both!(a_members_tags_include_manual_tags);
+
+async fn events_dated_in_the_future_are_refused(app: TestApp) {
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc3339();
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339();
+    let (s, b) = app
+        .post(
+            "/v1/events",
+            json!({"id": "f1", "type": "checkin", "member": "u", "auto_create": true, "occurred_at": later}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["errors"][0]["type"], "occurred_at_in_future", "{b}");
+    // In a batch only that row is refused.
+    let r = app
+        .batch(json!([
+            {"id": "f2", "type": "checkin", "member": "u", "auto_create": true, "occurred_at": later},
+            {"id": "f3", "type": "checkin", "member": "u", "auto_create": true, "occurred_at": soon},
+        ]))
+        .await;
+    assert_eq!(r["results"][0]["status"], "rejected", "{r}");
+    assert_eq!(r["results"][0]["error"]["code"], "occurred_at_in_future", "{r}");
+    assert_eq!(r["results"][1]["status"], "accepted", "{r}");
+}
+both!(events_dated_in_the_future_are_refused);
