@@ -54,14 +54,26 @@ async fn exec_sql(app: &TestApp, sql: &'static str) {
 async fn a_late_order_that_crosses_a_threshold_upgrades_at_once(app: TestApp) {
     // Registered two hours ago (100 growth), 1,000.00 paid yesterday: 1,100 growth.
     app.batch(json!([
-        ev("reg", "member.registered", "late", &ago(Duration::hours(2)), json!({})),
+        ev(
+            "reg",
+            "member.registered",
+            "late",
+            &ago(Duration::hours(2)),
+            json!({})
+        ),
         paid("p1", "late", "o1", "1000.00", &ago(Duration::days(1))),
     ]))
     .await;
     assert_eq!(center(&app, "late").await["tier"]["code"], "normal");
     // A POS order from five days ago (before registration) arrives now: 2,000 growth.
     let r = app
-        .batch(json!([paid("p0", "late", "o0", "900.00", &ago(Duration::days(5)))]))
+        .batch(json!([paid(
+            "p0",
+            "late",
+            "o0",
+            "900.00",
+            &ago(Duration::days(5))
+        )]))
         .await;
     assert_eq!(r["accepted"], 1, "{r}");
     let c = center(&app, "late").await;
@@ -81,7 +93,13 @@ async fn a_late_order_that_crosses_a_threshold_upgrades_at_once(app: TestApp) {
 
     // The same late order sent in one batch with the rest upgrades too.
     app.batch(json!([
-        ev("reg2", "member.registered", "late2", &ago(Duration::hours(2)), json!({})),
+        ev(
+            "reg2",
+            "member.registered",
+            "late2",
+            &ago(Duration::hours(2)),
+            json!({})
+        ),
         paid("q1", "late2", "r1", "1000.00", &ago(Duration::days(1))),
         paid("q0", "late2", "r0", "900.00", &ago(Duration::days(5))),
     ]))
@@ -106,7 +124,13 @@ async fn reverse_lines(app: &TestApp, member: &str) -> Vec<i64> {
 
 async fn a_reversal_that_cannot_be_booked_is_not_recorded(app: TestApp) {
     app.batch(json!([
-        ev("reg", "member.registered", "r", &ago(Duration::days(3)), json!({})),
+        ev(
+            "reg",
+            "member.registered",
+            "r",
+            &ago(Duration::days(3)),
+            json!({})
+        ),
         paid("p1", "r", "o1", "100.00", &ago(Duration::days(2))),
     ]))
     .await;

@@ -53,13 +53,31 @@ fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
 }
 
 async fn the_cli_exits_quietly_on_a_closed_pipe(app: TestApp) {
-    app.batch(json!([{"id": "p1", "type": "order.paid", "member": "m1", "auto_create": true,
-        "occurred_at": "2026-01-10T10:00:00Z", "properties": {"order_id": "o1", "amount": "10"}}]))
-        .await;
+    app.batch(
+        json!([{"id": "p1", "type": "order.paid", "member": "m1", "auto_create": true,
+        "occurred_at": "2026-01-10T10:00:00Z", "properties": {"order_id": "o1", "amount": "10"}}]),
+    )
+    .await;
     let db = app._db.url.clone();
     for args in [
-        vec!["--db", db.as_str(), "report", "rfm", "--as-of", "2026-02-01"],
-        vec!["--db", db.as_str(), "report", "rfm", "--as-of", "2026-02-01", "--format", "json"],
+        vec![
+            "--db",
+            db.as_str(),
+            "report",
+            "rfm",
+            "--as-of",
+            "2026-02-01",
+        ],
+        vec![
+            "--db",
+            db.as_str(),
+            "report",
+            "rfm",
+            "--as-of",
+            "2026-02-01",
+            "--format",
+            "json",
+        ],
         vec!["openapi"],
     ] {
         let out = run_into_closed_pipe(&args);
@@ -72,7 +90,10 @@ both!(the_cli_exits_quietly_on_a_closed_pipe);
 
 async fn a_members_tags_include_manual_tags(app: TestApp) {
     let (s, b) = app
-        .post("/v1/members", json!({"external_id": "t1", "tags": ["coffee"]}))
+        .post(
+            "/v1/members",
+            json!({"external_id": "t1", "tags": ["coffee"]}),
+        )
         .await;
     assert!(s.is_success(), "{b}");
     let (s, b) = app
@@ -104,7 +125,10 @@ async fn events_dated_in_the_future_are_refused(app: TestApp) {
         ]))
         .await;
     assert_eq!(r["results"][0]["status"], "rejected", "{r}");
-    assert_eq!(r["results"][0]["error"]["code"], "occurred_at_in_future", "{r}");
+    assert_eq!(
+        r["results"][0]["error"]["code"], "occurred_at_in_future",
+        "{r}"
+    );
     assert_eq!(r["results"][1]["status"], "accepted", "{r}");
 }
 both!(events_dated_in_the_future_are_refused);

@@ -395,12 +395,18 @@ mod tests {
                 .map(|_| ())
         };
         assert_eq!(at("2026-01-01T12:05:00Z"), Ok(()), "within the skew");
-        assert_eq!(at("2026-01-01T12:05:01Z"), Err("occurred_at_in_future".into()));
+        assert_eq!(
+            at("2026-01-01T12:05:01Z"),
+            Err("occurred_at_in_future".into())
+        );
         // A local date or wall clock is in the future only when it is everywhere.
         assert_eq!(at("2026-01-02"), Ok(()));
         assert_eq!(at("2026-01-03"), Err("occurred_at_in_future".into()));
         assert_eq!(at("2026-01-02 02:00:00"), Ok(()));
-        assert_eq!(at("2026-01-02 03:00:00"), Err("occurred_at_in_future".into()));
+        assert_eq!(
+            at("2026-01-02 03:00:00"),
+            Err("occurred_at_in_future".into())
+        );
     }
 
     #[test]

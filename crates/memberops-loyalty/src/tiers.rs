@@ -281,7 +281,11 @@ mod tests {
             None
         );
         // The highest tier reached wins, dated when it was first reached.
-        let mixed = vec![g(ms(2026, 1, 1), 1_000), g(ms(2026, 2, 1), 1_000), g(ms(2026, 3, 1), 8_000)];
+        let mixed = vec![
+            g(ms(2026, 1, 1), 1_000),
+            g(ms(2026, 2, 1), 1_000),
+            g(ms(2026, 3, 1), 8_000),
+        ];
         let c = upgrade_since(&p, "normal", &mixed, ms(2026, 1, 1), ms(2026, 3, 15), SH)
             .expect("ok")
             .expect("up");

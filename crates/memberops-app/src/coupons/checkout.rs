@@ -184,11 +184,7 @@ pub async fn validate(store: &dyn Store, ws: &Workspace, req: ValidateIn) -> Res
     let evals = evaluate(&coupons, &ctx, &req.cart);
     let best = best_combination(&coupons, &evals, &ctx, &req.cart);
     let payable_minor = best.as_ref().map_or_else(
-        || {
-            req.cart
-                .subtotal()
-                .saturating_add(req.cart.shipping_minor)
-        },
+        || req.cart.subtotal().saturating_add(req.cart.shipping_minor),
         |b| b.payable_minor,
     );
     Ok(ValidateOut {

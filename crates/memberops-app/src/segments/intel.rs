@@ -544,10 +544,7 @@ pub async fn recompute(
         };
         if let Some(p) = prev.filter(|_| changed) {
             transitions.push(Transition {
-                event_id: transition_id(
-                    &f.member_id,
-                    &format!("{on}:{}:{stage}:{run}", p.stage),
-                ),
+                event_id: transition_id(&f.member_id, &format!("{on}:{}:{stage}:{run}", p.stage)),
                 member_id: f.member_id.clone(),
                 from_stage: Some(p.stage.clone()),
                 to_stage: stage.to_owned(),
