@@ -87,9 +87,12 @@ pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Member> 
     let (record, stats) = found.ok_or(AppError::NotFound { what: "member" })?;
     let mut m = record.into_member(stats);
     // Manual and rule tags are the member's tags too, not only under /intelligence.
-    m.tags.extend(store.member_extra_tags(&ws.id, &m.id).await?);
-    m.tags.sort_unstable();
-    m.tags.dedup();
+    // Profile tags keep their order; manual and rule tags follow.
+    for t in store.member_extra_tags(&ws.id, &m.id).await? {
+        if !m.tags.contains(&t) {
+            m.tags.push(t);
+        }
+    }
     Ok(m)
 }
 
