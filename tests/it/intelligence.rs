@@ -360,3 +360,76 @@ async fn recompute_stores_what_the_report_says(app: TestApp) {
     assert_eq!(third["updated"], 0, "{third}");
 }
 both!(recompute_stores_what_the_report_says);
+
+async fn lifecycle_events(app: &TestApp, member: &str) -> Vec<(String, String)> {
+    let (s, b) = app
+        .get(&format!("/v1/members/{member}/events?limit=100"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "lifecycle.changed")
+        .map(|e| {
+            (
+                e["properties"]["from"].as_str().unwrap_or("").to_owned(),
+                e["properties"]["to"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn every_stage_move_on_one_day_is_recorded(app: TestApp) {
+    app.batch(json!([
+        reg("q", "2026-01-01T00:00:00Z"),
+        paid("q1", "q", "10", "2026-01-10T10:00:00Z"),
+    ]))
+    .await;
+    let day = "2026-02-19";
+    let recompute = || async {
+        let (s, r) = app
+            .post("/v1/lifecycle:recompute", json!({"as_of": day}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        r
+    };
+    recompute().await;
+    assert_eq!(stored_stage(&app, "q").await, "growing");
+    // Settings saved three times on one day, each followed by a recompute: growing →
+    // silent → growing → silent. Every move is a transition and an event.
+    for (silent_after, stage) in [(30, "silent"), (60, "growing"), (30, "silent")] {
+        saved(
+            &app,
+            json!({"lifecycle": {"silent_after_days": silent_after}}),
+        )
+        .await;
+        let r = recompute().await;
+        assert_eq!(r["transitions"], 1, "{stage}: {r}");
+        assert_eq!(stored_stage(&app, "q").await, stage);
+    }
+    let mut moves = lifecycle_events(&app, "q").await;
+    moves.sort();
+    assert_eq!(
+        moves,
+        vec![
+            // The first recompute: churned as the events landed (today), growing on `day`.
+            ("churned".to_owned(), "growing".to_owned()),
+            ("growing".to_owned(), "silent".to_owned()),
+            ("growing".to_owned(), "silent".to_owned()),
+            ("silent".to_owned(), "growing".to_owned()),
+        ]
+    );
+    let (s, flow) = app
+        .get(&format!("/v1/lifecycle/flow?from={day}&to={day}"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{flow}");
+    let total: i64 = flow["data"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["members"].as_i64()).sum())
+        .unwrap_or(-1);
+    assert_eq!(total, 4, "{flow}");
+    // A rerun for the same date changes nothing and records nothing.
+    assert_eq!(recompute().await["transitions"], 0);
+}
+both!(every_stage_move_on_one_day_is_recorded);

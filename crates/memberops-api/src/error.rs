@@ -65,6 +65,7 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Store(_) => {
                 // Details of internal failures go to the log, not to the client.
                 tracing::error!(error = %e, "internal error");

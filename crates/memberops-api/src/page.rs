@@ -80,7 +80,8 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
-            let p = in_memory_with((0..n).collect(), Some(limit), cursor.as_deref()).expect("parses");
+            let p =
+                in_memory_with((0..n).collect(), Some(limit), cursor.as_deref()).expect("parses");
             seen.extend(p.data);
             match p.next_cursor {
                 Some(c) => cursor = Some(c),

@@ -16,6 +16,9 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// Well-formed but impossible to apply (`code` says why, e.g. `balance_overflow`).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     /// The request is larger than a use case takes (`code` says which bound).
     #[error("{detail}")]
     TooLarge { code: &'static str, detail: String },
@@ -32,6 +35,7 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::TooLarge { code, .. } => code,
+            AppError::Unprocessable { code, .. } => code,
             AppError::Store(StoreError::NotFound) => "not_found",
             AppError::Store(StoreError::Conflict(_)) => "conflict",
             AppError::Store(_) => "internal",

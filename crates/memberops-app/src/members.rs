@@ -85,7 +85,15 @@ pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Member> 
         None => store.member_by_external_id(&ws.id, id).await?,
     };
     let (record, stats) = found.ok_or(AppError::NotFound { what: "member" })?;
-    Ok(record.into_member(stats))
+    let mut m = record.into_member(stats);
+    // Manual and rule tags are the member's tags too, not only under /intelligence.
+    // Profile tags keep their order; manual and rule tags follow.
+    for t in store.member_extra_tags(&ws.id, &m.id).await? {
+        if !m.tags.contains(&t) {
+            m.tags.push(t);
+        }
+    }
+    Ok(m)
 }
 
 /// Changes profile fields: absent fields stay, `null` clears.

@@ -220,6 +220,18 @@ impl EventIn {
                 }
             },
         };
+        if let (Some(w), When::Instant(n)) = (&when, &now)
+            && is_future(w, n)
+        {
+            errs.push(FieldError::new(
+                &["occurred_at"],
+                "occurred_at_in_future",
+                format!(
+                    "occurred_at is more than {} minutes in the future",
+                    FUTURE_SKEW_MINUTES
+                ),
+            ));
+        }
         let effect = match effect_of(&kind, &self.properties, currency) {
             Ok(e) => Some(e),
             Err(Invalid(e)) => {
@@ -239,6 +251,22 @@ impl EventIn {
             }),
             _ => Err(Invalid(errs)),
         }
+    }
+}
+
+/// How far ahead of the server's clock an event may be dated (clock skew of senders).
+pub const FUTURE_SKEW_MINUTES: i64 = 5;
+
+/// Whether `w` lies more than the allowed skew after `now`. A wall-clock time or a local
+/// date is judged in the zone furthest ahead (UTC+14), since the member's zone is not known
+/// here: refused only when it is in the future everywhere.
+fn is_future(w: &When, now: &chrono::DateTime<chrono::Utc>) -> bool {
+    let limit = *now + chrono::Duration::minutes(FUTURE_SKEW_MINUTES);
+    let ahead = chrono::Duration::hours(14);
+    match w {
+        When::Instant(t) => *t > limit,
+        When::LocalDateTime(dt) => *dt > (limit + ahead).naive_utc(),
+        When::LocalDate(d) => *d > (limit + ahead).date_naive(),
     }
 }
 
@@ -352,6 +380,33 @@ mod tests {
     fn ev(v: serde_json::Value) -> Result<Event, Invalid> {
         let e: EventIn = serde_json::from_value(v).expect("shape");
         e.validate(When::parse("2026-01-01", "t").expect("now"), Currency::CNY)
+    }
+
+    #[test]
+    fn events_dated_in_the_future_are_refused() {
+        let now = When::parse("2026-01-01T12:00:00Z", "t").expect("now");
+        let at = |t: &str| {
+            let e: EventIn = serde_json::from_value(
+                json!({"id": "1", "type": "page.viewed", "member": "m", "occurred_at": t}),
+            )
+            .expect("shape");
+            e.validate(now, Currency::CNY)
+                .map_err(|e| e.0[0].code.clone())
+                .map(|_| ())
+        };
+        assert_eq!(at("2026-01-01T12:05:00Z"), Ok(()), "within the skew");
+        assert_eq!(
+            at("2026-01-01T12:05:01Z"),
+            Err("occurred_at_in_future".into())
+        );
+        // A local date or wall clock is in the future only when it is everywhere.
+        assert_eq!(at("2026-01-02"), Ok(()));
+        assert_eq!(at("2026-01-03"), Err("occurred_at_in_future".into()));
+        assert_eq!(at("2026-01-02 02:00:00"), Ok(()));
+        assert_eq!(
+            at("2026-01-02 03:00:00"),
+            Err("occurred_at_in_future".into())
+        );
     }
 
     #[test]

@@ -385,7 +385,12 @@ pub struct Member {
     pub consent: BTreeMap<String, bool>,
     #[schema(value_type = Object)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Profile, manual and rule tags when one member is read (`GET /v1/members/{id}`);
+    /// profile tags in lists.
     pub tags: Vec<String>,
+    /// The tags of the profile alone (as sent in `traits` or the members API).
+    #[serde(default)]
+    pub profile_tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
     pub stats: MemberStats,

@@ -184,7 +184,9 @@ mod tests {
         assert_eq!(old.until, Some(1_777_680_000_000));
         assert!(serde_json::from_str::<Window>(r#"{"at":"May 1st"}"#).is_err());
         assert_eq!(
-            serde_json::from_str::<Window>(r#"{"at":0}"#).expect("parses").until,
+            serde_json::from_str::<Window>(r#"{"at":0}"#)
+                .expect("parses")
+                .until,
             None
         );
     }

@@ -41,6 +41,9 @@ pub enum LoyaltyError {
     InvalidInviteCode(String),
     #[error("the invitee is not a new member")]
     NotNewMember,
+    /// A balance, lot or debt would leave the range of a 64-bit integer.
+    #[error("{0} would overflow")]
+    BalanceOverflow(&'static str),
 }
 
 impl LoyaltyError {
@@ -64,6 +67,7 @@ impl LoyaltyError {
             Self::AlreadyReferred => "already_referred",
             Self::InvalidInviteCode(_) => "invalid_invite_code",
             Self::NotNewMember => "not_new_member",
+            Self::BalanceOverflow(_) => "balance_overflow",
         }
     }
 }

@@ -256,9 +256,15 @@ impl PointsAccount {
                     .iter_mut()
                     .find(|l| &l.id == id)
                     .ok_or_else(|| LoyaltyError::UnknownLot(id.clone()))?;
-                lot.remaining += e.lot_delta;
+                lot.remaining = lot
+                    .remaining
+                    .checked_add(e.lot_delta)
+                    .ok_or(LoyaltyError::BalanceOverflow("lot"))?;
             }
-            next.debt += e.debt_delta;
+            next.debt = next
+                .debt
+                .checked_add(e.debt_delta)
+                .ok_or(LoyaltyError::BalanceOverflow("points debt"))?;
         }
         *self = next;
         Ok(())

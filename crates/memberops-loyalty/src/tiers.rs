@@ -93,6 +93,52 @@ pub fn check_upgrade(
     }))
 }
 
+/// The upgrade growth now allows when growth lands, whatever its date. Growth dated in the
+/// past (an offline order entered late, a backdated import) adds to every window that
+/// covers it, so window growth is checked at each moment it could have risen since `from`
+/// (every entry at or after `from`) and as of `now`: a late order that, with what came
+/// after it, reaches a threshold upgrades at once instead of at the next review. The
+/// highest tier reached wins, dated the first moment it was reached. Never downgrades.
+pub fn upgrade_since(
+    program: &Program,
+    current: &str,
+    entries: &[GrowthEntry],
+    from: Millis,
+    now: Millis,
+    tz: Tz,
+) -> Result<Option<TierChange>, LoyaltyError> {
+    let mut sorted: Vec<(Millis, i64)> = entries.iter().map(|e| (e.at, e.growth)).collect();
+    sorted.sort_unstable();
+    // prefix[i] = growth of the first i entries, so a window is two look-ups.
+    let mut prefix = Vec::with_capacity(sorted.len() + 1);
+    prefix.push(0i64);
+    for (_, g) in &sorted {
+        let last = prefix.last().copied().unwrap_or(0);
+        prefix.push(last.saturating_add(*g));
+    }
+    let mut moments: Vec<Millis> = sorted
+        .iter()
+        .map(|(at, _)| *at)
+        .filter(|at| *at >= from)
+        .collect();
+    moments.push(now.max(from));
+    moments.dedup();
+    let mut best: Option<(usize, TierChange)> = None;
+    for at in moments {
+        let start = window_start(program, at, tz);
+        let lo = sorted.partition_point(|(t, _)| *t < start);
+        let hi = sorted.partition_point(|(t, _)| *t <= at);
+        let growth = prefix[hi].saturating_sub(prefix[lo.min(hi)]);
+        if let Some(c) = check_upgrade(program, current, growth, at)? {
+            let (to, _) = program.tier(&c.to)?;
+            if best.as_ref().is_none_or(|(b, _)| to > *b) {
+                best = Some((to, c));
+            }
+        }
+    }
+    Ok(best.map(|(_, c)| c))
+}
+
 /// The member's tier and since when they hold it, for a review.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierHolding {
@@ -210,6 +256,43 @@ mod tests {
         assert_eq!(
             check_upgrade(&p, "bronze", 0, 0).map_err(|e| e.code()),
             Err("unknown_tier")
+        );
+    }
+
+    #[test]
+    fn late_growth_upgrades_with_what_came_after_it() {
+        let p = Program::default();
+        // 1,500 growth yesterday; an order dated ten days ago adds 500, entered today.
+        let late = ms(2026, 3, 5);
+        let entries = vec![g(ms(2026, 3, 14), 1_500), g(late, 500)];
+        // As of the late order's own date the window holds only 500.
+        assert_eq!(window_growth(&p, &entries, late, SH), 500);
+        let c = upgrade_since(&p, "normal", &entries, late, ms(2026, 3, 15), SH)
+            .expect("ok")
+            .expect("up");
+        assert_eq!(
+            (c.to.as_str(), c.growth, c.at),
+            ("silver", 2_000, ms(2026, 3, 14))
+        );
+        // Growth that has left the window by now never reached 2,000 together.
+        let old = vec![g(ms(2024, 1, 1), 1_500), g(ms(2025, 6, 1), 500)];
+        assert_eq!(
+            upgrade_since(&p, "normal", &old, ms(2025, 6, 1), ms(2026, 3, 15), SH).expect("ok"),
+            None
+        );
+        // The highest tier reached wins, dated when it was first reached.
+        let mixed = vec![
+            g(ms(2026, 1, 1), 1_000),
+            g(ms(2026, 2, 1), 1_000),
+            g(ms(2026, 3, 1), 8_000),
+        ];
+        let c = upgrade_since(&p, "normal", &mixed, ms(2026, 1, 1), ms(2026, 3, 15), SH)
+            .expect("ok")
+            .expect("up");
+        assert_eq!((c.to.as_str(), c.at), ("gold", ms(2026, 3, 1)));
+        assert_eq!(
+            upgrade_since(&p, "gold", &mixed, ms(2026, 1, 1), ms(2026, 3, 15), SH).expect("ok"),
+            None
         );
     }
 

@@ -125,6 +125,7 @@ impl MemberRecord {
             time_zone: p.time_zone.name().to_owned(),
             consent: p.consent,
             attributes: p.attributes,
+            profile_tags: p.tags.clone(),
             tags: p.tags,
             created_at: millis_to_rfc3339(self.created_at),
             updated_at: millis_to_rfc3339(self.updated_at),

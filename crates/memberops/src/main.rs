@@ -73,8 +73,44 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     cmd::init_tracing();
+    let result = run(cli).await;
+    match result {
+        // The reader went away (`memberops report rfm … | head`): nothing left to say.
+        Err(e) if is_broken_pipe(&e) => std::process::exit(0),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when stdout's reader has closed (Rust ignores SIGPIPE, and unsafe code
+/// to restore it is forbidden here): such a panic ends the process quietly with status 0,
+/// as a command piped into `head` should; every other panic keeps the default report.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(&cli.db, args).await,
         Command::Worker(args) => cmd::worker::run(&cli.db, args).await,

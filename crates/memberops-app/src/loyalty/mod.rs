@@ -34,6 +34,10 @@ impl From<LoyaltyError> for AppError {
             LoyaltyError::InvalidAmount(_) => {
                 AppError::Invalid(Invalid::one(&["amount"], "invalid_amount", e.to_string()))
             }
+            LoyaltyError::BalanceOverflow(_) => AppError::Unprocessable {
+                code: e.code(),
+                detail: e.to_string(),
+            },
             other => AppError::Conflict {
                 code: other.code(),
                 detail: other.to_string(),

@@ -493,6 +493,10 @@ pub async fn recompute(
         ..Default::default()
     };
     let mut per_stage = [0usize; Stage::ALL.len()];
+    // Stages can move back and forth on one day (settings saved twice, each followed by a
+    // recompute): the run's own id keeps each move's transition id from colliding with an
+    // earlier run's, so every stored change is recorded.
+    let run = ulid::Ulid::generate().to_string().to_lowercase();
     let mut rows = Vec::new();
     let mut transitions = Vec::new();
     for (f, s) in facts.iter().zip(&scores) {
@@ -540,7 +544,7 @@ pub async fn recompute(
         };
         if let Some(p) = prev.filter(|_| changed) {
             transitions.push(Transition {
-                event_id: transition_id(&f.member_id, &format!("{on}:{}:{stage}", p.stage)),
+                event_id: transition_id(&f.member_id, &format!("{on}:{}:{stage}:{run}", p.stage)),
                 member_id: f.member_id.clone(),
                 from_stage: Some(p.stage.clone()),
                 to_stage: stage.to_owned(),

@@ -42,10 +42,17 @@ pub(crate) fn seg_err(e: SegmentError) -> AppError {
         .or(e.setting())
         .map(|p| p.split('.').map(str::to_owned).collect())
         .unwrap_or_default();
+    // The message says the path once: `loc` carries it, and the answer's detail joins the
+    // two ("condition.all[0].value: expected …").
+    let text = e.to_string();
+    let msg = e
+        .path()
+        .and_then(|p| text.strip_prefix(&format!("{p}: ")))
+        .map_or_else(|| text.clone(), str::to_owned);
     AppError::Invalid(Invalid(vec![FieldError {
         loc,
         code: e.code().to_owned(),
-        msg: e.to_string(),
+        msg,
     }]))
 }
 

@@ -13,7 +13,8 @@ pub struct Args {
     /// The same seed gives the same membership.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// The last day of the simulated history (default: today, UTC).
+    /// The last day of the simulated history (default and latest: yesterday, UTC, so no
+    /// event is dated in the future).
     #[arg(long)]
     today: Option<NaiveDate>,
 }
@@ -50,6 +51,10 @@ pub async fn fill(
     show_progress: bool,
 ) -> anyhow::Result<Totals> {
     const BATCH: usize = 5_000;
+    // A simulated day runs to 23:59:59 UTC: only a day already over keeps every event in
+    // the past (events dated in the future are refused).
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let today = today.min(yesterday);
     let cfg = DemoConfig {
         members,
         seed,

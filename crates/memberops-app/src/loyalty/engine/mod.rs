@@ -5,8 +5,9 @@
 //! and cached balances are written with multi-row statements at the end.
 //!
 //! Tier upgrades are decided once per member per batch, after its events: the member's
-//! window growth (the measure reviews use) is then checked against the thresholds, and
-//! only for members whose lifetime growth could reach the next tier (window growth never
+//! window growth (the measure reviews use) is then checked against the thresholds at every
+//! moment from the batch's earliest growth until now, whatever the events' dates, and only
+//! for members whose lifetime growth could reach the next tier (window growth never
 //! exceeds it). Events later in the same batch therefore earn at the tier the member had
 //! when the batch began; events sent one by one always see the latest tier.
 
@@ -478,13 +479,13 @@ pub async fn on_events(
                 e,
                 order_id,
                 refunded_now.get(order_id).copied().unwrap_or(0),
-            );
+            )?;
         }
     }
 
     laps.lap("earn");
-    let changes = upgrades(tx, &program, &mut accs).await?;
     let received = now_millis();
+    let changes = upgrades(tx, &program, &mut accs, received).await?;
     for (member_id, cause, c) in changes {
         out.events.push(tier_event(
             ws,
@@ -641,7 +642,7 @@ fn grant(
             rule_id: Some(a.rule_id.clone()),
             order_id: order_id.map(str::to_owned),
         });
-        acc.row.growth_total += a.growth;
+        acc.row.growth_total = add(acc.row.growth_total, a.growth, "growth")?;
         acc.batch_growth.push(GrowthEntry {
             at,
             growth: a.growth,
@@ -655,7 +656,7 @@ fn grant(
         let entries = acc.account.earn(&program.points, earning, acc.tz)?;
         acc.account.apply(&entries)?;
         for e in &entries {
-            acc.row.points_balance += e.points;
+            acc.row.points_balance = add(acc.row.points_balance, e.points, "points balance")?;
             out.points
                 .push(line(member_id, e, Some(&a.rule_id), order_id, None));
         }
@@ -683,7 +684,9 @@ fn grant(
 }
 
 /// Takes back, in proportion to what is now refunded of the order, the points and growth
-/// it earned (cumulative, so several refunds in one batch add up exactly).
+/// it earned (cumulative, so several refunds in one batch add up exactly). Either the
+/// order's reversal, its ledger lines and the balances all change, or the error goes up and
+/// the batch's transaction is rolled back: a reversal is never recorded without its lines.
 fn reverse(
     program: &Program,
     accs: &mut HashMap<String, Acc>,
@@ -691,12 +694,12 @@ fn reverse(
     e: &AppliedEvent,
     order_id: &str,
     refunded_total: i64,
-) {
+) -> Result<()> {
     let Some(o) = out.orders.get_mut(order_id) else {
-        return;
+        return Ok(());
     };
     if o.paid_minor <= 0 || refunded_total <= 0 {
-        return;
+        return Ok(());
     }
     let earning = OrderEarning {
         paid_minor: o.paid_minor,
@@ -706,28 +709,34 @@ fn reverse(
         points_reversed: o.points_reversed,
         growth_reversed: o.growth_reversed,
     };
-    let Ok(r) = refund_reversal(&earning, refunded_total.min(o.paid_minor)) else {
-        return;
-    };
+    let r = refund_reversal(&earning, refunded_total.min(o.paid_minor))?;
     let Some(acc) = accs.get_mut(&e.member_id) else {
-        return;
+        return Ok(());
     };
+    // Everything is computed first and applied only when all of it fits.
+    let points_reversed = add(o.points_reversed, r.points, "points reversed")?;
+    let growth_reversed = add(o.growth_reversed, r.growth, "growth reversed")?;
+    let growth_total = sub(acc.row.growth_total, r.growth, "growth")?;
+    let mut account = acc.account.clone();
+    let mut balance = acc.row.points_balance;
+    let mut lines = Vec::new();
     if r.points > 0 {
-        let entries = acc.account.reverse_order(
+        let entries = account.reverse_order(
             &program.points,
             order_id,
             r.points,
             e.occurred_at,
             &e.event.id,
         );
-        if acc.account.apply(&entries).is_ok() {
-            for en in &entries {
-                acc.row.points_balance += en.points;
-                out.points
-                    .push(line(&e.member_id, en, None, Some(order_id), None));
-            }
+        account.apply(&entries)?;
+        for en in &entries {
+            balance = add(balance, en.points, "points balance")?;
+            lines.push(line(&e.member_id, en, None, Some(order_id), None));
         }
     }
+    acc.account = account;
+    acc.row.points_balance = balance;
+    out.points.extend(lines);
     if r.growth > 0 {
         out.growth.push(GrowthLine {
             seq: 0,
@@ -739,7 +748,7 @@ fn reverse(
             rule_id: None,
             order_id: Some(order_id.to_owned()),
         });
-        acc.row.growth_total -= r.growth;
+        acc.row.growth_total = growth_total;
         acc.batch_growth.push(GrowthEntry {
             at: e.occurred_at,
             growth: -r.growth,
@@ -747,6 +756,17 @@ fn reverse(
             rule_id: None,
         });
     }
-    o.points_reversed += r.points;
-    o.growth_reversed += r.growth;
+    o.points_reversed = points_reversed;
+    o.growth_reversed = growth_reversed;
+    Ok(())
+}
+
+fn add(a: i64, b: i64, what: &'static str) -> Result<i64> {
+    a.checked_add(b)
+        .ok_or_else(|| memberops_loyalty::LoyaltyError::BalanceOverflow(what).into())
+}
+
+fn sub(a: i64, b: i64, what: &'static str) -> Result<i64> {
+    a.checked_sub(b)
+        .ok_or_else(|| memberops_loyalty::LoyaltyError::BalanceOverflow(what).into())
 }

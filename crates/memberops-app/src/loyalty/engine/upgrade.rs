@@ -3,16 +3,22 @@
 use super::*;
 
 /// Upgrades members whose window growth now reaches a higher tier. Only members whose
-/// lifetime growth reaches the next threshold are checked against the ledger.
+/// lifetime growth reaches the next threshold are checked against the ledger. Growth dated
+/// in the past counts with whatever came after it (see `tiers::upgrade_since`), so a late
+/// or backdated order that crosses a threshold upgrades at once.
 pub(super) async fn upgrades(
     tx: &mut dyn WriteTx,
     program: &Program,
     accs: &mut HashMap<String, Acc>,
+    now: Millis,
 ) -> Result<Vec<(String, String, TierChange)>> {
     let mut candidates: Vec<&str> = Vec::new();
     let mut since = Millis::MAX;
     for (id, acc) in accs.iter() {
-        let Some((_, at)) = &acc.last_growth_event else {
+        if acc.last_growth_event.is_none() {
+            continue;
+        }
+        let Some(from) = acc.batch_growth.iter().map(|g| g.at).min() else {
             continue;
         };
         let Ok((cur, _)) = program.tier(&acc.row.tier) else {
@@ -24,7 +30,8 @@ pub(super) async fn upgrades(
             .is_some_and(|next| acc.row.growth_total >= next.threshold)
         {
             candidates.push(id.as_str());
-            let day = memberops_loyalty::calendar::local_date(*at, acc.tz);
+            // Every window checked starts at or after the one of the earliest growth.
+            let day = memberops_loyalty::calendar::local_date(from, acc.tz);
             let start = day
                 .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
                 .unwrap_or(day);
@@ -55,15 +62,21 @@ pub(super) async fn upgrades(
         let Some(acc) = accs.get_mut(&id) else {
             continue;
         };
-        let Some((cause, at)) = acc.last_growth_event.clone() else {
+        let Some((cause, _)) = acc.last_growth_event.clone() else {
+            continue;
+        };
+        let Some(from) = acc.batch_growth.iter().map(|g| g.at).min() else {
             continue;
         };
         let mut entries = stored.remove(&id).unwrap_or_default();
         entries.extend(acc.batch_growth.iter().cloned());
-        let growth = tiers::window_growth(program, &entries, at, acc.tz);
-        if let Some(c) = tiers::check_upgrade(program, &acc.row.tier, growth, at)? {
+        if let Some(mut c) =
+            tiers::upgrade_since(program, &acc.row.tier, &entries, from, now, acc.tz)?
+        {
+            // A change is never dated before the holding it replaces began.
+            c.at = c.at.max(acc.row.tier_since);
             acc.row.tier = c.to.clone();
-            acc.row.tier_since = at;
+            acc.row.tier_since = c.at;
             out.push((id, cause, c));
         }
     }
