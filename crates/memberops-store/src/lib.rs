@@ -23,12 +23,14 @@ mod coupons;
 mod error;
 mod intel_settings;
 mod jobs;
+pub mod lists;
 pub mod log;
 mod loyalty;
 mod model;
 mod postgres;
 mod segments;
 mod sqlite;
+pub mod stores;
 pub mod tracking;
 pub mod webhooks;
 
@@ -42,11 +44,13 @@ pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
 pub use jobs::*;
 pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
+pub use lists::{AuditEntry, InviteeRow, ListsStore, TagCount, TagMemberRow};
 pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use segments::*;
 pub use sqlite::SqliteStore;
+pub use stores::{AssignmentRow, StaffRow, StoreAuditRow, StoreRow, StoresStore, StoresTx};
 pub use tracking::{TrackingStore, TrackingTx};
 pub use webhooks::{
     ClaimedDelivery, DeliveryRow, DeliverySettle, EndpointHealth, EndpointRow, WebhooksStore,
@@ -72,6 +76,8 @@ pub trait Store:
     + JobsStore
     + LogStore
     + WebhooksStore
+    + ListsStore
+    + StoresStore
     + Send
     + Sync
     + 'static
@@ -125,7 +131,15 @@ pub trait Store:
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
 pub trait WriteTx:
-    LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + IntelSettingsTx + LogTx + WebhooksTx + Send
+    LoyaltyTx
+    + CouponsTx
+    + TrackingTx
+    + SegmentsTx
+    + IntelSettingsTx
+    + LogTx
+    + WebhooksTx
+    + StoresTx
+    + Send
 {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;

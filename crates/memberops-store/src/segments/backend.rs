@@ -68,6 +68,8 @@ macro_rules! impl_segments {
                     stored_value: r.try_get("stored_value")?,
                     income_band: r.try_get("income_band")?,
                     consent: r.try_get("consent")?,
+                    store: None,
+                    staff: None,
                 })
             }
 
@@ -132,6 +134,8 @@ macro_rules! impl_segments {
                         stored_value: int(f[23])?.unwrap_or(0),
                         income_band: text(f[25]),
                         consent: text(f[26]).unwrap_or_default(),
+                        store: None,
+                        staff: None,
                     });
                 }
                 Ok(Some(out))
@@ -618,13 +622,20 @@ macro_rules! impl_segments {
                     .bind(&last.id)
                     .fetch_all(self.reader())
                     .await?;
-                    if !tags.is_empty() {
+                    let assigned = crate::StoresStore::assignments_between(self, workspace_id, &first.id, &last.id).await?;
+                    if !tags.is_empty() || !assigned.is_empty() {
                         let pos: std::collections::HashMap<String, usize> =
                             out.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
                         for r in tags {
                             let id: String = r.try_get(0)?;
                             if let Some(&i) = pos.get(&id) {
                                 out[i].extra_tags.push(r.try_get(1)?);
+                            }
+                        }
+                        for a in assigned {
+                            if let Some(&i) = pos.get(&a.member_id) {
+                                out[i].store = a.store_code;
+                                out[i].staff = a.staff_code;
                             }
                         }
                     }
