@@ -192,15 +192,15 @@ pub fn check_reassign(from: &str, to: Option<&StaffFacts>, to_code: &str) -> Res
             "unknown_staff",
             format!("no staff member `{to_code}`"),
         )),
-        Some(s) if s.status == Status::Inactive => Err(Invalid::one(
-            loc,
-            "inactive_staff",
-            format!("staff member `{to_code}` is inactive"),
-        )),
         Some(s) if s.code == from => Err(Invalid::one(
             loc,
             "same_staff",
             "members cannot be reassigned to the staff member they belong to",
+        )),
+        Some(s) if s.status == Status::Inactive => Err(Invalid::one(
+            loc,
+            "inactive_staff",
+            format!("staff member `{to_code}` is inactive"),
         )),
         Some(_) => Ok(()),
     }
@@ -283,6 +283,11 @@ mod tests {
         assert!(check_reassign("g1", Some(&active), "g2").is_ok());
         assert_eq!(
             check_reassign("g2", Some(&active), "g2").expect_err("same").code(),
+            "same_staff"
+        );
+        let left = staff("g1", None, Status::Inactive);
+        assert_eq!(
+            check_reassign("g1", Some(&left), "g1").expect_err("same").code(),
             "same_staff"
         );
         let off = staff("g3", None, Status::Inactive);

@@ -1,6 +1,7 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use memberops_app::lists;
 use memberops_app::members::{self, Search};
 use memberops_core::member::{Member, ProfileIn};
 use memberops_core::time::millis_to_rfc3339;
@@ -9,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::state::AppState;
 
@@ -20,6 +21,39 @@ pub struct MemberIn {
     pub external_id: String,
     #[serde(flatten)]
     pub profile: ProfileIn,
+    /// Another member's invite code (转介绍): binds the referral as a `member.registered`
+    /// event's `invite_code` does.
+    pub invite_code: Option<String>,
+    /// Home store (门店) code; must name an active store.
+    pub store_code: Option<String>,
+    /// Owning staff member (导购) code; must name an active staff member. Without
+    /// `store_code`, the staff member's store becomes the home store.
+    pub staff_code: Option<String>,
+}
+
+/// Profile fields, and the member's home store and owning staff member.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MemberPatch {
+    #[serde(flatten)]
+    pub profile: ProfileIn,
+    /// Home store code; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub store_code: Option<Option<String>>,
+    /// Owning staff member's code; `null` clears it. Without `store_code`, the staff
+    /// member's store becomes the home store.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub staff_code: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (outer `None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -55,7 +89,7 @@ pub struct EventOut {
     pub received_at: String,
     #[schema(value_type = Object)]
     pub properties: serde_json::Value,
-    /// Position in the event log; pass as `before` to page back.
+    /// Position in the event log.
     pub seq: i64,
 }
 
@@ -76,13 +110,18 @@ impl From<memberops_store::EventRow> for EventOut {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EventList {
     pub data: Vec<EventOut>,
-    /// Pass as `before` for older events.
+    /// Pass as `cursor` for older events; null on the last page.
+    pub next_cursor: Option<String>,
+    /// The same position as a number, for clients that page with `before`.
     pub next_before: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventPage {
+    /// `next_cursor` of the previous page (an unknown one is 422 `invalid_cursor`).
+    pub cursor: Option<String>,
+    /// Older form of `cursor`: events before this log position.
     pub before: Option<i64>,
     /// 1–1000, default 50.
     pub limit: Option<i64>,
@@ -98,11 +137,19 @@ async fn create_member(
     auth: Admin,
     ValidJson(body): ValidJson<MemberIn>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
+    let extra = members::NewMemberExtras {
+        invite_code: body.invite_code,
+        assignment: memberops_core::store::AssignmentPatch {
+            store_code: body.store_code.map(Some),
+            staff_code: body.staff_code.map(Some),
+        },
+    };
     let m = members::create(
         state.store.as_ref(),
         &auth.ws,
         &body.external_id,
         body.profile,
+        extra,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(m)))
@@ -148,52 +195,73 @@ async fn get_member(
     ))
 }
 
-/// Change profile fields: absent fields stay as they are, `null` clears a field.
-#[utoipa::path(patch, path = "/v1/members/{id}", tag = super::MEMBERS, params(("id" = String, Path)), request_body = ProfileIn,
+/// Change profile fields, home store and owning staff member: absent fields stay as they
+/// are, `null` clears a field. Store and staff changes are audited (`/v1/store-audit`).
+#[utoipa::path(patch, path = "/v1/members/{id}", tag = super::MEMBERS, params(("id" = String, Path)), request_body = MemberPatch,
     security(("api_key" = [])),
     responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_member(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-    ValidJson(patch): ValidJson<ProfileIn>,
+    ValidJson(patch): ValidJson<MemberPatch>,
 ) -> ApiResult<Json<Member>> {
+    let assignment = memberops_core::store::AssignmentPatch {
+        store_code: patch.store_code,
+        staff_code: patch.staff_code,
+    };
     Ok(Json(
-        members::update(state.store.as_ref(), &auth.ws, &id, patch).await?,
+        members::update(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            patch.profile,
+            &assignment,
+            &auth.key.id,
+        )
+        .await?,
     ))
 }
 
-/// A member's events, newest first.
-#[utoipa::path(get, path = "/v1/members/{id}/events", tag = super::MEMBERS, params(("id" = String, Path), EventPage),
-    security(("api_key" = [])), responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
+/// A member's events, newest first; `?type=` keeps only some types (repeat it or separate
+/// types with commas: `?type=order.paid,order.refunded`).
+#[utoipa::path(get, path = "/v1/members/{id}/events", tag = super::MEMBERS,
+    params(("id" = String, Path), EventPage,
+        ("type" = Option<Vec<String>>, Query, description = "Event types to keep; repeatable, or comma-separated")),
+    security(("api_key" = [])),
+    responses((status = 200, body = EventList), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn member_events(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<EventPage>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<EventList>> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation(vec![memberops_core::FieldError::new(
-            &["limit"],
-            "out_of_range",
-            "limit must be 1–1000",
-        )]));
-    }
-    let m = members::get(state.store.as_ref(), &auth.ws, &id).await?;
-    let rows = state
-        .store
-        .member_events(&auth.ws.id, &m.id, q.before, limit)
-        .await
-        .map_err(memberops_app::AppError::from)?;
-    let next_before = if rows.len() as i64 == limit {
-        rows.last().map(|e| e.seq)
-    } else {
-        None
-    };
+    // `type` may repeat, which the typed query cannot hold: read it from the raw string.
+    let pairs: Vec<(String, String)> = raw
+        .as_deref()
+        .and_then(|r| serde_urlencoded::from_str(r).ok())
+        .unwrap_or_default();
+    let types = lists::split_types(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "type")
+            .map(|(_, v)| v.as_str()),
+    );
+    let cursor = q.cursor.or(q.before.map(|b| b.to_string()));
+    let page = lists::member_events(
+        state.store.as_ref(),
+        &auth.ws,
+        &id,
+        &types,
+        cursor.as_deref(),
+        q.limit,
+    )
+    .await?;
     Ok(Json(EventList {
-        data: rows.into_iter().map(EventOut::from).collect(),
-        next_before,
+        next_before: page.next_cursor.as_deref().and_then(|c| c.parse().ok()),
+        next_cursor: page.next_cursor,
+        data: page.data.into_iter().map(EventOut::from).collect(),
     }))
 }
 

@@ -102,18 +102,42 @@ pub struct RfmReport {
     pub data: Vec<RfmRow>,
 }
 
-/// RFM of every member as of a date, as JSON or CSV (`format=csv`).
-#[utoipa::path(get, path = "/v1/reports/rfm", tag = TAG, params(AsOfQuery),
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RfmReportQuery {
+    /// YYYY-MM-DD; default today in the workspace zone.
+    pub as_of: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+    /// Only members whose home store is this store code.
+    pub store: Option<String>,
+    /// Only members owned by this staff code.
+    pub staff: Option<String>,
+}
+
+/// RFM of every member as of a date, as JSON or CSV (`format=csv`); `store` / `staff`
+/// narrow it to one store's or one staff member's members.
+#[utoipa::path(get, path = "/v1/reports/rfm", tag = TAG, params(RfmReportQuery),
     security(("api_key" = [])), responses((status = 200, body = RfmReport), (status = 422, body = ErrorBody)))]
 async fn rfm_report(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<AsOfQuery>,
+    ValidQuery(q): ValidQuery<RfmReportQuery>,
 ) -> ApiResult<Response> {
     let d = as_of(&q.as_of, &auth.ws)?;
     let store = state.store.as_ref();
     let rules = seg::settings::in_force(store, &auth.ws).await?;
-    let rows = seg::compute(store, &auth.ws, d, &rules).await?;
+    let mut rows = seg::compute(store, &auth.ws, d, &rules).await?;
+    let only = memberops_app::stores::report_members(
+        store,
+        &auth.ws,
+        q.store.as_deref(),
+        q.staff.as_deref(),
+    )
+    .await?;
+    if let Some(only) = only {
+        rows.retain(|r| only.contains(&r.internal_id));
+    }
     if q.format.as_deref() == Some("csv") {
         let body = csv_bytes(
             &seg::intel::RFM_COLUMNS,
@@ -162,6 +186,10 @@ pub struct FlowQuery {
     pub from: String,
     /// Last day, YYYY-MM-DD (inclusive).
     pub to: String,
+    /// Only members whose home store is this store code.
+    pub store: Option<String>,
+    /// Only members owned by this staff code.
+    pub staff: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -185,7 +213,19 @@ async fn flow(
     Ok(Json(FlowOut {
         from: q.from,
         to: q.to,
-        data: seg::stage_flow(state.store.as_ref(), &auth.ws, from, to).await?,
+        data: if q.store.is_some() || q.staff.is_some() {
+            memberops_app::stores::stage_flow(
+                state.store.as_ref(),
+                &auth.ws,
+                from,
+                to,
+                q.store.as_deref(),
+                q.staff.as_deref(),
+            )
+            .await?
+        } else {
+            seg::stage_flow(state.store.as_ref(), &auth.ws, from, to).await?
+        },
     }))
 }
 
@@ -195,7 +235,7 @@ pub struct SegmentIn {
     /// Condition tree: `{"all"|"any": [...]}`, `{"not": ...}`,
     /// `{"field", "op", "value"}`, `{"event", "within_last_days", "op", "value"}`,
     /// `{"field": "points_expiring", "within_next_days", "op", "value"}`,
-    /// `{"purchased": {"sku"|"category": …}, "within_last_days"?, "op"?, "value"?}`.
+    /// `{"purchased": {"sku"|"category"|"store": …}, "within_last_days"?, "op"?, "value"?}`.
     #[schema(value_type = Object)]
     pub condition: serde_json::Value,
 }
