@@ -199,7 +199,10 @@ async fn invitees_growth_ledger_and_events_by_type(app: TestApp) {
         .collect();
     assert_eq!(orders, ["O3", "O2", "O1"], "{lines:?}");
     assert!(lines.iter().all(|l| l["growth"].as_i64().is_some()));
-    let total: i64 = lines.iter().map(|l| l["growth"].as_i64().unwrap_or(0)).sum();
+    let total: i64 = lines
+        .iter()
+        .map(|l| l["growth"].as_i64().unwrap_or(0))
+        .sum();
     let (_, c) = app.get("/v1/members/ines/loyalty").await;
     assert_eq!(json!(total), c["growth"]["total"], "{c}");
 
@@ -257,7 +260,11 @@ async fn program_versions_and_audit_say_who_changed_what(app: TestApp) {
     assert_eq!(nums.len(), 2, "{versions:?}");
     assert!(nums[0] > nums[1], "newest first: {nums:?}");
     assert_eq!(versions[0]["program"]["version"], nums[0]);
-    assert!(versions[0]["created_by"].as_str().is_some_and(|k| k.starts_with("key_")));
+    assert!(
+        versions[0]["created_by"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("key_"))
+    );
 
     app.batch(json!([ev(
         "a-reg",
@@ -280,9 +287,17 @@ async fn program_versions_and_audit_say_who_changed_what(app: TestApp) {
         .map(|a| a["action"].as_str().expect("action"))
         .collect();
     assert_eq!(actions.len(), 3, "{audit:?}");
-    assert_eq!(actions[1..], ["program.updated", "program.updated"], "{audit:?}");
+    assert_eq!(
+        actions[1..],
+        ["program.updated", "program.updated"],
+        "{audit:?}"
+    );
     assert_eq!(audit[1]["detail"]["to_version"], nums[0]);
     assert!(audit[0]["member_id"].as_str().is_some(), "{audit:?}");
-    assert!(audit.iter().all(|a| a["actor"].as_str().is_some_and(|k| k.starts_with("key_"))));
+    assert!(
+        audit
+            .iter()
+            .all(|a| a["actor"].as_str().is_some_and(|k| k.starts_with("key_")))
+    );
 }
 both!(program_versions_and_audit_say_who_changed_what);

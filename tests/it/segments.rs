@@ -545,8 +545,12 @@ fn random_leaf(r: &mut Rng) -> Value {
             json!({"field": "store", "op": r.pick(&["eq", "ne", "contains"]), "value": r.pick(&["SH-1", "BJ-1", "GZ"])})
         }
         25 => match r.below(2) {
-            0 => json!({"field": "staff", "op": r.pick(&["in", "not_in"]), "value": [r.pick(&["g1", "g2", "g3"])]}),
-            _ => json!({"field": r.pick(&["store", "staff"]), "op": r.pick(&["is_set", "is_null"])}),
+            0 => {
+                json!({"field": "staff", "op": r.pick(&["in", "not_in"]), "value": [r.pick(&["g1", "g2", "g3"])]})
+            }
+            _ => {
+                json!({"field": r.pick(&["store", "staff"]), "op": r.pick(&["is_set", "is_null"])})
+            }
         },
         26 => {
             json!({"purchased": {"store": [r.pick(&["SH-1", "BJ-1"])]}, "within_last_days": 1 + r.below(300), "op": "gte", "value": 1})
@@ -689,22 +693,43 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
         .await;
     }
     // Operators move members between staff after the index has loaded: it must catch up.
-    for (code, store) in [("SH-1", None), ("BJ-1", None), ("g1", Some("SH-1")), ("g2", Some("BJ-1"))] {
+    for (code, store) in [
+        ("SH-1", None),
+        ("BJ-1", None),
+        ("g1", Some("SH-1")),
+        ("g2", Some("BJ-1")),
+    ] {
         let (s, b) = match store {
-            None => app.post("/v1/stores", json!({"code": code, "name": code})).await,
-            Some(st) => app.post("/v1/staff", json!({"code": code, "name": code, "store_code": st})).await,
+            None => {
+                app.post("/v1/stores", json!({"code": code, "name": code}))
+                    .await
+            }
+            Some(st) => {
+                app.post(
+                    "/v1/staff",
+                    json!({"code": code, "name": code, "store_code": st}),
+                )
+                .await
+            }
         };
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
     let (s, b) = app
-        .post("/v1/segments:preview", json!({"condition": {"field": "staff", "op": "eq", "value": "g2"}}))
+        .post(
+            "/v1/segments:preview",
+            json!({"condition": {"field": "staff", "op": "eq", "value": "g2"}}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     for m in ["p7", "p8", "p9"] {
-        let (s, b) = app.patch(&format!("/v1/members/{m}"), json!({"staff_code": "g2"})).await;
+        let (s, b) = app
+            .patch(&format!("/v1/members/{m}"), json!({"staff_code": "g2"}))
+            .await;
         assert_eq!(s, StatusCode::OK, "{b}");
     }
-    let (s, b) = app.post("/v1/staff/g1/members:reassign", json!({"to_staff": "g2"})).await;
+    let (s, b) = app
+        .post("/v1/staff/g1/members:reassign", json!({"to_staff": "g2"}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     for case in 0..100 {
         let tree = random_tree(&mut r, 3);

@@ -111,7 +111,10 @@ async fn stores_and_staff_records(app: TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!((b["name"].as_str(), b["status"].as_str()), (Some("北京三里屯店"), Some("inactive")));
+    assert_eq!(
+        (b["name"].as_str(), b["status"].as_str()),
+        (Some("北京三里屯店"), Some("inactive"))
+    );
     // A closed store takes no new staff.
     let (s, b) = app
         .post(
@@ -121,9 +124,7 @@ async fn stores_and_staff_records(app: TestApp) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["errors"][0]["code"], "inactive_store");
-    let (s, b) = app
-        .patch("/v1/staff/g3", json!({"store_code": null}))
-        .await;
+    let (s, b) = app.patch("/v1/staff/g3", json!({"store_code": null})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["store_code"], Value::Null);
     let (s, _) = app.get("/v1/stores/NOPE").await;
@@ -137,8 +138,20 @@ async fn members_get_their_store_and_staff_every_way(app: TestApp) {
     setup(&app).await;
     // A registration event naming only the staff member: the home store is theirs.
     app.batch(json!([
-        ev("a-reg", "member.registered", "ann", "2026-01-01T00:00:00Z", json!({"staff_code": "g1"})),
-        ev("b-reg", "member.registered", "bob", "2026-01-01T00:00:00Z", json!({"store_code": "BJ-1", "staff_code": "g3"})),
+        ev(
+            "a-reg",
+            "member.registered",
+            "ann",
+            "2026-01-01T00:00:00Z",
+            json!({"staff_code": "g1"})
+        ),
+        ev(
+            "b-reg",
+            "member.registered",
+            "bob",
+            "2026-01-01T00:00:00Z",
+            json!({"store_code": "BJ-1", "staff_code": "g3"})
+        ),
     ]))
     .await;
     assert_eq!(assignment(&app, "ann").await, (json!("SH-1"), json!("g1")));
@@ -206,20 +219,36 @@ async fn members_get_their_store_and_staff_every_way(app: TestApp) {
     assert_eq!(audit[1]["action"], "member.assigned");
     assert_eq!(audit[1]["detail"]["from"]["staff_code"], "g1");
     assert_eq!(audit[1]["detail"]["to"]["staff_code"], "g3");
-    assert!(audit[0]["actor"].as_str().is_some_and(|k| k.starts_with("key_")));
+    assert!(
+        audit[0]["actor"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("key_"))
+    );
 }
 both!(members_get_their_store_and_staff_every_way);
 
 async fn segments_and_reports_by_store_and_staff(app: TestApp) {
     setup(&app).await;
     let mut events = Vec::new();
-    for (m, staff) in [("m1", "g1"), ("m2", "g1"), ("m3", "g2"), ("m4", "g3"), ("m5", "")] {
+    for (m, staff) in [
+        ("m1", "g1"),
+        ("m2", "g1"),
+        ("m3", "g2"),
+        ("m4", "g3"),
+        ("m5", ""),
+    ] {
         let props = if staff.is_empty() {
             json!({})
         } else {
             json!({"staff_code": staff})
         };
-        events.push(ev(&format!("{m}-reg"), "member.registered", m, "2026-01-01T00:00:00Z", props));
+        events.push(ev(
+            &format!("{m}-reg"),
+            "member.registered",
+            m,
+            "2026-01-01T00:00:00Z",
+            props,
+        ));
     }
     // Orders carry their store: m4 (a BJ-1 member) bought once at SH-1.
     for (i, (m, store)) in [("m1", "SH-1"), ("m4", "SH-1"), ("m4", "BJ-1"), ("m5", "")]
@@ -230,29 +259,58 @@ async fn segments_and_reports_by_store_and_staff(app: TestApp) {
         if !store.is_empty() {
             props["store_code"] = json!(store);
         }
-        events.push(ev(&format!("o{i}"), "order.paid", m, "2026-02-01T00:00:00Z", props));
+        events.push(ev(
+            &format!("o{i}"),
+            "order.paid",
+            m,
+            "2026-02-01T00:00:00Z",
+            props,
+        ));
     }
     app.batch(Value::Array(events)).await;
 
-    assert_eq!(count(&app, json!({"field": "store", "op": "eq", "value": "SH-1"})).await, 3);
-    assert_eq!(count(&app, json!({"field": "staff", "op": "in", "value": ["g1", "g3"]})).await, 3);
-    assert_eq!(count(&app, json!({"field": "staff", "op": "is_null"})).await, 1);
     assert_eq!(
-        count(&app, json!({"purchased": {"store": "SH-1"}, "within_last_days": 365})).await,
+        count(&app, json!({"field": "store", "op": "eq", "value": "SH-1"})).await,
+        3
+    );
+    assert_eq!(
+        count(
+            &app,
+            json!({"field": "staff", "op": "in", "value": ["g1", "g3"]})
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(&app, json!({"field": "staff", "op": "is_null"})).await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            json!({"purchased": {"store": "SH-1"}, "within_last_days": 365})
+        )
+        .await,
         2,
         "ordered at SH-1: m1 and m4"
     );
     assert_eq!(
-        count(&app, json!({"all": [
-            {"purchased": {"store": ["SH-1"]}},
-            {"field": "store", "op": "ne", "value": "SH-1"}
-        ]}))
+        count(
+            &app,
+            json!({"all": [
+                {"purchased": {"store": ["SH-1"]}},
+                {"field": "store", "op": "ne", "value": "SH-1"}
+            ]})
+        )
         .await,
         1,
         "bought at SH-1 though at home at BJ-1: m4"
     );
     let (s, b) = app
-        .post("/v1/segments:preview", json!({"condition": {"purchased": {"shop": "x"}}}))
+        .post(
+            "/v1/segments:preview",
+            json!({"condition": {"purchased": {"shop": "x"}}}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
 
@@ -286,7 +344,9 @@ async fn segments_and_reports_by_store_and_staff(app: TestApp) {
             .map(|r| r["members"].as_i64().unwrap_or(0))
             .sum()
     };
-    let (s, all) = app.get("/v1/lifecycle/flow?from=2026-01-01&to=2026-12-31").await;
+    let (s, all) = app
+        .get("/v1/lifecycle/flow?from=2026-01-01&to=2026-12-31")
+        .await;
     assert_eq!(s, StatusCode::OK, "{all}");
     let (_, bj) = app
         .get("/v1/lifecycle/flow?from=2026-01-01&to=2026-12-31&store=BJ-1")
@@ -305,16 +365,29 @@ async fn a_leaving_staff_members_members_move_in_bulk(app: TestApp) {
     let events: Vec<Value> = (0..30)
         .map(|i| {
             let staff = if i % 3 == 0 { "g2" } else { "g1" };
-            ev(&format!("r{i}"), "member.registered", &format!("m{i}"), "2026-01-01T00:00:00Z", json!({"staff_code": staff}))
+            ev(
+                &format!("r{i}"),
+                "member.registered",
+                &format!("m{i}"),
+                "2026-01-01T00:00:00Z",
+                json!({"staff_code": staff}),
+            )
         })
         .collect();
     app.batch(Value::Array(events)).await;
-    assert_eq!(count(&app, json!({"field": "staff", "op": "eq", "value": "g1"})).await, 20);
+    assert_eq!(
+        count(&app, json!({"field": "staff", "op": "eq", "value": "g1"})).await,
+        20
+    );
 
     // g1 leaves: inactive, and can no longer be given members.
-    let (s, _) = app.patch("/v1/staff/g1", json!({"status": "inactive"})).await;
+    let (s, _) = app
+        .patch("/v1/staff/g1", json!({"status": "inactive"}))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, b) = app.patch("/v1/members/m0", json!({"staff_code": "g1"})).await;
+    let (s, b) = app
+        .patch("/v1/members/m0", json!({"staff_code": "g1"}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["errors"][0]["code"], "inactive_staff");
     for (to, code) in [("g1", "same_staff"), ("nobody", "unknown_staff")] {
@@ -325,7 +398,10 @@ async fn a_leaving_staff_members_members_move_in_bulk(app: TestApp) {
         assert_eq!(b["errors"][0]["code"], code);
     }
     let (s, _) = app
-        .post("/v1/staff/nobody/members:reassign", json!({"to_staff": "g2"}))
+        .post(
+            "/v1/staff/nobody/members:reassign",
+            json!({"to_staff": "g2"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
@@ -333,9 +409,18 @@ async fn a_leaving_staff_members_members_move_in_bulk(app: TestApp) {
         .post("/v1/staff/g1/members:reassign", json!({"to_staff": "g2"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b, json!({"from_staff": "g1", "to_staff": "g2", "moved": 20}));
-    assert_eq!(count(&app, json!({"field": "staff", "op": "eq", "value": "g1"})).await, 0);
-    assert_eq!(count(&app, json!({"field": "staff", "op": "eq", "value": "g2"})).await, 30);
+    assert_eq!(
+        b,
+        json!({"from_staff": "g1", "to_staff": "g2", "moved": 20})
+    );
+    assert_eq!(
+        count(&app, json!({"field": "staff", "op": "eq", "value": "g1"})).await,
+        0
+    );
+    assert_eq!(
+        count(&app, json!({"field": "staff", "op": "eq", "value": "g2"})).await,
+        30
+    );
     assert_eq!(assignment(&app, "m1").await, (json!("SH-1"), json!("g2")));
     // Again: nothing left to move.
     let (_, b) = app
@@ -346,6 +431,9 @@ async fn a_leaving_staff_members_members_move_in_bulk(app: TestApp) {
     let audit = b["data"].as_array().expect("data");
     assert_eq!(audit.len(), 2, "{b}");
     assert_eq!(audit[1]["action"], "staff.reassigned");
-    assert_eq!(audit[1]["detail"], json!({"from_staff": "g1", "to_staff": "g2", "moved": 20}));
+    assert_eq!(
+        audit[1]["detail"],
+        json!({"from_staff": "g1", "to_staff": "g2", "moved": 20})
+    );
 }
 both!(a_leaving_staff_members_members_move_in_bulk);

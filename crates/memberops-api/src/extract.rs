@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use memberops_core::FieldError;
 use serde::de::DeserializeOwned;
 
@@ -224,7 +224,9 @@ pub async fn refuse_unknown_query(
             let mut e = ApiError::validation(
                 unknown
                     .iter()
-                    .map(|k| FieldError::new(&["query", k], "unknown_parameter", "no such parameter"))
+                    .map(|k| {
+                        FieldError::new(&["query", k], "unknown_parameter", "no such parameter")
+                    })
                     .collect(),
             );
             e.status = StatusCode::BAD_REQUEST;

@@ -140,7 +140,9 @@ pub async fn invitees(
         .transpose()?;
     let m = crate::members::get(store, ws, member).await?;
     let mut rows = store.invitees(&ws.id, &m.id, after, limit + 1).await?;
-    let next_cursor = cut_page(&mut rows, limit, |r| format!("{}.{}", r.bound_at, r.member_id));
+    let next_cursor = cut_page(&mut rows, limit, |r| {
+        format!("{}.{}", r.bound_at, r.member_id)
+    });
     Ok(Page {
         data: rows
             .into_iter()

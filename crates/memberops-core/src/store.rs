@@ -282,17 +282,23 @@ mod tests {
         let active = staff("g2", None, Status::Active);
         assert!(check_reassign("g1", Some(&active), "g2").is_ok());
         assert_eq!(
-            check_reassign("g2", Some(&active), "g2").expect_err("same").code(),
+            check_reassign("g2", Some(&active), "g2")
+                .expect_err("same")
+                .code(),
             "same_staff"
         );
         let left = staff("g1", None, Status::Inactive);
         assert_eq!(
-            check_reassign("g1", Some(&left), "g1").expect_err("same").code(),
+            check_reassign("g1", Some(&left), "g1")
+                .expect_err("same")
+                .code(),
             "same_staff"
         );
         let off = staff("g3", None, Status::Inactive);
         assert_eq!(
-            check_reassign("g1", Some(&off), "g3").expect_err("off").code(),
+            check_reassign("g1", Some(&off), "g3")
+                .expect_err("off")
+                .code(),
             "inactive_staff"
         );
         assert_eq!(

@@ -156,7 +156,10 @@ fn parse_purchased(o: &Map<String, Value>, path: &str) -> Result<MeasureCond, Se
     };
     let mut keys = what.iter();
     let (Some((k, v)), None) = (keys.next(), keys.next()) else {
-        return Err(tree_err(&pp, "name exactly one of `sku`, `category`, `store`"));
+        return Err(tree_err(
+            &pp,
+            "name exactly one of `sku`, `category`, `store`",
+        ));
     };
     let key = match k.as_str() {
         "sku" => ProductKey::Sku,

@@ -49,7 +49,8 @@ pub struct StoreAuditRow {
 #[async_trait]
 pub trait StoresStore: Send + Sync {
     /// Stores by code after `after`.
-    async fn stores_page(&self, ws: &str, after: Option<&str>, limit: i64) -> Result<Vec<StoreRow>>;
+    async fn stores_page(&self, ws: &str, after: Option<&str>, limit: i64)
+    -> Result<Vec<StoreRow>>;
     async fn store_row(&self, ws: &str, code: &str) -> Result<Option<StoreRow>>;
     /// Staff by code after `after`, of one store when given.
     async fn staff_page(

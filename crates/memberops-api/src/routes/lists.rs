@@ -131,8 +131,7 @@ async fn loyalty_audit(
     ValidQuery(q): ValidQuery<PageParams>,
 ) -> ApiResult<Json<Page<AuditOut>>> {
     Ok(Json(
-        lists::loyalty_audit(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit)
-            .await?,
+        lists::loyalty_audit(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit).await?,
     ))
 }
 

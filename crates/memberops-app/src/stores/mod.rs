@@ -468,7 +468,8 @@ pub async fn assign_in_tx(
         at: now,
         actor: actor.to_owned(),
         action: "member.assigned".into(),
-        detail: serde_json::json!({"member_id": member_id, "from": current, "to": next}).to_string(),
+        detail: serde_json::json!({"member_id": member_id, "from": current, "to": next})
+            .to_string(),
     })
     .await?;
     Ok(())
