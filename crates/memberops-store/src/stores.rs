@@ -463,3 +463,27 @@ macro_rules! impl_stores {
     };
 }
 pub(crate) use impl_stores;
+
+/// Sets the home store and staff of a page of segment index sources (ordered by id).
+pub(crate) async fn fill_assignments(
+    store: &dyn StoresStore,
+    ws: &str,
+    out: &mut [crate::IndexSource],
+) -> Result<()> {
+    let (Some(first), Some(last)) = (out.first(), out.last()) else {
+        return Ok(());
+    };
+    let assigned = store.assignments_between(ws, &first.id, &last.id).await?;
+    let pos: std::collections::HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
+    for a in assigned {
+        if let Some(&i) = pos.get(&a.member_id) {
+            out[i].store = a.store_code;
+            out[i].staff = a.staff_code;
+        }
+    }
+    Ok(())
+}

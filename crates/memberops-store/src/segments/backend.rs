@@ -622,20 +622,14 @@ macro_rules! impl_segments {
                     .bind(&last.id)
                     .fetch_all(self.reader())
                     .await?;
-                    let assigned = crate::StoresStore::assignments_between(self, workspace_id, &first.id, &last.id).await?;
-                    if !tags.is_empty() || !assigned.is_empty() {
+                    crate::stores::fill_assignments(self, workspace_id, &mut out).await?;
+                    if !tags.is_empty() {
                         let pos: std::collections::HashMap<String, usize> =
                             out.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
                         for r in tags {
                             let id: String = r.try_get(0)?;
                             if let Some(&i) = pos.get(&id) {
                                 out[i].extra_tags.push(r.try_get(1)?);
-                            }
-                        }
-                        for a in assigned {
-                            if let Some(&i) = pos.get(&a.member_id) {
-                                out[i].store = a.store_code;
-                                out[i].staff = a.staff_code;
                             }
                         }
                     }
