@@ -483,7 +483,7 @@ impl Rng {
 
 fn random_leaf(r: &mut Rng) -> Value {
     let day = |r: &mut Rng| format!("2026-{:02}-{:02}", 1 + r.below(11), 1 + r.below(28));
-    match r.below(25) {
+    match r.below(28) {
         0 => {
             json!({"field": "gender", "op": r.pick(&["eq", "ne"]), "value": r.pick(&["male", "female"])})
         }
@@ -541,6 +541,20 @@ fn random_leaf(r: &mut Rng) -> Value {
         23 => {
             json!({"field": "points_expiring", "within_next_days": r.below(800), "op": r.pick(&["gte", "lt"]), "value": r.below(300)})
         }
+        24 => {
+            json!({"field": "store", "op": r.pick(&["eq", "ne", "contains"]), "value": r.pick(&["SH-1", "BJ-1", "GZ"])})
+        }
+        25 => match r.below(2) {
+            0 => {
+                json!({"field": "staff", "op": r.pick(&["in", "not_in"]), "value": [r.pick(&["g1", "g2", "g3"])]})
+            }
+            _ => {
+                json!({"field": r.pick(&["store", "staff"]), "op": r.pick(&["is_set", "is_null"])})
+            }
+        },
+        26 => {
+            json!({"purchased": {"store": [r.pick(&["SH-1", "BJ-1"])]}, "within_last_days": 1 + r.below(300), "op": "gte", "value": 1})
+        }
         _ => {
             json!({"event": "checkin", "within_last_days": 1 + r.below(400), "op": "gte", "value": r.below(3)})
         }
@@ -593,6 +607,20 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
         if r.below(2) > 0 {
             profile.insert("income_band".into(), json!(r.pick(&["low", "high"])));
         }
+        // Home store and owning staff, as a POS registers them (codes need not exist yet).
+        match r.below(4) {
+            0 => {
+                profile.insert("store_code".into(), json!(r.pick(&["SH-1", "BJ-1"])));
+            }
+            1 => {
+                profile.insert("staff_code".into(), json!(r.pick(&["g1", "g2", "g3"])));
+            }
+            2 => {
+                profile.insert("store_code".into(), json!("GZ"));
+                profile.insert("staff_code".into(), json!("g3"));
+            }
+            _ => {}
+        }
         if r.below(2) > 0 {
             profile.insert(
                 "consent".into(),
@@ -632,6 +660,9 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
             order["properties"]["lines"] = json!([
                 {"sku": r.pick(&["S1", "S2", "S3"]), "category": r.pick(&["toys", "shoes", "tea"])}
             ]);
+            if r.below(2) == 0 {
+                order["properties"]["store_code"] = json!(r.pick(&["SH-1", "BJ-1"]));
+            }
             events.push(order);
             if r.below(5) == 0 {
                 events.push(json!({"id": format!("{m}-r{k}"), "type": "order.refunded", "member": m,
@@ -661,6 +692,45 @@ async fn index_equals_sql_on_random_data(app: TestApp) {
         )
         .await;
     }
+    // Operators move members between staff after the index has loaded: it must catch up.
+    for (code, store) in [
+        ("SH-1", None),
+        ("BJ-1", None),
+        ("g1", Some("SH-1")),
+        ("g2", Some("BJ-1")),
+    ] {
+        let (s, b) = match store {
+            None => {
+                app.post("/v1/stores", json!({"code": code, "name": code}))
+                    .await
+            }
+            Some(st) => {
+                app.post(
+                    "/v1/staff",
+                    json!({"code": code, "name": code, "store_code": st}),
+                )
+                .await
+            }
+        };
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (s, b) = app
+        .post(
+            "/v1/segments:preview",
+            json!({"condition": {"field": "staff", "op": "eq", "value": "g2"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for m in ["p7", "p8", "p9"] {
+        let (s, b) = app
+            .patch(&format!("/v1/members/{m}"), json!({"staff_code": "g2"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, b) = app
+        .post("/v1/staff/g1/members:reassign", json!({"to_staff": "g2"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     for case in 0..100 {
         let tree = random_tree(&mut r, 3);
         let mut answers = Vec::new();

@@ -32,7 +32,8 @@ pub use state::AppState;
          (name = "coupons", description = "Coupons (优惠券): templates, issuing, gift packs, codes, share-to-claim, checkout, reports"),
          (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"),
          (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"),
-         (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, signed deliveries, retries, recovery"))
+         (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, signed deliveries, retries, recovery"),
+         (name = "stores", description = "Stores (门店) and staff (导购): members' home store and owning staff, reassignment"))
 )]
 struct ApiDoc;
 
@@ -59,6 +60,8 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::segments::router())
         .merge(routes::intelligence::router())
         .merge(routes::webhooks::router())
+        .merge(routes::lists::router())
+        .merge(routes::stores::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

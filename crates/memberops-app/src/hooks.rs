@@ -111,5 +111,6 @@ pub async fn after_events(
     laps.lap("coupons");
     crate::segments::on_events(tx, ws, applied, members).await?;
     laps.lap("segments");
+    crate::stores::on_events(tx, applied).await?;
     Ok(())
 }

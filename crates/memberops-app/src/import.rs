@@ -278,7 +278,11 @@ const MEMBER_FIELDS: &[&str] = &[
     "time_zone",
 ];
 
-/// Members CSV: `member_id` (or `external_id`), any profile column, `consent_<channel>`
+/// Home store and owning staff member (门店, 导购): registration properties, as from a POS.
+const ASSIGNMENT_FIELDS: &[&str] = &["store_code", "staff_code"];
+
+/// Members CSV: `member_id` (or `external_id`), any profile column, `store_code` and
+/// `staff_code`, `consent_<channel>`
 /// (true/false/1/0/yes/no), `tags` (separated by `|` or `;`); every other column becomes a
 /// custom attribute.
 fn member_event(row: &Row<'_>) -> Result<EventIn, String> {
@@ -302,7 +306,7 @@ fn member_event(row: &Row<'_>) -> Result<EventIn, String> {
         if h == "member_id" || h == "external_id" {
             continue;
         }
-        if MEMBER_FIELDS.contains(&h.as_str()) {
+        if MEMBER_FIELDS.contains(&h.as_str()) || ASSIGNMENT_FIELDS.contains(&h.as_str()) {
             props.insert(h.clone(), v.into());
         } else if let Some(ch) = h
             .strip_prefix("consent_")

@@ -17,6 +17,7 @@ pub async fn create(
     ws: &Workspace,
     external_id: &str,
     profile: ProfileIn,
+    extra: NewMemberExtras,
 ) -> Result<Member> {
     let external_id = external_id.trim();
     if external_id.is_empty() || external_id.len() > 200 {
@@ -36,11 +37,27 @@ pub async fn create(
     {
         return Err(exists(external_id));
     }
+    let assignment = crate::stores::check_new(store, ws, &extra.assignment).await?;
     let occurred_at = profile.registered_at.clone().flatten();
-    let properties = match serde_json::to_value(&profile) {
-        Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-        _ => serde_json::Map::new(),
-    };
+    let mut properties: serde_json::Map<String, serde_json::Value> =
+        match serde_json::to_value(&profile) {
+            Ok(serde_json::Value::Object(m)) => {
+                m.into_iter().filter(|(_, v)| !v.is_null()).collect()
+            }
+            _ => serde_json::Map::new(),
+        };
+    // The same properties a registration event takes, so both make members alike
+    // (referral binding, home store and staff).
+    let texts = [
+        ("invite_code", extra.invite_code),
+        ("store_code", assignment.store_code),
+        ("staff_code", assignment.staff_code),
+    ];
+    for (k, v) in texts {
+        if let Some(v) = v {
+            properties.insert(k.to_owned(), serde_json::Value::String(v));
+        }
+    }
     let event = EventIn {
         id: format!("{MEMBER_REGISTERED}:{external_id}"),
         kind: MEMBER_REGISTERED.to_owned(),
@@ -64,6 +81,15 @@ pub async fn create(
         None => return Err(AppError::NotFound { what: "member" }),
     }
     get(store, ws, external_id).await
+}
+
+/// What `POST /v1/members` takes beside the profile.
+#[derive(Debug, Clone, Default)]
+pub struct NewMemberExtras {
+    /// Another member's invite code (转介绍), bound as the registration event binds it.
+    pub invite_code: Option<String>,
+    /// Home store and owning staff member, checked against the workspace's.
+    pub assignment: memberops_core::store::AssignmentPatch,
 }
 
 fn exists(external_id: &str) -> AppError {
@@ -96,12 +122,15 @@ pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<Member> 
     Ok(m)
 }
 
-/// Changes profile fields: absent fields stay, `null` clears.
+/// Changes profile fields (absent fields stay, `null` clears) and the member's home store
+/// and owning staff member, in one transaction.
 pub async fn update(
     store: &dyn Store,
     ws: &Workspace,
     id: &str,
     patch: ProfileIn,
+    assignment: &memberops_core::store::AssignmentPatch,
+    actor: &str,
 ) -> Result<Member> {
     let patch = patch.validate()?;
     let current = get(store, ws, id).await?;
@@ -113,6 +142,7 @@ pub async fn update(
     record.profile.apply(&patch, ws.time_zone);
     record.updated_at = now_millis();
     tx.update_member(&record).await?;
+    crate::stores::assign_in_tx(tx.as_mut(), &record.id, assignment, actor).await?;
     tx.commit().await?;
     get(store, ws, &current.id).await
 }

@@ -10,6 +10,7 @@ pub mod member;
 pub mod money;
 pub mod order;
 pub mod phone;
+pub mod store;
 pub mod text;
 pub mod time;
 

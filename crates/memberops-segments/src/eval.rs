@@ -116,6 +116,8 @@ pub(crate) fn field_value<'a>(row: &'a MemberRow, field: &Field, today: NaiveDat
         Field::Tags => Val::Tags(&row.tags),
         Field::FirstOrderAt => instant(row.first_order_at),
         Field::IncomeBand => opt_str(&row.income_band),
+        Field::Store => opt_str(&row.store),
+        Field::Staff => opt_str(&row.staff),
         Field::StoredValue => Val::Int(row.stored_value),
         Field::Consent(ch) => row.consent.get(ch).map_or(Val::Null, |b| Val::Bool(*b)),
         Field::Attr(key) => row

@@ -156,12 +156,21 @@ fn parse_purchased(o: &Map<String, Value>, path: &str) -> Result<MeasureCond, Se
     };
     let mut keys = what.iter();
     let (Some((k, v)), None) = (keys.next(), keys.next()) else {
-        return Err(tree_err(&pp, "name exactly one of `sku`, `category`"));
+        return Err(tree_err(
+            &pp,
+            "name exactly one of `sku`, `category`, `store`",
+        ));
     };
     let key = match k.as_str() {
         "sku" => ProductKey::Sku,
         "category" => ProductKey::Category,
-        _ => return Err(tree_err(&join(&pp, k), "expected `sku` or `category`")),
+        "store" => ProductKey::Store,
+        _ => {
+            return Err(tree_err(
+                &join(&pp, k),
+                "expected `sku`, `category` or `store`",
+            ));
+        }
     };
     let vp = join(&pp, k);
     let mut values = match v {

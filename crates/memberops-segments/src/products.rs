@@ -23,6 +23,12 @@ pub fn order_products(props: &Map<String, Value>) -> Vec<(ProductKey, String)> {
         }
     };
     take(&mut out, props);
+    // The store the order was placed at (门店), a fact of the order itself.
+    if let Some(Value::String(s)) = props.get("store_code")
+        && !s.is_empty()
+    {
+        out.push((ProductKey::Store, s.clone()));
+    }
     let cats: &[Value] = match props.get("categories") {
         Some(Value::Array(a)) => a,
         Some(v @ Value::String(_)) => std::slice::from_ref(v),

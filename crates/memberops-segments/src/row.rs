@@ -51,6 +51,12 @@ pub struct MemberRow {
     /// Consent per channel, as the profile records it (a channel left out is unknown).
     #[serde(default)]
     pub consent: BTreeMap<String, bool>,
+    /// Home store code (门店).
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Owning staff member's code (导购).
+    #[serde(default)]
+    pub staff: Option<String>,
 }
 
 impl MemberRow {
@@ -81,6 +87,8 @@ impl MemberRow {
             income_band: None,
             stored_value: 0,
             consent: BTreeMap::new(),
+            store: None,
+            staff: None,
         }
     }
 

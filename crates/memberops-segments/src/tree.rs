@@ -76,6 +76,8 @@ pub struct MeasureCond {
 pub enum ProductKey {
     Sku,
     Category,
+    /// The store an order was placed at (its `store_code`).
+    Store,
 }
 
 impl ProductKey {
@@ -83,6 +85,7 @@ impl ProductKey {
         match self {
             ProductKey::Sku => "sku",
             ProductKey::Category => "category",
+            ProductKey::Store => "store",
         }
     }
 }
@@ -129,6 +132,10 @@ pub enum Field {
     IncomeBand,
     /// Stored-value balance (principal + bonus), minor units.
     StoredValue,
+    /// The member's home store code (门店).
+    Store,
+    /// The code of the staff member (导购) who owns the member.
+    Staff,
     /// Consent to be contacted on a channel, written `consent.<channel>`.
     Consent(String),
     /// A custom attribute, written `attributes.<key>`.
@@ -196,6 +203,8 @@ const SIMPLE_FIELDS: &[(&str, Field)] = &[
     ("first_order_at", Field::FirstOrderAt),
     ("income_band", Field::IncomeBand),
     ("stored_value_minor", Field::StoredValue),
+    ("store", Field::Store),
+    ("staff", Field::Staff),
 ];
 
 impl Field {
@@ -241,7 +250,12 @@ impl Field {
             Field::Stage => Kind::Enum(STAGE_CODES),
             Field::RfmClass => Kind::Enum(RFM_CODES),
             Field::ValueClass => Kind::Enum(VALUE_CODES),
-            Field::Region | Field::Channel | Field::Tier | Field::IncomeBand => Kind::Str,
+            Field::Region
+            | Field::Channel
+            | Field::Tier
+            | Field::IncomeBand
+            | Field::Store
+            | Field::Staff => Kind::Str,
             Field::RegisteredAt | Field::LastOrderAt | Field::FirstOrderAt => Kind::Instant,
             Field::Consent(_) => Kind::Bool,
             Field::Birthday => Kind::Birthday,

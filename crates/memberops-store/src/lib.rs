@@ -23,6 +23,7 @@ mod coupons;
 mod error;
 mod intel_settings;
 mod jobs;
+pub mod lists;
 pub mod log;
 mod loyalty;
 mod model;
@@ -30,6 +31,7 @@ mod postgres;
 mod segments;
 mod sqlite;
 mod stats;
+pub mod stores;
 pub mod tracking;
 pub mod webhooks;
 
@@ -42,6 +44,7 @@ pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
 pub use jobs::*;
+pub use lists::{AuditEntry, InviteeRow, ListsStore, TagCount, TagMemberRow};
 pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
 pub use loyalty::*;
 pub use model::*;
@@ -49,6 +52,7 @@ pub use postgres::PgStore;
 pub use segments::*;
 pub use sqlite::SqliteStore;
 pub use stats::StatsStore;
+pub use stores::{AssignmentRow, StaffRow, StoreAuditRow, StoreRow, StoresStore, StoresTx};
 pub use tracking::{TrackingStore, TrackingTx};
 pub use webhooks::{
     ClaimedDelivery, DeliveryRow, DeliverySettle, EndpointHealth, EndpointRow, WebhooksStore,
@@ -75,6 +79,8 @@ pub trait Store:
     + LogStore
     + WebhooksStore
     + StatsStore
+    + ListsStore
+    + StoresStore
     + Send
     + Sync
     + 'static
@@ -128,7 +134,15 @@ pub trait Store:
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
 #[async_trait]
 pub trait WriteTx:
-    LoyaltyTx + CouponsTx + TrackingTx + SegmentsTx + IntelSettingsTx + LogTx + WebhooksTx + Send
+    LoyaltyTx
+    + CouponsTx
+    + TrackingTx
+    + SegmentsTx
+    + IntelSettingsTx
+    + LogTx
+    + WebhooksTx
+    + StoresTx
+    + Send
 {
     /// Which of these event ids are already stored.
     async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>>;

@@ -72,6 +72,8 @@ crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segment_catalog!(PgStore);
 crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);
 crate::log::impl_log!(PgStore, PgTx, sqlx::Postgres);
+crate::lists::impl_lists!(PgStore, sqlx::Postgres);
+crate::stores::impl_stores!(PgStore, PgTx, sqlx::Postgres);
 crate::webhooks::impl_webhooks!(
     PgStore,
     PgTx,

@@ -173,4 +173,6 @@ crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::segments::impl_segment_catalog!(SqliteStore);
 crate::intel_settings::impl_intel_settings!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::log::impl_log!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::lists::impl_lists!(SqliteStore, sqlx::Sqlite);
+crate::stores::impl_stores!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

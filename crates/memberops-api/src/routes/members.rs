@@ -1,6 +1,7 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use memberops_app::lists;
 use memberops_app::members::{self, Search};
 use memberops_core::member::{Member, ProfileIn};
 use memberops_core::time::millis_to_rfc3339;
@@ -20,34 +21,105 @@ pub struct MemberIn {
     pub external_id: String,
     #[serde(flatten)]
     pub profile: ProfileIn,
+    /// Another member's invite code (转介绍): binds the referral as a `member.registered`
+    /// event's `invite_code` does.
+    pub invite_code: Option<String>,
+    /// Home store (门店) code; must name an active store.
+    pub store_code: Option<String>,
+    /// Owning staff member (导购) code; must name an active staff member. Without
+    /// `store_code`, the staff member's store becomes the home store.
+    pub staff_code: Option<String>,
 }
 
-/// By hand rather than with `#[serde(flatten)]`, which hands the profile only the fields it
-/// knows and so drops a misspelt one silently: here a field neither part takes is refused.
+/// Profile fields, and the member's home store and owning staff member.
+#[derive(utoipa::ToSchema)]
+pub struct MemberPatch {
+    #[serde(flatten)]
+    pub profile: ProfileIn,
+    /// Home store code; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub store_code: Option<Option<String>>,
+    /// Owning staff member's code; `null` clears it. Without `store_code`, the staff
+    /// member's store becomes the home store.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub staff_code: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (outer `None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Splits a body into the fields of its own part and the profile. By hand rather than with
+/// `#[serde(flatten)]`, which hands the profile only the fields it knows and so drops a
+/// misspelt one silently: here a field neither part takes is refused by name.
+fn split_profile<'de, D, Own>(d: D, own_fields: &[&str]) -> Result<(Own, ProfileIn), D::Error>
+where
+    D: serde::Deserializer<'de>,
+    Own: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    let own: serde_json::Map<String, serde_json::Value> = own_fields
+        .iter()
+        .filter_map(|f| map.remove(*f).map(|v| ((*f).to_owned(), v)))
+        .collect();
+    let own: Own =
+        serde_json::from_value(serde_json::Value::Object(own)).map_err(D::Error::custom)?;
+    let mut unknown = Vec::new();
+    let profile: ProfileIn = serde_ignored::deserialize(serde_json::Value::Object(map), |p| {
+        unknown.push(p.to_string())
+    })
+    .map_err(D::Error::custom)?;
+    if let Some(field) = unknown.first() {
+        return Err(D::Error::custom(format!("unknown field `{field}`")));
+    }
+    Ok((own, profile))
+}
+
 impl<'de> Deserialize<'de> for MemberIn {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        let external_id = match map.remove("external_id") {
-            Some(serde_json::Value::String(s)) => s,
-            Some(other) => {
-                return Err(D::Error::custom(format!(
-                    "external_id: expected a string, got {other}"
-                )));
-            }
-            None => return Err(D::Error::missing_field("external_id")),
-        };
-        let mut unknown = Vec::new();
-        let profile: ProfileIn = serde_ignored::deserialize(serde_json::Value::Object(map), |p| {
-            unknown.push(p.to_string())
-        })
-        .map_err(D::Error::custom)?;
-        if let Some(field) = unknown.first() {
-            return Err(D::Error::custom(format!("unknown field `{field}`")));
+        #[derive(Deserialize)]
+        struct Own {
+            external_id: String,
+            invite_code: Option<String>,
+            store_code: Option<String>,
+            staff_code: Option<String>,
         }
+        let (own, profile): (Own, _) = split_profile(
+            d,
+            &["external_id", "invite_code", "store_code", "staff_code"],
+        )?;
         Ok(MemberIn {
-            external_id,
+            external_id: own.external_id,
             profile,
+            invite_code: own.invite_code,
+            store_code: own.store_code,
+            staff_code: own.staff_code,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for MemberPatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Own {
+            #[serde(default, deserialize_with = "present")]
+            store_code: Option<Option<String>>,
+            #[serde(default, deserialize_with = "present")]
+            staff_code: Option<Option<String>>,
+        }
+        let (own, profile): (Own, _) = split_profile(d, &["store_code", "staff_code"])?;
+        Ok(MemberPatch {
+            profile,
+            store_code: own.store_code,
+            staff_code: own.staff_code,
         })
     }
 }
@@ -85,7 +157,7 @@ pub struct EventOut {
     pub received_at: String,
     #[schema(value_type = Object)]
     pub properties: serde_json::Value,
-    /// Position in the event log; pass as `before` to page back.
+    /// Position in the event log.
     pub seq: i64,
 }
 
@@ -116,9 +188,9 @@ pub struct EventList {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventPage {
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (an unknown one is 422 `invalid_cursor`).
     pub cursor: Option<String>,
-    /// The older form of `cursor` (`next_before`), kept for existing clients.
+    /// Older form of `cursor`: events before this log position.
     pub before: Option<i64>,
     /// 1–1000, default 50.
     pub limit: Option<i64>,
@@ -134,11 +206,19 @@ async fn create_member(
     auth: Admin,
     ValidJson(body): ValidJson<MemberIn>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
+    let extra = members::NewMemberExtras {
+        invite_code: body.invite_code,
+        assignment: memberops_core::store::AssignmentPatch {
+            store_code: body.store_code.map(Some),
+            staff_code: body.staff_code.map(Some),
+        },
+    };
     let m = members::create(
         state.store.as_ref(),
         &auth.ws,
         &body.external_id,
         body.profile,
+        extra,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(m)))
@@ -184,43 +264,73 @@ async fn get_member(
     ))
 }
 
-/// Change profile fields: absent fields stay as they are, `null` clears a field.
-#[utoipa::path(patch, path = "/v1/members/{id}", tag = super::MEMBERS, params(("id" = String, Path)), request_body = ProfileIn,
+/// Change profile fields, home store and owning staff member: absent fields stay as they
+/// are, `null` clears a field. Store and staff changes are audited (`/v1/store-audit`).
+#[utoipa::path(patch, path = "/v1/members/{id}", tag = super::MEMBERS, params(("id" = String, Path)), request_body = MemberPatch,
     security(("api_key" = [])),
     responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_member(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-    ValidJson(patch): ValidJson<ProfileIn>,
+    ValidJson(patch): ValidJson<MemberPatch>,
 ) -> ApiResult<Json<Member>> {
+    let assignment = memberops_core::store::AssignmentPatch {
+        store_code: patch.store_code,
+        staff_code: patch.staff_code,
+    };
     Ok(Json(
-        members::update(state.store.as_ref(), &auth.ws, &id, patch).await?,
+        members::update(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            patch.profile,
+            &assignment,
+            &auth.key.id,
+        )
+        .await?,
     ))
 }
 
-/// A member's events, newest first.
-#[utoipa::path(get, path = "/v1/members/{id}/events", tag = super::MEMBERS, params(("id" = String, Path), EventPage),
-    security(("api_key" = [])), responses((status = 200, body = EventList), (status = 404, body = ErrorBody)))]
+/// A member's events, newest first; `?type=` keeps only some types (repeat it or separate
+/// types with commas: `?type=order.paid,order.refunded`).
+#[utoipa::path(get, path = "/v1/members/{id}/events", tag = super::MEMBERS,
+    params(("id" = String, Path), EventPage,
+        ("type" = Option<Vec<String>>, Query, description = "Event types to keep; repeatable, or comma-separated")),
+    security(("api_key" = [])),
+    responses((status = 200, body = EventList), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn member_events(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
     ValidQuery(q): ValidQuery<EventPage>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<EventList>> {
-    let limit = members::page_limit(q.limit)?;
-    let before = members::seq_cursor(q.cursor.as_deref())?.or(q.before);
-    let m = members::get(state.store.as_ref(), &auth.ws, &id).await?;
-    let mut rows = state
-        .store
-        .member_events(&auth.ws.id, &m.id, before, limit + 1)
-        .await
-        .map_err(memberops_app::AppError::from)?;
-    let next_cursor = members::cut_page(&mut rows, limit, |e| e.seq.to_string());
+    // `type` may repeat, which the typed query cannot hold: read it from the raw string.
+    let pairs: Vec<(String, String)> = raw
+        .as_deref()
+        .and_then(|r| serde_urlencoded::from_str(r).ok())
+        .unwrap_or_default();
+    let types = lists::split_types(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "type")
+            .map(|(_, v)| v.as_str()),
+    );
+    let cursor = q.cursor.or(q.before.map(|b| b.to_string()));
+    let page = lists::member_events(
+        state.store.as_ref(),
+        &auth.ws,
+        &id,
+        &types,
+        cursor.as_deref(),
+        q.limit,
+    )
+    .await?;
     Ok(Json(EventList {
-        data: rows.into_iter().map(EventOut::from).collect(),
-        next_before: next_cursor.as_deref().and_then(|c| c.parse().ok()),
-        next_cursor,
+        next_before: page.next_cursor.as_deref().and_then(|c| c.parse().ok()),
+        next_cursor: page.next_cursor,
+        data: page.data.into_iter().map(EventOut::from).collect(),
     }))
 }
 

@@ -2,9 +2,11 @@ pub mod coupons;
 pub mod events;
 pub mod health;
 pub mod intelligence;
+pub mod lists;
 pub mod loyalty;
 pub mod members;
 pub mod segments;
+pub mod stores;
 pub mod tracking;
 pub mod webhooks;
 
@@ -15,3 +17,4 @@ pub const SYSTEM: &str = "system";
 pub const LOYALTY: &str = "loyalty";
 pub const SEGMENTS: &str = "segments";
 pub const WEBHOOKS: &str = "webhooks";
+pub const STORES: &str = "stores";

@@ -108,6 +108,10 @@ pub struct ReportQuery {
     pub cursor: Option<String>,
     /// 1–1000, default 50.
     pub limit: Option<i64>,
+    /// Only members whose home store is this store code.
+    pub store: Option<String>,
+    /// Only members owned by this staff code.
+    pub staff: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -132,7 +136,17 @@ async fn rfm_report(
     let d = as_of(&q.as_of, &auth.ws)?;
     let store = state.store.as_ref();
     let rules = seg::settings::in_force(store, &auth.ws).await?;
-    let rows = seg::compute(store, &auth.ws, d, &rules).await?;
+    let mut rows = seg::compute(store, &auth.ws, d, &rules).await?;
+    let only = memberops_app::stores::report_members(
+        store,
+        &auth.ws,
+        q.store.as_deref(),
+        q.staff.as_deref(),
+    )
+    .await?;
+    if let Some(only) = only {
+        rows.retain(|r| only.contains(&r.internal_id));
+    }
     if q.format.as_deref() == Some("csv") {
         let body = csv_bytes(
             &seg::intel::RFM_COLUMNS,
@@ -189,6 +203,10 @@ pub struct FlowQuery {
     pub cursor: Option<String>,
     /// 1–1000, default 50.
     pub limit: Option<i64>,
+    /// Only members whose home store is this store code.
+    pub store: Option<String>,
+    /// Only members owned by this staff code.
+    pub staff: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -212,7 +230,19 @@ async fn flow(
 ) -> ApiResult<Json<FlowOut>> {
     let from = seg::parse_date(&q.from, "from")?;
     let to = seg::parse_date(&q.to, "to")?;
-    let rows = seg::stage_flow(state.store.as_ref(), &auth.ws, from, to).await?;
+    let rows = if q.store.is_some() || q.staff.is_some() {
+        memberops_app::stores::stage_flow(
+            state.store.as_ref(),
+            &auth.ws,
+            from,
+            to,
+            q.store.as_deref(),
+            q.staff.as_deref(),
+        )
+        .await?
+    } else {
+        seg::stage_flow(state.store.as_ref(), &auth.ws, from, to).await?
+    };
     let page = page::in_memory_with(rows, q.limit, q.cursor.as_deref())?;
     Ok(Json(FlowOut {
         from: q.from,
@@ -228,7 +258,7 @@ pub struct SegmentIn {
     /// Condition tree: `{"all"|"any": [...]}`, `{"not": ...}`,
     /// `{"field", "op", "value"}`, `{"event", "within_last_days", "op", "value"}`,
     /// `{"field": "points_expiring", "within_next_days", "op", "value"}`,
-    /// `{"purchased": {"sku"|"category": …}, "within_last_days"?, "op"?, "value"?}`.
+    /// `{"purchased": {"sku"|"category"|"store": …}, "within_last_days"?, "op"?, "value"?}`.
     #[schema(value_type = Object)]
     pub condition: serde_json::Value,
 }

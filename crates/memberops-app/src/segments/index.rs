@@ -71,6 +71,8 @@ pub fn member_row(s: &IndexSource, default_tz: Tz, base_tier: Option<&str>) -> M
     row.last_order_at = s.last_order_at;
     row.first_order_at = s.first_order_at;
     row.income_band = s.income_band.clone();
+    row.store = s.store.clone();
+    row.staff = s.staff.clone();
     row.tier = s.tier.clone().or_else(|| base_tier.map(str::to_owned));
     row.points_balance = s.points_balance;
     row.stored_value = s.stored_value;

@@ -140,6 +140,13 @@ fn column(field: &Field, cx: &SqlContext) -> String {
         Field::StoredValue => "(COALESCE(l.sv_principal, 0) + COALESCE(l.sv_bonus, 0))".into(),
         Field::FirstOrderAt => "s.first_order_at".into(),
         Field::IncomeBand => "m.income_band".into(),
+        // Beside the member row (most members of a brand without stores have none).
+        Field::Store => {
+            "(SELECT a.store_code FROM member_stores a WHERE a.member_id = m.id)".into()
+        }
+        Field::Staff => {
+            "(SELECT a.staff_code FROM member_stores a WHERE a.member_id = m.id)".into()
+        }
         Field::RegisteredAt => "m.registered_at".into(),
         Field::Orders => "COALESCE(s.order_count, 0)".into(),
         Field::Spend => SPEND.into(),

@@ -66,6 +66,8 @@ pub struct SegmentIndex {
     first_order_ms: Vec<Millis>,
     first_order_day: Vec<Option<NaiveDate>>,
     income_band: Vec<u32>,
+    store: Vec<u32>,
+    staff: Vec<u32>,
     stored_value: Vec<i64>,
     /// Two bits per consent channel (in `CONSENT_CHANNELS` order): 0 unknown, 1 false,
     /// 2 true.
@@ -198,6 +200,8 @@ impl SegmentIndex {
         self.first_order_ms.push(0);
         self.first_order_day.push(None);
         self.income_band.push(0);
+        self.store.push(0);
+        self.staff.push(0);
         self.stored_value.push(0);
         self.consent.push(0);
         self.stage.push(0);
@@ -233,6 +237,8 @@ impl SegmentIndex {
         self.channel[i] = code(&row.channel);
         self.tier[i] = code(&row.tier);
         self.income_band[i] = code(&row.income_band);
+        self.store[i] = code(&row.store);
+        self.staff[i] = code(&row.staff);
         let instant = |v: Option<Millis>| match v {
             Some(ms) => (ms, Some(local_day(ms, row.time_zone))),
             None => (0, None),

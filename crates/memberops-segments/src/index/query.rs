@@ -232,6 +232,8 @@ impl SegmentIndex {
             Field::Channel => str_col(&self.channel),
             Field::Tier => str_col(&self.tier),
             Field::IncomeBand => str_col(&self.income_band),
+            Field::Store => str_col(&self.store),
+            Field::Staff => str_col(&self.staff),
             Field::StoredValue => self.int_leaf(t, |i| Some(self.stored_value[i])),
             Field::FirstOrderAt => {
                 self.instant_leaf(t, &self.first_order_ms, &self.first_order_day, z)

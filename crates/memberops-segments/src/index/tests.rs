@@ -194,6 +194,8 @@ fn row_strategy(id: usize) -> impl Strategy<Value = MemberRow> {
             any::<bool>(),
             0..3,
         ),
+        opt(word()),
+        opt(word()),
     );
     (profile, aggregates, extra, more).prop_map(move |(p, a, e, x)| {
         let mut r = MemberRow::new(format!("m{id:03}"), ZONES[p.0]);
@@ -219,6 +221,8 @@ fn row_strategy(id: usize) -> impl Strategy<Value = MemberRow> {
         r.income_band = x.1;
         r.stored_value = x.2;
         r.consent = x.3;
+        r.store = x.4;
+        r.staff = x.5;
         r
     })
 }
@@ -303,7 +307,15 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
         .prop_map(move |(o, v)| (f, o, v))
     });
     let str_field = (
-        prop::sample::select(vec!["region", "channel", "tier", "income_band", "tags"]),
+        prop::sample::select(vec![
+            "region",
+            "channel",
+            "tier",
+            "income_band",
+            "store",
+            "staff",
+            "tags",
+        ]),
         prop::sample::select(vec!["eq", "ne", "contains", "has_tag", "in", "not_in"]),
         word(),
         prop::collection::vec(word(), 1..3),
@@ -373,6 +385,8 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
     let any_field = prop::sample::select(vec![
         "consent.sms",
         "income_band",
+        "store",
+        "staff",
         "first_order_at",
         "gender",
         "age",

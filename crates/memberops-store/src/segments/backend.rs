@@ -68,6 +68,8 @@ macro_rules! impl_segments {
                     stored_value: r.try_get("stored_value")?,
                     income_band: r.try_get("income_band")?,
                     consent: r.try_get("consent")?,
+                    store: None,
+                    staff: None,
                 })
             }
 
@@ -132,6 +134,8 @@ macro_rules! impl_segments {
                         stored_value: int(f[23])?.unwrap_or(0),
                         income_band: text(f[25]),
                         consent: text(f[26]).unwrap_or_default(),
+                        store: None,
+                        staff: None,
                     });
                 }
                 Ok(Some(out))
@@ -618,6 +622,7 @@ macro_rules! impl_segments {
                     .bind(&last.id)
                     .fetch_all(self.reader())
                     .await?;
+                    crate::stores::fill_assignments(self, workspace_id, &mut out).await?;
                     if !tags.is_empty() {
                         let pos: std::collections::HashMap<String, usize> =
                             out.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();

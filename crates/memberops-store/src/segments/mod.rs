@@ -172,6 +172,9 @@ pub struct IndexSource {
     pub points_balance: i64,
     /// Stored value, principal plus bonus, minor units.
     pub stored_value: i64,
+    /// Home store and owning staff codes (`member_stores`).
+    pub store: Option<String>,
+    pub staff: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
