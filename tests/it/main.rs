@@ -19,6 +19,7 @@ mod jobs;
 mod loyalty;
 mod loyalty_late;
 mod members;
+mod phones;
 mod planner;
 mod schema;
 mod segment_fields;
