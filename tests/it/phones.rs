@@ -28,17 +28,21 @@ async fn every_entry_stores_the_same_e164_number(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // A member.registered event.
-    app.batch(json!([{"id": "reg-1", "type": "member.registered", "member": "p-evt",
-                      "properties": {"phone": "13900001111"}}]))
-        .await;
+    app.batch(
+        json!([{"id": "reg-1", "type": "member.registered", "member": "p-evt",
+                      "properties": {"phone": "13900001111"}}]),
+    )
+    .await;
     // A Segment identify.
     let key = app.ingest_key().await;
     let resp = app
         .client
         .post(app.url("/ingest/segment/v1/identify"))
         .basic_auth(&key, Some(""))
-        .json(&json!({"type": "identify", "messageId": "id-1", "userId": "p-seg",
-                      "traits": {"phone": "13900001111"}}))
+        .json(
+            &json!({"type": "identify", "messageId": "id-1", "userId": "p-seg",
+                      "traits": {"phone": "13900001111"}}),
+        )
         .send()
         .await
         .expect("request");
@@ -60,7 +64,11 @@ async fn every_entry_stores_the_same_e164_number(app: TestApp) {
         assert_eq!(app.member(id).await["phone"], "+8613900001111", "{id}");
     }
     let all = vec!["p-api", "p-csv", "p-evt", "p-seg"];
-    for typed in ["13900001111", "%2B86%20139%200000%201111", "008613900001111"] {
+    for typed in [
+        "13900001111",
+        "%2B86%20139%200000%201111",
+        "008613900001111",
+    ] {
         let (status, r) = app.get(&format!("/v1/members?phone={typed}")).await;
         assert_eq!(status, StatusCode::OK, "{r}");
         assert_eq!(ids(&r), all, "{typed}");

@@ -287,7 +287,9 @@ fn effect_of(
             let profile: ProfileIn =
                 serde_json::from_value(serde_json::Value::Object(props.clone()))
                     .map_err(|e| Invalid::one(&[], "invalid_profile", e.to_string()))?;
-            Ok(Effect::Registered(Box::new(profile.validate(calling_code)?)))
+            Ok(Effect::Registered(Box::new(
+                profile.validate(calling_code)?,
+            )))
         }
         ORDER_PAID => {
             let order_id = order_id(props)?;
@@ -386,7 +388,11 @@ mod tests {
 
     fn ev(v: serde_json::Value) -> Result<Event, Invalid> {
         let e: EventIn = serde_json::from_value(v).expect("shape");
-        e.validate(When::parse("2026-01-01", "t").expect("now"), Currency::CNY, "86")
+        e.validate(
+            When::parse("2026-01-01", "t").expect("now"),
+            Currency::CNY,
+            "86",
+        )
     }
 
     #[test]

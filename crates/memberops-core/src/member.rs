@@ -16,6 +16,8 @@ pub const CONSENT_CHANNELS: &[&str] = &["email", "sms", "push", "wechat", "phone
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ProfileIn {
+    /// Stored in E.164; a number without a country code takes the workspace's
+    /// (`138 0013 8000` → `+8613800138000`).
     #[serde(deserialize_with = "present")]
     #[schema(value_type = Option<String>, example = "+8613800138000")]
     pub phone: Option<Option<String>>,
@@ -420,7 +422,10 @@ mod tests {
             Some("+8613800138000")
         );
         assert_eq!(
-            normalize_phone("13800138000", "86").ok().flatten().as_deref(),
+            normalize_phone("13800138000", "86")
+                .ok()
+                .flatten()
+                .as_deref(),
             Some("+8613800138000")
         );
         assert_eq!(normalize_phone(" ", "86").ok(), Some(None));

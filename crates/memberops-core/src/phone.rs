@@ -99,7 +99,9 @@ pub fn to_e164(raw: &str, calling_code: &str) -> Result<String, Invalid> {
         format!("86{digits}")
     } else {
         if !is_calling_code(calling_code) {
-            return Err(bad("the workspace has no calling code for national numbers"));
+            return Err(bad(
+                "the workspace has no calling code for national numbers",
+            ));
         }
         let national = digits.strip_prefix('0').unwrap_or(digits);
         if national.len() < 4 {
@@ -177,10 +179,7 @@ mod tests {
         }
         // A Chinese mobile is +86 in any workspace; `+` always wins over the workspace.
         assert_eq!(e164("13800138000", "44"), want);
-        assert_eq!(
-            e164("+447700900123", "86"),
-            Ok("+447700900123".to_owned())
-        );
+        assert_eq!(e164("+447700900123", "86"), Ok("+447700900123".to_owned()));
     }
 
     #[test]
@@ -193,7 +192,15 @@ mod tests {
 
     #[test]
     fn what_cannot_be_a_phone_is_refused() {
-        for raw in ["12ab", "123", "+28 1234 5678", "+1234567890123456", "++86138", "+", ""] {
+        for raw in [
+            "12ab",
+            "123",
+            "+28 1234 5678",
+            "+1234567890123456",
+            "++86138",
+            "+",
+            "",
+        ] {
             assert_eq!(e164(raw, "86"), Err("invalid_phone".to_owned()), "{raw}");
         }
         assert_eq!(e164("020 1234 5678", "28"), Err("invalid_phone".to_owned()));

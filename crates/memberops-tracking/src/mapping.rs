@@ -259,7 +259,11 @@ mod tests {
     }
 
     fn draft(v: Value) -> Draft {
-        map_message(&Message::parse(&v, None, None).expect("message"), now(), "86")
+        map_message(
+            &Message::parse(&v, None, None).expect("message"),
+            now(),
+            "86",
+        )
     }
 
     #[test]
