@@ -20,6 +20,7 @@ mod loyalty;
 mod loyalty_late;
 mod members;
 mod operator_lists;
+mod phones;
 mod planner;
 mod schema;
 mod segment_fields;

@@ -29,7 +29,7 @@ pub async fn create(
         .into());
     }
     // Validate here too, so field errors point at the body, not at event properties.
-    profile.clone().validate()?;
+    profile.clone().validate(&ws.calling_code)?;
     if store
         .member_by_external_id(&ws.id, external_id)
         .await?
@@ -132,7 +132,7 @@ pub async fn update(
     assignment: &memberops_core::store::AssignmentPatch,
     actor: &str,
 ) -> Result<Member> {
-    let patch = patch.validate()?;
+    let patch = patch.validate(&ws.calling_code)?;
     let current = get(store, ws, id).await?;
     let mut tx = store.begin_write(&ws.id).await?;
     let mut record = tx
@@ -212,10 +212,11 @@ pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64, key: impl Fn(&T) -> String) ->
 pub async fn list(store: &dyn Store, ws: &Workspace, s: Search) -> Result<Page> {
     let limit = page_limit(s.limit)?;
     member_cursor(s.cursor.as_deref())?;
-    // Look-ups normalise like the profile does, so "+86 138 0013 8000" finds the member,
-    // and match the number with or without its country code.
+    // Look-ups normalise like the profile does (E.164 with the workspace's calling code),
+    // so "138 0013 8000" finds "+8613800138000"; the national forms find rows stored
+    // before numbers were normalised.
     let phones = match s.phone.as_deref() {
-        Some(p) => memberops_core::member::normalize_phone(p)?
+        Some(p) => memberops_core::member::normalize_phone(p, &ws.calling_code)?
             .map(|p| memberops_core::phone::search_forms(&p))
             .unwrap_or_default(),
         None => Vec::new(),

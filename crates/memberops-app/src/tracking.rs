@@ -144,7 +144,7 @@ pub async fn ingest(
         }
         match Message::parse(v, path_kind, batch_sent_at) {
             Ok(m) => {
-                let d = map_message(&m, received);
+                let d = map_message(&m, received, &ws.calling_code);
                 for w in &d.warnings {
                     record(
                         &mut report,

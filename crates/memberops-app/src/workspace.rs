@@ -18,6 +18,8 @@ pub struct Workspace {
     pub currency: Currency,
     /// Zone of members that did not give one.
     pub time_zone: Tz,
+    /// Country calling code (no `+`) that phone numbers written nationally take.
+    pub calling_code: String,
     /// The member-intelligence rules as last read (see `segments::settings`).
     pub(crate) intel: SettingsCache,
     /// What event batches last committed about members (see `member_cache`).
@@ -37,6 +39,7 @@ impl Workspace {
             id: w.id,
             currency: Currency::parse(&w.currency)?,
             time_zone: memberops_core::time::parse_tz(&w.time_zone)?,
+            calling_code: w.calling_code,
             intel: SettingsCache::default(),
             members: MemberCache::default(),
             committed: Arc::default(),

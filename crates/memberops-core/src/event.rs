@@ -161,8 +161,14 @@ pub struct Event {
 
 impl EventIn {
     /// Checks the envelope and, for known types, the properties. `now` is used when the
-    /// client gave no time; `currency` is the workspace's.
-    pub fn validate(self, now: When, currency: Currency) -> Result<Event, Invalid> {
+    /// client gave no time; `currency` and `calling_code` (for phone numbers written
+    /// without one) are the workspace's.
+    pub fn validate(
+        self,
+        now: When,
+        currency: Currency,
+        calling_code: &str,
+    ) -> Result<Event, Invalid> {
         let mut errs = Vec::new();
         // NUL first: no other check need look at text the store cannot hold.
         for (field, text) in [
@@ -232,7 +238,7 @@ impl EventIn {
                 ),
             ));
         }
-        let effect = match effect_of(&kind, &self.properties, currency) {
+        let effect = match effect_of(&kind, &self.properties, currency, calling_code) {
             Ok(e) => Some(e),
             Err(Invalid(e)) => {
                 errs.extend(e.into_iter().map(|e| e.under("properties")));
@@ -274,13 +280,16 @@ fn effect_of(
     kind: &str,
     props: &serde_json::Map<String, serde_json::Value>,
     currency: Currency,
+    calling_code: &str,
 ) -> Result<Effect, Invalid> {
     match kind {
         MEMBER_REGISTERED => {
             let profile: ProfileIn =
                 serde_json::from_value(serde_json::Value::Object(props.clone()))
                     .map_err(|e| Invalid::one(&[], "invalid_profile", e.to_string()))?;
-            Ok(Effect::Registered(Box::new(profile.validate()?)))
+            Ok(Effect::Registered(Box::new(
+                profile.validate(calling_code)?,
+            )))
         }
         ORDER_PAID => {
             let order_id = order_id(props)?;
@@ -379,7 +388,11 @@ mod tests {
 
     fn ev(v: serde_json::Value) -> Result<Event, Invalid> {
         let e: EventIn = serde_json::from_value(v).expect("shape");
-        e.validate(When::parse("2026-01-01", "t").expect("now"), Currency::CNY)
+        e.validate(
+            When::parse("2026-01-01", "t").expect("now"),
+            Currency::CNY,
+            "86",
+        )
     }
 
     #[test]
@@ -390,7 +403,7 @@ mod tests {
                 json!({"id": "1", "type": "page.viewed", "member": "m", "occurred_at": t}),
             )
             .expect("shape");
-            e.validate(now, Currency::CNY)
+            e.validate(now, Currency::CNY, "86")
                 .map_err(|e| e.0[0].code.clone())
                 .map(|_| ())
         };

@@ -16,6 +16,8 @@ pub const CONSENT_CHANNELS: &[&str] = &["email", "sms", "push", "wechat", "phone
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ProfileIn {
+    /// Stored in E.164; a number without a country code takes the workspace's
+    /// (`138 0013 8000` → `+8613800138000`).
     #[serde(deserialize_with = "present")]
     #[schema(value_type = Option<String>, example = "+8613800138000")]
     pub phone: Option<Option<String>>,
@@ -123,7 +125,8 @@ pub struct ProfilePatch {
 
 impl ProfileIn {
     /// Validates every field and reports all problems at once, each under its field name.
-    pub fn validate(self) -> Result<ProfilePatch, Invalid> {
+    /// `calling_code` is the workspace's, for phone numbers written without one.
+    pub fn validate(self, calling_code: &str) -> Result<ProfilePatch, Invalid> {
         let mut c = Collector::default();
         let mut out = ProfilePatch {
             consent: self.consent.clone(),
@@ -132,7 +135,7 @@ impl ProfileIn {
         };
         out.phone = self
             .phone
-            .map(|v| v.and_then(|s| c.take(normalize_phone(&s)).flatten()));
+            .map(|v| v.and_then(|s| c.take(normalize_phone(&s, calling_code)).flatten()));
         out.email = self
             .email
             .map(|v| v.and_then(|s| c.take(normalize_email(&s)).flatten()));
@@ -203,29 +206,13 @@ fn text_field(field: &str, s: &str, max: usize) -> Result<Option<String>, Invali
     })
 }
 
-/// Phone numbers keep an optional leading `+` and 6–15 digits; spaces, dashes, dots and
-/// brackets are dropped. An empty string clears the field.
-pub fn normalize_phone(s: &str) -> Result<Option<String>, Invalid> {
-    let t = s.trim();
-    if t.is_empty() {
+/// Phone numbers are stored in E.164; a national number takes `calling_code`, the
+/// workspace's (see [`crate::phone::to_e164`]). An empty string clears the field.
+pub fn normalize_phone(s: &str, calling_code: &str) -> Result<Option<String>, Invalid> {
+    if s.trim().is_empty() {
         return Ok(None);
     }
-    let (plus, rest) = match t.strip_prefix('+') {
-        Some(r) => ("+", r),
-        None => ("", t),
-    };
-    let digits: String = rest
-        .chars()
-        .filter(|ch| !matches!(ch, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    if digits.len() < 6 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Invalid::one(
-            &["phone"],
-            "invalid_phone",
-            format!("`{s}` is not a phone number (6–15 digits, optional +)"),
-        ));
-    }
-    Ok(Some(format!("{plus}{digits}")))
+    crate::phone::to_e164(s, calling_code).map(Some)
 }
 
 /// A pragmatic email check: one `@`, a non-empty local part, a dotted domain, no spaces.
@@ -428,18 +415,22 @@ mod tests {
     #[test]
     fn phone_email_birthday_rules() {
         assert_eq!(
-            normalize_phone("+86 138-0013-8000")
+            normalize_phone("+86 138-0013-8000", "86")
                 .ok()
                 .flatten()
                 .as_deref(),
             Some("+8613800138000")
         );
         assert_eq!(
-            normalize_phone("13800138000").ok().flatten().as_deref(),
-            Some("13800138000")
+            normalize_phone("13800138000", "86")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("+8613800138000")
         );
-        assert!(normalize_phone("12ab").is_err());
-        assert!(normalize_phone("123").is_err());
+        assert_eq!(normalize_phone(" ", "86").ok(), Some(None));
+        assert!(normalize_phone("12ab", "86").is_err());
+        assert!(normalize_phone("123", "86").is_err());
         assert_eq!(
             normalize_email(" Li.Lei@Example.COM ")
                 .ok()
@@ -461,7 +452,7 @@ mod tests {
             "email": "x", "phone": "1", "birthday": "1990-99-01", "time_zone": "Nowhere/City", "consent": {"fax": true}
         }))
         .expect("json");
-        let err = p.validate().expect_err("invalid");
+        let err = p.validate("86").expect_err("invalid");
         let codes: Vec<&str> = err.0.iter().map(|e| e.code.as_str()).collect();
         assert_eq!(
             codes,
@@ -479,7 +470,7 @@ mod tests {
     fn null_clears_and_absent_keeps() {
         let p: ProfileIn =
             serde_json::from_value(serde_json::json!({"email": null})).expect("json");
-        let patch = p.validate().expect("valid");
+        let patch = p.validate("86").expect("valid");
         assert_eq!(patch.email, Some(None));
         assert_eq!(patch.phone, None);
     }

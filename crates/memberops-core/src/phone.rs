@@ -1,9 +1,16 @@
-//! Phone look-ups across the two ways members write their number.
+//! Phone numbers: one stored form (E.164) and look-ups across the ways members write them.
 //!
 //! Members register as "+86 138 0013 8000" or as "13800138000", and staff at a counter type
-//! either. Both are stored as given (normalised by [`crate::member::normalize_phone`]); a
-//! search tries the other form too. Country calling codes (ITU-T E.164) are prefix-free, so
-//! a number with `+` splits into code and national number in at most one way.
+//! either. Every number is stored in E.164 ("+8613800138000", see [`to_e164`]); a national
+//! number takes the workspace's calling code. A search still tries the national forms, so
+//! rows written before numbers were normalised are found too. Country calling codes (ITU-T
+//! E.164) are prefix-free, so a number with `+` splits into code and national number in at
+//! most one way.
+
+use crate::error::Invalid;
+
+/// The calling code of a workspace that did not set one (mainland China).
+pub const DEFAULT_CALLING_CODE: &str = "86";
 
 /// Assigned country calling codes, zone by zone (ITU-T E.164, with the international
 /// services codes 800, 808, 870, 878, 881–883, 888 and 979).
@@ -39,6 +46,76 @@ pub fn split_calling_code(digits: &str) -> Option<(&str, &str)> {
         let (code, national) = (digits.get(..len)?, digits.get(len..)?);
         (CALLING_CODES.contains(&code) && !national.is_empty()).then_some((code, national))
     })
+}
+
+/// Whether `code` is an assigned country calling code ("86", "1", "852"…), without `+`.
+pub fn is_calling_code(code: &str) -> bool {
+    CALLING_CODES.contains(&code)
+}
+
+/// A mainland-China mobile number written nationally: 11 digits, `1`, then 3–9.
+fn is_cn_mobile(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && digits_only(digits)
+}
+
+fn digits_only(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `raw` in E.164 (`+` and 8–15 digits). Spaces, dashes, dots and brackets are dropped;
+/// `+` is kept and the international prefix `00` becomes `+`. A number written nationally
+/// takes `calling_code` (the workspace's), with its trunk `0` dropped ("020 1234 5678" →
+/// "+862012345678"); an 11-digit Chinese mobile ("138…") is +86 whatever the workspace's
+/// code, since no other plan has numbers of that shape that members would type without a
+/// code. Anything else (letters, too short or long, no assigned calling code) is refused
+/// with `invalid_phone`.
+pub fn to_e164(raw: &str, calling_code: &str) -> Result<String, Invalid> {
+    let bad = |why: &str| {
+        Invalid::one(
+            &["phone"],
+            "invalid_phone",
+            format!("`{raw}` is not a phone number ({why})"),
+        )
+    };
+    let clean: String = raw
+        .trim()
+        .chars()
+        .filter(|ch| !matches!(ch, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let (international, digits) = if let Some(d) = clean.strip_prefix('+') {
+        (true, d)
+    } else if let Some(d) = clean.strip_prefix("00") {
+        (true, d)
+    } else {
+        (false, clean.as_str())
+    };
+    if !digits_only(digits) {
+        return Err(bad("digits only, with an optional + or 00 in front"));
+    }
+    let full = if international {
+        digits.to_owned()
+    } else if is_cn_mobile(digits) {
+        format!("86{digits}")
+    } else {
+        if !is_calling_code(calling_code) {
+            return Err(bad(
+                "the workspace has no calling code for national numbers",
+            ));
+        }
+        let national = digits.strip_prefix('0').unwrap_or(digits);
+        if national.len() < 4 {
+            return Err(bad("too short"));
+        }
+        format!("{calling_code}{national}")
+    };
+    if !(8..=15).contains(&full.len()) {
+        return Err(bad("E.164 numbers have 8–15 digits"));
+    }
+    if split_calling_code(&full).is_none() {
+        return Err(bad("no country calling code starts it"));
+    }
+    Ok(format!("+{full}"))
 }
 
 /// The stored forms a search for `normalized` (as `normalize_phone` returns it) matches:
@@ -82,6 +159,52 @@ pub fn search_forms(normalized: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn e164(raw: &str, code: &str) -> Result<String, String> {
+        to_e164(raw, code).map_err(|e| e.0[0].code.clone())
+    }
+
+    #[test]
+    fn every_way_of_writing_a_number_gives_one_e164_form() {
+        let want = Ok("+8613800138000".to_owned());
+        for raw in [
+            "+8613800138000",
+            "+86 138-0013-8000",
+            "008613800138000",
+            "0086 (138) 0013 8000",
+            "13800138000",
+            "138 0013 8000",
+        ] {
+            assert_eq!(e164(raw, "86"), want, "{raw}");
+        }
+        // A Chinese mobile is +86 in any workspace; `+` always wins over the workspace.
+        assert_eq!(e164("13800138000", "44"), want);
+        assert_eq!(e164("+447700900123", "86"), Ok("+447700900123".to_owned()));
+    }
+
+    #[test]
+    fn a_national_number_takes_the_workspace_code_without_its_trunk_zero() {
+        assert_eq!(e164("07700 900123", "44"), Ok("+447700900123".to_owned()));
+        assert_eq!(e164("020-1234-5678", "86"), Ok("+862012345678".to_owned()));
+        assert_eq!(e164("(415) 555-0100", "1"), Ok("+14155550100".to_owned()));
+        assert_eq!(e164("9123 4567", "852"), Ok("+85291234567".to_owned()));
+    }
+
+    #[test]
+    fn what_cannot_be_a_phone_is_refused() {
+        for raw in [
+            "12ab",
+            "123",
+            "+28 1234 5678",
+            "+1234567890123456",
+            "++86138",
+            "+",
+            "",
+        ] {
+            assert_eq!(e164(raw, "86"), Err("invalid_phone".to_owned()), "{raw}");
+        }
+        assert_eq!(e164("020 1234 5678", "28"), Err("invalid_phone".to_owned()));
+    }
 
     #[test]
     fn calling_codes_are_prefix_free_digits() {

@@ -33,7 +33,7 @@ fn validated(members: &[Vec<EventIn>]) -> Vec<Vec<Event>> {
             m.iter()
                 .map(|e| {
                     e.clone()
-                        .validate(now, Currency::CNY)
+                        .validate(now, Currency::CNY, "86")
                         .unwrap_or_else(|err| panic!("{e:?} is invalid: {err:?}"))
                 })
                 .collect()

@@ -631,12 +631,18 @@ macro_rules! impl_backend {
             }
 
             async fn workspace(&self, id: &str) -> Result<Option<Workspace>> {
-                let row = sqlx::query("SELECT id, name, currency, time_zone FROM workspaces WHERE id = $1")
+                let row = sqlx::query("SELECT id, name, currency, time_zone, calling_code FROM workspaces WHERE id = $1")
                     .bind(id)
                     .fetch_optional(self.reader())
                     .await?;
                 row.map(|r| {
-                    Ok(Workspace { id: r.try_get(0)?, name: r.try_get(1)?, currency: r.try_get(2)?, time_zone: r.try_get(3)? })
+                    Ok(Workspace {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        currency: r.try_get(2)?,
+                        time_zone: r.try_get(3)?,
+                        calling_code: r.try_get(4)?,
+                    })
                 })
                 .transpose()
             }

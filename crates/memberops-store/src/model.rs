@@ -9,6 +9,8 @@ pub struct Workspace {
     pub name: String,
     pub currency: String,
     pub time_zone: String,
+    /// Country calling code (no `+`) of phone numbers written without one.
+    pub calling_code: String,
 }
 
 /// What an API key may do.

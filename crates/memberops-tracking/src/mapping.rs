@@ -118,8 +118,9 @@ pub fn track_type(event: &str) -> String {
     }
 }
 
-/// Maps one message received at `received`.
-pub fn map_message(m: &Message, received: DateTime<Utc>) -> Draft {
+/// Maps one message received at `received`; `calling_code` is the workspace's, for phone
+/// numbers written without one.
+pub fn map_message(m: &Message, received: DateTime<Utc>, calling_code: &str) -> Draft {
     let (at, mut warnings) = m.event_time(received);
     let mut props = m.properties.clone();
     let mut profile = None;
@@ -127,7 +128,7 @@ pub fn map_message(m: &Message, received: DateTime<Utc>) -> Draft {
     let kind = match m.kind {
         Kind::Identify => {
             props = m.traits.clone();
-            let out = profile_from_traits(&m.traits, &m.context);
+            let out = profile_from_traits(&m.traits, &m.context, calling_code);
             warnings.extend(out.warnings);
             profile = Some(out.patch);
             if m.user_id.is_some() {
@@ -159,7 +160,7 @@ pub fn map_message(m: &Message, received: DateTime<Utc>) -> Draft {
                     if !moved.is_empty() {
                         props.insert("traits".into(), Value::Object(moved));
                     }
-                    let out = profile_from_traits(&traits, &m.context);
+                    let out = profile_from_traits(&traits, &m.context, calling_code);
                     warnings.extend(out.warnings);
                     profile = Some(out.patch);
                 }
@@ -258,7 +259,11 @@ mod tests {
     }
 
     fn draft(v: Value) -> Draft {
-        map_message(&Message::parse(&v, None, None).expect("message"), now())
+        map_message(
+            &Message::parse(&v, None, None).expect("message"),
+            now(),
+            "86",
+        )
     }
 
     #[test]

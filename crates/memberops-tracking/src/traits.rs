@@ -43,10 +43,12 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Maps traits (and `context.timezone`) onto a profile patch.
+/// Maps traits (and `context.timezone`) onto a profile patch. A phone written without a
+/// country code takes `calling_code`, the workspace's.
 pub fn profile_from_traits(
     traits: &Map<String, Value>,
     context: &Map<String, Value>,
+    calling_code: &str,
 ) -> TraitsOutcome {
     let mut out = TraitsOutcome::default();
     let mut attributes = Map::new();
@@ -74,7 +76,7 @@ pub fn profile_from_traits(
     if let Some(v) = traits.get("phone").filter(|v| !v.is_null()) {
         match as_text(v)
             .ok_or_else(|| not_text("phone"))
-            .and_then(|s| normalize_phone(&s))
+            .and_then(|s| normalize_phone(&s, calling_code))
         {
             Ok(p) => out.patch.phone = Some(p),
             Err(e) => keep_raw("phone", v, e, w),
@@ -199,6 +201,7 @@ mod tests {
                         "plan": "gold", "id": "u1"}),
             ),
             &obj(json!({"timezone": "Asia/Shanghai"})),
+            "86",
         );
         assert!(out.warnings.is_empty(), "{:?}", out.warnings);
         let p = out.patch;
@@ -216,10 +219,19 @@ mod tests {
     }
 
     #[test]
+    fn a_national_phone_is_stored_in_e164() {
+        let out = profile_from_traits(&obj(json!({"phone": "13900001111"})), &Map::new(), "86");
+        assert_eq!(out.patch.phone, Some(Some("+8613900001111".into())));
+        let out = profile_from_traits(&obj(json!({"phone": "07700 900123"})), &Map::new(), "44");
+        assert_eq!(out.patch.phone, Some(Some("+447700900123".into())));
+    }
+
+    #[test]
     fn bad_values_are_kept_raw_and_reported() {
         let out = profile_from_traits(
             &obj(json!({"email": "not-an-email", "birthday": 1990, "name": "Bo"})),
             &obj(json!({"timezone": "Mars/Base"})),
+            "86",
         );
         assert_eq!(out.patch.email, None);
         assert_eq!(out.patch.name, Some(Some("Bo".into())));

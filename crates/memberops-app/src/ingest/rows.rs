@@ -76,7 +76,7 @@ pub(super) fn validate_rows(
     let mut valid: Vec<(usize, Event)> = Vec::with_capacity(events.len());
     for (index, e) in events.into_iter().enumerate() {
         let id = e.id.clone();
-        match e.validate(now, ws.currency) {
+        match e.validate(now, ws.currency, &ws.calling_code) {
             Ok(ev) => {
                 results.push(RowResult {
                     index,
