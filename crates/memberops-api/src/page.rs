@@ -38,7 +38,7 @@ pub fn limit(limit: Option<i64>) -> ApiResult<usize> {
 }
 
 fn invalid_cursor() -> ApiError {
-    memberops_app::members::invalid_cursor().into()
+    memberops_app::lists::invalid_cursor().into()
 }
 
 /// Pages a list that is read whole (configuration: templates, rules, segments): such

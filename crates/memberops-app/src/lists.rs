@@ -26,8 +26,13 @@ pub(crate) fn bad_cursor() -> Invalid {
     )
 }
 
+/// 422 `invalid_cursor`: the `cursor` is not one this list gave.
+pub fn invalid_cursor() -> crate::AppError {
+    bad_cursor().into()
+}
+
 /// A cursor that is a ledger or log position (a positive integer).
-pub(crate) fn seq_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
+pub fn seq_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
     cursor
         .map(|c| match c.parse::<i64>() {
             Ok(n) if n > 0 => Ok(n),

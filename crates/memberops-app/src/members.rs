@@ -173,31 +173,14 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64> {
     Ok(limit)
 }
 
-/// 422 `invalid_cursor`: the `cursor` is not one a list gave.
-pub fn invalid_cursor() -> crate::AppError {
-    Invalid::one(
-        &["query", "cursor"],
-        "invalid_cursor",
-        "not a cursor this list gave",
-    )
-    .into()
-}
-
 /// A cursor that is a member id (lists of members, ascending by id).
 pub fn member_cursor(cursor: Option<&str>) -> Result<()> {
     match cursor {
         Some(c) if !memberops_core::id::is_id(memberops_core::id::MEMBER, c) => {
-            Err(invalid_cursor())
+            Err(crate::lists::invalid_cursor())
         }
         _ => Ok(()),
     }
-}
-
-/// A cursor that is a position in a log (event seq, ledger seq).
-pub fn seq_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
-    cursor
-        .map(|c| c.parse::<i64>().map_err(|_| invalid_cursor()))
-        .transpose()
 }
 
 /// Cuts a page fetched with one row more than `limit`: the next cursor is the last kept

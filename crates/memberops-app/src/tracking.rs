@@ -569,7 +569,7 @@ pub async fn issues(
         Some(c) => Some(
             c.split_once('.')
                 .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
-                .ok_or_else(crate::members::invalid_cursor)?,
+                .ok_or_else(crate::lists::invalid_cursor)?,
         ),
     };
     let mut rows = store.tracking_issues(&ws.id, after, limit + 1).await?;

@@ -3,10 +3,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use memberops_app::lists::seq_cursor;
 use memberops_app::loyalty::center::{self, CheckinResult, LedgerPage, LoyaltyOut, SvLedgerPage};
 use memberops_app::loyalty::ops::{self, PointsResult, SvOp, SvResult};
 use memberops_app::loyalty::{current_program, save_program};
-use memberops_app::members::seq_cursor;
 use memberops_core::time::{When, now_millis};
 use memberops_loyalty::Program;
 use serde::Deserialize;

@@ -329,7 +329,7 @@ pub async fn deliveries(
     endpoint_row(store, ws, endpoint_id).await?;
     let limit = crate::members::page_limit(limit)?;
     // The cursor is the last listed delivery's event seq (the log pages on its unique key).
-    let before = crate::members::seq_cursor(cursor)?;
+    let before = crate::lists::seq_cursor(cursor)?;
     let mut rows = store
         .deliveries(&ws.id, endpoint_id, before, limit + 1)
         .await?;
