@@ -72,6 +72,14 @@ pub struct Conditions {
     #[serde(default)]
     #[schema(value_type = Vec<WeekdayName>)]
     pub weekdays: Vec<Weekday>,
+    /// Day of the month of the event in the member's zone (会员日 on the 8th: `[8]`); a day
+    /// a month does not have (31 in June) simply never comes that month.
+    #[serde(default)]
+    pub month_days: Vec<u32>,
+    /// Fixed dates of the year, `MM-DD` in the member's zone (店庆 on `"09-18"`).
+    #[serde(default)]
+    #[schema(example = json!(["09-18"]))]
+    pub dates: Vec<String>,
     /// Member's current tier codes.
     #[serde(default)]
     pub tiers: Vec<String>,
@@ -184,6 +192,24 @@ impl EarningRule {
                 "valid_to must be after valid_from",
             ));
         }
+        for (i, d) in self.conditions.month_days.iter().enumerate() {
+            if !(1..=31).contains(d) {
+                errs.push(FieldError::new(
+                    &["conditions", "month_days", &i.to_string()],
+                    "out_of_range",
+                    "a day of the month is 1–31",
+                ));
+            }
+        }
+        for (i, d) in self.conditions.dates.iter().enumerate() {
+            if month_day(d).is_none() {
+                errs.push(FieldError::new(
+                    &["conditions", "dates", &i.to_string()],
+                    "invalid_date",
+                    format!("`{d}` is not a date of the year as MM-DD"),
+                ));
+            }
+        }
         for t in &self.conditions.tiers {
             if !tiers.contains(t.as_str()) {
                 errs.push(FieldError::new(
@@ -289,12 +315,12 @@ pub struct Award {
 /// is not running, or whose caps are used up give nothing (no zero awards).
 pub fn evaluate(program: &Program, facts: &EventFacts, member: &MemberState) -> Vec<Award> {
     let tier = program.tier(&member.tier).ok().map(|(_, t)| t);
-    let weekday = local_date(facts.occurred_at, member.tz).weekday();
+    let day = local_date(facts.occurred_at, member.tz);
     let mut out = Vec::new();
     for rule in &program.rules {
         if rule.event_type != facts.event_type
             || !rule.active_at(facts.occurred_at)
-            || !matches(&rule.conditions, facts, member, weekday)
+            || !matches(&rule.conditions, facts, member, day)
         {
             continue;
         }
@@ -357,12 +383,25 @@ fn capped(raw: i64, rooms: &[Option<i64>]) -> i64 {
         .max(0)
 }
 
-fn matches(c: &Conditions, f: &EventFacts, m: &MemberState, weekday: Weekday) -> bool {
+/// `MM-DD` as (month, day); 02-29 is a date of the year (it comes in leap years).
+fn month_day(text: &str) -> Option<(u32, u32)> {
+    let (m, d) = text.trim().split_once('-')?;
+    let (m, d) = (m.parse::<u32>().ok()?, d.parse::<u32>().ok()?);
+    chrono::NaiveDate::from_ymd_opt(2024, m, d).map(|_| (m, d))
+}
+
+fn matches(c: &Conditions, f: &EventFacts, m: &MemberState, day: chrono::NaiveDate) -> bool {
+    let weekday = day.weekday();
     c.min_amount_minor
         .is_none_or(|min| f.amount_minor.is_some_and(|a| a >= min))
         && (c.channels.is_empty() || f.channel.as_ref().is_some_and(|ch| c.channels.contains(ch)))
         && (c.categories.is_empty() || f.categories.iter().any(|x| c.categories.contains(x)))
         && (c.weekdays.is_empty() || c.weekdays.contains(&weekday))
+        && (c.month_days.is_empty() || c.month_days.contains(&day.day()))
+        && (c.dates.is_empty()
+            || c.dates
+                .iter()
+                .any(|d| month_day(d) == Some((day.month(), day.day()))))
         && (c.tiers.is_empty() || c.tiers.contains(&m.tier))
 }
 
@@ -474,6 +513,7 @@ mod tests {
                 categories: vec!["shoes".into(), "bags".into()],
                 weekdays: vec![Weekday::Sat],
                 tiers: vec![],
+                ..Conditions::default()
             },
             reward: Reward {
                 growth: RewardAmount::None,
@@ -521,5 +561,64 @@ mod tests {
         assert_eq!(r.of(Some(-500)), 0);
         assert_eq!(r.of(None), 0);
         assert_eq!(scale_bp(7, 15_000), 10);
+    }
+
+    #[test]
+    fn member_days_by_day_of_month_and_fixed_date_in_the_member_zone() {
+        let mut p = Program::default();
+        p.rules.push(EarningRule {
+            id: "member_day".into(),
+            name: "会员日".into(),
+            event_type: "order.paid".into(),
+            enabled: true,
+            conditions: Conditions {
+                month_days: vec![8],
+                ..Conditions::default()
+            },
+            reward: Reward {
+                growth: RewardAmount::None,
+                points: RewardAmount::Fixed { amount: 50 },
+            },
+            points_multiplier: PointsMultiplier::None,
+            caps: Caps::default(),
+            valid_from: None,
+            valid_to: None,
+        });
+        let base = p.rules.len() - 1;
+        let mut anniversary = p.rules[base].clone();
+        anniversary.id = "anniversary".into();
+        anniversary.conditions = Conditions {
+            dates: vec!["09-18".into()],
+            ..Conditions::default()
+        };
+        p.rules.push(anniversary);
+        p.validate().expect("valid");
+        let earned = |at| {
+            evaluate(&p, &order("e", 20_000, at), &member("gold"))
+                .into_iter()
+                .map(|a| a.rule_id)
+                .collect::<Vec<_>>()
+        };
+        // 2026-06-07 17:00 UTC is the 8th, 01:00, in Shanghai; 10:00 UTC is still the 7th.
+        assert!(earned(ms(2026, 6, 7, 17)).contains(&"member_day".to_owned()));
+        assert!(!earned(ms(2026, 6, 7, 10)).contains(&"member_day".to_owned()));
+        assert!(earned(ms(2026, 9, 18, 2)).contains(&"anniversary".to_owned()));
+        assert!(!earned(ms(2026, 9, 19, 2)).contains(&"anniversary".to_owned()));
+
+        let mut bad = p.clone();
+        bad.rules[base].conditions.month_days = vec![0, 32];
+        bad.rules[base + 1].conditions.dates = vec!["02-30".into()];
+        let crate::LoyaltyError::InvalidProgram(errs) = bad.validate().expect_err("invalid") else {
+            panic!("not a program error")
+        };
+        let errs = errs.0;
+        let locs: Vec<String> = errs.iter().map(|e| e.loc.join(".")).collect();
+        for loc in [
+            format!("rules.{base}.conditions.month_days.0"),
+            format!("rules.{base}.conditions.month_days.1"),
+            format!("rules.{}.conditions.dates.0", base + 1),
+        ] {
+            assert!(locs.contains(&loc), "{loc} not in {locs:?}");
+        }
     }
 }
