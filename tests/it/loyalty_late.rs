@@ -8,23 +8,10 @@ use serde_json::{Value, json};
 
 use crate::both;
 use crate::helpers::{Db, TestApp};
+use crate::loyalty::{ev, paid};
 
 fn ago(d: Duration) -> String {
     (Utc::now() - d).to_rfc3339()
-}
-
-fn ev(id: &str, kind: &str, member: &str, at: &str, props: Value) -> Value {
-    json!({"id": id, "type": kind, "member": member, "occurred_at": at, "properties": props})
-}
-
-fn paid(id: &str, member: &str, order: &str, amount: &str, at: &str) -> Value {
-    ev(
-        id,
-        "order.paid",
-        member,
-        at,
-        json!({"order_id": order, "amount": amount}),
-    )
 }
 
 async fn center(app: &TestApp, member: &str) -> Value {

@@ -18,6 +18,7 @@ mod intelligence;
 mod jobs;
 mod loyalty;
 mod loyalty_late;
+mod loyalty_rules;
 mod members;
 mod operator_lists;
 mod phones;

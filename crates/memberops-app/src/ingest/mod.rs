@@ -10,17 +10,17 @@
 
 mod rows;
 
-pub use rows::apply_rows;
 use rows::validate_rows;
+pub use rows::{RowError, apply_rows};
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono_tz::Tz;
+use memberops_core::Invalid;
 use memberops_core::event::{Effect, Event, EventIn};
 use memberops_core::id;
 use memberops_core::member::Profile;
 use memberops_core::time::{Millis, now_millis};
-use memberops_core::{FieldError, Invalid};
 use memberops_store::{
     EventOrder, LoyaltyMemberRow, MemberRecord, MemberRef, MemberState, NewEvent, OrderRow,
     StatsRow, Store, WriteTx,
@@ -67,43 +67,6 @@ pub struct RowResult {
     /// Why the row was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RowError>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct RowError {
-    /// Stable machine-readable reason, e.g. `member_not_found`, `invalid_amount`.
-    pub code: String,
-    /// For people.
-    pub detail: String,
-    /// Field-level problems, when the row failed validation (the error body's `errors`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-    /// `detail` under its older name, kept for clients written before the one error body.
-    pub message: String,
-    /// `errors` under its older name.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldError>,
-}
-
-impl RowError {
-    pub(crate) fn with_fields(code: &str, detail: String, errors: Vec<FieldError>) -> Self {
-        RowError {
-            code: code.to_owned(),
-            message: detail.clone(),
-            detail,
-            fields: errors.clone(),
-            errors,
-        }
-    }
-
-    fn new(code: &str, message: impl Into<String>) -> Self {
-        Self::with_fields(code, message.into(), Vec::new())
-    }
-
-    fn invalid(e: Invalid) -> Self {
-        let (code, detail) = (e.code().to_owned(), e.to_string());
-        Self::with_fields(&code, detail, e.0)
-    }
 }
 
 /// What happened to a batch, row by row.

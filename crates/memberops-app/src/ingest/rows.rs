@@ -2,13 +2,14 @@
 //! does not even have the event shape is rejected on its own, so that one bad row cannot
 //! hide the others; in an atomic batch it keeps every row out.
 
-use memberops_core::FieldError;
 use memberops_core::event::{Event, EventIn};
 use memberops_core::time::When;
+use memberops_core::{FieldError, Invalid};
 use memberops_store::Store;
+use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{BatchOptions, BatchReport, MAX_BATCH, RowError, RowResult, RowStatus, apply_batch};
+use super::{BatchOptions, BatchReport, MAX_BATCH, RowResult, RowStatus, apply_batch};
 use crate::error::{AppError, Result};
 use crate::workspace::Workspace;
 
@@ -118,5 +119,42 @@ fn skipped(events: &[EventIn]) -> BatchReport {
                 error: None,
             })
             .collect(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// Stable machine-readable reason, e.g. `member_not_found`, `invalid_amount`.
+    pub code: String,
+    /// For people.
+    pub detail: String,
+    /// Field-level problems, when the row failed validation (the error body's `errors`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// `detail` under its older name, kept for clients written before the one error body.
+    pub message: String,
+    /// `errors` under its older name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+impl RowError {
+    pub(crate) fn with_fields(code: &str, detail: String, errors: Vec<FieldError>) -> Self {
+        RowError {
+            code: code.to_owned(),
+            message: detail.clone(),
+            detail,
+            fields: errors.clone(),
+            errors,
+        }
+    }
+
+    pub(super) fn new(code: &str, message: impl Into<String>) -> Self {
+        Self::with_fields(code, message.into(), Vec::new())
+    }
+
+    pub(super) fn invalid(e: Invalid) -> Self {
+        let (code, detail) = (e.code().to_owned(), e.to_string());
+        Self::with_fields(&code, detail, e.0)
     }
 }
