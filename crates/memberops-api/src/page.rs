@@ -1,7 +1,7 @@
 //! The one list shape (docs/api.md): `?limit=` (1–1,000, default 50) and `?cursor=`,
 //! answered as `{"data": […], "next_cursor": "…" | null}`.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -15,20 +15,7 @@ pub struct PageQuery {
     pub limit: Option<i64>,
 }
 
-/// A page of a list. `next_cursor` is null on the last page.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    pub fn new(data: Vec<T>, next_cursor: Option<String>) -> Self {
-        Page { data, next_cursor }
-    }
-}
+pub use memberops_app::lists::Page;
 
 /// The page size a list was asked for.
 pub fn limit(limit: Option<i64>) -> ApiResult<usize> {

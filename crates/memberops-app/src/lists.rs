@@ -11,11 +11,20 @@ use crate::error::Result;
 use crate::members::{cut_page, page_limit};
 use crate::workspace::Workspace;
 
-/// One page of a list: pass `next_cursor` as `cursor` for the next; `None` on the last.
+/// One page of a list (docs/api.md): pass `next_cursor` as `cursor` for the next; null on
+/// the last.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub fn new(data: Vec<T>, next_cursor: Option<String>) -> Self {
+        Page { data, next_cursor }
+    }
 }
 
 pub(crate) fn bad_cursor() -> Invalid {

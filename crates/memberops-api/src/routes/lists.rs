@@ -7,32 +7,22 @@ use axum::extract::{Path, State};
 use memberops_app::lists::{
     self, AuditOut, GrowthLineOut, InviteeOut, Page, ProgramVersionOut, TagMemberOut, TagOut,
 };
-use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ValidQuery;
+use crate::page::PageQuery;
 use crate::state::AppState;
 
-/// `?cursor=` and `?limit=` of every list.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// `next_cursor` of the previous page (an unknown one is 422 `invalid_cursor`).
-    pub cursor: Option<String>,
-    /// 1–1000, default 50.
-    pub limit: Option<i64>,
-}
-
 /// Every tag (profile, manual and rule tags) with the members holding it, by name.
-#[utoipa::path(get, path = "/v1/tags", tag = super::SEGMENTS, params(PageParams),
+#[utoipa::path(get, path = "/v1/tags", tag = super::SEGMENTS, params(PageQuery),
     security(("api_key" = [])), responses((status = 200, body = Page<TagOut>), (status = 422, body = ErrorBody)))]
 async fn list_tags(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<TagOut>>> {
     Ok(Json(
         lists::tags(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit).await?,
@@ -41,13 +31,13 @@ async fn list_tags(
 
 /// The members holding a tag, by member id, with where each holds it from.
 #[utoipa::path(get, path = "/v1/tags/{tag}/members", tag = super::SEGMENTS,
-    params(("tag" = String, Path), PageParams), security(("api_key" = [])),
+    params(("tag" = String, Path), PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<TagMemberOut>), (status = 422, body = ErrorBody)))]
 async fn tag_members(
     State(state): State<AppState>,
     auth: Admin,
     Path(tag): Path<String>,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<TagMemberOut>>> {
     Ok(Json(
         lists::tag_members(
@@ -64,13 +54,13 @@ async fn tag_members(
 /// The members a member invited (转介绍), in the order they joined, with each referral's
 /// status.
 #[utoipa::path(get, path = "/v1/members/{id}/invitees", tag = super::LOYALTY,
-    params(("id" = String, Path), PageParams), security(("api_key" = [])),
+    params(("id" = String, Path), PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<InviteeOut>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn invitees(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<InviteeOut>>> {
     Ok(Json(
         lists::invitees(
@@ -87,13 +77,13 @@ async fn invitees(
 /// A member's growth ledger (成长值明细), newest first: what each order, rule, refund or
 /// adjustment added or took back.
 #[utoipa::path(get, path = "/v1/members/{id}/growth/ledger", tag = super::LOYALTY,
-    params(("id" = String, Path), PageParams), security(("api_key" = [])),
+    params(("id" = String, Path), PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<GrowthLineOut>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn growth_ledger(
     State(state): State<AppState>,
     auth: Admin,
     Path(id): Path<String>,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<GrowthLineOut>>> {
     Ok(Json(
         lists::growth(
@@ -108,12 +98,12 @@ async fn growth_ledger(
 }
 
 /// Every saved version of the loyalty program, newest first, with who saved it.
-#[utoipa::path(get, path = "/v1/loyalty/program/versions", tag = super::LOYALTY, params(PageParams),
+#[utoipa::path(get, path = "/v1/loyalty/program/versions", tag = super::LOYALTY, params(PageQuery),
     security(("api_key" = [])), responses((status = 200, body = Page<ProgramVersionOut>), (status = 422, body = ErrorBody)))]
 async fn program_versions(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<ProgramVersionOut>>> {
     Ok(Json(
         lists::program_versions(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit)
@@ -123,12 +113,12 @@ async fn program_versions(
 
 /// The loyalty audit, newest first: who changed the program (and which sections), who
 /// adjusted points, and when.
-#[utoipa::path(get, path = "/v1/loyalty/audit", tag = super::LOYALTY, params(PageParams),
+#[utoipa::path(get, path = "/v1/loyalty/audit", tag = super::LOYALTY, params(PageQuery),
     security(("api_key" = [])), responses((status = 200, body = Page<AuditOut>), (status = 422, body = ErrorBody)))]
 async fn loyalty_audit(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<AuditOut>>> {
     Ok(Json(
         lists::loyalty_audit(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit).await?,

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::lists::PageParams;
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ValidJson, ValidQuery};
+use crate::page::PageQuery;
 use crate::state::AppState;
 
 const TAG: &str = super::STORES;
@@ -36,12 +36,12 @@ async fn create_store(
 }
 
 /// Stores by code.
-#[utoipa::path(get, path = "/v1/stores", tag = TAG, params(PageParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/stores", tag = TAG, params(PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<StoreOut>), (status = 422, body = ErrorBody)))]
 async fn list_stores(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<StoreOut>>> {
     Ok(Json(
         stores::list_stores(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit).await?,
@@ -179,12 +179,12 @@ async fn reassign(
 
 /// Who changed members' stores and staff, and when (operator edits, reassignments),
 /// newest first.
-#[utoipa::path(get, path = "/v1/store-audit", tag = TAG, params(PageParams), security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/store-audit", tag = TAG, params(PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<StoreAuditOut>), (status = 422, body = ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
     auth: Admin,
-    ValidQuery(q): ValidQuery<PageParams>,
+    ValidQuery(q): ValidQuery<PageQuery>,
 ) -> ApiResult<Json<Page<StoreAuditOut>>> {
     Ok(Json(
         stores::audit(state.store.as_ref(), &auth.ws, q.cursor.as_deref(), q.limit).await?,
