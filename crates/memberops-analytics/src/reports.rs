@@ -1,0 +1,1 @@
+//! Report tables built from plain rows: overview, cohorts, funnels, channel retention, repurchase, decomposition, portrait, loyalty economics.
