@@ -76,3 +76,110 @@ async fn member_days_by_day_of_month_and_fixed_date(app: TestApp) {
     );
 }
 both!(member_days_by_day_of_month_and_fixed_date);
+
+/// Repeat purchases grow faster (复购): a rule on the member's 2nd order onwards, and one
+/// on 3 orders within 30 days; a refunded order stops counting, a backdated first order
+/// makes the next one a repeat.
+async fn repeat_and_frequent_purchases(app: TestApp) {
+    let (_, mut p) = app.get("/v1/loyalty/program").await;
+    let rules = p["rules"].as_array_mut().expect("rules");
+    for (id, conditions) in [
+        ("repeat", json!({"min_order_number": 2})),
+        (
+            "frequent",
+            json!({"min_orders_in_days": {"orders": 3, "days": 30}}),
+        ),
+    ] {
+        rules.push(json!({"id": id, "name": id, "event_type": "order.paid",
+            "conditions": conditions, "reward": {"points": {"type": "fixed", "amount": 7}}}));
+    }
+    let (s, b) = app
+        .call(reqwest::Method::PUT, "/v1/loyalty/program", Some(p))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    one(
+        &app,
+        ev(
+            "r",
+            "member.registered",
+            "rp",
+            "2026-01-01T00:00:00Z",
+            json!({}),
+        ),
+    )
+    .await;
+    one(
+        &app,
+        paid("o1", "rp", "o1", "10.00", "2026-03-10T03:00:00Z"),
+    )
+    .await;
+    one(
+        &app,
+        paid("o2", "rp", "o2", "10.00", "2026-03-12T03:00:00Z"),
+    )
+    .await;
+    // Fully refunded: o2 no longer counts, so o3 is the 2nd order and only the 2nd in 30 days.
+    one(
+        &app,
+        ev(
+            "f2",
+            "order.refunded",
+            "rp",
+            "2026-03-13T03:00:00Z",
+            json!({"order_id": "o2"}),
+        ),
+    )
+    .await;
+    one(
+        &app,
+        paid("o3", "rp", "o3", "10.00", "2026-03-20T03:00:00Z"),
+    )
+    .await;
+    one(
+        &app,
+        paid("o4", "rp", "o4", "10.00", "2026-03-25T03:00:00Z"),
+    )
+    .await;
+    // Another member's first order arrives late, after a later one: the later is a repeat.
+    one(
+        &app,
+        ev(
+            "rr",
+            "member.registered",
+            "rq",
+            "2026-01-01T00:00:00Z",
+            json!({}),
+        ),
+    )
+    .await;
+    one(
+        &app,
+        paid("q2", "rq", "q2", "10.00", "2026-03-20T03:00:00Z"),
+    )
+    .await;
+    one(
+        &app,
+        paid("q1", "rq", "q1", "10.00", "2026-03-01T03:00:00Z"),
+    )
+    .await;
+    let mine = |lines: Vec<(String, i64, String, String)>| {
+        lines
+            .into_iter()
+            .filter(|l| l.0 == "earn" && (l.3 == "repeat" || l.3 == "frequent"))
+            .map(|l| (l.2, l.3))
+            .collect::<Vec<_>>()
+    };
+    let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        mine(ledger(&app, "rp").await),
+        vec![
+            s("o2", "repeat"),
+            s("o3", "repeat"),
+            s("o4", "repeat"),
+            s("o4", "frequent")
+        ]
+    );
+    // q2 was the first when it came; q1, first by time, is no repeat: neither earns.
+    assert!(mine(ledger(&app, "rq").await).is_empty());
+}
+both!(repeat_and_frequent_purchases);

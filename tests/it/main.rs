@@ -17,6 +17,7 @@ mod import;
 mod intelligence;
 mod jobs;
 mod loyalty;
+mod loyalty_care;
 mod loyalty_late;
 mod loyalty_rules;
 mod members;

@@ -192,14 +192,22 @@ pub struct MakeupOutcome {
     pub cost_points: i64,
     /// The streak the member now has: ending today if checked in today, else yesterday.
     pub streak: u32,
+    /// The new streak of the made-up day and of each checked-in day that follows it without
+    /// a gap: the caller stores the first and rewrites the others.
+    pub mended: Vec<(NaiveDate, u32)>,
 }
 
 /// A make-up check-in for a missed past `day`. It only mends the streak: it earns no base
 /// reward and pays no streak reward (those belong to real check-ins), so buying make-ups
 /// cannot be a way to buy points.
+///
+/// `days` holds every checked-in day from `day` to today (earlier ones may be there too);
+/// `streak_before` is the stored streak of the day before `day` (0 if it was missed), so the
+/// caller never loads a member's whole history.
 pub fn make_up(
     policy: &CheckinPolicy,
     days: &BTreeSet<NaiveDate>,
+    streak_before: u32,
     day: NaiveDate,
     makeups_this_month: u32,
     at: Millis,
@@ -221,6 +229,15 @@ pub fn make_up(
             limit: m.max_per_month,
         });
     }
+    let mut mended = vec![(day, streak_before.saturating_add(1))];
+    let mut next = day.succ_opt();
+    while let (Some(d), Some(&(_, s))) = (next, mended.last()) {
+        if !days.contains(&d) {
+            break;
+        }
+        mended.push((d, s.saturating_add(1)));
+        next = d.succ_opt();
+    }
     let mut after = days.clone();
     after.insert(day);
     let end = if after.contains(&today) {
@@ -228,10 +245,18 @@ pub fn make_up(
     } else {
         today.pred_opt()
     };
+    // A run that reaches the made-up day was mended; any later run lies wholly in `days`.
+    let streak = end.map_or(0, |e| {
+        mended
+            .iter()
+            .find(|(d, _)| *d == e)
+            .map_or_else(|| streak_ending(&after, e), |(_, s)| *s)
+    });
     Ok(MakeupOutcome {
         day,
         cost_points: m.cost_points,
-        streak: end.map_or(0, |d| streak_ending(&after, d)),
+        streak,
+        mended,
     })
 }
 
@@ -307,23 +332,27 @@ mod tests {
         let p = Program::default();
         let days: BTreeSet<_> = [d(5, 1), d(5, 2), d(5, 4), d(5, 5)].into();
         let now = at_local(5, 5, 20);
-        let o = make_up(&p.checkin, &days, d(5, 3), 0, now, SH).expect("make up");
+        let o = make_up(&p.checkin, &days, 2, d(5, 3), 0, now, SH).expect("make up");
         assert_eq!((o.streak, o.cost_points), (5, 10));
+        assert_eq!(o.mended, vec![(d(5, 3), 3), (d(5, 4), 4), (d(5, 5), 5)]);
+        // A streak stored before the loaded days carries on; a later run keeps its own count.
+        let o = make_up(&p.checkin, &[d(5, 5)].into(), 9, d(5, 3), 0, now, SH).expect("gap");
+        assert_eq!((o.mended, o.streak), (vec![(d(5, 3), 10)], 1));
         let code = |r: Result<MakeupOutcome, LoyaltyError>| r.map_err(|e| e.code());
         assert_eq!(
-            code(make_up(&p.checkin, &days, d(5, 3), 2, now, SH)),
+            code(make_up(&p.checkin, &days, 2, d(5, 3), 2, now, SH)),
             Err("makeup_limit_reached")
         );
         assert_eq!(
-            code(make_up(&p.checkin, &days, d(5, 5), 0, now, SH)),
+            code(make_up(&p.checkin, &days, 2, d(5, 5), 0, now, SH)),
             Err("makeup_out_of_range")
         );
         assert_eq!(
-            code(make_up(&p.checkin, &days, d(4, 27), 0, now, SH)),
+            code(make_up(&p.checkin, &days, 2, d(4, 27), 0, now, SH)),
             Err("makeup_out_of_range")
         );
         assert_eq!(
-            code(make_up(&p.checkin, &days, d(5, 2), 0, now, SH)),
+            code(make_up(&p.checkin, &days, 2, d(5, 2), 0, now, SH)),
             Err("already_checked_in")
         );
         let off = CheckinPolicy {
@@ -331,7 +360,7 @@ mod tests {
             ..CheckinPolicy::default()
         };
         assert_eq!(
-            code(make_up(&off, &days, d(5, 3), 0, now, SH)),
+            code(make_up(&off, &days, 2, d(5, 3), 0, now, SH)),
             Err("makeup_disabled")
         );
         assert_eq!(month_key(now, SH), "2026-05");

@@ -83,6 +83,32 @@ pub struct Conditions {
     /// Member's current tier codes.
     #[serde(default)]
     pub tiers: Vec<String>,
+    /// Repeat purchase (复购): the order is at least the member's nth counted order, by time
+    /// paid, itself included (`2` rewards every order after the first). Only orders match.
+    #[serde(default)]
+    pub min_order_number: Option<u32>,
+    /// Frequent purchase: the member has at least `orders` counted orders in the `days` days
+    /// that end with this one, itself included. Only orders match.
+    #[serde(default)]
+    pub min_orders_in_days: Option<OrdersInDays>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrdersInDays {
+    pub orders: u32,
+    pub days: u32,
+}
+
+impl Conditions {
+    /// Whether deciding these needs the member's past orders (the caller loads them only
+    /// then), and from how many days before the event (`None`: all of them).
+    pub fn order_history(&self) -> Option<Option<u32>> {
+        match (self.min_order_number, self.min_orders_in_days) {
+            (Some(_), _) => Some(None),
+            (None, Some(w)) => Some(Some(w.days)),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -210,6 +236,22 @@ impl EarningRule {
                 ));
             }
         }
+        if self.conditions.min_order_number == Some(0) {
+            errs.push(FieldError::new(
+                &["conditions", "min_order_number"],
+                "out_of_range",
+                "the first order is number 1",
+            ));
+        }
+        if let Some(w) = self.conditions.min_orders_in_days
+            && (w.orders == 0 || w.days == 0)
+        {
+            errs.push(FieldError::new(
+                &["conditions", "min_orders_in_days"],
+                "out_of_range",
+                "orders and days are at least 1",
+            ));
+        }
         for t in &self.conditions.tiers {
             if !tiers.contains(t.as_str()) {
                 errs.push(FieldError::new(
@@ -294,6 +336,9 @@ pub struct RuleUsage {
 pub struct MemberState {
     pub tier: String,
     pub tz: Tz,
+    /// When the member's counted orders were paid (this batch's included), for the
+    /// repeat-purchase conditions; empty when the program has none.
+    pub order_times: Vec<Millis>,
     /// By rule id; missing = nothing earned yet.
     pub usage: BTreeMap<String, RuleUsage>,
 }
@@ -403,6 +448,24 @@ fn matches(c: &Conditions, f: &EventFacts, m: &MemberState, day: chrono::NaiveDa
                 .iter()
                 .any(|d| month_day(d) == Some((day.month(), day.day()))))
         && (c.tiers.is_empty() || c.tiers.contains(&m.tier))
+        && c.min_order_number
+            .is_none_or(|n| f.order_id.is_some() && orders_up_to(m, f.occurred_at, None) >= n)
+        && c.min_orders_in_days.is_none_or(|w| {
+            f.order_id.is_some() && orders_up_to(m, f.occurred_at, Some(w.days)) >= w.orders
+        })
+}
+
+/// The member's counted orders paid at or before `at`, within `days` before it if given.
+fn orders_up_to(m: &MemberState, at: Millis, days: Option<u32>) -> u32 {
+    let from = days.map_or(Millis::MIN, |d| {
+        at.saturating_sub(i64::from(d) * 86_400_000)
+    });
+    let n = m
+        .order_times
+        .iter()
+        .filter(|t| **t <= at && **t > from)
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -414,6 +477,7 @@ mod tests {
         MemberState {
             tier: tier.into(),
             tz: chrono_tz::Asia::Shanghai,
+            order_times: Vec::new(),
             usage: BTreeMap::new(),
         }
     }
@@ -620,5 +684,94 @@ mod tests {
         ] {
             assert!(locs.contains(&loc), "{loc} not in {locs:?}");
         }
+    }
+
+    #[test]
+    fn repeat_and_frequent_purchases_earn_their_rules() {
+        let mut p = Program::default();
+        let rule = |id: &str, conditions| EarningRule {
+            id: id.into(),
+            name: id.into(),
+            event_type: "order.paid".into(),
+            enabled: true,
+            conditions,
+            reward: Reward {
+                growth: RewardAmount::Fixed { amount: 30 },
+                points: RewardAmount::None,
+            },
+            points_multiplier: PointsMultiplier::None,
+            caps: Caps::default(),
+            valid_from: None,
+            valid_to: None,
+        };
+        p.rules.push(rule(
+            "repeat",
+            Conditions {
+                min_order_number: Some(2),
+                ..Conditions::default()
+            },
+        ));
+        p.rules.push(rule(
+            "frequent",
+            Conditions {
+                min_orders_in_days: Some(OrdersInDays {
+                    orders: 3,
+                    days: 30,
+                }),
+                ..Conditions::default()
+            },
+        ));
+        p.validate().expect("valid");
+        let day = |d: u32| ms(2026, 3, d, 4);
+        let earned = |at: Millis, times: &[Millis]| {
+            let mut m = member("normal");
+            m.order_times = times.to_vec();
+            evaluate(&p, &order("e", 10_000, at), &m)
+                .into_iter()
+                .map(|a| a.rule_id)
+                .filter(|r| r == "repeat" || r == "frequent")
+                .collect::<Vec<_>>()
+        };
+        // The first order is not a repeat; a backdated first order makes a later one the 2nd.
+        assert!(earned(day(1), &[day(1)]).is_empty());
+        assert_eq!(earned(day(5), &[day(1), day(5)]), vec!["repeat"]);
+        assert!(earned(day(1), &[day(1), day(5)]).is_empty());
+        // Three orders within 30 days, this one included.
+        assert_eq!(
+            earned(day(20), &[day(1), day(5), day(20)]),
+            vec!["repeat", "frequent"]
+        );
+        assert_eq!(
+            earned(ms(2026, 4, 10, 4), &[day(1), day(5), ms(2026, 4, 10, 4)]),
+            vec!["repeat"]
+        );
+        // Only orders match.
+        let mut visit = order("v", 10_000, day(20));
+        visit.order_id = None;
+        let mut m = member("normal");
+        m.order_times = vec![day(1), day(5), day(20)];
+        assert!(
+            evaluate(&p, &visit, &m)
+                .iter()
+                .all(|a| a.rule_id != "repeat")
+        );
+        let mut bad = p.clone();
+        let n = bad.rules.len();
+        bad.rules[n - 2].conditions.min_order_number = Some(0);
+        bad.rules[n - 1].conditions.min_orders_in_days = Some(OrdersInDays { orders: 0, days: 7 });
+        let locs: Vec<String> = match bad.validate() {
+            Err(crate::LoyaltyError::InvalidProgram(inv)) => {
+                inv.0.iter().map(|e| e.loc.join(".")).collect()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            locs.iter().any(|l| l.ends_with("min_order_number")),
+            "{locs:?}"
+        );
+        assert!(
+            locs.iter().any(|l| l.ends_with("min_orders_in_days")),
+            "{locs:?}"
+        );
     }
 }

@@ -135,6 +135,7 @@ pub trait Store:
 #[async_trait]
 pub trait WriteTx:
     LoyaltyTx
+    + LoyaltyHistoryTx
     + CouponsTx
     + TrackingTx
     + SegmentsTx

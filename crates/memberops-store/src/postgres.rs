@@ -66,6 +66,7 @@ impl PgStore {
 
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
+crate::loyalty::history::impl_loyalty_history!(PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);

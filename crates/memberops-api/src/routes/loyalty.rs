@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use memberops_app::lists::seq_cursor;
 use memberops_app::loyalty::center::{self, CheckinResult, LedgerPage, LoyaltyOut, SvLedgerPage};
+use memberops_app::loyalty::growth::{self, GrowthResult};
+use memberops_app::loyalty::makeup::{self, MakeupResult};
 use memberops_app::loyalty::ops::{self, PointsResult, SvOp, SvResult};
 use memberops_app::loyalty::{current_program, save_program};
 use memberops_core::time::{When, now_millis};
@@ -269,6 +271,67 @@ async fn checkin(
     ))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MakeupIn {
+    /// The missed local day to make up (YYYY-MM-DD, the member's zone).
+    pub date: String,
+    pub idempotency_key: String,
+}
+
+/// Make-up check-in (补签) for a missed day: costs the program's `checkin.makeup.cost_points`,
+/// within its `max_days_back` and `max_per_month`; mends the streak, earns nothing. 409
+/// `makeup_disabled`, `makeup_out_of_range`, `makeup_limit_reached`, `already_checked_in`,
+/// `insufficient_points`.
+#[utoipa::path(post, path = "/v1/members/{id}/checkin:makeup", tag = super::LOYALTY, params(("id" = String, Path)), request_body = MakeupIn,
+    security(("api_key" = [])), responses((status = 200, body = MakeupResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn checkin_makeup(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<MakeupIn>,
+) -> ApiResult<Json<MakeupResult>> {
+    let at = now_millis();
+    let store = state.store.as_ref();
+    Ok(Json(
+        makeup::make_up(store, &auth.ws, &id, &b.date, &b.idempotency_key, at).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct GrowthAdjustIn {
+    /// Positive adds growth (and upgrades at once when a threshold is reached); negative
+    /// takes it back (a downgrade waits for the tier review).
+    pub growth: i64,
+    pub idempotency_key: String,
+    /// Required: why (audited with the key that did it).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Growth adjustment (成长值调整) by an operator; a reason is required; audited in
+/// `/v1/loyalty/audit`.
+#[utoipa::path(post, path = "/v1/members/{id}/growth:adjust", tag = super::LOYALTY, params(("id" = String, Path)), request_body = GrowthAdjustIn,
+    security(("api_key" = [])), responses((status = 200, body = GrowthResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn growth_adjust(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<GrowthAdjustIn>,
+) -> ApiResult<Json<GrowthResult>> {
+    Ok(Json(
+        growth::adjust_growth(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            b.growth,
+            &b.idempotency_key,
+            &b.reason,
+            &auth.key.id,
+        )
+        .await?,
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_program, put_program))
@@ -281,4 +344,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sv_spend))
         .routes(routes!(sv_refund))
         .routes(routes!(checkin))
+        .routes(routes!(checkin_makeup))
+        .routes(routes!(growth_adjust))
 }

@@ -8,7 +8,9 @@
 pub mod birthday;
 pub mod center;
 pub mod engine;
+pub mod growth;
 pub mod jobs;
+pub mod makeup;
 pub mod ops;
 
 use chrono_tz::Tz;

@@ -121,7 +121,7 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 /// Answers a replay from the saved response (read without the write lock), or opens the
 /// transaction. A request racing one with the same key is settled by [`finish`].
-async fn begin<T: serde::de::DeserializeOwned>(
+pub(super) async fn begin<T: serde::de::DeserializeOwned>(
     store: &dyn Store,
     ws: &Workspace,
     key: &str,
@@ -153,7 +153,7 @@ async fn begin_locked<T: serde::de::DeserializeOwned>(
 
 /// A refusal inside the transaction, unless a request with the same key committed after the
 /// replay check: then its answer is the answer.
-async fn refused<T: serde::de::DeserializeOwned>(
+pub(super) async fn refused<T: serde::de::DeserializeOwned>(
     tx: &mut dyn WriteTx,
     key: &str,
     op: &str,
@@ -169,7 +169,7 @@ async fn refused<T: serde::de::DeserializeOwned>(
     }
 }
 
-async fn state(
+pub(super) async fn state(
     tx: &mut dyn WriteTx,
     program: &memberops_loyalty::Program,
     member_id: &str,
@@ -183,7 +183,7 @@ async fn state(
 
 /// Saves the answer under the key and commits: `(answer, true)`. If a request with the same
 /// key committed first, this one is rolled back and that answer returned: `(saved, false)`.
-async fn finish<T: Serialize + serde::de::DeserializeOwned>(
+pub(super) async fn finish<T: Serialize + serde::de::DeserializeOwned>(
     store: &dyn Store,
     ws: &Workspace,
     mut tx: Box<dyn WriteTx>,
@@ -339,7 +339,7 @@ async fn points_op(
 /// The points operation inside its transaction (one short write transaction: the state,
 /// the open lots, then the lines, lots and cached balance written back).
 #[allow(clippy::too_many_arguments)]
-async fn points_tx(
+pub(super) async fn points_tx(
     tx: &mut dyn WriteTx,
     member_id: &str,
     tz: Tz,

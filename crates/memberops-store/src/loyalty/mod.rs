@@ -110,7 +110,7 @@ pub struct SvLine {
     pub reference: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CheckinRow {
     pub member_id: String,
     /// YYYY-MM-DD in the member's zone.
@@ -288,5 +288,8 @@ pub(crate) const PL_COLS: &str = "workspace_id, member_id, kind, at, points, lot
 pub(crate) const GL_COLS: &str =
     "workspace_id, member_id, at, growth, kind, event_id, rule_id, order_id";
 
+pub(crate) mod history;
 mod sql;
+
+pub use history::LoyaltyHistoryTx;
 pub(crate) use sql::impl_loyalty;

@@ -26,6 +26,7 @@ use memberops_store::{
     UsageRow, WriteTx,
 };
 
+mod orders;
 mod referrals;
 mod upgrade;
 
@@ -368,6 +369,8 @@ pub async fn on_events(
         }
     }
 
+    let order_times = orders::order_times(tx, &program, &relevant).await?;
+
     laps.lap("reads");
     for e in &relevant {
         let mut awards: Vec<Award> = Vec::new();
@@ -392,6 +395,7 @@ pub async fn on_events(
             let state = MemberState {
                 tier: acc.row.tier.clone(),
                 tz: e.member_tz,
+                order_times: order_times.get(&e.member_id).cloned().unwrap_or_default(),
                 usage: usage_for(
                     &program,
                     &capped,

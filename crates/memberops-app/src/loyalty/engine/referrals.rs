@@ -110,6 +110,7 @@ pub(super) async fn qualify_referral(
             let state = MemberState {
                 tier,
                 tz: e.member_tz,
+                order_times: Vec::new(),
                 usage: usage_for(
                     program,
                     capped,
