@@ -24,6 +24,7 @@ mod operator_lists;
 mod phones;
 mod planner;
 mod schema;
+mod scopes;
 mod segment_fields;
 mod segments;
 mod small_things;
