@@ -10,6 +10,7 @@ mod receiver;
 
 mod api_basics;
 mod api_style;
+mod audit;
 mod checkout_member;
 mod coupons;
 mod events;
@@ -21,8 +22,10 @@ mod loyalty_late;
 mod loyalty_rules;
 mod members;
 mod operator_lists;
+mod ops;
 mod phones;
 mod planner;
+mod privacy;
 mod schema;
 mod scopes;
 mod segment_fields;

@@ -86,6 +86,14 @@ async fn check(state: AppState, req: Request, next: Next) -> Response {
         member = m;
         req = r;
     }
+    if let Some(m) = member.take() {
+        // Paths and bodies may name the member by its external id.
+        member = Some(
+            audit::resolve_member(state.store.as_ref(), &ws, &m)
+                .await
+                .unwrap_or(m),
+        );
+    }
     let subject = subject(&method, &route, member.as_deref());
     let before = match &subject {
         Some(s) => audit::snapshot(state.store.as_ref(), &ws, s).await,

@@ -100,7 +100,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestDecompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // The path only: a query may name a phone or an email (`?phone=…`).
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+            },
+        ))
         .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }

@@ -47,6 +47,11 @@ pub async fn snapshot(store: &dyn Store, ws: &Workspace, subject: &Subject) -> O
     Some(v)
 }
 
+/// The internal id of a member named by internal or external id (None when unknown).
+pub async fn resolve_member(store: &dyn Store, ws: &Workspace, id: &str) -> Option<String> {
+    crate::members::get(store, ws, id).await.ok().map(|m| m.id)
+}
+
 /// Whether a key's writes are audited: those of operator and admin keys.
 pub fn audits(key: &ApiKey) -> bool {
     key.scopes

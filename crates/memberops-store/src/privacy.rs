@@ -30,8 +30,11 @@ pub trait PrivacyTx: Send {
     async fn set_external_id(&mut self, member_id: &str, external_id: &str) -> Result<()>;
     /// Deletes the member's linked identities (anonymous ids, identity conflicts).
     async fn delete_identities(&mut self, member_id: &str) -> Result<u64>;
-    /// The member's events (seq, properties JSON).
-    async fn member_event_properties(&mut self, member_id: &str) -> Result<Vec<(i64, String)>>;
+    /// The member's events (seq, type, properties JSON).
+    async fn member_event_properties(
+        &mut self,
+        member_id: &str,
+    ) -> Result<Vec<(i64, String, String)>>;
     async fn set_event_properties(&mut self, seq: i64, properties: &str) -> Result<()>;
 }
 
@@ -149,14 +152,14 @@ macro_rules! impl_privacy {
                     Ok(a.rows_affected() + b.rows_affected())
                 }
 
-                async fn member_event_properties(&mut self, member_id: &str) -> Result<Vec<(i64, String)>> {
-                    let rows = sqlx::query("SELECT seq, properties FROM events WHERE workspace_id = $1 AND member_id = $2")
+                async fn member_event_properties(&mut self, member_id: &str) -> Result<Vec<(i64, String, String)>> {
+                    let rows = sqlx::query("SELECT seq, type, properties FROM events WHERE workspace_id = $1 AND member_id = $2")
                         .bind(&self.ws)
                         .bind(member_id)
                         .fetch_all(&mut *self.tx)
                         .await?;
                     rows.iter()
-                        .map(|r| Ok((r.try_get("seq")?, r.try_get("properties")?)))
+                        .map(|r| Ok((r.try_get("seq")?, r.try_get("type")?, r.try_get("properties")?)))
                         .collect()
                 }
 

@@ -128,7 +128,12 @@ pub async fn erase(store: &dyn Store, ws: &Workspace, id: &str) -> Result<EraseO
         .await?;
     let identities_deleted = tx.delete_identities(&record.id).await?;
     let mut events_scrubbed = 0;
-    for (seq, props) in tx.member_event_properties(&record.id).await? {
+    for (seq, kind, props) in tx.member_event_properties(&record.id).await? {
+        // System events (tier and lifecycle changes, expiries…) are written by MemberOps
+        // from ids and rules, never from what a person typed.
+        if memberops_core::event::SystemEvent::parse(&kind).is_some() {
+            continue;
+        }
         if let Some(clean) = scrub::properties(&props) {
             tx.set_event_properties(seq, &clean).await?;
             events_scrubbed += 1;
