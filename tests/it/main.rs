@@ -23,6 +23,7 @@ mod loyalty_rules;
 mod members;
 mod operator_lists;
 mod ops;
+mod ops_fault;
 mod phones;
 mod planner;
 mod privacy;
