@@ -57,6 +57,13 @@ pub fn count_job(kind: &str, ok: bool) {
     .increment(1);
 }
 
+/// Counts a webhook delivery attempt by what it made of the delivery (`delivered`,
+/// `pending` for a retry, `failed`).
+pub fn count_delivery(status: &str) {
+    metrics::counter!("memberops_webhook_attempts_total", "outcome" => status.to_owned())
+        .increment(1);
+}
+
 /// Writes this worker's heartbeat every [`HEARTBEAT_EVERY`] until `cancel`.
 pub async fn heartbeat(store: Arc<dyn Store>, cancel: CancellationToken) {
     let name = format!(
