@@ -232,7 +232,7 @@ impl Dispatcher {
         let mut ok = HashSet::new();
         let mut bad = HashSet::new();
         for (_, s) in &done {
-            crate::ops::count_delivery(&s.status);
+            crate::ops::count_delivery(s.status);
         }
         for (ep, s) in &done {
             if s.status == DELIVERY_DELIVERED {
