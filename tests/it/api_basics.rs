@@ -63,7 +63,7 @@ async fn keys_are_required_and_scoped(app: TestApp) {
         .call_as(&ingest, Method::GET, "/v1/members/u-key", None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(body["code"], "forbidden");
+    assert_eq!(body["code"], "insufficient_scope");
 
     // A revoked key stops working (the server caches keys briefly, so use a fresh one).
     let (key, secret) = memberops_app::keys::create(

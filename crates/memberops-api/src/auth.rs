@@ -13,13 +13,14 @@ use memberops_store::{ApiKey, KeyScope};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Any live key: may send events.
+/// A key that may send events.
 pub struct Ingest {
     pub key: ApiKey,
     pub ws: Arc<Workspace>,
 }
 
-/// A key with the admin scope: may read and manage everything in its workspace.
+/// A key allowed on the route by its scope (see [`crate::scopes`]); on a route the guard
+/// does not check, a key with the admin scope.
 pub struct Admin {
     pub key: ApiKey,
     pub ws: Arc<Workspace>,
@@ -64,6 +65,54 @@ async fn authenticate(
     Ok((key, ws))
 }
 
+/// Who is calling, set on the request by [`crate::guard`] once the key, its scope and its
+/// rate are checked.
+#[derive(Clone)]
+pub struct Caller {
+    pub key: ApiKey,
+    pub ws: Arc<Workspace>,
+}
+
+/// The caller the guard checked, or (on a route the guard leaves public) a key checked here
+/// for `scope`.
+async fn caller(parts: &Parts, state: &AppState, scope: KeyScope) -> Result<Caller, ApiError> {
+    if let Some(c) = parts.extensions.get::<Caller>() {
+        return Ok(c.clone());
+    }
+    let (key, ws) = authenticate(parts, state).await?;
+    if !crate::scopes::allows(&key.scopes, &parts.method, scope) {
+        return Err(insufficient_scope(&parts.method, scope));
+    }
+    Ok(Caller { key, ws })
+}
+
+/// For handlers that check their own key (the Tracking API's write keys): 403
+/// `insufficient_scope` unless the key reaches a POST needing `need`.
+pub fn require(key: &ApiKey, need: KeyScope) -> Result<(), ApiError> {
+    let post = axum::http::Method::POST;
+    if crate::scopes::allows(&key.scopes, &post, need) {
+        Ok(())
+    } else {
+        Err(insufficient_scope(&post, need))
+    }
+}
+
+/// 403 `insufficient_scope`, naming the scope the route needs.
+pub fn insufficient_scope(method: &axum::http::Method, need: KeyScope) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+        crate::scopes::refusal(method, need),
+    )
+}
+
+pub(crate) async fn authenticate_parts(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(ApiKey, Arc<Workspace>), ApiError> {
+    authenticate(parts, state).await
+}
+
 impl FromRequestParts<AppState> for Ingest {
     type Rejection = ApiError;
 
@@ -71,11 +120,13 @@ impl FromRequestParts<AppState> for Ingest {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (key, ws) = authenticate(parts, state).await?;
+        let Caller { key, ws } = caller(parts, state, KeyScope::Ingest).await?;
         Ok(Ingest { key, ws })
     }
 }
 
+/// The scope itself is checked by the guard, from the route's line in [`crate::scopes`];
+/// this extractor only hands the handler its key and workspace.
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
@@ -83,14 +134,7 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (key, ws) = authenticate(parts, state).await?;
-        if key.scope != KeyScope::Admin {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this key may only send events (scope `ingest`)",
-            ));
-        }
+        let Caller { key, ws } = caller(parts, state, KeyScope::Admin).await?;
         Ok(Admin { key, ws })
     }
 }

@@ -5,8 +5,14 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod guard;
+pub mod mask;
+pub mod metrics;
 pub mod page;
+pub mod ratelimit;
+pub mod request_id;
 pub mod routes;
+pub mod scopes;
 pub mod state;
 
 use std::future::Future;
@@ -62,6 +68,9 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::webhooks::router())
         .merge(routes::lists::router())
         .merge(routes::stores::router())
+        .merge(routes::ops::router())
+        .merge(routes::audit::router())
+        .merge(routes::privacy::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.
@@ -75,10 +84,15 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let (router, spec) = api().split_for_parts();
     let known = extract::KnownQueries::from_spec(&spec);
+    metrics::handle();
     router
         .route_layer(axum::middleware::from_fn_with_state(
             known,
             extract::refuse_unknown_query,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
         ))
         .fallback(extract::no_route)
         .method_not_allowed_fallback(extract::wrong_method)
@@ -86,7 +100,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(RequestDecompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // The path only: a query may name a phone or an email (`?phone=…`).
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+            },
+        ))
+        .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }
 

@@ -27,6 +27,8 @@ pub struct AppState {
     pub consumers: Registry,
     /// Which webhook URLs may be saved.
     pub webhooks: AddressPolicy,
+    /// Per-key rate limits and last use.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             segments: Default::default(),
             consumers: Registry::standard(),
             webhooks: AddressPolicy::default(),
+            limiter: Default::default(),
         }
     }
 

@@ -303,6 +303,7 @@ pub async fn run_next(runner: &Runner) -> Result<Option<Outcome>> {
             }
         }
     };
+    crate::ops::count_job(&job.kind, matches!(outcome, Outcome::Done { .. }));
     match &outcome {
         Outcome::Done { key, report } => tracing::info!(job = %key, %report, "job done"),
         Outcome::Retry { key, error, .. } => {

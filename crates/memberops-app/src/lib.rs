@@ -2,6 +2,7 @@
 //!
 //! The HTTP API and the command line are thin layers over these functions.
 
+pub mod audit;
 pub mod consumers;
 pub mod coupons;
 pub mod error;
@@ -15,7 +16,9 @@ pub mod lists;
 pub mod loyalty;
 pub mod member_cache;
 pub mod members;
+pub mod ops;
 mod planner;
+pub mod privacy;
 pub mod segments;
 pub mod stores;
 mod system_events;

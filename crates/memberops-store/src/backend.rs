@@ -344,11 +344,13 @@ macro_rules! impl_backend {
                 id: r.try_get("id")?,
                 workspace_id: r.try_get("workspace_id")?,
                 name: r.try_get("name")?,
-                scope: KeyScope::parse(&scope).ok_or_else(|| crate::StoreError::Corrupt(format!("key scope `{scope}`")))?,
+                scopes: crate::KeyScope::parse_list(&scope).ok_or_else(|| crate::StoreError::Corrupt(format!("key scope `{scope}`")))?,
                 key_hash: r.try_get("key_hash")?,
                 key_prefix: r.try_get("key_prefix")?,
                 created_at: r.try_get("created_at")?,
                 revoked_at: r.try_get("revoked_at")?,
+                rate_limit: crate::keys::limit_from(r.try_get("rate_rps")?, r.try_get("rate_burst")?),
+                last_used_at: r.try_get("last_used_at")?,
             })
         }
 
@@ -649,17 +651,19 @@ macro_rules! impl_backend {
 
             async fn insert_api_key(&self, k: &ApiKey) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO api_keys (id, workspace_id, name, scope, key_hash, key_prefix, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO api_keys (id, workspace_id, name, scope, key_hash, key_prefix, created_at, revoked_at, rate_rps, rate_burst) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&k.id)
                 .bind(&k.workspace_id)
                 .bind(&k.name)
-                .bind(k.scope.as_str())
+                .bind(crate::KeyScope::join(&k.scopes))
                 .bind(&k.key_hash)
                 .bind(&k.key_prefix)
                 .bind(k.created_at)
                 .bind(k.revoked_at)
+                .bind(k.rate_limit.map(|l| i64::from(l.rps)))
+                .bind(k.rate_limit.map(|l| i64::from(l.burst)))
                 .execute(self.writer())
                 .await?;
                 Ok(())

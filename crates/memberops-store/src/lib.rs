@@ -18,16 +18,19 @@
 //!   reaches them from the trait objects it holds (upcasting `&mut dyn WriteTx`);
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
+pub mod audit;
 mod backend;
 mod coupons;
 mod error;
 mod intel_settings;
 mod jobs;
+pub mod keys;
 pub mod lists;
 pub mod log;
 mod loyalty;
 mod model;
 mod postgres;
+pub mod privacy;
 mod segments;
 mod sqlite;
 mod stats;
@@ -40,15 +43,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditLogFilter, AuditLogRow, AuditStore, ConsentChange, OpsStore, PoolStats};
 pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
 pub use jobs::*;
+pub use keys::{KeyScope, KeysStore, RateLimit};
 pub use lists::{AuditEntry, InviteeRow, ListsStore, TagCount, TagMemberRow};
 pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
 pub use loyalty::*;
 pub use model::*;
 pub use postgres::PgStore;
+pub use privacy::{PrivacyStore, PrivacyTx, TableRows};
 pub use segments::*;
 pub use sqlite::SqliteStore;
 pub use stats::StatsStore;
@@ -81,6 +87,10 @@ pub trait Store:
     + StatsStore
     + ListsStore
     + StoresStore
+    + KeysStore
+    + AuditStore
+    + OpsStore
+    + PrivacyStore
     + Send
     + Sync
     + 'static
@@ -143,6 +153,7 @@ pub trait WriteTx:
     + LogTx
     + WebhooksTx
     + StoresTx
+    + PrivacyTx
     + Send
 {
     /// Which of these event ids are already stored.

@@ -13,44 +13,23 @@ pub struct Workspace {
     pub calling_code: String,
 }
 
-/// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyScope {
-    /// Everything under /v1.
-    Admin,
-    /// Only send events (write keys for SDKs and shops).
-    Ingest,
-}
-
-impl KeyScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyScope::Admin => "admin",
-            KeyScope::Ingest => "ingest",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<KeyScope> {
-        match s {
-            "admin" => Some(KeyScope::Admin),
-            "ingest" => Some(KeyScope::Ingest),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
-    pub scope: KeyScope,
+    /// One or more, sorted (docs/operations.md).
+    pub scopes: Vec<crate::KeyScope>,
     /// Hex SHA-256 of the secret; the secret itself is never stored.
     pub key_hash: String,
     /// The first characters of the secret, to recognise a key in a list.
     pub key_prefix: String,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
+    /// None: no limit of its own.
+    pub rate_limit: Option<crate::RateLimit>,
+    /// Recorded at most about once a minute.
+    pub last_used_at: Option<Millis>,
 }
 
 /// A member row without aggregates.

@@ -75,6 +75,9 @@ crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);
 crate::log::impl_log!(PgStore, PgTx, sqlx::Postgres);
 crate::lists::impl_lists!(PgStore, sqlx::Postgres);
 crate::stores::impl_stores!(PgStore, PgTx, sqlx::Postgres);
+crate::keys::impl_keys!(PgStore);
+crate::privacy::impl_privacy!(PgStore, PgTx, sqlx::Postgres);
+crate::audit::impl_audit!(PgStore, sqlx::Postgres, "./migrations/postgres");
 crate::webhooks::impl_webhooks!(
     PgStore,
     PgTx,

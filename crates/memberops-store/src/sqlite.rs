@@ -176,4 +176,7 @@ crate::intel_settings::impl_intel_settings!(SqliteStore, SqliteTx, sqlx::Sqlite)
 crate::log::impl_log!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::lists::impl_lists!(SqliteStore, sqlx::Sqlite);
 crate::stores::impl_stores!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::keys::impl_keys!(SqliteStore);
+crate::privacy::impl_privacy!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::audit::impl_audit!(SqliteStore, sqlx::Sqlite, "./migrations/sqlite");
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

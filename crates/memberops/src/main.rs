@@ -42,6 +42,12 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Apikey(cmd::apikey::Command),
+    /// The audit log of writes by operator and admin keys, newest first.
+    Audit(cmd::audit::Args),
+    /// Write an online, consistent snapshot of the SQLite database to FILE.
+    Backup(cmd::backup::BackupArgs),
+    /// Replace the SQLite database with a snapshot (refuses a live one without --force).
+    Restore(cmd::backup::RestoreArgs),
     /// Import members or orders from CSV files through the event path (idempotent).
     #[command(subcommand)]
     Import(cmd::import::Command),
@@ -117,6 +123,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consumers(args) => cmd::consumers::run(&cli.db, args).await,
         Command::Migrate => cmd::migrate(&cli.db).await,
         Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
+        Command::Audit(a) => cmd::audit::run(&cli.db, a).await,
+        Command::Backup(a) => cmd::backup::backup(&cli.db, a).await,
+        Command::Restore(a) => cmd::backup::restore(&cli.db, a).await,
         Command::Import(c) => cmd::import::run(&cli.db, c).await,
         Command::Coupons(c) => cmd::coupons::run(&cli.db, c).await,
         Command::Demo(args) => cmd::demo::run(&cli.db, args).await,

@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod coupons;
 pub mod events;
 pub mod health;
@@ -5,6 +6,8 @@ pub mod intelligence;
 pub mod lists;
 pub mod loyalty;
 pub mod members;
+pub mod ops;
+pub mod privacy;
 pub mod segments;
 pub mod stores;
 pub mod tracking;

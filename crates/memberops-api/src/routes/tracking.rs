@@ -152,6 +152,7 @@ async fn handle(
         .verify_key(&secret)
         .await
         .map_err(|e| unauthorized("invalid_write_key", e.body.detail))?;
+    crate::auth::require(&key, memberops_store::KeyScope::Ingest)?;
     let ws = state.workspace(&key.workspace_id).await?;
     let (messages, sent_at) = match kind {
         Some(_) => (vec![Value::Object(obj)], None),

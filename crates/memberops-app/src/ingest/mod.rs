@@ -105,6 +105,7 @@ pub async fn apply_batch(
         .into());
     }
     let received_at = now_millis();
+    let kinds = crate::ops::type_labels(&events);
     let (mut results, valid) = validate_rows(events, ws);
 
     let mut hot = ws.members.lock().await;
@@ -145,6 +146,7 @@ pub async fn apply_batch(
     if committed {
         crate::planner::after_growth(store).await;
     }
+    crate::ops::count_ingested(&kinds, &results);
     let count = |s: RowStatus| results.iter().filter(|r| r.status == s).count();
     Ok(BatchReport {
         committed,

@@ -231,6 +231,9 @@ impl Dispatcher {
         }
         let mut ok = HashSet::new();
         let mut bad = HashSet::new();
+        for (_, s) in &done {
+            crate::ops::count_delivery(s.status);
+        }
         for (ep, s) in &done {
             if s.status == DELIVERY_DELIVERED {
                 ok.insert(ep.clone());

@@ -1,4 +1,6 @@
 pub mod apikey;
+pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod bench_webhooks;
 pub mod consumers;

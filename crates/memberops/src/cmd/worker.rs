@@ -89,13 +89,14 @@ impl WorkerArgs {
         let runner = self.runner(store.clone(), segments)?;
         let ids = runner.config.workspaces.clone();
         let dispatcher = Arc::new(Dispatcher::new(
-            store,
+            store.clone(),
             DispatchConfig {
                 policy: self.address_policy(),
                 ..DispatchConfig::default()
             },
         )?);
         Ok(vec![
+            tokio::spawn(memberops_app::ops::heartbeat(store.clone(), cancel.clone())),
             tokio::spawn(memberops_app::jobs::run(runner, cancel.clone())),
             tokio::spawn(memberops_app::consumers::run(
                 workspaces,
