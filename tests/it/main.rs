@@ -10,6 +10,9 @@ mod receiver;
 
 mod api_basics;
 mod api_style;
+mod campaigns;
+mod campaigns_email;
+mod campaigns_tasks;
 mod checkout_member;
 mod coupons;
 mod events;

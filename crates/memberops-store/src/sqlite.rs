@@ -176,3 +176,4 @@ crate::log::impl_log!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::lists::impl_lists!(SqliteStore, sqlx::Sqlite);
 crate::stores::impl_stores!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
+crate::campaigns::impl_campaigns!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

@@ -1,12 +1,15 @@
+pub mod campaigns;
 pub mod coupons;
 pub mod events;
 pub mod health;
+pub mod inbox;
 pub mod intelligence;
 pub mod lists;
 pub mod loyalty;
 pub mod members;
 pub mod segments;
 pub mod stores;
+pub mod tasks;
 pub mod tracking;
 pub mod webhooks;
 
@@ -18,3 +21,4 @@ pub const LOYALTY: &str = "loyalty";
 pub const SEGMENTS: &str = "segments";
 pub const WEBHOOKS: &str = "webhooks";
 pub const STORES: &str = "stores";
+pub const CAMPAIGNS: &str = "campaigns";

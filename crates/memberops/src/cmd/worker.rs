@@ -95,7 +95,9 @@ impl WorkerArgs {
                 ..DispatchConfig::default()
             },
         )?);
+        let campaigns = memberops_app::campaigns::dispatch::spawn_from_env(&workspaces, cancel)?;
         Ok(vec![
+            campaigns,
             tokio::spawn(memberops_app::jobs::run(runner, cancel.clone())),
             tokio::spawn(memberops_app::consumers::run(
                 workspaces,
