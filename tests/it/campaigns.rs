@@ -57,7 +57,9 @@ pub async fn campaign(app: &TestApp, seg: &str, message: Value) -> String {
 }
 
 pub async fn launch(app: &TestApp, id: &str) -> Value {
-    let (s, b) = app.post(&format!("/v1/campaigns/{id}:launch"), json!({})).await;
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{id}:launch"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     b
 }
@@ -88,9 +90,18 @@ fn inbox_msg() -> Value {
 
 async fn quiet_hours_move_a_send_and_a_cap_holds_one_back(app: TestApp) {
     let sh = member(&app, "sh", json!({"time_zone": "Asia/Shanghai"})).await;
-    let ny = member(&app, "ny", json!({"time_zone": "America/New_York", "tags": ["c1", "ny"]})).await;
+    let ny = member(
+        &app,
+        "ny",
+        json!({"time_zone": "America/New_York", "tags": ["c1", "ny"]}),
+    )
+    .await;
     let seg = segment(&app, "c1").await;
-    let d = dispatcher(&app, Channels::inbox_only(app.store.clone()), Policy::default());
+    let d = dispatcher(
+        &app,
+        Channels::inbox_only(app.store.clone()),
+        Policy::default(),
+    );
 
     let c1 = campaign(&app, &seg, inbox_msg()).await;
     let l = launch(&app, &c1).await;
@@ -101,14 +112,22 @@ async fn quiet_hours_move_a_send_and_a_cap_holds_one_back(app: TestApp) {
 
     assert_eq!(d.round(T).await.expect("round"), 2);
     let r = report(&app, &c1).await;
-    assert_eq!((r["sent"].as_i64(), r["pending"].as_i64()), (Some(1), Some(1)), "{r}");
+    assert_eq!(
+        (r["sent"].as_i64(), r["pending"].as_i64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
     assert_eq!(r["held"]["quiet_hours"], 1, "{r}");
     // Still night in Shanghai: nothing is due.
     assert_eq!(d.round(T + 60 * MIN).await.expect("round"), 0);
     // 09:00 in Shanghai (01:00 UTC the next day): the moved message goes.
     assert_eq!(d.round(T + 630 * MIN).await.expect("round"), 1);
     let r = report(&app, &c1).await;
-    assert_eq!((r["sent"].as_i64(), r["pending"].as_i64()), (Some(2), Some(0)), "{r}");
+    assert_eq!(
+        (r["sent"].as_i64(), r["pending"].as_i64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
     let (_, inbox) = app.get(&format!("/v1/members/{sh}/inbox")).await;
     assert_eq!(inbox["data"][0]["title"], "会员sh", "{inbox}");
     assert_eq!(inbox["data"][0]["body"], "积分 0");
@@ -126,10 +145,19 @@ async fn quiet_hours_move_a_send_and_a_cap_holds_one_back(app: TestApp) {
     launch(&app, &c4).await;
     let at = T + 120 * MIN;
     assert_eq!(d.round(at).await.expect("round"), 3);
-    let (r2, r3, r4) = (report(&app, &c2).await, report(&app, &c3).await, report(&app, &c4).await);
-    assert_eq!(r2["sent"].as_i64().unwrap_or(0) + r3["sent"].as_i64().unwrap_or(0), 1, "{r2} {r3}");
+    let (r2, r3, r4) = (
+        report(&app, &c2).await,
+        report(&app, &c3).await,
+        report(&app, &c4).await,
+    );
     assert_eq!(
-        r2["held"]["frequency_cap"].as_i64().unwrap_or(0) + r3["held"]["frequency_cap"].as_i64().unwrap_or(0),
+        r2["sent"].as_i64().unwrap_or(0) + r3["sent"].as_i64().unwrap_or(0),
+        1,
+        "{r2} {r3}"
+    );
+    assert_eq!(
+        r2["held"]["frequency_cap"].as_i64().unwrap_or(0)
+            + r3["held"]["frequency_cap"].as_i64().unwrap_or(0),
         1,
         "{r2} {r3}"
     );
@@ -143,7 +171,10 @@ async fn quiet_hours_move_a_send_and_a_cap_holds_one_back(app: TestApp) {
     assert!(inbox["next_cursor"].is_string());
     let first = inbox["data"][0]["id"].as_str().expect("id").to_owned();
     let (s, b) = app
-        .post(&format!("/v1/members/{ny}/inbox:read"), json!({"ids": [first, "msg_nope"]}))
+        .post(
+            &format!("/v1/members/{ny}/inbox:read"),
+            json!({"ids": [first, "msg_nope"]}),
+        )
         .await;
     assert_eq!((s, b["marked"].as_i64()), (StatusCode::OK, Some(1)), "{b}");
     let (_, inbox) = app.get(&format!("/v1/members/{ny}/inbox?limit=1")).await;
@@ -162,10 +193,17 @@ async fn a_dispatcher_killed_after_claiming_resends_nothing_already_sent(app: Te
         .await;
     }
     let seg = segment(&app, "c1").await;
-    let c = campaign(&app, &seg, json!({"channel": "sms", "body": "{{ member.name }} 会员日"})).await;
+    let c = campaign(
+        &app,
+        &seg,
+        json!({"channel": "sms", "body": "{{ member.name }} 会员日"}),
+    )
+    .await;
     launch(&app, &c).await;
     let channels = || Channels {
-        provider: Some(Arc::new(Provider::new(&sink.url, "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=").expect("provider"))),
+        provider: Some(Arc::new(
+            Provider::new(&sink.url, "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=").expect("provider"),
+        )),
         ..Channels::inbox_only(app.store.clone())
     };
     let a = dispatcher(&app, channels(), Policy::default());
@@ -174,7 +212,9 @@ async fn a_dispatcher_killed_after_claiming_resends_nothing_already_sent(app: Te
     let (lease, claimed) = a.claim(T).await.expect("claim");
     assert_eq!(claimed.len(), 3);
     let (first, rest) = claimed.split_at(1);
-    a.process(&lease, first.to_vec(), T).await.expect("send one");
+    a.process(&lease, first.to_vec(), T)
+        .await
+        .expect("send one");
     drop(rest);
     assert_eq!(sink.hits().len(), 1);
     // While A's lease holds, B takes nothing.
@@ -189,18 +229,35 @@ async fn a_dispatcher_killed_after_claiming_resends_nothing_already_sent(app: Te
     assert_eq!((hits.len(), ids.len()), (3, 3), "{hits:?}");
     let body: Value = serde_json::from_str(&hits[0].body).expect("json");
     assert_eq!(body["channel"], "sms");
-    assert!(body["body"].as_str().expect("body").ends_with("会员日"), "{body}");
+    assert!(
+        body["body"].as_str().expect("body").ends_with("会员日"),
+        "{body}"
+    );
     assert!(!hits[0].signature.is_empty());
     let r = report(&app, &c).await;
-    assert_eq!((r["sent"].as_i64(), r["delivered"].as_i64()), (Some(3), Some(3)), "{r}");
+    assert_eq!(
+        (r["sent"].as_i64(), r["delivered"].as_i64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
 }
 both!(a_dispatcher_killed_after_claiming_resends_nothing_already_sent);
 
 async fn a_failing_provider_is_retried_and_blocks_no_other_send(app: TestApp) {
     let down = Receiver::start(Behaviour::Fail).await;
-    member(&app, "e1", json!({"time_zone": "America/New_York", "tags": ["c1"],
-        "phone": "+12025550100", "consent": {"sms": true}})).await;
-    member(&app, "e2", json!({"time_zone": "America/New_York", "tags": ["c1"]})).await;
+    member(
+        &app,
+        "e1",
+        json!({"time_zone": "America/New_York", "tags": ["c1"],
+        "phone": "+12025550100", "consent": {"sms": true}}),
+    )
+    .await;
+    member(
+        &app,
+        "e2",
+        json!({"time_zone": "America/New_York", "tags": ["c1"]}),
+    )
+    .await;
     let seg = segment(&app, "c1").await;
     let sms = campaign(&app, &seg, json!({"channel": "sms", "body": "hi"})).await;
     let inbox = campaign(&app, &seg, inbox_msg()).await;
@@ -209,10 +266,15 @@ async fn a_failing_provider_is_retried_and_blocks_no_other_send(app: TestApp) {
     let d = dispatcher(
         &app,
         Channels {
-            provider: Some(Arc::new(Provider::new(&down.url, "whsec_eA==").expect("provider"))),
+            provider: Some(Arc::new(
+                Provider::new(&down.url, "whsec_eA==").expect("provider"),
+            )),
             ..Channels::inbox_only(app.store.clone())
         },
-        Policy { caps: vec![], ..Policy::default() },
+        Policy {
+            caps: vec![],
+            ..Policy::default()
+        },
     );
     d.round(T).await.expect("round");
     // The inbox messages went; the SMS is queued again after its backoff; the member
@@ -220,12 +282,24 @@ async fn a_failing_provider_is_retried_and_blocks_no_other_send(app: TestApp) {
     let r = report(&app, &inbox).await;
     assert_eq!(r["sent"], 2, "{r}");
     let r = report(&app, &sms).await;
-    assert_eq!((r["pending"].as_i64(), r["held"]["no_consent"].as_i64()), (Some(1), Some(1)), "{r}");
-    assert_eq!(d.round(T + 1000).await.expect("round"), 0, "not before the backoff");
+    assert_eq!(
+        (r["pending"].as_i64(), r["held"]["no_consent"].as_i64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(
+        d.round(T + 1000).await.expect("round"),
+        0,
+        "not before the backoff"
+    );
     assert_eq!(d.round(T + 11_000).await.expect("round"), 1);
     assert_eq!(d.round(T + 80_000).await.expect("round"), 1);
     let r = report(&app, &sms).await;
-    assert_eq!((r["failed"].as_i64(), r["pending"].as_i64()), (Some(1), Some(0)), "{r}");
+    assert_eq!(
+        (r["failed"].as_i64(), r["pending"].as_i64()),
+        (Some(1), Some(0)),
+        "{r}"
+    );
     assert_eq!(down.hits().len(), 3, "three attempts");
 }
 both!(a_failing_provider_is_retried_and_blocks_no_other_send);
@@ -235,44 +309,96 @@ async fn pause_resume_cancel_and_report_conversions(app: TestApp) {
     member(&app, "p2", json!({"time_zone": "America/New_York"})).await;
     let seg = segment(&app, "c1").await;
     let c = campaign(&app, &seg, inbox_msg()).await;
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}:pause"), json!({})).await;
-    assert_eq!((s, b["code"].as_str()), (StatusCode::CONFLICT, Some("not_launched")), "{b}");
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{c}:pause"), json!({}))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_launched")),
+        "{b}"
+    );
     launch(&app, &c).await;
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}:pause"), json!({})).await;
-    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("paused")), "{b}");
-    let d = dispatcher(&app, Channels::inbox_only(app.store.clone()), Policy::default());
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{c}:pause"), json!({}))
+        .await;
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (StatusCode::OK, Some("paused")),
+        "{b}"
+    );
+    let d = dispatcher(
+        &app,
+        Channels::inbox_only(app.store.clone()),
+        Policy::default(),
+    );
     assert_eq!(d.round(T).await.expect("round"), 0, "paused: nothing goes");
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}:resume"), json!({})).await;
-    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("running")), "{b}");
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{c}:resume"), json!({}))
+        .await;
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (StatusCode::OK, Some("running")),
+        "{b}"
+    );
     assert_eq!(d.round(T).await.expect("round"), 2);
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}:cancel"), json!({})).await;
-    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("cancelled")), "{b}");
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}:launch"), json!({})).await;
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{c}:cancel"), json!({}))
+        .await;
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (StatusCode::OK, Some("cancelled")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{c}:launch"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{b}");
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}:explode"), json!({})).await;
+    let (s, b) = app
+        .post(&format!("/v1/campaigns/{c}:explode"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
 
     // An order within the goal window after the send converts; its amount is the
     // revenue. (The first campaign went at T, in 2027: the order is before it.)
     let c2 = campaign(&app, &seg, inbox_msg()).await;
     launch(&app, &c2).await;
-    let open = Policy { quiet_hours: None, caps: vec![], ..Policy::default() };
+    let open = Policy {
+        quiet_hours: None,
+        caps: vec![],
+        ..Policy::default()
+    };
     let d2 = dispatcher(&app, Channels::inbox_only(app.store.clone()), open);
-    assert_eq!(d2.round(memberops_core::time::now_millis()).await.expect("round"), 2);
+    assert_eq!(
+        d2.round(memberops_core::time::now_millis())
+            .await
+            .expect("round"),
+        2
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     let at = memberops_core::time::millis_to_rfc3339(memberops_core::time::now_millis());
-    app.batch(json!([{"id": "o1", "type": "order.paid", "member": "p1", "occurred_at": at,
-        "properties": {"order_id": "o1", "amount": "88.50", "currency": "CNY"}}]))
-        .await;
+    app.batch(
+        json!([{"id": "o1", "type": "order.paid", "member": "p1", "occurred_at": at,
+        "properties": {"order_id": "o1", "amount": "88.50", "currency": "CNY"}}]),
+    )
+    .await;
     let r = report(&app, &c2).await;
-    assert_eq!((r["audience"].as_i64(), r["converted"].as_i64(), r["revenue_minor"].as_i64()),
-        (Some(2), Some(1), Some(8850)), "{r}");
+    assert_eq!(
+        (
+            r["audience"].as_i64(),
+            r["converted"].as_i64(),
+            r["revenue_minor"].as_i64()
+        ),
+        (Some(2), Some(1), Some(8850)),
+        "{r}"
+    );
 
     // Lists page by id.
     let (_, p) = app.get("/v1/campaigns?limit=1").await;
     assert_eq!(p["data"][0]["id"], c.as_str(), "{p}");
     let cur = p["next_cursor"].as_str().expect("cursor");
-    let (_, p2) = app.get(&format!("/v1/campaigns?limit=1&cursor={cur}")).await;
+    let (_, p2) = app
+        .get(&format!("/v1/campaigns?limit=1&cursor={cur}"))
+        .await;
     assert_eq!(p2["data"][0]["id"], c2.as_str(), "{p2}");
     assert!(p2["next_cursor"].is_null());
 }
@@ -286,7 +412,11 @@ async fn bad_input_is_named_and_preview_renders_for_a_member(app: TestApp) {
         "message": {"channel": "email", "subject": "Hi", "body": "b"}});
     let (s, b) = app.post("/v1/campaigns", base.clone()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(b["errors"][0]["loc"], json!(["body", "audience", "segment_id"]), "{b}");
+    assert_eq!(
+        b["errors"][0]["loc"],
+        json!(["body", "audience", "segment_id"]),
+        "{b}"
+    );
     assert_eq!(b["errors"][0]["code"], "unknown_segment");
     let mut bad = base.clone();
     bad["audience"]["segment_id"] = json!(seg);
@@ -294,37 +424,96 @@ async fn bad_input_is_named_and_preview_renders_for_a_member(app: TestApp) {
     bad["message"]["channel"] = json!("fax");
     let (s, b) = app.post("/v1/campaigns", bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    let locs: Vec<&Value> = b["errors"].as_array().expect("errors").iter().map(|e| &e["loc"]).collect();
-    assert!(locs.contains(&&json!(["body", "message", "channel"])), "{b}");
+    let locs: Vec<&Value> = b["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| &e["loc"])
+        .collect();
+    assert!(
+        locs.contains(&&json!(["body", "message", "channel"])),
+        "{b}"
+    );
     assert!(locs.contains(&&json!(["body", "message", "body"])), "{b}");
-    let (s, b) = app.post("/v1/campaigns", json!({"name": "x", "audience": {"segment_id": seg},
-        "message": {"channel": "sms", "body": "b"}, "schedule": {"at": "tomorrow"}})).await;
+    let (s, b) = app
+        .post(
+            "/v1/campaigns",
+            json!({"name": "x", "audience": {"segment_id": seg},
+        "message": {"channel": "sms", "body": "b"}, "schedule": {"at": "tomorrow"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(b["errors"][0]["loc"], json!(["body", "schedule", "at"]), "{b}");
+    assert_eq!(
+        b["errors"][0]["loc"],
+        json!(["body", "schedule", "at"]),
+        "{b}"
+    );
 
     // No audience → 422 at launch, nothing planned.
     let mut none = base.clone();
     none["audience"]["segment_id"] = json!(empty);
     let (_, c) = app.post("/v1/campaigns", none).await;
-    let (s, b) = app.post(&format!("/v1/campaigns/{}:launch", c["id"].as_str().expect("id")), json!({})).await;
-    assert_eq!((s, b["errors"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("empty_audience")), "{b}");
-    assert_eq!(report(&app, c["id"].as_str().expect("id")).await["audience"], 0);
+    let (s, b) = app
+        .post(
+            &format!("/v1/campaigns/{}:launch", c["id"].as_str().expect("id")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["errors"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("empty_audience")),
+        "{b}"
+    );
+    assert_eq!(
+        report(&app, c["id"].as_str().expect("id")).await["audience"],
+        0
+    );
 
     // Preview: the member's locale variant, rendered; a misspelt variable is 422 naming
     // the field of that variant.
     let c = campaign(&app, &seg, json!({"channel": "email", "subject": "您好 {{ member.name }}", "body": "积分 {{ points.balance }}",
         "locales": {"en": {"subject": "Hi {{ member.name }}", "body": "Points {{ points.balance }} {{ member.nmae }}"}}})).await;
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}/preview"), json!({"member": "v1"})).await;
+    let (s, b) = app
+        .post(
+            &format!("/v1/campaigns/{c}/preview"),
+            json!({"member": "v1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(b["errors"][0]["loc"], json!(["body", "message", "locales", "en", "body"]), "{b}");
+    assert_eq!(
+        b["errors"][0]["loc"],
+        json!(["body", "message", "locales", "en", "body"]),
+        "{b}"
+    );
     let c = campaign(&app, &seg, json!({"channel": "email", "subject": "您好 {{ member.name }}", "body": "积分 {{ points.balance }}",
         "locales": {"en": {"subject": "Hi {{ member.name }}", "body": "Points {{ points.balance }}"}}})).await;
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}/preview"), json!({"member": "v1"})).await;
+    let (s, b) = app
+        .post(
+            &format!("/v1/campaigns/{c}/preview"),
+            json!({"member": "v1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!((b["subject"].as_str(), b["body"].as_str(), b["locale"].as_str()),
-        (Some("Hi 会员v1"), Some("Points 0"), Some("en")), "{b}");
-    let (s, b) = app.post(&format!("/v1/campaigns/{c}/preview"), json!({"member": "nobody"})).await;
-    assert_eq!((s, b["errors"][0]["loc"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(["body", "member"])), "{b}");
+    assert_eq!(
+        (
+            b["subject"].as_str(),
+            b["body"].as_str(),
+            b["locale"].as_str()
+        ),
+        (Some("Hi 会员v1"), Some("Points 0"), Some("en")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            &format!("/v1/campaigns/{c}/preview"),
+            json!({"member": "nobody"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["errors"][0]["loc"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!(["body", "member"])),
+        "{b}"
+    );
 
     // The same idempotency key gives the first campaign.
     let mut k = base.clone();

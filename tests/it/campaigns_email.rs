@@ -86,8 +86,18 @@ async fn an_email_broadcast_reaches_a_real_smtp_server(app: TestApp) {
     }
     let smtp = SmtpServer::start();
     let consent = json!({"email": true});
-    member(&app, "li", json!({"email": "li@example.com", "consent": consent})).await;
-    member(&app, "wang", json!({"email": "wang@example.com", "consent": consent})).await;
+    member(
+        &app,
+        "li",
+        json!({"email": "li@example.com", "consent": consent}),
+    )
+    .await;
+    member(
+        &app,
+        "wang",
+        json!({"email": "wang@example.com", "consent": consent}),
+    )
+    .await;
     member(&app, "zhao", json!({"email": "zhao@example.com"})).await;
     let seg = segment(&app, "c1").await;
     let message = json!({"channel": "email", "subject": "{{ member.name }}，会员日快乐",
@@ -117,26 +127,40 @@ async fn an_email_broadcast_reaches_a_real_smtp_server(app: TestApp) {
     assert_eq!(got[0]["from"], "shop@example.com");
     assert_eq!(got[0]["subject"], "会员li，会员日快乐");
     let body = got[1]["body"].as_str().expect("body");
-    assert!(body.starts_with("亲爱的会员wang，您有0积分。退订："), "{body}");
-    let link = body
-        .split("退订：")
-        .nth(1)
-        .expect("link")
-        .trim()
-        .to_owned();
+    assert!(
+        body.starts_with("亲爱的会员wang，您有0积分。退订："),
+        "{body}"
+    );
+    let link = body.split("退订：").nth(1).expect("link").trim().to_owned();
     assert!(link.starts_with(&format!("{}/u/", app.addr)), "{link}");
     let r = report(&app, &c).await;
-    assert_eq!((r["sent"].as_i64(), r["held"]["no_consent"].as_i64()), (Some(2), Some(1)), "{r}");
+    assert_eq!(
+        (r["sent"].as_i64(), r["held"]["no_consent"].as_i64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
 
     // The link works without a key, withdraws consent and shows on the timeline.
     let resp = app.client.get(&link).send().await.expect("get");
     assert_eq!(resp.status(), StatusCode::OK);
     let b: Value = resp.json().await.expect("json");
-    assert_eq!((b["unsubscribed"].as_bool(), b["channel"].as_str()), (Some(true), Some("email")), "{b}");
-    assert_eq!(app.client.get(&link).send().await.expect("again").status(), StatusCode::OK);
+    assert_eq!(
+        (b["unsubscribed"].as_bool(), b["channel"].as_str()),
+        (Some(true), Some("email")),
+        "{b}"
+    );
+    assert_eq!(
+        app.client.get(&link).send().await.expect("again").status(),
+        StatusCode::OK
+    );
     let wang = app.member("wang").await;
     assert_eq!(wang["consent"]["email"], false, "{wang}");
-    let (_, events) = app.get(&format!("/v1/members/{}/events", wang["id"].as_str().expect("id"))).await;
+    let (_, events) = app
+        .get(&format!(
+            "/v1/members/{}/events",
+            wang["id"].as_str().expect("id")
+        ))
+        .await;
     let withdrawn: Vec<&Value> = events["data"]
         .as_array()
         .expect("events")
@@ -151,10 +175,16 @@ async fn an_email_broadcast_reaches_a_real_smtp_server(app: TestApp) {
     let c2 = campaign(&app, &seg, message).await;
     launch(&app, &c2).await;
     let d = dispatcher(&app, channels(), open);
-    d.round(memberops_core::time::now_millis()).await.expect("round");
+    d.round(memberops_core::time::now_millis())
+        .await
+        .expect("round");
     let r = report(&app, &c2).await;
     assert_eq!(
-        (r["sent"].as_i64(), r["held"]["unsubscribed"].as_i64(), r["held"]["no_consent"].as_i64()),
+        (
+            r["sent"].as_i64(),
+            r["held"]["unsubscribed"].as_i64(),
+            r["held"]["no_consent"].as_i64()
+        ),
         (Some(1), Some(1), Some(1)),
         "{r}"
     );

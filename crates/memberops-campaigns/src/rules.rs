@@ -152,7 +152,10 @@ pub struct Sent {
 pub enum Decision {
     Send,
     /// Not now: try again at `until` (UTC ms).
-    Defer { reason: HoldReason, until: Millis },
+    Defer {
+        reason: HoldReason,
+        until: Millis,
+    },
     /// Never: recorded as held.
     Hold(HoldReason),
 }

@@ -118,19 +118,28 @@ fn caps_count_marketing_messages_across_channels_in_their_window() {
         },
     ];
     let r = member(SH);
-    assert_eq!(decide(&p, Channel::Push, false, &r, &one, now), Decision::Send);
+    assert_eq!(
+        decide(&p, Channel::Push, false, &r, &one, now),
+        Decision::Send
+    );
     assert_eq!(
         decide(&p, Channel::Push, false, &r, &two, now),
         Decision::Hold(HoldReason::FrequencyCap)
     );
     // Transactional: exempt.
-    assert_eq!(decide(&p, Channel::Push, true, &r, &two, now), Decision::Send);
+    assert_eq!(
+        decide(&p, Channel::Push, true, &r, &two, now),
+        Decision::Send
+    );
     // Out of the 7-day window: not counted.
     let old = [Sent {
         at: now - 8 * day,
         channel: Channel::Email,
     }; 5];
-    assert_eq!(decide(&p, Channel::Push, false, &r, &old, now), Decision::Send);
+    assert_eq!(
+        decide(&p, Channel::Push, false, &r, &old, now),
+        Decision::Send
+    );
     // A per-channel cap counts that channel only.
     p.caps = vec![Cap {
         channel: Some(Channel::Sms),
@@ -141,7 +150,10 @@ fn caps_count_marketing_messages_across_channels_in_their_window() {
         decide(&p, Channel::Sms, false, &r, &one, now),
         Decision::Hold(HoldReason::FrequencyCap)
     );
-    assert_eq!(decide(&p, Channel::Email, false, &r, &one, now), Decision::Send);
+    assert_eq!(
+        decide(&p, Channel::Email, false, &r, &one, now),
+        Decision::Send
+    );
 }
 
 #[test]

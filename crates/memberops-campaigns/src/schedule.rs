@@ -77,13 +77,19 @@ mod tests {
             zone: Zone::Brand,
         };
         let b = chrono_tz::Asia::Shanghai;
-        assert_eq!(due_at(brand, chrono_tz::America::New_York, b, now), shanghai);
+        assert_eq!(
+            due_at(brand, chrono_tz::America::New_York, b, now),
+            shanghai
+        );
     }
 
     #[test]
     fn a_time_already_past_sends_now_and_a_dst_gap_moves_an_hour() {
         let now = ms("2026-12-10T00:00:00Z");
-        assert_eq!(due_at(Schedule::At(now - 5), chrono_tz::UTC, chrono_tz::UTC, now), now);
+        assert_eq!(
+            due_at(Schedule::At(now - 5), chrono_tz::UTC, chrono_tz::UTC, now),
+            now
+        );
         // 2026-03-08 02:30 does not exist in New York.
         let gap = NaiveDateTime::parse_from_str("2026-03-08T02:30:00", "%Y-%m-%dT%H:%M:%S")
             .expect("time");

@@ -177,10 +177,20 @@ pub fn schedule(
 /// A goal: an event type and a window of 1–90 days.
 pub fn goal(event_type: &str, within_days: i64, path: &[&str], c: &mut Collector) -> Goal {
     if event_type.trim().is_empty() {
-        c.push(under(path, "event_type", "required", "the goal's event type"));
+        c.push(under(
+            path,
+            "event_type",
+            "required",
+            "the goal's event type",
+        ));
     }
     if !(1..=90).contains(&within_days) {
-        c.push(under(path, "within_days", "out_of_range", "within_days is 1–90"));
+        c.push(under(
+            path,
+            "within_days",
+            "out_of_range",
+            "within_days is 1–90",
+        ));
     }
     Goal {
         event_type: event_type.trim().to_owned(),
@@ -210,7 +220,13 @@ mod tests {
     #[test]
     fn an_email_needs_a_subject_and_a_locale_falls_back_to_its_language() {
         let mut c = Collector::default();
-        variant(Some(Channel::Email), None, "x", &["body", "message"], &mut c);
+        variant(
+            Some(Channel::Email),
+            None,
+            "x",
+            &["body", "message"],
+            &mut c,
+        );
         assert_eq!(c.finish().expect_err("refused").0[0].code, "required");
         let v = |s: &str| Variant {
             subject: s.into(),
@@ -230,8 +246,20 @@ mod tests {
     #[test]
     fn schedules_parse_with_their_paths() {
         let mut c = Collector::default();
-        let s = schedule(None, Some("2026-12-08T10:00"), None, &["body", "schedule"], &mut c);
-        assert!(matches!(s, Schedule::Local { zone: Zone::Member, .. }));
+        let s = schedule(
+            None,
+            Some("2026-12-08T10:00"),
+            None,
+            &["body", "schedule"],
+            &mut c,
+        );
+        assert!(matches!(
+            s,
+            Schedule::Local {
+                zone: Zone::Member,
+                ..
+            }
+        ));
         schedule(Some("yesterday"), None, None, &["body", "schedule"], &mut c);
         let e = c.finish().expect_err("refused");
         assert_eq!(e.0[0].loc, vec!["body", "schedule", "at"]);

@@ -82,7 +82,9 @@ pub fn render(source: &str, vars: &Vars) -> Result<String, TemplateError> {
 fn describe(e: &minijinja::Error) -> String {
     match e.line() {
         Some(l) => format!("{} (line {l})", e.detail().unwrap_or(&e.kind().to_string())),
-        None => e.detail().map_or_else(|| e.kind().to_string(), str::to_owned),
+        None => e
+            .detail()
+            .map_or_else(|| e.kind().to_string(), str::to_owned),
     }
 }
 

@@ -68,7 +68,9 @@ async fn get_one(
     auth: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignOut>> {
-    Ok(Json(campaigns::get(state.store.as_ref(), &auth.ws, &id).await?))
+    Ok(Json(
+        campaigns::get(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// Plans one message per member of the audience (keyed, so launching again plans
@@ -145,7 +147,9 @@ async fn report(
     auth: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ReportOut>> {
-    Ok(Json(campaigns::report(state.store.as_ref(), &auth.ws, &id).await?))
+    Ok(Json(
+        campaigns::report(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// The message as a chosen member would receive it (their locale's variant). A template

@@ -110,7 +110,12 @@ impl Dispatcher {
     }
 
     /// Decides, sends and records claimed messages.
-    pub async fn process(&self, lease_id: &str, rows: Vec<MessageRow>, now: Millis) -> Result<usize> {
+    pub async fn process(
+        &self,
+        lease_id: &str,
+        rows: Vec<MessageRow>,
+        now: Millis,
+    ) -> Result<usize> {
         let n = rows.len();
         let mut by_ws: HashMap<String, Vec<MessageRow>> = HashMap::new();
         for r in rows {
@@ -166,7 +171,13 @@ impl Dispatcher {
         }
     }
 
-    fn settle_of(&self, row: &MessageRow, lease_id: &str, o: Outcome, now: Millis) -> MessageSettle {
+    fn settle_of(
+        &self,
+        row: &MessageRow,
+        lease_id: &str,
+        o: Outcome,
+        now: Millis,
+    ) -> MessageSettle {
         let mut s = Self::settle(row, lease_id, MSG_FAILED, now);
         match o {
             Outcome::Delivered | Outcome::Sent => {
@@ -207,7 +218,14 @@ impl Dispatcher {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let longest = self.config.policy.caps.iter().map(|c| c.days).max().unwrap_or(0);
+        let longest = self
+            .config
+            .policy
+            .caps
+            .iter()
+            .map(|c| c.days)
+            .max()
+            .unwrap_or(0);
         let since = now - i64::from(longest) * 86_400_000;
         let mut history: HashMap<String, Vec<Sent>> = HashMap::new();
         for (m, at, ch) in self.store.marketing_sent(&ws.id, &ids, since).await? {
@@ -246,7 +264,16 @@ impl Dispatcher {
             let fact = facts.get(&row.member_id).cloned().flatten();
             let message = campaigns.get(&row.campaign_id).cloned().flatten();
             let step = self
-                .decide_one(ws, &row, fact, message, &unsubscribed, &mut history, lease_id, now)
+                .decide_one(
+                    ws,
+                    &row,
+                    fact,
+                    message,
+                    &unsubscribed,
+                    &mut history,
+                    lease_id,
+                    now,
+                )
                 .await?;
             out.push((row, step));
         }

@@ -13,7 +13,7 @@ pub mod tasks;
 mod vars;
 
 use memberops_campaigns::schedule::{self, Schedule};
-use memberops_campaigns::spec::{self, Goal, Message, Variant};
+use memberops_campaigns::spec::{self, Message, Variant};
 use memberops_campaigns::{Channel, template};
 use memberops_core::error::{Collector, FieldError};
 use memberops_core::time::{Millis, millis_to_rfc3339};
@@ -45,7 +45,6 @@ pub fn public_url() -> String {
 pub(crate) struct Parsed {
     pub message: Message,
     pub schedule: Schedule,
-    pub goal: Option<Goal>,
 }
 
 fn variant_of(ch: Option<Channel>, v: &VariantIn, at: &[&str], c: &mut Collector) -> Variant {
@@ -98,10 +97,9 @@ pub(crate) fn parse(input: &CampaignIn) -> std::result::Result<Parsed, Invalid> 
         &["body", "schedule"],
         &mut c,
     );
-    let goal = input
-        .goal
-        .as_ref()
-        .map(|g| spec::goal(&g.event_type, g.within_days, &["body", "goal"], &mut c));
+    if let Some(g) = &input.goal {
+        spec::goal(&g.event_type, g.within_days, &["body", "goal"], &mut c);
+    }
     c.finish()?;
     Ok(Parsed {
         message: Message {
@@ -111,7 +109,6 @@ pub(crate) fn parse(input: &CampaignIn) -> std::result::Result<Parsed, Invalid> 
             transactional: m.transactional,
         },
         schedule,
-        goal,
     })
 }
 
@@ -282,8 +279,11 @@ pub async fn launch(
         .into());
     }
     let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
-    let zones: std::collections::HashMap<String, String> =
-        store.member_zones(&ws.id, &ids).await?.into_iter().collect();
+    let zones: std::collections::HashMap<String, String> = store
+        .member_zones(&ws.id, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let rows: Vec<MessageRow> = ids
         .iter()
         .map(|member_id| {
@@ -377,10 +377,12 @@ fn count(rows: &[(String, i64)], key: &str) -> i64 {
 pub async fn report(store: &dyn Store, ws: &Workspace, id: &str) -> Result<ReportOut> {
     let c = row(store, ws, id).await?;
     let input = input_of(&c)?;
-    let goal = input
-        .goal
-        .as_ref()
-        .map(|g| (g.event_type.as_str(), g.within_days.clamp(1, 90) * 86_400_000));
+    let goal = input.goal.as_ref().map(|g| {
+        (
+            g.event_type.as_str(),
+            g.within_days.clamp(1, 90) * 86_400_000,
+        )
+    });
     let n = store.campaign_counts(&ws.id, id, goal).await?;
     let s = |k: &str| count(&n.by_status, k);
     let held = |k: &str| count(&n.held, k);
@@ -419,7 +421,9 @@ pub async fn preview(
     let m = match crate::members::get(store, ws, member).await {
         Ok(m) => m,
         Err(AppError::NotFound { .. }) => {
-            return Err(Invalid::one(&["body", "member"], "unknown_member", "no such member").into());
+            return Err(
+                Invalid::one(&["body", "member"], "unknown_member", "no such member").into(),
+            );
         }
         Err(e) => return Err(e),
     };

@@ -136,9 +136,18 @@ fn bad(loc: &[&str], code: &str, msg: &str) -> AppError {
     Invalid::one(loc, code, msg).into()
 }
 
-pub async fn create(store: &dyn Store, ws: &Workspace, t: TaskIn, now: Millis) -> Result<(TaskOut, bool)> {
+pub async fn create(
+    store: &dyn Store,
+    ws: &Workspace,
+    t: TaskIn,
+    now: Millis,
+) -> Result<(TaskOut, bool)> {
     if t.title.trim().is_empty() || t.title.chars().count() > 200 {
-        return Err(bad(&["body", "title"], "invalid_title", "a title of 1–200 characters"));
+        return Err(bad(
+            &["body", "title"],
+            "invalid_title",
+            "a title of 1–200 characters",
+        ));
     }
     let m = match crate::members::get(store, ws, &t.member).await {
         Ok(m) => m,
@@ -149,10 +158,18 @@ pub async fn create(store: &dyn Store, ws: &Workspace, t: TaskIn, now: Millis) -
     };
     match (&t.assignee, &t.pool) {
         (None, None) => {
-            return Err(bad(&["body", "assignee"], "required", "give an assignee (staff code) or a pool"));
+            return Err(bad(
+                &["body", "assignee"],
+                "required",
+                "give an assignee (staff code) or a pool",
+            ));
         }
         (Some(a), _) if store.staff_row(&ws.id, a).await?.is_none() => {
-            return Err(bad(&["body", "assignee"], "unknown_staff", "no staff member has this code"));
+            return Err(bad(
+                &["body", "assignee"],
+                "unknown_staff",
+                "no staff member has this code",
+            ));
         }
         _ => {}
     }
@@ -166,13 +183,26 @@ pub async fn create(store: &dyn Store, ws: &Workspace, t: TaskIn, now: Millis) -
     let window = match &t.window {
         Some(w) => Window::parse(w)
             .filter(|w| w.start < w.end)
-            .ok_or_else(|| bad(&["body", "window"], "invalid_window", "HH:MM-HH:MM within one day"))?,
-        None => Window::parse("11:00-17:00").ok_or_else(|| bad(&["body", "window"], "invalid_window", "default"))?,
+            .ok_or_else(|| {
+                bad(
+                    &["body", "window"],
+                    "invalid_window",
+                    "HH:MM-HH:MM within one day",
+                )
+            })?,
+        None => Window::parse("11:00-17:00")
+            .ok_or_else(|| bad(&["body", "window"], "invalid_window", "default"))?,
     };
     let at = |time| {
         local_instant(tz, date.and_time(time))
             .map(|t| t.timestamp_millis())
-            .ok_or_else(|| bad(&["body", "due_date"], "invalid_date", "not a time in the member's zone"))
+            .ok_or_else(|| {
+                bad(
+                    &["body", "due_date"],
+                    "invalid_date",
+                    "not a time in the member's zone",
+                )
+            })
     };
     let (day_start, day_end) = day_bounds(tz, date);
     let row = TaskRow {
@@ -202,7 +232,15 @@ pub async fn create(store: &dyn Store, ws: &Workspace, t: TaskIn, now: Millis) -
     tx.commit().await?;
     if !added {
         let first = store
-            .tasks_page(&ws.id, &TaskFilter { member_id: Some(m.id.clone()), ..TaskFilter::default() }, None, 1000)
+            .tasks_page(
+                &ws.id,
+                &TaskFilter {
+                    member_id: Some(m.id.clone()),
+                    ..TaskFilter::default()
+                },
+                None,
+                1000,
+            )
             .await?
             .into_iter()
             .find(|r| r.idempotency_key == t.idempotency_key)
@@ -225,7 +263,12 @@ pub struct TaskQuery {
     pub limit: Option<i64>,
 }
 
-pub async fn list(store: &dyn Store, ws: &Workspace, q: TaskQuery, now: Millis) -> Result<Page<TaskOut>> {
+pub async fn list(
+    store: &dyn Store,
+    ws: &Workspace,
+    q: TaskQuery,
+    now: Millis,
+) -> Result<Page<TaskOut>> {
     let limit = crate::members::page_limit(q.limit)?;
     if q.cursor.as_deref().is_some_and(|c| !id::is_id("tsk", c)) {
         return Err(crate::lists::invalid_cursor());
@@ -244,20 +287,32 @@ pub async fn list(store: &dyn Store, ws: &Workspace, q: TaskQuery, now: Millis) 
         Some("overdue") => f.overdue_at = Some(now),
         Some(d) => {
             NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                bad(&["query", "due"], "invalid_due", "`today`, `overdue` or YYYY-MM-DD")
+                bad(
+                    &["query", "due"],
+                    "invalid_due",
+                    "`today`, `overdue` or YYYY-MM-DD",
+                )
             })?;
             f.due_date = Some(d.to_owned());
         }
     }
-    let mut rows = store.tasks_page(&ws.id, &f, q.cursor.as_deref(), limit + 1).await?;
+    let mut rows = store
+        .tasks_page(&ws.id, &f, q.cursor.as_deref(), limit + 1)
+        .await?;
     let next = crate::members::cut_page(&mut rows, limit, |r| r.id.clone());
     let ids: Vec<String> = rows.iter().map(|r| r.member_id.clone()).collect();
-    let zones: std::collections::HashMap<String, String> =
-        store.member_zones(&ws.id, &ids).await?.into_iter().collect();
+    let zones: std::collections::HashMap<String, String> = store
+        .member_zones(&ws.id, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let data = rows
         .into_iter()
         .map(|r| {
-            let tz = zones.get(&r.member_id).cloned().unwrap_or_else(|| ws.time_zone.name().to_owned());
+            let tz = zones
+                .get(&r.member_id)
+                .cloned()
+                .unwrap_or_else(|| ws.time_zone.name().to_owned());
             out(r, &tz)
         })
         .collect();
@@ -265,7 +320,10 @@ pub async fn list(store: &dyn Store, ws: &Workspace, q: TaskQuery, now: Millis) 
 }
 
 pub async fn get(store: &dyn Store, ws: &Workspace, id: &str) -> Result<TaskOut> {
-    let r = store.task(&ws.id, id).await?.ok_or(AppError::NotFound { what: "task" })?;
+    let r = store
+        .task(&ws.id, id)
+        .await?
+        .ok_or(AppError::NotFound { what: "task" })?;
     let tz = zone_of(store, ws, &r.member_id).await?;
     Ok(out(r, tz.name()))
 }
@@ -282,29 +340,60 @@ pub async fn log_outcome(
     now: Millis,
 ) -> Result<TaskOut> {
     if !OUTCOMES.contains(&o.outcome.as_str()) {
-        return Err(bad(&["body", "outcome"], "invalid_outcome", &format!("outcome is one of {}", OUTCOMES.join(", "))));
+        return Err(bad(
+            &["body", "outcome"],
+            "invalid_outcome",
+            &format!("outcome is one of {}", OUTCOMES.join(", ")),
+        ));
     }
     let callback = match (&o.outcome[..], &o.callback_at) {
         ("callback_at", None) => {
-            return Err(bad(&["body", "callback_at"], "required", "when to call back"));
+            return Err(bad(
+                &["body", "callback_at"],
+                "required",
+                "when to call back",
+            ));
         }
         (_, Some(c)) => Some(
             chrono::DateTime::parse_from_rfc3339(c)
-                .map_err(|_| bad(&["body", "callback_at"], "invalid_time", "RFC 3339 with its offset"))?
+                .map_err(|_| {
+                    bad(
+                        &["body", "callback_at"],
+                        "invalid_time",
+                        "RFC 3339 with its offset",
+                    )
+                })?
                 .timestamp_millis(),
         ),
         (_, None) => None,
     };
     if o.notes.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(bad(&["body", "notes"], "too_long", "at most 2000 characters"));
+        return Err(bad(
+            &["body", "notes"],
+            "too_long",
+            "at most 2000 characters",
+        ));
     }
     let mut tx = store.begin_write(&ws.id).await?;
-    let mut t = tx.task_in_tx(task_id).await?.ok_or(AppError::NotFound { what: "task" })?;
-    let key = o.idempotency_key.clone().unwrap_or_else(|| ulid::Ulid::generate().to_string());
+    let mut t = tx
+        .task_in_tx(task_id)
+        .await?
+        .ok_or(AppError::NotFound { what: "task" })?;
+    let key = o
+        .idempotency_key
+        .clone()
+        .unwrap_or_else(|| ulid::Ulid::generate().to_string());
     let kind = SystemEvent::TaskLogged;
     let props = serde_json::json!({"task_id": t.id, "outcome": o.outcome, "notes": o.notes,
         "callback_at": callback.map(millis_to_rfc3339), "staff": t.assignee, "actor": actor});
-    let event = system_event(ws, kind, format!("{}:{}:{key}", kind.as_str(), t.id), &t.member_id, now, props);
+    let event = system_event(
+        ws,
+        kind,
+        format!("{}:{}:{key}", kind.as_str(), t.id),
+        &t.member_id,
+        now,
+        props,
+    );
     if insert_new(tx.as_mut(), vec![event], |_| None).await? == 1 {
         t.outcome = Some(o.outcome.clone());
         t.notes = o.notes.clone();

@@ -20,7 +20,7 @@ macro_rules! impl_campaigns {
             use $crate::error::Result;
 
             /// `… IN (ids)` for a list of ids.
-            fn push_ids(q: &mut QueryBuilder<'_, $Db>, ids: &[String]) {
+            fn push_ids(q: &mut QueryBuilder<$Db>, ids: &[String]) {
                 q.push(" IN (");
                 let mut list = q.separated(", ");
                 for id in ids {
