@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use memberops_app::Workspaces;
 use memberops_app::campaigns::channels::{Channels, Provider};
-use memberops_app::campaigns::dispatch::{DispatchConfig, Dispatcher};
-use memberops_campaigns::rules::Policy;
+use memberops_app::campaigns::dispatch::{DispatchConfig, Dispatcher, Policy};
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -211,11 +211,10 @@ async fn a_dispatcher_killed_after_claiming_resends_nothing_already_sent(app: Te
     // A sends one message, then claims the rest and dies before sending them.
     let (lease, claimed) = a.claim(T).await.expect("claim");
     assert_eq!(claimed.len(), 3);
-    let (first, rest) = claimed.split_at(1);
+    let (first, _dies_with_a) = claimed.split_at(1);
     a.process(&lease, first.to_vec(), T)
         .await
         .expect("send one");
-    drop(rest);
     assert_eq!(sink.hits().len(), 1);
     // While A's lease holds, B takes nothing.
     assert_eq!(b.round(T + MIN / 2).await.expect("round"), 0);

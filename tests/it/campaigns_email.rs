@@ -5,7 +5,8 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
 use memberops_app::campaigns::channels::{Channels, Smtp};
-use memberops_campaigns::rules::Policy;
+use memberops_app::campaigns::dispatch::Policy;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -72,7 +72,8 @@ async fn call_tasks_are_assigned_listed_and_logged(app: TestApp) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
 
     // No answer: still open. Call back later: moved. Reached: done.
-    let log = |body| app.post(&format!("/v1/tasks/{id}:log"), body);
+    let path = format!("/v1/tasks/{id}:log");
+    let log = |body| app.post(&path, body);
     let (s, b) = log(json!({"outcome": "no_answer"})).await;
     assert_eq!(
         (s, b["status"].as_str()),

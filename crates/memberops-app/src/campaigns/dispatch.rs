@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memberops_campaigns::Channel;
-use memberops_campaigns::rules::{self, Decision, Policy, Recipient, Sent};
+pub use memberops_campaigns::rules::Policy;
+use memberops_campaigns::rules::{self, Decision, Recipient, Sent};
 use memberops_campaigns::spec::Message;
 use memberops_campaigns::template;
 use memberops_core::time::{Millis, now_millis};
