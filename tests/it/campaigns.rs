@@ -524,3 +524,60 @@ async fn bad_input_is_named_and_preview_renders_for_a_member(app: TestApp) {
     assert_eq!(a["id"], b["id"]);
 }
 both!(bad_input_is_named_and_preview_renders_for_a_member);
+
+async fn two_dispatchers_at_once_send_each_message_once(app: TestApp) {
+    let sink = Receiver::start(Behaviour::Ok).await;
+    for i in 0..40 {
+        member(
+            &app,
+            &format!("w{i}"),
+            json!({"time_zone": "America/New_York", "phone": format!("+120255501{i:02}"), "consent": {"sms": true}}),
+        )
+        .await;
+    }
+    let seg = segment(&app, "c1").await;
+    let c = campaign(
+        &app,
+        &seg,
+        json!({"channel": "sms", "body": "{{ member.name }}"}),
+    )
+    .await;
+    assert_eq!(launch(&app, &c).await["planned"], 40);
+    let worker = || {
+        let channels = Channels {
+            provider: Some(Arc::new(
+                Provider::new(&sink.url, "whsec_eA==").expect("provider"),
+            )),
+            ..Channels::inbox_only(app.store.clone())
+        };
+        let mut config = DispatchConfig {
+            policy: Policy::default(),
+            public_url: app.addr.clone(),
+            ..DispatchConfig::default()
+        };
+        config.batch = 7;
+        Arc::new(Dispatcher::new(
+            Workspaces::new(app.store.clone()),
+            channels,
+            config,
+        ))
+    };
+    let run = |d: Arc<Dispatcher>| async move {
+        let mut n = 0;
+        loop {
+            match d.round(T).await.expect("round") {
+                0 => return n,
+                k => n += k,
+            }
+        }
+    };
+    let (a, b) = tokio::join!(run(worker()), run(worker()));
+    assert_eq!(a + b, 40, "claimed {a} + {b}");
+    let hits = sink.hits();
+    let mut ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((hits.len(), ids.len()), (40, 40));
+    assert_eq!(report(&app, &c).await["delivered"], 40);
+}
+both!(two_dispatchers_at_once_send_each_message_once);
