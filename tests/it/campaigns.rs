@@ -581,3 +581,52 @@ async fn two_dispatchers_at_once_send_each_message_once(app: TestApp) {
     assert_eq!(report(&app, &c).await["delivered"], 40);
 }
 both!(two_dispatchers_at_once_send_each_message_once);
+
+async fn a_provider_rate_limit_spreads_sends_over_seconds(app: TestApp) {
+    let sink = Receiver::start(Behaviour::Ok).await;
+    for i in 0..5 {
+        member(
+            &app,
+            &format!("r{i}"),
+            json!({"time_zone": "America/New_York", "phone": format!("+120255502{i:02}"), "consent": {"sms": true}}),
+        )
+        .await;
+    }
+    let seg = segment(&app, "c1").await;
+    let c = campaign(&app, &seg, json!({"channel": "sms", "body": "hi"})).await;
+    launch(&app, &c).await;
+    let channels = Channels {
+        provider: Some(Arc::new(
+            Provider::new(&sink.url, "whsec_eA==").expect("provider"),
+        )),
+        ..Channels::inbox_only(app.store.clone())
+    };
+    let d = Dispatcher::new(
+        Workspaces::new(app.store.clone()),
+        channels,
+        DispatchConfig {
+            public_url: app.addr.clone(),
+            provider_rate: Some(2),
+            ..DispatchConfig::default()
+        },
+    );
+    d.round(T).await.expect("round");
+    assert_eq!(sink.hits().len(), 2, "two in the first second");
+    assert_eq!(report(&app, &c).await["pending"], 3);
+    d.round(T + 500).await.expect("round");
+    assert_eq!(
+        sink.hits().len(),
+        2,
+        "nothing due before the second is over"
+    );
+    d.round(T + 1000).await.expect("round");
+    assert_eq!(sink.hits().len(), 4);
+    d.round(T + 2000).await.expect("round");
+    let r = report(&app, &c).await;
+    assert_eq!(
+        (sink.hits().len(), r["delivered"].as_i64()),
+        (5, Some(5)),
+        "{r}"
+    );
+}
+both!(a_provider_rate_limit_spreads_sends_over_seconds);

@@ -46,6 +46,9 @@ pub struct DispatchConfig {
     pub send_timeout: Duration,
     /// Sleep when nothing is due.
     pub poll: Duration,
+    /// Messages per second each provider (the SMTP server, the gateway) is sent at most;
+    /// the rest of a round waits a second. None: no limit.
+    pub provider_rate: Option<u32>,
     pub policy: Policy,
     /// The server's public address, for unsubscribe links (`{public_url}/u/{token}`).
     pub public_url: String,
@@ -60,6 +63,10 @@ impl Default for DispatchConfig {
             schedule: vec![s(10), s(60), s(300), s(1800), s(7200)],
             send_timeout: s(30),
             poll: Duration::from_secs(1),
+            provider_rate: std::env::var("MEMBEROPS_PROVIDER_RATE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|r| *r > 0),
             policy: Policy::default(),
             public_url: super::public_url(),
         }
@@ -75,6 +82,8 @@ pub struct Dispatcher {
     workspaces: Workspaces,
     channels: Channels,
     config: DispatchConfig,
+    /// Per provider: tokens left and when they were counted (the round's clock).
+    buckets: std::sync::Mutex<HashMap<&'static str, (f64, Millis)>>,
 }
 
 /// What the rules made of a claimed message: settled now, or sent.
@@ -90,6 +99,7 @@ impl Dispatcher {
             workspaces,
             channels,
             config,
+            buckets: std::sync::Mutex::default(),
         }
     }
 
@@ -133,6 +143,17 @@ impl Dispatcher {
                 }
             }
         }
+        // Over a provider's rate: back to the queue for a second, not an attempt.
+        sends.retain(|(row, o)| {
+            if self.take_token(o.channel, now) {
+                return true;
+            }
+            let mut s = Self::settle(row, lease_id, MSG_PENDING, now + 1000);
+            s.attempt = false;
+            s.at = now;
+            settles.push(s);
+            false
+        });
         let timeout = self.config.send_timeout;
         let outcomes = futures_util::future::join_all(sends.iter().map(|(_, o)| async move {
             let Some(adapter) = self.channels.adapter(o.channel) else {
@@ -155,6 +176,34 @@ impl Dispatcher {
         }
         self.store.settle_messages(&settles).await?;
         Ok(n)
+    }
+
+    /// Takes one send from the channel's provider bucket (refilled at `provider_rate` per
+    /// second of the round's clock); false when it is empty.
+    fn take_token(&self, channel: Channel, now: Millis) -> bool {
+        let Some(rate) = self.config.provider_rate else {
+            return true;
+        };
+        let provider = match channel {
+            Channel::Email => "smtp",
+            Channel::Sms | Channel::Push | Channel::Wechat => "gateway",
+            Channel::Inapp | Channel::Call => return true,
+        };
+        let rate = f64::from(rate);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, at) = buckets.entry(provider).or_insert((rate, now));
+        let elapsed = (now - *at).max(0) as f64 / 1000.0;
+        *tokens = (*tokens + elapsed * rate).min(rate);
+        *at = now.max(*at);
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     fn settle(row: &MessageRow, lease_id: &str, status: &'static str, at: Millis) -> MessageSettle {
