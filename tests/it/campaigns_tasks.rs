@@ -106,6 +106,41 @@ async fn call_tasks_are_assigned_listed_and_logged(app: TestApp) {
     assert_eq!(logged[0]["properties"]["outcome"], "reached", "{events}");
     assert_eq!(logged[0]["properties"]["notes"], "满意");
 
+    // The SLA: the task reached before its (moved) window ended is in time; a task due on
+    // a day already past and still open is overdue.
+    let (s, sla) = app
+        .get("/v1/tasks/sla?from=2027-01-01&to=2027-01-31&assignee=g1")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sla}");
+    assert_eq!(
+        (
+            sla["total"].as_i64(),
+            sla["done_in_window"].as_i64(),
+            sla["done_late"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{sla}"
+    );
+    let (s, late) = app
+        .post(
+            "/v1/tasks",
+            json!({"member": "t1", "assignee": "g1", "title": "过期", "due_date": "2026-11-02"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{late}");
+    let (_, sla) = app.get("/v1/tasks/sla?from=2026-11-01&to=2026-11-30").await;
+    assert_eq!(
+        (
+            sla["total"].as_i64(),
+            sla["overdue"].as_i64(),
+            sla["in_window_rate"].as_f64()
+        ),
+        (Some(1), Some(1), Some(0.0)),
+        "{sla}"
+    );
+    let (s, b) = app.get("/v1/tasks/sla?from=2027-01-31&to=2027-01-01").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
     // Bad input names its field.
     let (s, b) = log(json!({"outcome": "maybe"})).await;
     assert_eq!(

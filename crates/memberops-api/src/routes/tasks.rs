@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use memberops_app::campaigns::tasks::{self, OutcomeIn, TaskIn, TaskOut, TaskQuery};
+use memberops_app::campaigns::tasks::{self, OutcomeIn, SlaOut, TaskIn, TaskOut, TaskQuery};
 use memberops_app::lists::Page;
 use memberops_core::time::now_millis;
 use serde::Deserialize;
@@ -115,6 +115,39 @@ async fn log(
     ))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlaQuery {
+    /// First day, `YYYY-MM-DD` (the workspace's zone).
+    pub from: String,
+    /// Last day, included.
+    pub to: String,
+    /// One staff member's tasks.
+    pub assignee: Option<String>,
+}
+
+/// The SLA of call tasks due in a period: done within their window, done late, overdue,
+/// still open.
+#[utoipa::path(get, path = "/v1/tasks/sla", tag = TAG, params(SlaQuery), security(("api_key" = [])),
+    responses((status = 200, body = SlaOut), (status = 422, body = ErrorBody)))]
+async fn sla(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<SlaQuery>,
+) -> ApiResult<Json<SlaOut>> {
+    Ok(Json(
+        tasks::sla(
+            state.store.as_ref(),
+            &auth.ws,
+            &q.from,
+            &q.to,
+            q.assignee.as_deref(),
+            now_millis(),
+        )
+        .await?,
+    ))
+}
+
 #[derive(OpenApi)]
 #[openapi(paths(log))]
 struct Actions;
@@ -123,5 +156,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(Actions::openapi())
         .routes(routes!(create, list))
         .routes(routes!(get_one))
+        .routes(routes!(sla))
         .route("/v1/tasks/{id}", post(log))
 }

@@ -422,3 +422,65 @@ pub async fn log_outcome(
     tx.commit().await?;
     get(store, ws, task_id).await
 }
+
+/// How call tasks due in a period went.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SlaOut {
+    pub from: String,
+    pub to: String,
+    /// Tasks due in the period.
+    pub total: i64,
+    /// Done within their window.
+    pub done_in_window: i64,
+    /// Done after their window.
+    pub done_late: i64,
+    /// Still open, window passed.
+    pub overdue: i64,
+    /// Still open, window not passed.
+    pub open: i64,
+    /// Done within the window, of the tasks whose window has passed or that are done.
+    pub in_window_rate: f64,
+}
+
+/// The SLA of tasks due on the days `from..=to` (the workspace's zone), of one assignee
+/// when given.
+pub async fn sla(
+    store: &dyn Store,
+    ws: &Workspace,
+    from: &str,
+    to: &str,
+    assignee: Option<&str>,
+    now: Millis,
+) -> Result<SlaOut> {
+    let day = |s: &str, field: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| bad(&["query", field], "invalid_date", "YYYY-MM-DD"))
+    };
+    let (f, t) = (day(from, "from")?, day(to, "to")?);
+    if t < f {
+        return Err(bad(
+            &["query", "to"],
+            "out_of_range",
+            "`to` is on or after `from`",
+        ));
+    }
+    let (start, _) = day_bounds(ws.time_zone, f);
+    let (_, end) = day_bounds(ws.time_zone, t);
+    let [done_in_window, done_late, overdue, open] =
+        store.task_sla(&ws.id, start, end, assignee, now).await?;
+    let settled = done_in_window + done_late + overdue;
+    Ok(SlaOut {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        total: settled + open,
+        done_in_window,
+        done_late,
+        overdue,
+        open,
+        in_window_rate: if settled == 0 {
+            0.0
+        } else {
+            done_in_window as f64 / settled as f64
+        },
+    })
+}

@@ -213,6 +213,16 @@ pub trait CampaignsStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<TaskRow>>;
     async fn task(&self, ws: &str, id: &str) -> Result<Option<TaskRow>>;
+    /// Tasks due from `from` to before `to` (of `assignee` when given):
+    /// `[done within their window, done late, open and overdue at now, open and not yet due]`.
+    async fn task_sla(
+        &self,
+        ws: &str,
+        from: Millis,
+        to: Millis,
+        assignee: Option<&str>,
+        now: Millis,
+    ) -> Result<[i64; 4]>;
 }
 
 #[async_trait]

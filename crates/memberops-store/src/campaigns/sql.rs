@@ -293,6 +293,29 @@ macro_rules! impl_campaigns {
                     Ok(q.build_query_as::<TaskRow>().fetch_all(self.reader()).await?)
                 }
 
+                async fn task_sla(&self, ws: &str, from: Millis, to: Millis, assignee: Option<&str>, now: Millis) -> Result<[i64; 4]> {
+                    let count = |cond: &str| {
+                        format!("CAST(COALESCE(SUM(CASE WHEN {cond} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+                    };
+                    let sql = format!(
+                        "SELECT {}, {}, {}, {} FROM staff_tasks WHERE workspace_id = $2 AND due_from >= $3 \
+                         AND due_from < $4 AND ($5 IS NULL OR assignee = $5)",
+                        count("status = 'done' AND done_at <= due_to"),
+                        count("status = 'done' AND done_at > due_to"),
+                        count("status = 'open' AND due_to < $1"),
+                        count("status = 'open' AND due_to >= $1"),
+                    );
+                    let (a, b, c, d): (i64, i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(now)
+                        .bind(ws)
+                        .bind(from)
+                        .bind(to)
+                        .bind(assignee)
+                        .fetch_one(self.reader())
+                        .await?;
+                    Ok([a, b, c, d])
+                }
+
                 async fn task(&self, ws: &str, id: &str) -> Result<Option<TaskRow>> {
                     Ok(sqlx::query_as::<_, TaskRow>("SELECT * FROM staff_tasks WHERE workspace_id = $1 AND id = $2")
                         .bind(ws)
