@@ -39,7 +39,8 @@ pub use state::AppState;
          (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"),
          (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"),
          (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, signed deliveries, retries, recovery"),
-         (name = "stores", description = "Stores (门店) and staff (导购): members' home store and owning staff, reassignment"))
+         (name = "stores", description = "Stores (门店) and staff (导购): members' home store and owning staff, reassignment"),
+         (name = "campaigns", description = "Campaigns (营销活动): broadcasts, delivery rules, the member inbox, unsubscribes, staff call tasks (回访)"))
 )]
 struct ApiDoc;
 
@@ -71,6 +72,9 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::ops::router())
         .merge(routes::audit::router())
         .merge(routes::privacy::router())
+        .merge(routes::campaigns::router())
+        .merge(routes::tasks::router())
+        .merge(routes::inbox::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

@@ -3,6 +3,7 @@
 //! The HTTP API and the command line are thin layers over these functions.
 
 pub mod audit;
+pub mod campaigns;
 pub mod consumers;
 pub mod coupons;
 pub mod error;

@@ -54,10 +54,14 @@ pub enum SystemEvent {
     CouponExpired,
     /// `{"year", "tier", "points", "coupon_ids"}`
     BirthdayGift,
+    /// `{"channel", "campaign_id", "message_id", "source": "unsubscribe_link"}`
+    ConsentWithdrawn,
+    /// `{"task_id", "outcome", "notes", "callback_at", "staff"}`: a staff call's outcome.
+    TaskLogged,
 }
 
 impl SystemEvent {
-    pub const ALL: [SystemEvent; 7] = [
+    pub const ALL: [SystemEvent; 9] = [
         SystemEvent::TierChanged,
         SystemEvent::LifecycleChanged,
         SystemEvent::PointsExpired,
@@ -65,6 +69,8 @@ impl SystemEvent {
         SystemEvent::CouponRedeemed,
         SystemEvent::CouponExpired,
         SystemEvent::BirthdayGift,
+        SystemEvent::ConsentWithdrawn,
+        SystemEvent::TaskLogged,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -76,6 +82,8 @@ impl SystemEvent {
             SystemEvent::CouponRedeemed => "coupon.redeemed",
             SystemEvent::CouponExpired => "coupon.expired",
             SystemEvent::BirthdayGift => "birthday.gift",
+            SystemEvent::ConsentWithdrawn => "consent.withdrawn",
+            SystemEvent::TaskLogged => "task.logged",
         }
     }
 
@@ -99,6 +107,8 @@ pub const RESERVED: &[&str] = &[
     SystemEvent::CouponRedeemed.as_str(),
     SystemEvent::CouponExpired.as_str(),
     SystemEvent::BirthdayGift.as_str(),
+    SystemEvent::ConsentWithdrawn.as_str(),
+    SystemEvent::TaskLogged.as_str(),
 ];
 
 /// Whether MemberOps knows this type: a client type with a meaning or a system type.

@@ -20,6 +20,7 @@
 
 pub mod audit;
 mod backend;
+pub mod campaigns;
 mod coupons;
 mod error;
 mod intel_settings;
@@ -44,6 +45,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use audit::{AuditLogFilter, AuditLogRow, AuditStore, ConsentChange, OpsStore, PoolStats};
+pub use campaigns::{CampaignsStore, CampaignsTx};
 pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
@@ -91,6 +93,7 @@ pub trait Store:
     + AuditStore
     + OpsStore
     + PrivacyStore
+    + CampaignsStore
     + Send
     + Sync
     + 'static
@@ -154,6 +157,7 @@ pub trait WriteTx:
     + WebhooksTx
     + StoresTx
     + PrivacyTx
+    + CampaignsTx
     + Send
 {
     /// Which of these event ids are already stored.

@@ -85,3 +85,10 @@ crate::webhooks::impl_webhooks!(
     "BEGIN",
     "FOR UPDATE SKIP LOCKED"
 );
+crate::campaigns::impl_campaigns!(
+    PgStore,
+    PgTx,
+    sqlx::Postgres,
+    "BEGIN",
+    "FOR UPDATE SKIP LOCKED"
+);

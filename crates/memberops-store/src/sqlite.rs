@@ -180,3 +180,4 @@ crate::keys::impl_keys!(SqliteStore);
 crate::privacy::impl_privacy!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::audit::impl_audit!(SqliteStore, sqlx::Sqlite, "./migrations/sqlite");
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
+crate::campaigns::impl_campaigns!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

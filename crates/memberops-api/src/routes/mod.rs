@@ -1,7 +1,9 @@
 pub mod audit;
+pub mod campaigns;
 pub mod coupons;
 pub mod events;
 pub mod health;
+pub mod inbox;
 pub mod intelligence;
 pub mod lists;
 pub mod loyalty;
@@ -10,6 +12,7 @@ pub mod ops;
 pub mod privacy;
 pub mod segments;
 pub mod stores;
+pub mod tasks;
 pub mod tracking;
 pub mod webhooks;
 
@@ -21,3 +24,4 @@ pub const LOYALTY: &str = "loyalty";
 pub const SEGMENTS: &str = "segments";
 pub const WEBHOOKS: &str = "webhooks";
 pub const STORES: &str = "stores";
+pub const CAMPAIGNS: &str = "campaigns";

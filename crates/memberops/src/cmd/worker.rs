@@ -95,8 +95,10 @@ impl WorkerArgs {
                 ..DispatchConfig::default()
             },
         )?);
+        let campaigns = memberops_app::campaigns::dispatch::spawn_from_env(&workspaces, cancel)?;
         Ok(vec![
             tokio::spawn(memberops_app::ops::heartbeat(store.clone(), cancel.clone())),
+            campaigns,
             tokio::spawn(memberops_app::jobs::run(runner, cancel.clone())),
             tokio::spawn(memberops_app::consumers::run(
                 workspaces,
