@@ -33,7 +33,8 @@ pub use state::AppState;
          (name = "tracking", description = "Segment / RudderStack compatible Tracking API and identity resolution"),
          (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"),
          (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, signed deliveries, retries, recovery"),
-         (name = "stores", description = "Stores (门店) and staff (导购): members' home store and owning staff, reassignment"))
+         (name = "stores", description = "Stores (门店) and staff (导购): members' home store and owning staff, reassignment"),
+         (name = "analytics", description = "Analytics (数据化运营): overview, cohorts and the other reports of docs/analytics.md"))
 )]
 struct ApiDoc;
 
@@ -62,6 +63,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::webhooks::router())
         .merge(routes::lists::router())
         .merge(routes::stores::router())
+        .merge(routes::analytics::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

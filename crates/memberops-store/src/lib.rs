@@ -18,6 +18,7 @@
 //!   reaches them from the trait objects it holds (upcasting `&mut dyn WriteTx`);
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
+pub mod analytics;
 mod backend;
 mod coupons;
 mod error;
@@ -70,6 +71,7 @@ pub enum Backend {
 #[async_trait]
 pub trait Store:
     LoyaltyStore
+    + analytics::AnalyticsStore
     + CouponsStore
     + TrackingStore
     + SegmentsStore
@@ -135,6 +137,7 @@ pub trait Store:
 #[async_trait]
 pub trait WriteTx:
     LoyaltyTx
+    + analytics::AnalyticsTx
     + CouponsTx
     + TrackingTx
     + SegmentsTx

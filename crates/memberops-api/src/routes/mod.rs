@@ -1,3 +1,4 @@
+pub mod analytics;
 pub mod coupons;
 pub mod events;
 pub mod health;
@@ -18,3 +19,4 @@ pub const LOYALTY: &str = "loyalty";
 pub const SEGMENTS: &str = "segments";
 pub const WEBHOOKS: &str = "webhooks";
 pub const STORES: &str = "stores";
+pub const ANALYTICS: &str = "analytics";

@@ -1,3 +1,4 @@
+pub mod analytics;
 pub mod apikey;
 pub mod bench;
 pub mod bench_webhooks;
