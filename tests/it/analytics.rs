@@ -381,3 +381,138 @@ async fn rebuild_gives_what_the_consumer_kept(app: TestApp) {
     assert_eq!(o["current"]["revenue_minor"], 3_900);
 }
 both!(rebuild_gives_what_the_consumer_kept);
+
+fn registered(member: &str, channel: &str, at: &str) -> Value {
+    json!({"id": format!("reg-{member}"), "type": "member.registered", "member": member, "occurred_at": at,
+           "properties": {"channel": channel}})
+}
+
+fn checkin(id: &str, member: &str, at: &str) -> Value {
+    json!({"id": id, "type": "checkin", "member": member, "occurred_at": at})
+}
+
+async fn channels_new_members_conversion_and_retention(app: TestApp) {
+    // ads: r1 (1 Mar, back and ordering 2 Mar), r2 (1 Mar, never back);
+    // shop: r3 (5 Mar, back on day 7 and day 30); r0 (shop) joined in February.
+    app.batch(json!([
+        registered("r0", "shop", "2026-02-01T02:00:00Z"),
+        registered("r1", "ads", "2026-03-01T02:00:00Z"),
+        registered("r2", "ads", "2026-03-01T03:00:00Z"),
+        registered("r3", "shop", "2026-03-05T02:00:00Z"),
+        checkin("k1", "r1", "2026-03-02T01:00:00Z"),
+        paid("p1", "r1", "2026-03-02T02:00:00Z", "10.00"),
+        checkin("k3", "r3", "2026-03-12T02:00:00Z"),
+        checkin("k4", "r3", "2026-04-04T02:00:00Z"),
+    ]))
+    .await;
+    let (s, b) = app
+        .get("/v1/analytics/channels?from=2026-03-01&to=2026-03-31&as_of=2026-04-15")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rows = b["data"].as_array().expect("rows");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["channel"].as_str()).collect();
+    assert_eq!(names, ["ads", "shop", "(all)"]);
+    let (ads, shop, all) = (&rows[0], &rows[1], &rows[2]);
+    assert_eq!(
+        (
+            ads["new_members"].as_i64(),
+            ads["first_order_members"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(ads["conversion_rate"], 0.5);
+    assert_eq!(
+        ads["retention"][0],
+        json!({"day": 1, "eligible": 2, "retained": 1, "rate": 0.5,
+        "recurring_eligible": 3, "recurring_retained": 1, "recurring_rate": 0.333333})
+    );
+    assert_eq!(shop["retention"][1]["rate"], 1.0, "day 7: 12 Mar");
+    assert_eq!(shop["retention"][2]["rate"], 1.0, "day 30: 4 Apr");
+    assert_eq!(
+        shop["retention"][3]["eligible"], 0,
+        "day 90 is after the as-of date"
+    );
+    // Seed: ads 2 × 0 + shop 1 × 1 = 1 retained on day 30, all from shop.
+    assert_eq!(
+        (ads["retained_d30"].as_i64(), shop["retained_d30"].as_i64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        (
+            ads["contribution_share"].as_f64(),
+            shop["contribution_share"].as_f64()
+        ),
+        (Some(0.0), Some(1.0))
+    );
+    assert_eq!(
+        (all["new_members"].as_i64(), all["retained_d30"].as_i64()),
+        (Some(3), Some(1))
+    );
+
+    let csv = cli(&[
+        "--db",
+        &app._db.url,
+        "report",
+        "channels",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-31",
+        "--as-of",
+        "2026-04-15",
+        "--format",
+        "csv",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "channel,new_members,first_order_members,conversion_rate,d1_rate,d7_rate,d30_rate,d90_rate,d1_recurring_rate,d7_recurring_rate,d30_recurring_rate,d90_recurring_rate,retained_d30,contribution_share,d30_eligible,d30_retained"
+    );
+    assert_eq!(lines[2], "shop,1,0,0,0,1,1,,0,0.5,0.5,,1,1,1,1", "{csv}");
+    let (s, _) = app
+        .get("/v1/analytics/channels?from=2026-03-01&to=2026-03-31&as_of=2026-03-30")
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+both!(channels_new_members_conversion_and_retention);
+
+async fn repurchase_table_and_second_orders(app: TestApp) {
+    shop(&app).await;
+    // As of 30 April: a 3 orders (Jan, Feb, Apr), b 2 (1 Feb, 5 Mar), c 1 (its February
+    // order was refunded), d 1 (March; January's refunded). f ordered in May.
+    let csv = cli(&[
+        "--db",
+        &app._db.url,
+        "report",
+        "repurchase",
+        "--as-of",
+        "2026-04-30",
+    ]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "orders,members,repurchased,rate",
+            "1,4,2,0.5",
+            "2,2,1,0.5",
+            "3,1,0,0",
+            "4,0,0,"
+        ]
+    );
+    let (s, r) = app.get("/v1/analytics/repurchase?as_of=2026-04-30").await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // Gaps: a 36 days (10 Jan → 15 Feb) and 45 (→ 1 Apr); b 32 (1 Feb → 5 Mar).
+    let gaps: Vec<i64> = r["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .map(|g| g["gaps"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(gaps, [0, 0, 0, 3, 0, 0, 0, 0]);
+    assert_eq!(r["median_gap_days"], 36.0);
+    assert_eq!(r["second_order"]["repeat_buyers"], 2);
+    assert_eq!(r["second_order"]["median_days"], 34.0);
+    assert_eq!(r["second_order"]["within_30_days"], 0.0);
+    assert_eq!(r["second_order"]["within_60_days"], 0.5);
+}
+both!(repurchase_table_and_second_orders);

@@ -12,8 +12,10 @@
 //! Days are local dates in the workspace's zone. Members are numbered (`MemberIx`) by the
 //! caller, so the tables here hold no strings.
 
+pub mod channels;
 pub mod cohorts;
 pub mod overview;
+pub mod repurchase;
 
 use std::collections::HashMap;
 use std::hash::Hash;

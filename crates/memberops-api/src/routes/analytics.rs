@@ -3,10 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use memberops_app::analytics::reports::{self, CohortParams, OverviewParams};
+use memberops_app::analytics::reports::{self, ChannelParams, CohortParams, OverviewParams};
 use memberops_app::analytics::tables::Grain;
+use memberops_app::analytics::tables::channels::{CHANNEL_COLUMNS, ChannelRow};
 use memberops_app::analytics::tables::cohorts::{COHORT_COLUMNS, CohortBy, CohortRow, Measure};
 use memberops_app::analytics::tables::overview::Overview;
+use memberops_app::analytics::tables::repurchase::Repurchase;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -134,8 +136,92 @@ async fn overview(
     ))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChannelQueryIn {
+    /// First join day, YYYY-MM-DD; default 29 days before `to`.
+    pub from: Option<String>,
+    /// Last join day (inclusive), YYYY-MM-DD; default today in the workspace's zone.
+    pub to: Option<String>,
+    /// YYYY-MM-DD, not before `to`; default today. Nothing after it counts.
+    pub as_of: Option<String>,
+    /// `json` (default, a page at a time) or `csv` (every row).
+    pub format: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelReport {
+    pub from: String,
+    pub to: String,
+    /// One row per channel by name (`(none)`: no channel given), then `(all)`.
+    pub data: Vec<ChannelRow>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// Acquisition channels: members who joined in the range per channel, conversion to a
+/// first order, day 1/7/30/90 retention (first time and recurring, calendar days in the
+/// workspace's zone) and the seed's formula retained = Σ new members × day-30 retention,
+/// with each channel's share.
+#[utoipa::path(get, path = "/v1/analytics/channels", tag = TAG, params(ChannelQueryIn),
+    security(("api_key" = [])), responses((status = 200, body = ChannelReport), (status = 422, body = ErrorBody)))]
+async fn channels(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<ChannelQueryIn>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let params = ChannelParams {
+        from: q.from.clone(),
+        to: q.to.clone(),
+        as_of: q.as_of,
+    };
+    let rows = reports::channels(state.store.as_ref(), &auth.ws, &params).await?;
+    if csv {
+        let body = csv_bytes(&CHANNEL_COLUMNS, rows.iter().map(ChannelRow::csv_record));
+        return Ok(csv_response("channels.csv", body));
+    }
+    let page = page::in_memory_with(rows, q.limit, q.cursor.as_deref())?;
+    Ok(Json(ChannelReport {
+        from: q.from.unwrap_or_default(),
+        to: q.to.unwrap_or_default(),
+        data: page.data,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfIn {
+    /// YYYY-MM-DD; default today in the workspace's zone. Nothing after it counts.
+    pub as_of: Option<String>,
+}
+
+/// Repurchase: the "magic number" table (of members with n orders, how many placed
+/// another), the distribution of days between consecutive orders, and the time from the
+/// first order to the second.
+#[utoipa::path(get, path = "/v1/analytics/repurchase", tag = TAG, params(AsOfIn),
+    security(("api_key" = [])), responses((status = 200, body = Repurchase), (status = 422, body = ErrorBody)))]
+async fn repurchase(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<AsOfIn>,
+) -> ApiResult<Json<Repurchase>> {
+    Ok(Json(
+        reports::repurchase(state.store.as_ref(), &auth.ws, q.as_of.as_deref()).await?,
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(cohorts))
         .routes(routes!(overview))
+        .routes(routes!(channels))
+        .routes(routes!(repurchase))
 }

@@ -59,17 +59,16 @@ pub(crate) fn ymd(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// Every member, and the order and active days in `[from, to]` (active days only when
-/// `with_active`).
+/// Every member, the order days in `orders` and the active days in `active` (inclusive
+/// ranges; no active days when `None`).
 pub async fn load(
     store: &dyn Store,
     ws: &Workspace,
-    from: NaiveDate,
-    to: NaiveDate,
-    with_active: bool,
+    orders: (NaiveDate, NaiveDate),
+    active: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<Rows> {
     catch_up(store, ws).await?;
-    let (a, b) = (ymd(from), ymd(to));
+    let (a, b) = (ymd(orders.0), ymd(orders.1));
     let members = store.analytics_members(&ws.id).await?;
     let mut n = Numbering {
         ids: Vec::with_capacity(members.len()),
@@ -92,8 +91,11 @@ pub async fn load(
             refunded_minor: o.refunded_minor,
         });
     }
-    if with_active {
-        for r in store.analytics_active_days(&ws.id, &a, &b).await? {
+    if let Some((from, to)) = active {
+        for r in store
+            .analytics_active_days(&ws.id, &ymd(from), &ymd(to))
+            .await?
+        {
             rows.active.push(DayRow {
                 day: day(&r.day)?,
                 member: n.of(r.member_id),

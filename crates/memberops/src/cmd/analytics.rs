@@ -4,9 +4,11 @@
 use std::io::Write;
 
 use anyhow::Context;
-use memberops_app::analytics::reports::{self, CohortParams, OverviewParams};
+use memberops_app::analytics::reports::{self, ChannelParams, CohortParams, OverviewParams};
+use memberops_app::analytics::tables::channels::CHANNEL_COLUMNS;
 use memberops_app::analytics::tables::cohorts::COHORT_COLUMNS;
 use memberops_app::analytics::tables::overview::OVERVIEW_COLUMNS;
+use memberops_app::analytics::tables::repurchase::MAGIC_COLUMNS;
 
 use super::segments::ReportCommand;
 
@@ -96,6 +98,30 @@ pub struct OverviewArgs {
     out: Output,
 }
 
+#[derive(clap::Args)]
+pub struct ChannelsArgs {
+    /// First join day, YYYY-MM-DD (default 29 days before --to).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last join day, YYYY-MM-DD (default today in the workspace's zone).
+    #[arg(long)]
+    to: Option<String>,
+    /// YYYY-MM-DD, not before --to (default today): nothing after it counts.
+    #[arg(long)]
+    as_of: Option<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(clap::Args)]
+pub struct RepurchaseArgs {
+    /// YYYY-MM-DD (default today in the workspace's zone): nothing after it counts.
+    #[arg(long)]
+    as_of: Option<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
@@ -123,6 +149,23 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
             };
             let o = reports::overview(store.as_ref(), &ws, &p).await?;
             a.out.write(&OVERVIEW_COLUMNS, o.csv_records(), &o)?;
+        }
+        ReportCommand::Channels(a) => {
+            a.out.check()?;
+            let p = ChannelParams {
+                from: a.from,
+                to: a.to,
+                as_of: a.as_of,
+            };
+            let rows = reports::channels(store.as_ref(), &ws, &p).await?;
+            let csv = rows.iter().map(|r| r.csv_record()).collect();
+            a.out.write(&CHANNEL_COLUMNS, csv, &rows)?;
+        }
+        ReportCommand::Repurchase(a) => {
+            a.out.check()?;
+            let r = reports::repurchase(store.as_ref(), &ws, a.as_of.as_deref()).await?;
+            let csv = r.by_orders.iter().map(|m| m.csv_record()).collect();
+            a.out.write(&MAGIC_COLUMNS, csv, &r)?;
         }
         ReportCommand::Rfm(_) => anyhow::bail!("`report rfm` is not an analytics report"),
     }

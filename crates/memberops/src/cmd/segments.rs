@@ -17,6 +17,11 @@ pub enum ReportCommand {
     Cohorts(super::analytics::CohortsArgs),
     /// Overview of a date range with the previous period beside it (docs/analytics.md).
     Overview(super::analytics::OverviewArgs),
+    /// Acquisition channels: new members, first orders, day 1/7/30/90 retention, the seed's formula.
+    Channels(super::analytics::ChannelsArgs),
+    /// Repurchase: the magic-number table as CSV (orders,members,repurchased,rate); JSON adds
+    /// the time between orders and to the second order.
+    Repurchase(super::analytics::RepurchaseArgs),
 }
 
 #[derive(clap::Args)]
