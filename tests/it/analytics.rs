@@ -516,3 +516,48 @@ async fn repurchase_table_and_second_orders(app: TestApp) {
     assert_eq!(r["second_order"]["within_60_days"], 0.5);
 }
 both!(repurchase_table_and_second_orders);
+
+async fn decomposition_of_march_against_february(app: TestApp) {
+    shop(&app).await;
+    // 29 Jan – 28 Feb: active a, b, c; paying a, b (2 orders, 250.00; c's order refunded).
+    // March: active b, d, e; paying b, d (2 orders, 200.00).
+    let (s, b) = app
+        .get("/v1/analytics/decomposition?from=2026-03-01&to=2026-03-31")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let all = b["data"]
+        .as_array()
+        .and_then(|d| d.last())
+        .expect("rows")
+        .clone();
+    assert_eq!(all["channel"], "(all)");
+    assert_eq!(all["previous"]["revenue_minor"], 25_000);
+    assert_eq!(all["current"]["revenue_minor"], 20_000);
+    assert_eq!(all["change_minor"], -5_000);
+    assert_eq!(all["previous"]["conversion"], 0.666667);
+    assert_eq!(all["current"]["aov_minor"], 10_000.0);
+    let k = &all["contributions"];
+    let sum: f64 = ["active_members", "conversion", "frequency", "aov"]
+        .iter()
+        .map(|f| k[*f].as_f64().expect("number"))
+        .sum();
+    assert!((sum + 5_000.0).abs() < 0.05, "{k}");
+    assert_eq!(k["active_members"], 0.0, "3 active members both times");
+    assert_eq!(k["conversion"], 0.0, "2 of 3 both times");
+    let csv = cli(&[
+        "--db",
+        &app._db.url,
+        "report",
+        "decomposition",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-31",
+    ]);
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("(all),25000,20000,-5000,3,3,")),
+        "{csv}"
+    );
+}
+both!(decomposition_of_march_against_february);

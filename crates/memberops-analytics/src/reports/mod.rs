@@ -14,6 +14,7 @@
 
 pub mod channels;
 pub mod cohorts;
+pub mod decomposition;
 pub mod overview;
 pub mod repurchase;
 

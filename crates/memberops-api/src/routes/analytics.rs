@@ -7,6 +7,7 @@ use memberops_app::analytics::reports::{self, ChannelParams, CohortParams, Overv
 use memberops_app::analytics::tables::Grain;
 use memberops_app::analytics::tables::channels::{CHANNEL_COLUMNS, ChannelRow};
 use memberops_app::analytics::tables::cohorts::{COHORT_COLUMNS, CohortBy, CohortRow, Measure};
+use memberops_app::analytics::tables::decomposition::{DECOMPOSITION_COLUMNS, DecompositionRow};
 use memberops_app::analytics::tables::overview::Overview;
 use memberops_app::analytics::tables::repurchase::Repurchase;
 use serde::{Deserialize, Serialize};
@@ -218,10 +219,68 @@ async fn repurchase(
     ))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DecompositionQueryIn {
+    /// First day, YYYY-MM-DD; default 29 days before `to`.
+    pub from: Option<String>,
+    /// Last day (inclusive), YYYY-MM-DD; default today in the workspace's zone.
+    pub to: Option<String>,
+    /// `json` (default, a page at a time) or `csv` (every row).
+    pub format: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–1000, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DecompositionReport {
+    /// One row per channel by name, then `(all)`.
+    pub data: Vec<DecompositionRow>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// Sales decomposition: revenue = active members × conversion × purchase frequency × AOV,
+/// for the range and the previous period of as many days, per channel and in all, with each
+/// factor's contribution to the change (LMDI, docs/analytics.md).
+#[utoipa::path(get, path = "/v1/analytics/decomposition", tag = TAG, params(DecompositionQueryIn),
+    security(("api_key" = [])), responses((status = 200, body = DecompositionReport), (status = 422, body = ErrorBody)))]
+async fn decomposition(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<DecompositionQueryIn>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let rows = reports::decomposition(
+        state.store.as_ref(),
+        &auth.ws,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )
+    .await?;
+    if csv {
+        let body = csv_bytes(
+            &DECOMPOSITION_COLUMNS,
+            rows.iter().map(DecompositionRow::csv_record),
+        );
+        return Ok(csv_response("decomposition.csv", body));
+    }
+    let page = page::in_memory_with(rows, q.limit, q.cursor.as_deref())?;
+    Ok(Json(DecompositionReport {
+        data: page.data,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(cohorts))
         .routes(routes!(overview))
         .routes(routes!(channels))
         .routes(routes!(repurchase))
+        .routes(routes!(decomposition))
 }

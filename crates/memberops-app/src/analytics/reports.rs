@@ -3,6 +3,7 @@
 use chrono::{Days, NaiveDate};
 use memberops_analytics::reports::channels::{self, ChannelQuery, ChannelRow};
 use memberops_analytics::reports::cohorts::{self, CohortBy, CohortQuery, CohortRow, Measure};
+use memberops_analytics::reports::decomposition::{self, DecompositionRow};
 use memberops_analytics::reports::overview::{self, Overview, OverviewQuery};
 use memberops_analytics::reports::repurchase::{self, Repurchase};
 use memberops_analytics::reports::{Grain, local_day};
@@ -176,4 +177,27 @@ pub async fn repurchase(
     let as_of = date_or(as_of, "as_of", today(ws))?;
     let rows = super::load(store, ws, (NaiveDate::MIN, as_of), None).await?;
     Ok(repurchase::repurchase(&rows.orders, as_of))
+}
+
+/// Sales decomposition of `[from, to]` against the previous period of as many days
+/// (docs/analytics.md, "Sales decomposition"); default the 30 days ending today.
+pub async fn decomposition(
+    store: &dyn Store,
+    ws: &Workspace,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<DecompositionRow>> {
+    let to = date_or(to, "to", today(ws))?;
+    let from = date_or(from, "from", to - Days::new(29))?;
+    // The overview's range rules (order, length) and previous period.
+    let q = OverviewQuery::new(from, to, Grain::Month, 1)?;
+    let previous = q.previous();
+    let rows = super::load(store, ws, (previous.0, to), Some((previous.0, to))).await?;
+    Ok(decomposition::decomposition(
+        previous,
+        (from, to),
+        &rows.members,
+        &rows.orders,
+        &rows.active,
+    ))
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use memberops_app::analytics::reports::{self, ChannelParams, CohortParams, OverviewParams};
 use memberops_app::analytics::tables::channels::CHANNEL_COLUMNS;
 use memberops_app::analytics::tables::cohorts::COHORT_COLUMNS;
+use memberops_app::analytics::tables::decomposition::DECOMPOSITION_COLUMNS;
 use memberops_app::analytics::tables::overview::OVERVIEW_COLUMNS;
 use memberops_app::analytics::tables::repurchase::MAGIC_COLUMNS;
 
@@ -122,6 +123,18 @@ pub struct RepurchaseArgs {
     out: Output,
 }
 
+#[derive(clap::Args)]
+pub struct DecompositionArgs {
+    /// First day, YYYY-MM-DD (default 29 days before --to).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (default today in the workspace's zone).
+    #[arg(long)]
+    to: Option<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
@@ -166,6 +179,14 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
             let r = reports::repurchase(store.as_ref(), &ws, a.as_of.as_deref()).await?;
             let csv = r.by_orders.iter().map(|m| m.csv_record()).collect();
             a.out.write(&MAGIC_COLUMNS, csv, &r)?;
+        }
+        ReportCommand::Decomposition(a) => {
+            a.out.check()?;
+            let rows =
+                reports::decomposition(store.as_ref(), &ws, a.from.as_deref(), a.to.as_deref())
+                    .await?;
+            let csv = rows.iter().map(|r| r.csv_record()).collect();
+            a.out.write(&DECOMPOSITION_COLUMNS, csv, &rows)?;
         }
         ReportCommand::Rfm(_) => anyhow::bail!("`report rfm` is not an analytics report"),
     }

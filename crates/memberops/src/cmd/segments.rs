@@ -22,6 +22,9 @@ pub enum ReportCommand {
     /// Repurchase: the magic-number table as CSV (orders,members,repurchased,rate); JSON adds
     /// the time between orders and to the second order.
     Repurchase(super::analytics::RepurchaseArgs),
+    /// Sales decomposition: revenue = active × conversion × frequency × AOV per channel, with
+    /// each factor's contribution to the change from the previous period (LMDI).
+    Decomposition(super::analytics::DecompositionArgs),
 }
 
 #[derive(clap::Args)]
