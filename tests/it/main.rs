@@ -8,6 +8,7 @@
 mod helpers;
 mod receiver;
 
+mod analytics;
 mod api_basics;
 mod api_style;
 mod audit;

@@ -16,6 +16,7 @@
 //! |---|---|---|
 //! | `coupon_rules` | any type a coupon event rule names (`member.registered`, `tier.changed` to gold, `lifecycle.changed` to churned…) | issues the rule's coupon or gift pack, once per (rule, event) |
 //! | `webhooks` | the types each webhook endpoint subscribes to | writes one outbox delivery per (endpoint, event); the dispatcher sends them |
+//! | `analytics` | every event | keeps the daily per-member aggregates the analytics reports read (docs/analytics.md) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,7 @@ impl Registry {
         Registry::of(vec![
             Arc::new(crate::coupons::rules::CouponRules),
             Arc::new(crate::webhooks::outbox::WebhookOutbox),
+            Arc::new(crate::analytics::AnalyticsDays),
         ])
     }
 

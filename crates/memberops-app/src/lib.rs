@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod campaigns;
+pub mod analytics;
 pub mod consumers;
 pub mod coupons;
 pub mod error;

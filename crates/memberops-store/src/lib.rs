@@ -19,6 +19,7 @@
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
 pub mod audit;
+pub mod analytics;
 mod backend;
 pub mod campaigns;
 mod coupons;
@@ -78,6 +79,7 @@ pub enum Backend {
 #[async_trait]
 pub trait Store:
     LoyaltyStore
+    + analytics::AnalyticsStore
     + CouponsStore
     + TrackingStore
     + SegmentsStore
@@ -149,6 +151,7 @@ pub trait Store:
 pub trait WriteTx:
     LoyaltyTx
     + LoyaltyHistoryTx
+    + analytics::AnalyticsTx
     + CouponsTx
     + TrackingTx
     + SegmentsTx

@@ -61,9 +61,12 @@ enum Command {
     /// Loyalty jobs: points expiry and the tier review.
     #[command(subcommand)]
     Loyalty(cmd::loyalty::Command),
-    /// Reports (RFM as of a date).
+    /// Reports: RFM as of a date, analytics (cohorts, overview).
     #[command(subcommand)]
     Report(cmd::segments::ReportCommand),
+    /// Analytics aggregates: `analytics rebuild`.
+    #[command(subcommand)]
+    Analytics(cmd::analytics::Command),
     /// Lifecycle stages: the daily recompute job.
     #[command(subcommand)]
     Lifecycle(cmd::segments::LifecycleCommand),
@@ -137,6 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(c) => cmd::bench::run(c).await,
         Command::BenchSegments(a) => cmd::segments_bench::run(a).await,
         Command::Report(c) => cmd::segments::report(&cli.db, c).await,
+        Command::Analytics(c) => cmd::analytics::run(&cli.db, c).await,
         Command::Lifecycle(c) => cmd::segments::lifecycle(&cli.db, c).await,
         Command::Intelligence(c) => cmd::segments::intelligence(&cli.db, c).await,
     }

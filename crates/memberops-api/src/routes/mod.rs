@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod campaigns;
+pub mod analytics;
 pub mod coupons;
 pub mod events;
 pub mod health;
@@ -25,3 +26,4 @@ pub const SEGMENTS: &str = "segments";
 pub const WEBHOOKS: &str = "webhooks";
 pub const STORES: &str = "stores";
 pub const CAMPAIGNS: &str = "campaigns";
+pub const ANALYTICS: &str = "analytics";

@@ -37,7 +37,7 @@ fn as_of(q: &Option<String>, ws: &memberops_app::Workspace) -> ApiResult<chrono:
     })
 }
 
-fn csv_response(name: &str, body: Vec<u8>) -> Response {
+pub(crate) fn csv_response(name: &str, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -51,7 +51,10 @@ fn csv_response(name: &str, body: Vec<u8>) -> Response {
         .into_response()
 }
 
-fn csv_bytes<I: IntoIterator<Item = Vec<String>>>(header_row: &[&str], rows: I) -> Vec<u8> {
+pub(crate) fn csv_bytes<I: IntoIterator<Item = Vec<String>>>(
+    header_row: &[&str],
+    rows: I,
+) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(header_row);
     for r in rows {

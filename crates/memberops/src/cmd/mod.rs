@@ -1,3 +1,4 @@
+pub mod analytics;
 pub mod apikey;
 pub mod audit;
 pub mod backup;

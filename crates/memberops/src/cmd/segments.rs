@@ -13,6 +13,18 @@ pub enum ReportCommand {
     /// member_id,first_order_at,last_order_at,orders,order_days,monetary,recency_days,
     /// tenure_days,r_score,f_score,m_score,rfm_class,lifecycle_stage.
     Rfm(RfmArgs),
+    /// Cohort retention matrix: cohort,period,cohort_size,retained,rate (docs/analytics.md).
+    Cohorts(super::analytics::CohortsArgs),
+    /// Overview of a date range with the previous period beside it (docs/analytics.md).
+    Overview(super::analytics::OverviewArgs),
+    /// Acquisition channels: new members, first orders, day 1/7/30/90 retention, the seed's formula.
+    Channels(super::analytics::ChannelsArgs),
+    /// Repurchase: the magic-number table as CSV (orders,members,repurchased,rate); JSON adds
+    /// the time between orders and to the second order.
+    Repurchase(super::analytics::RepurchaseArgs),
+    /// Sales decomposition: revenue = active × conversion × frequency × AOV per channel, with
+    /// each factor's contribution to the change from the previous period (LMDI).
+    Decomposition(super::analytics::DecompositionArgs),
 }
 
 #[derive(clap::Args)]
@@ -82,7 +94,10 @@ pub async fn intelligence(db: &str, c: IntelligenceCommand) -> anyhow::Result<()
 }
 
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
-    let ReportCommand::Rfm(args) = c;
+    let args = match c {
+        ReportCommand::Rfm(args) => args,
+        other => return super::analytics::report(db, other).await,
+    };
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
     let as_of = seg::parse_date(&args.as_of, "as_of")?;

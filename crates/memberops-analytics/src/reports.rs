@@ -1,1 +1,0 @@
-//! Report tables built from plain rows: overview, cohorts, funnels, channel retention, repurchase, decomposition, portrait, loyalty economics.
