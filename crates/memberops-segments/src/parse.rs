@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::SegmentError;
 use crate::tree::{
     AttrTest, CmpOp, Cond, EventCond, Field, IntTest, Kind, MAX_DEPTH, Measure, MeasureCond, Node,
-    Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
+    NumTest, Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
 };
 
 const MAX_LIST: usize = 10_000;
@@ -339,6 +339,22 @@ fn parse_cond(o: &Map<String, Value>, path: &str) -> Result<Cond, SegmentError> 
                 _ => return Err(unsupported()),
             })
         }
+        Kind::Num => Test::Num(match op {
+            Op::Gt => NumTest::Cmp(CmpOp::Gt, number(value, &vp)?),
+            Op::Gte => NumTest::Cmp(CmpOp::Gte, number(value, &vp)?),
+            Op::Lt => NumTest::Cmp(CmpOp::Lt, number(value, &vp)?),
+            Op::Lte => NumTest::Cmp(CmpOp::Lte, number(value, &vp)?),
+            Op::Between => {
+                let (lo, hi) = pair(value, &vp)?;
+                let lo = number(lo, &index(&vp, 0))?;
+                let hi = number(hi, &index(&vp, 1))?;
+                if lo > hi {
+                    return Err(tree_err(&vp, "between needs low <= high"));
+                }
+                NumTest::Between(lo, hi)
+            }
+            _ => return Err(unsupported()),
+        }),
         Kind::Tags => Test::Tags(match op {
             Op::HasTag | Op::Contains => TagTest::Has(string(value, &vp)?),
             Op::In => TagTest::Any(list(value, &vp, string)?),

@@ -19,6 +19,7 @@
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
 mod backend;
+mod clv;
 mod coupons;
 mod error;
 mod intel_settings;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use clv::{ClvFitRow, ClvStore, ClvTx, OrderDayVisitor, PredictedFields, PredictionRow};
 pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
@@ -81,6 +83,7 @@ pub trait Store:
     + StatsStore
     + ListsStore
     + StoresStore
+    + ClvStore
     + Send
     + Sync
     + 'static
@@ -142,6 +145,7 @@ pub trait WriteTx:
     + LogTx
     + WebhooksTx
     + StoresTx
+    + ClvTx
     + Send
 {
     /// Which of these event ids are already stored.

@@ -74,6 +74,7 @@ crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);
 crate::log::impl_log!(PgStore, PgTx, sqlx::Postgres);
 crate::lists::impl_lists!(PgStore, sqlx::Postgres);
 crate::stores::impl_stores!(PgStore, PgTx, sqlx::Postgres);
+crate::clv::impl_clv!(PgStore, PgTx, sqlx::Postgres);
 crate::webhooks::impl_webhooks!(
     PgStore,
     PgTx,

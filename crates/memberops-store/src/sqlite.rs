@@ -175,4 +175,5 @@ crate::intel_settings::impl_intel_settings!(SqliteStore, SqliteTx, sqlx::Sqlite)
 crate::log::impl_log!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::lists::impl_lists!(SqliteStore, sqlx::Sqlite);
 crate::stores::impl_stores!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::clv::impl_clv!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
