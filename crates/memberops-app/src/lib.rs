@@ -2,6 +2,7 @@
 //!
 //! The HTTP API and the command line are thin layers over these functions.
 
+pub mod clv;
 pub mod consumers;
 pub mod coupons;
 pub mod error;

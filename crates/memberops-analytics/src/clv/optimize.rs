@@ -17,8 +17,6 @@ const MAX_ITER: usize = 2_000;
 #[derive(Debug, Clone)]
 pub struct Minimum {
     pub x: Vec<f64>,
-    pub value: f64,
-    pub iterations: usize,
 }
 
 /// Minimises `f` (value and gradient) from `x0`.
@@ -37,13 +35,9 @@ where
     // Inverse Hessian approximation, starting from the identity.
     let mut h = identity(n);
     let mut stalled = 0;
-    for it in 0..MAX_ITER {
+    for _ in 0..MAX_ITER {
         if g.iter().all(|v| v.abs() < GTOL) {
-            return Ok(Minimum {
-                x,
-                value: fx,
-                iterations: it,
-            });
+            return Ok(Minimum { x });
         }
         let mut d: Vec<f64> = (0..n)
             .map(|i| -(0..n).map(|j| h[i][j] * g[j]).sum::<f64>())
@@ -73,11 +67,7 @@ where
             // No decrease along the direction: the point is a minimum to machine
             // precision when the gradient is already tiny, else try steepest descent once.
             if g.iter().all(|v| v.abs() < 1e-6) || stalled > 0 {
-                return Ok(Minimum {
-                    x,
-                    value: fx,
-                    iterations: it,
-                });
+                return Ok(Minimum { x });
             }
             stalled += 1;
             h = identity(n);
