@@ -11,6 +11,7 @@ mod receiver;
 mod api_basics;
 mod api_style;
 mod checkout_member;
+mod clv;
 mod coupons;
 mod events;
 mod import;

@@ -62,6 +62,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::webhooks::router())
         .merge(routes::lists::router())
         .merge(routes::stores::router())
+        .merge(routes::clv::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

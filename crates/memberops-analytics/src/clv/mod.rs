@@ -15,6 +15,7 @@
 mod bgnbd;
 mod gamma_gamma;
 mod optimize;
+pub mod simulate;
 mod special;
 #[cfg(test)]
 mod tests;

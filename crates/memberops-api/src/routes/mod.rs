@@ -1,3 +1,4 @@
+pub mod clv;
 pub mod coupons;
 pub mod events;
 pub mod health;

@@ -1,6 +1,7 @@
 pub mod apikey;
 pub mod bench;
 pub mod bench_webhooks;
+pub mod clv;
 pub mod consumers;
 pub mod coupons;
 pub mod demo;

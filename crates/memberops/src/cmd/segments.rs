@@ -13,6 +13,10 @@ pub enum ReportCommand {
     /// member_id,first_order_at,last_order_at,orders,order_days,monetary,recency_days,
     /// tenure_days,r_score,f_score,m_score,rfm_class,lifecycle_stage.
     Rfm(RfmArgs),
+    /// Predicted value of every member with an order by a date (BG/NBD and Gamma-Gamma
+    /// fitted on the member base as of it): member_id,p_alive,expected_orders_90d,
+    /// expected_aov,clv_12m (money in major units). See docs/predicted-value.md.
+    Clv(super::clv::ClvArgs),
 }
 
 #[derive(clap::Args)]
@@ -82,7 +86,10 @@ pub async fn intelligence(db: &str, c: IntelligenceCommand) -> anyhow::Result<()
 }
 
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
-    let ReportCommand::Rfm(args) = c;
+    let args = match c {
+        ReportCommand::Rfm(args) => args,
+        ReportCommand::Clv(args) => return super::clv::run(db, args).await,
+    };
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
     let as_of = seg::parse_date(&args.as_of, "as_of")?;
