@@ -35,7 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(&out)?);
     writeln!(w, "frequency,recency,T,monetary_value")?;
     for s in &summaries {
-        writeln!(w, "{},{},{},{}", s.frequency, s.recency, s.t, s.monetary / 100.0)?;
+        writeln!(
+            w,
+            "{},{},{},{}",
+            s.frequency,
+            s.recency,
+            s.t,
+            s.monetary / 100.0
+        )?;
     }
     w.flush()?;
     let t = Instant::now();

@@ -92,7 +92,7 @@ pub fn simulate(n: usize, horizon_days: u32, params: SimParams, seed: u64) -> Ve
             let lambda = rng.gamma(params.r, params.alpha);
             let drop = rng.beta(params.a, params.b);
             let nu = rng.gamma(params.q, params.v);
-            let mut value = |rng: &mut Rng| (rng.gamma(params.p, nu).round() as i64).max(1);
+            let value = |rng: &mut Rng| (rng.gamma(params.p, nu).round() as i64).max(1);
             let first = (rng.uniform() * end).floor().min(end - 1.0);
             let mut orders = vec![(first as u32, value(&mut rng))];
             let mut t = first;
