@@ -74,6 +74,11 @@ where
             continue;
         };
         stalled = 0;
+        // At the minimum to double precision: the value stopped moving and the gradient is
+        // at the level of rounding.
+        if fx - fx_n <= 1e-15 * fx.abs().max(1.0) && g_n.iter().all(|v| v.abs() < 1e-6) {
+            return Ok(Minimum { x: xn });
+        }
         let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = g_n.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();

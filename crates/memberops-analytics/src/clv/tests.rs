@@ -221,3 +221,28 @@ fn too_little_data_is_an_error_not_a_model() {
     ));
     assert!(matches!(Model::fit(&[]), Err(ClvError::NotEnoughData(_))));
 }
+
+#[test]
+fn a_simulated_base_fits_near_its_parameters() {
+    use super::simulate::{SimParams, simulate};
+    let start = day("2025-06-30");
+    let as_of = start + chrono::Days::new(365);
+    let data: Vec<Summary> = simulate(1500, 365, SimParams::default(), 42)
+        .iter()
+        .filter_map(|o| {
+            let days: Vec<(NaiveDate, i64)> = o
+                .iter()
+                .map(|&(d, v)| (start + chrono::Days::new(u64::from(d)), v))
+                .collect();
+            summarize(&days, as_of)
+        })
+        .collect();
+    assert_eq!(data.len(), 1500);
+    let m = Model::fit(&data).expect("fits");
+    // Sampling noise on 1,500 members is large; the fit lands near the truth.
+    assert!(
+        (0.4..1.6).contains(&m.bg_nbd.r) && (20.0..150.0).contains(&m.bg_nbd.alpha),
+        "{m:?}"
+    );
+    assert!((1.0..10.0).contains(&m.gamma_gamma.q), "{m:?}");
+}
