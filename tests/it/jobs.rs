@@ -327,6 +327,7 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
         format!("coupon_expiry:{day}"),
         format!("birthday_gifts:{day}"),
         format!("lifecycle_recompute:{day}"),
+        format!("clv_refresh:{day}"),
     ];
     if chrono::Datelike::day(&today) == 1 {
         want.insert(1, format!("tier_review:{day}"));

@@ -16,6 +16,7 @@ mod campaigns;
 mod campaigns_email;
 mod campaigns_tasks;
 mod checkout_member;
+mod clv;
 mod coupons;
 mod events;
 mod import;

@@ -77,6 +77,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::tasks::router())
         .merge(routes::inbox::router())
         .merge(routes::analytics::router())
+        .merge(routes::clv::router())
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

@@ -35,6 +35,8 @@ pub const LIFECYCLE_RECOMPUTE: &str = "lifecycle_recompute";
 pub const BIRTHDAY_GIFTS: &str = "birthday_gifts";
 /// Coupons whose validity ended move to `expired`.
 pub const COUPON_EXPIRY: &str = "coupon_expiry";
+/// Predicted member value (P(alive), expected orders, CLV) refitted as of the day.
+pub const CLV_REFRESH: &str = "clv_refresh";
 
 /// The payload of the daily jobs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +125,7 @@ pub async fn schedule_day(
         COUPON_EXPIRY,
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
+        CLV_REFRESH,
     ];
     if program.tier_review.is_review_date(date) {
         kinds.insert(1, TIER_REVIEW);
@@ -156,6 +159,7 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
         TIER_REVIEW,
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
+        CLV_REFRESH,
     ]
     .contains(&job.kind.as_str())
     {
@@ -208,6 +212,7 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
                 "segment_sizes": sizes,
             }))
         }
+        CLV_REFRESH => serde_json::to_value(crate::clv::refresh_job(store, &ws, date, now).await?),
         other => {
             return Err(AppError::Conflict {
                 code: "unknown_job_kind",

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod campaigns;
 pub mod analytics;
+pub mod clv;
 pub mod consumers;
 pub mod coupons;
 pub mod error;

@@ -80,6 +80,7 @@ pub(crate) enum Val<'a> {
     Tags(&'a [String]),
     Bool(bool),
     Attr(AttrRef<'a>),
+    Num(f64),
 }
 
 pub(crate) fn field_value<'a>(row: &'a MemberRow, field: &Field, today: NaiveDate) -> Val<'a> {
@@ -119,6 +120,9 @@ pub(crate) fn field_value<'a>(row: &'a MemberRow, field: &Field, today: NaiveDat
         Field::Store => opt_str(&row.store),
         Field::Staff => opt_str(&row.staff),
         Field::StoredValue => Val::Int(row.stored_value),
+        Field::PAlive => row.p_alive.map_or(Val::Null, Val::Num),
+        Field::ExpectedOrders90d => row.expected_orders_90d.map_or(Val::Null, Val::Num),
+        Field::Clv12m => row.clv_12m.map_or(Val::Null, Val::Num),
         Field::Consent(ch) => row.consent.get(ch).map_or(Val::Null, |b| Val::Bool(*b)),
         Field::Attr(key) => row
             .attributes
@@ -144,6 +148,7 @@ pub(crate) fn test_value(test: &Test, v: &Val<'_>, today: NaiveDate) -> bool {
         (Test::Tags(t), Val::Tags(tags)) => t.matches(tags),
         (Test::Bool(mask), Val::Bool(b)) => (mask >> u8::from(*b)) & 1 == 1,
         (Test::Attr(t), Val::Attr(a)) => t.matches(*a),
+        (Test::Num(t), Val::Num(x)) => t.matches(*x),
         // The parser pairs tests with field kinds, so this is unreachable for valid trees.
         _ => false,
     }

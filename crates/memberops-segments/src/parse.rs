@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::SegmentError;
 use crate::tree::{
     AttrTest, CmpOp, Cond, EventCond, Field, IntTest, Kind, MAX_DEPTH, Measure, MeasureCond, Node,
-    Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
+    NumTest, Op, ProductKey, Scalar, StrTest, TagTest, Test, TimeBound, TimeTest,
 };
 
 const MAX_LIST: usize = 10_000;
@@ -339,6 +339,7 @@ fn parse_cond(o: &Map<String, Value>, path: &str) -> Result<Cond, SegmentError> 
                 _ => return Err(unsupported()),
             })
         }
+        Kind::Num => Test::Num(num_test(op, value, &vp)?.ok_or_else(unsupported)?),
         Kind::Tags => Test::Tags(match op {
             Op::HasTag | Op::Contains => TagTest::Has(string(value, &vp)?),
             Op::In => TagTest::Any(list(value, &vp, string)?),
@@ -350,21 +351,11 @@ fn parse_cond(o: &Map<String, Value>, path: &str) -> Result<Cond, SegmentError> 
             Op::Ne => AttrTest::Ne(scalar(value, &vp)?),
             Op::In => AttrTest::In(list(value, &vp, scalar)?),
             Op::NotIn => AttrTest::NotIn(list(value, &vp, scalar)?),
-            Op::Gt => AttrTest::Num(CmpOp::Gt, number(value, &vp)?),
-            Op::Gte => AttrTest::Num(CmpOp::Gte, number(value, &vp)?),
-            Op::Lt => AttrTest::Num(CmpOp::Lt, number(value, &vp)?),
-            Op::Lte => AttrTest::Num(CmpOp::Lte, number(value, &vp)?),
-            Op::Between => {
-                let (lo, hi) = pair(value, &vp)?;
-                let lo = number(lo, &index(&vp, 0))?;
-                let hi = number(hi, &index(&vp, 1))?;
-                if lo > hi {
-                    return Err(tree_err(&vp, "between needs low <= high"));
-                }
-                AttrTest::Between(lo, hi)
-            }
             Op::Contains => AttrTest::Contains(string(value, &vp)?),
-            _ => return Err(unsupported()),
+            _ => match num_test(op, value, &vp)?.ok_or_else(unsupported)? {
+                NumTest::Cmp(c, x) => AttrTest::Num(c, x),
+                NumTest::Between(lo, hi) => AttrTest::Between(lo, hi),
+            },
         }),
     };
     Ok(Cond {
@@ -373,6 +364,28 @@ fn parse_cond(o: &Map<String, Value>, path: &str) -> Result<Cond, SegmentError> 
         value: value.clone(),
         test,
     })
+}
+
+/// Comparisons of a number (`gt`, `gte`, `lt`, `lte`, `between`); `None` for another
+/// operator.
+fn num_test(op: Op, value: &Value, vp: &str) -> Result<Option<NumTest>, SegmentError> {
+    let cmp = match op {
+        Op::Gt => CmpOp::Gt,
+        Op::Gte => CmpOp::Gte,
+        Op::Lt => CmpOp::Lt,
+        Op::Lte => CmpOp::Lte,
+        Op::Between => {
+            let (lo, hi) = pair(value, vp)?;
+            let lo = number(lo, &index(vp, 0))?;
+            let hi = number(hi, &index(vp, 1))?;
+            if lo > hi {
+                return Err(tree_err(vp, "between needs low <= high"));
+            }
+            return Ok(Some(NumTest::Between(lo, hi)));
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(NumTest::Cmp(cmp, number(value, vp)?)))
 }
 
 /// Integer operators; an operator that does not apply is reported by the caller.

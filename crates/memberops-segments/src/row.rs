@@ -57,6 +57,14 @@ pub struct MemberRow {
     /// Owning staff member's code (导购).
     #[serde(default)]
     pub staff: Option<String>,
+    /// Predicted value of the last refresh (`None` without a prediction): P(alive),
+    /// expected orders in 90 days, 12-month CLV in major units.
+    #[serde(default)]
+    pub p_alive: Option<f64>,
+    #[serde(default)]
+    pub expected_orders_90d: Option<f64>,
+    #[serde(default)]
+    pub clv_12m: Option<f64>,
 }
 
 impl MemberRow {
@@ -89,6 +97,9 @@ impl MemberRow {
             consent: BTreeMap::new(),
             store: None,
             staff: None,
+            p_alive: None,
+            expected_orders_90d: None,
+            clv_12m: None,
         }
     }
 

@@ -136,6 +136,13 @@ pub enum Field {
     Store,
     /// The code of the staff member (导购) who owns the member.
     Staff,
+    /// Predicted value (docs/predicted-value.md), from the last refresh; missing for
+    /// members without an order by its as-of date. P(alive), 0–1.
+    PAlive,
+    /// Expected orders in the next 90 days.
+    ExpectedOrders90d,
+    /// 12-month customer lifetime value, in major units of the workspace currency.
+    Clv12m,
     /// Consent to be contacted on a channel, written `consent.<channel>`.
     Consent(String),
     /// A custom attribute, written `attributes.<key>`.
@@ -154,6 +161,8 @@ pub enum Kind {
     Tags,
     /// true / false (consent per channel).
     Bool,
+    /// A real number (predicted values): `gt`, `gte`, `lt`, `lte`, `between`.
+    Num,
     Attr,
 }
 
@@ -205,6 +214,9 @@ const SIMPLE_FIELDS: &[(&str, Field)] = &[
     ("stored_value_minor", Field::StoredValue),
     ("store", Field::Store),
     ("staff", Field::Staff),
+    ("p_alive", Field::PAlive),
+    ("expected_orders_90d", Field::ExpectedOrders90d),
+    ("clv_12m", Field::Clv12m),
 ];
 
 impl Field {
@@ -258,6 +270,7 @@ impl Field {
             | Field::Staff => Kind::Str,
             Field::RegisteredAt | Field::LastOrderAt | Field::FirstOrderAt => Kind::Instant,
             Field::Consent(_) => Kind::Bool,
+            Field::PAlive | Field::ExpectedOrders90d | Field::Clv12m => Kind::Num,
             Field::Birthday => Kind::Birthday,
             Field::Tags => Kind::Tags,
             Field::Attr(_) => Kind::Attr,
@@ -329,6 +342,26 @@ pub enum Test {
     /// Bit 0 set: `false` matches; bit 1 set: `true` matches.
     Bool(u8),
     Attr(AttrTest),
+    Num(NumTest),
+}
+
+/// A comparison of a real-valued field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NumTest {
+    Cmp(CmpOp, f64),
+    Between(f64, f64),
+}
+
+impl NumTest {
+    pub fn matches(&self, v: f64) -> bool {
+        match *self {
+            NumTest::Cmp(CmpOp::Gt, x) => v > x,
+            NumTest::Cmp(CmpOp::Gte, x) => v >= x,
+            NumTest::Cmp(CmpOp::Lt, x) => v < x,
+            NumTest::Cmp(CmpOp::Lte, x) => v <= x,
+            NumTest::Between(lo, hi) => lo <= v && v <= hi,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

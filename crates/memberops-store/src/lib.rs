@@ -22,6 +22,7 @@ pub mod audit;
 pub mod analytics;
 mod backend;
 pub mod campaigns;
+mod clv;
 mod coupons;
 mod error;
 mod intel_settings;
@@ -47,6 +48,7 @@ use async_trait::async_trait;
 
 pub use audit::{AuditLogFilter, AuditLogRow, AuditStore, ConsentChange, OpsStore, PoolStats};
 pub use campaigns::{CampaignsStore, CampaignsTx};
+pub use clv::{ClvFitRow, ClvStore, ClvTx, OrderDayVisitor, PredictedFields, PredictionRow};
 pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
@@ -96,6 +98,7 @@ pub trait Store:
     + OpsStore
     + PrivacyStore
     + CampaignsStore
+    + ClvStore
     + Send
     + Sync
     + 'static
@@ -161,6 +164,7 @@ pub trait WriteTx:
     + StoresTx
     + PrivacyTx
     + CampaignsTx
+    + ClvTx
     + Send
 {
     /// Which of these event ids are already stored.

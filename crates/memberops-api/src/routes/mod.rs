@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod campaigns;
 pub mod analytics;
+pub mod clv;
 pub mod coupons;
 pub mod events;
 pub mod health;

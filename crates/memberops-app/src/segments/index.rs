@@ -55,7 +55,12 @@ pub struct IndexCache {
 }
 
 /// Converts a stored member into the row segments are evaluated over.
-pub fn member_row(s: &IndexSource, default_tz: Tz, base_tier: Option<&str>) -> MemberRow {
+pub fn member_row(
+    s: &IndexSource,
+    default_tz: Tz,
+    base_tier: Option<&str>,
+    money_exponent: u8,
+) -> MemberRow {
     let tz = s.time_zone.parse::<Tz>().unwrap_or(default_tz);
     let mut row = MemberRow::new(s.id.clone(), tz);
     row.gender = s.gender.as_deref().and_then(|g| Gender::parse(g).ok());
@@ -77,6 +82,12 @@ pub fn member_row(s: &IndexSource, default_tz: Tz, base_tier: Option<&str>) -> M
     row.points_balance = s.points_balance;
     row.stored_value = s.stored_value;
     row.consent = serde_json::from_str(&s.consent).unwrap_or_default();
+    if let Some(p) = &s.predicted {
+        row.p_alive = Some(p.p_alive);
+        row.expected_orders_90d = Some(p.expected_orders_90d);
+        // The SQL engine's division (segments/sql.rs `predicted`).
+        row.clv_12m = Some(p.clv_12m_minor as f64 / 10_i64.pow(u32::from(money_exponent)) as f64);
+    }
     let mut tags: Vec<String> = serde_json::from_str(&s.tags).unwrap_or_default();
     tags.extend(s.extra_tags.iter().cloned());
     tags.sort_unstable();
@@ -202,7 +213,12 @@ async fn load_all(store: &dyn Store, ws: &Workspace) -> Result<Loaded> {
             .await?;
         for s in &page {
             index
-                .upsert(&member_row(s, ws.time_zone, base.as_deref()))
+                .upsert(&member_row(
+                    s,
+                    ws.time_zone,
+                    base.as_deref(),
+                    ws.currency.exponent(),
+                ))
                 .map_err(seg_err)?;
         }
         match page.last() {
@@ -295,7 +311,12 @@ impl IndexCache {
                 .index_sources(&ws.id, None, Some(chunk), chunk.len() as i64)
                 .await?
             {
-                rows.push(member_row(&s, ws.time_zone, base.as_deref()));
+                rows.push(member_row(
+                    &s,
+                    ws.time_zone,
+                    base.as_deref(),
+                    ws.currency.exponent(),
+                ));
             }
         }
         let mut loaded = slot.write().await;

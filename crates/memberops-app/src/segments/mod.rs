@@ -272,6 +272,7 @@ pub async fn tree_sql(
         as_of,
         zones: zones(store, ws).await?,
         base_tier: index::base_tier(store, ws).await?,
+        money_exponent: ws.currency.exponent(),
     };
     Ok(sql::where_sql(node, &cx))
 }

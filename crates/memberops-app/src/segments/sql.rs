@@ -20,8 +20,8 @@ use chrono_tz::Tz;
 use memberops_core::time::Millis;
 use memberops_segments::row::{days_until_birthday, local_day};
 use memberops_segments::tree::{
-    AttrTest, CmpOp, EventCond, Field, IntTest, Kind, Measure, MeasureCond, Node, Scalar, StrTest,
-    TagTest, Test, TimeBound, TimeTest,
+    AttrTest, CmpOp, EventCond, Field, IntTest, Kind, Measure, MeasureCond, Node, NumTest, Scalar,
+    StrTest, TagTest, Test, TimeBound, TimeTest,
 };
 use memberops_store::Backend;
 
@@ -34,6 +34,8 @@ pub struct SqlContext {
     pub zones: Vec<Tz>,
     /// The tier of members without a loyalty account (the program's first tier).
     pub base_tier: Option<String>,
+    /// Minor-unit digits of the workspace currency (`clv_12m` is compared in major units).
+    pub money_exponent: u8,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -147,6 +149,7 @@ fn column(field: &Field, cx: &SqlContext) -> String {
         Field::Staff => {
             "(SELECT a.staff_code FROM member_stores a WHERE a.member_id = m.id)".into()
         }
+        Field::PAlive | Field::ExpectedOrders90d | Field::Clv12m => predicted(field, cx),
         Field::RegisteredAt => "m.registered_at".into(),
         Field::Orders => "COALESCE(s.order_count, 0)".into(),
         Field::Spend => SPEND.into(),
@@ -163,6 +166,21 @@ fn column(field: &Field, cx: &SqlContext) -> String {
         // Handled by their own renderers.
         Field::Age | Field::Tags | Field::Attr(_) | Field::Consent(_) => "NULL".into(),
     }
+}
+
+/// A predicted value (`member_predictions`, docs/predicted-value.md), as the index reads it:
+/// the CLV in major units is the minor amount as a double divided by 10^exponent, the same
+/// IEEE division on both sides.
+fn predicted(field: &Field, cx: &SqlContext) -> String {
+    let expr = match field {
+        Field::PAlive => "pv.p_alive".to_owned(),
+        Field::ExpectedOrders90d => "pv.expected_orders_90d".to_owned(),
+        _ => format!(
+            "CAST(pv.clv_12m_minor AS DOUBLE PRECISION) / {}",
+            10_i64.pow(u32::from(cx.money_exponent))
+        ),
+    };
+    format!("(SELECT {expr} FROM member_predictions pv WHERE pv.member_id = m.id)")
 }
 
 fn cond(field: &Field, test: &Test, cx: &SqlContext) -> String {
@@ -196,6 +214,18 @@ fn cond(field: &Field, test: &Test, cx: &SqlContext) -> String {
             }
         }
         Test::Str(t) => str_test(&col, t, cx),
+        Test::Num(NumTest::Cmp(op, x)) => {
+            let op = match op {
+                CmpOp::Gt => ">",
+                CmpOp::Gte => ">=",
+                CmpOp::Lt => "<",
+                CmpOp::Lte => "<=",
+            };
+            format!("{col} {op} {}", num(*x))
+        }
+        Test::Num(NumTest::Between(lo, hi)) => {
+            format!("{col} BETWEEN {} AND {}", num(*lo), num(*hi))
+        }
         Test::Time(t) if *field == Field::Birthday => birthday(&col, t, cx),
         Test::Time(t) => instant(&col, t, cx),
         Test::Tags(_) | Test::Attr(_) | Test::Bool(_) => "FALSE".into(),

@@ -69,6 +69,10 @@ pub struct SegmentIndex {
     store: Vec<u32>,
     staff: Vec<u32>,
     stored_value: Vec<i64>,
+    /// Predicted values; NaN where the member has none.
+    p_alive: Vec<f64>,
+    expected_orders: Vec<f64>,
+    clv_12m: Vec<f64>,
     /// Two bits per consent channel (in `CONSENT_CHANNELS` order): 0 unknown, 1 false,
     /// 2 true.
     consent: Vec<u16>,
@@ -203,6 +207,9 @@ impl SegmentIndex {
         self.store.push(0);
         self.staff.push(0);
         self.stored_value.push(0);
+        self.p_alive.push(f64::NAN);
+        self.expected_orders.push(f64::NAN);
+        self.clv_12m.push(f64::NAN);
         self.consent.push(0);
         self.stage.push(0);
         self.rfm_class.push(0);
@@ -250,6 +257,9 @@ impl SegmentIndex {
         self.points[i] = row.points_balance;
         (self.first_order_ms[i], self.first_order_day[i]) = instant(row.first_order_at);
         self.stored_value[i] = row.stored_value;
+        self.p_alive[i] = row.p_alive.unwrap_or(f64::NAN);
+        self.expected_orders[i] = row.expected_orders_90d.unwrap_or(f64::NAN);
+        self.clv_12m[i] = row.clv_12m.unwrap_or(f64::NAN);
         self.consent[i] = consent_bits(&row.consent);
         self.stage[i] = row.stage.map_or(0, |s| s as u8 + 1);
         self.rfm_class[i] = row.rfm_class.map_or(0, |c| c as u8 + 1);
@@ -295,7 +305,7 @@ impl SegmentIndex {
     /// overheads (a B-tree entry at 1.5× its size, a hash entry with its control byte).
     pub fn memory_bytes(&self) -> usize {
         let n = self.tz.capacity();
-        let fixed = n * (2 + 1 + 4 + 4 * 4 + (8 + 4) * 3 + 4 + 8 * 3 + 2 + 3 + 2 * 3)
+        let fixed = n * (2 + 1 + 4 + 4 * 4 + (8 + 4) * 3 + 4 + 8 * 3 + 8 * 3 + 2 + 3 + 2 * 3)
             + (self.live.capacity() + self.has_attrs.capacity()) * 8
             + self.free.capacity() * 4;
         let attr_values: usize = self

@@ -235,6 +235,9 @@ impl SegmentIndex {
             Field::Store => str_col(&self.store),
             Field::Staff => str_col(&self.staff),
             Field::StoredValue => self.int_leaf(t, |i| Some(self.stored_value[i])),
+            Field::PAlive => self.num_leaf(t, &self.p_alive),
+            Field::ExpectedOrders90d => self.num_leaf(t, &self.expected_orders),
+            Field::Clv12m => self.num_leaf(t, &self.clv_12m),
             Field::FirstOrderAt => {
                 self.instant_leaf(t, &self.first_order_ms, &self.first_order_day, z)
             }
@@ -284,6 +287,16 @@ impl SegmentIndex {
             Test::Int(it) => self.fill(|i| get(i).is_some_and(|x| it.matches(x))),
             Test::IsSet => self.fill(|i| get(i).is_some()),
             Test::IsNull => self.fill(|i| get(i).is_none()),
+            _ => self.constant(false),
+        }
+    }
+
+    /// A real-valued column, NaN where missing.
+    fn num_leaf(&self, t: &Test, col: &[f64]) -> Bits {
+        match t {
+            Test::Num(nt) => self.fill(|i| !col[i].is_nan() && nt.matches(col[i])),
+            Test::IsSet => self.fill(|i| !col[i].is_nan()),
+            Test::IsNull => self.fill(|i| col[i].is_nan()),
             _ => self.constant(false),
         }
     }

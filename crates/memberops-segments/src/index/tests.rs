@@ -49,6 +49,67 @@ fn upsert_remove_and_reuse_slots() {
 }
 
 #[test]
+fn predicted_values_compare_as_numbers_and_missing_matches_nothing() {
+    let mut idx = SegmentIndex::new();
+    let mut rows = Vec::new();
+    for (id, alive, clv) in [("a", 0.1, 1500.5), ("b", 0.3, 1000.0), ("c", 0.9, 20.0)] {
+        let mut r = MemberRow::new(id, chrono_tz::UTC);
+        r.p_alive = Some(alive);
+        r.expected_orders_90d = Some(alive * 2.0);
+        r.clv_12m = Some(clv);
+        rows.push(r);
+    }
+    rows.push(MemberRow::new("never_bought", chrono_tz::UTC));
+    for r in &rows {
+        idx.upsert(r).expect("upsert");
+    }
+    let ctx = EvalContext::new(AS_OF, &NoEvents);
+    let ids = |v: serde_json::Value| {
+        let t = tree(v);
+        let page = idx.members(&t, &ctx, 10, None).expect("page");
+        let by_rows: Vec<String> = rows
+            .iter()
+            .filter(|r| eval(&t, r, &ctx))
+            .map(|r| r.member_id.clone())
+            .collect();
+        assert_eq!(page.ids, by_rows, "index and row evaluator");
+        page.ids
+    };
+    assert_eq!(
+        ids(json!({"field": "p_alive", "op": "lt", "value": 0.3})),
+        ["a"]
+    );
+    assert_eq!(
+        ids(json!({"field": "p_alive", "op": "lte", "value": 0.3})),
+        ["a", "b"]
+    );
+    assert_eq!(
+        ids(json!({"field": "clv_12m", "op": "gt", "value": 1000})),
+        ["a"]
+    );
+    assert_eq!(
+        ids(json!({"field": "expected_orders_90d", "op": "between", "value": [0.5, 2]})),
+        ["b", "c"]
+    );
+    assert_eq!(
+        ids(json!({"field": "p_alive", "op": "is_null"})),
+        ["never_bought"]
+    );
+    assert_eq!(
+        ids(json!({"not": {"field": "clv_12m", "op": "gte", "value": 100}})),
+        ["c", "never_bought"]
+    );
+    // Equality on a real number is not offered; text is not a number.
+    for bad in [
+        json!({"field": "p_alive", "op": "eq", "value": 0.3}),
+        json!({"field": "clv_12m", "op": "gt", "value": "1000"}),
+        json!({"field": "p_alive", "op": "between", "value": [0.5, 0.1]}),
+    ] {
+        assert!(Node::from_json(&bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn attributes_and_null_semantics() {
     let mut idx = SegmentIndex::new();
     let mut a = MemberRow::new("a", chrono_tz::UTC);
@@ -196,6 +257,7 @@ fn row_strategy(id: usize) -> impl Strategy<Value = MemberRow> {
         ),
         opt(word()),
         opt(word()),
+        (opt(0..=20u32), opt(0..40u32), opt(0..3000i64)),
     );
     (profile, aggregates, extra, more).prop_map(move |(p, a, e, x)| {
         let mut r = MemberRow::new(format!("m{id:03}"), ZONES[p.0]);
@@ -223,6 +285,10 @@ fn row_strategy(id: usize) -> impl Strategy<Value = MemberRow> {
         r.consent = x.3;
         r.store = x.4;
         r.staff = x.5;
+        // Predicted values on a coarse grid, so thresholds hit them exactly too.
+        r.p_alive = x.6.0.map(|n| f64::from(n) / 20.0);
+        r.expected_orders_90d = x.6.1.map(|n| f64::from(n) / 8.0);
+        r.clv_12m = x.6.2.map(|minor| minor as f64 / 100.0);
         r
     })
 }
@@ -376,6 +442,23 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
             "contains" => (f, o, json!(s)),
             _ => (f, o, v),
         });
+    let num_field = (
+        prop::sample::select(vec!["p_alive", "expected_orders_90d", "clv_12m"]),
+        prop::sample::select(vec!["gt", "gte", "lt", "lte", "between"]),
+        (0..=20u32, 0..=10u32),
+    )
+        .prop_map(|(f, o, (a, w))| {
+            let scale = match f {
+                "p_alive" => 20.0,
+                "expected_orders_90d" => 8.0,
+                _ => 0.5,
+            };
+            let lo = f64::from(a) / scale;
+            match o {
+                "between" => (f, o, json!([lo, lo + f64::from(w) / scale])),
+                _ => (f, o, json!(lo)),
+            }
+        });
     let consent = (
         prop::sample::select(vec!["consent.sms", "consent.email", "consent.push"]),
         prop::sample::select(vec!["eq", "ne"]),
@@ -401,6 +484,8 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
         "tags",
         "attributes.k1",
         "last_order_at",
+        "p_alive",
+        "clv_12m",
     ]);
     prop_oneof![
         2 => (any_field, presence).prop_map(|(f, (o, v))| (f, o, v)),
@@ -411,6 +496,7 @@ fn leaf() -> BoxedStrategy<serde_json::Value> {
         1 => birthday,
         3 => attr,
         2 => consent,
+        2 => num_field,
     ]
     .prop_map(|(f, o, v)| {
         if v.is_null() {

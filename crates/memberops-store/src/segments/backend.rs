@@ -70,6 +70,7 @@ macro_rules! impl_segments {
                     consent: r.try_get("consent")?,
                     store: None,
                     staff: None,
+                    predicted: None,
                 })
             }
 
@@ -136,6 +137,7 @@ macro_rules! impl_segments {
                         consent: text(f[26]).unwrap_or_default(),
                         store: None,
                         staff: None,
+                        predicted: None,
                     });
                 }
                 Ok(Some(out))
@@ -623,6 +625,7 @@ macro_rules! impl_segments {
                     .fetch_all(self.reader())
                     .await?;
                     crate::stores::fill_assignments(self, workspace_id, &mut out).await?;
+                    crate::clv::fill_predictions(self, workspace_id, &mut out).await?;
                     if !tags.is_empty() {
                         let pos: std::collections::HashMap<String, usize> =
                             out.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();

@@ -175,6 +175,8 @@ pub struct IndexSource {
     /// Home store and owning staff codes (`member_stores`).
     pub store: Option<String>,
     pub staff: Option<String>,
+    /// The stored predictions (`member_predictions`), for segment fields.
+    pub predicted: Option<crate::PredictedFields>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod bench_webhooks;
+pub mod clv;
 pub mod consumers;
 pub mod coupons;
 pub mod demo;

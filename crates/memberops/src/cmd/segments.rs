@@ -25,6 +25,10 @@ pub enum ReportCommand {
     /// Sales decomposition: revenue = active × conversion × frequency × AOV per channel, with
     /// each factor's contribution to the change from the previous period (LMDI).
     Decomposition(super::analytics::DecompositionArgs),
+    /// Predicted value of every member with an order by a date (BG/NBD and Gamma-Gamma
+    /// fitted on the member base as of it): member_id,p_alive,expected_orders_90d,
+    /// expected_aov,clv_12m (money in major units). See docs/predicted-value.md.
+    Clv(super::clv::ClvArgs),
 }
 
 #[derive(clap::Args)]
@@ -96,6 +100,7 @@ pub async fn intelligence(db: &str, c: IntelligenceCommand) -> anyhow::Result<()
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     let args = match c {
         ReportCommand::Rfm(args) => args,
+        ReportCommand::Clv(args) => return super::clv::run(db, args).await,
         other => return super::analytics::report(db, other).await,
     };
     let store = super::open(db).await?;
