@@ -54,6 +54,10 @@ const RULES: &[(&str, &str, Need)] = &[
         Scope(Checkout),
     ),
     ("POST", "/v1/members/{id}/checkin", Scope(Checkout)),
+    // The member center's make-up check-in and inbox.
+    ("POST", "/v1/members/{id}/checkin:makeup", Scope(Checkout)),
+    ("GET", "/v1/members/{id}/inbox", Scope(Checkout)),
+    ("POST", "/v1/members/{id}/inbox:read", Scope(Checkout)),
     ("POST", "/v1/coupons/claim", Scope(Checkout)),
     ("POST", "/v1/coupons/share-links", Scope(Checkout)),
     (

@@ -2,9 +2,9 @@
 //!
 //! The HTTP API and the command line are thin layers over these functions.
 
+pub mod analytics;
 pub mod audit;
 pub mod campaigns;
-pub mod analytics;
 pub mod clv;
 pub mod consumers;
 pub mod coupons;

@@ -18,8 +18,8 @@
 //!   reaches them from the trait objects it holds (upcasting `&mut dyn WriteTx`);
 //! - its migrations as `migrations/{sqlite,postgres}/000N_<domain>.sql`.
 
-pub mod audit;
 pub mod analytics;
+pub mod audit;
 mod backend;
 pub mod campaigns;
 mod clv;

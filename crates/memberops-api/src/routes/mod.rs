@@ -1,6 +1,6 @@
+pub mod analytics;
 pub mod audit;
 pub mod campaigns;
-pub mod analytics;
 pub mod clv;
 pub mod coupons;
 pub mod events;

@@ -188,7 +188,9 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
             let csv = rows.iter().map(|r| r.csv_record()).collect();
             a.out.write(&DECOMPOSITION_COLUMNS, csv, &rows)?;
         }
-        ReportCommand::Rfm(_) => anyhow::bail!("`report rfm` is not an analytics report"),
+        ReportCommand::Rfm(_) | ReportCommand::Clv(_) => {
+            anyhow::bail!("`report rfm` and `report clv` are not daily-aggregate reports")
+        }
     }
     Ok(())
 }
