@@ -128,13 +128,13 @@ async fn action(
     Path(path): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (id, v) = split_action(&path)?;
+    let (id, v) = super::split_action(&path)?;
     Ok(match v {
         "launch" => launch(state, auth, id).await?.into_response(),
         "pause" => pause(state, auth, id).await?.into_response(),
         "resume" => resume(state, auth, id).await?.into_response(),
         "cancel" => cancel(state, auth, id).await?.into_response(),
-        _ => return Err(no_action(&path)),
+        _ => return Err(super::no_action(&path)),
     })
 }
 
@@ -173,21 +173,6 @@ async fn preview(
         )
         .await?,
     ))
-}
-
-/// `{id}:{verb}` → `(id, verb)`; 404 without a verb.
-pub(crate) fn split_action(path: &str) -> Result<(String, &str), ApiError> {
-    path.rsplit_once(':')
-        .map(|(id, v)| (id.to_owned(), v))
-        .ok_or_else(|| no_action(path))
-}
-
-pub(crate) fn no_action(path: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no action `{path}`"),
-    )
 }
 
 #[derive(OpenApi)]

@@ -28,3 +28,24 @@ pub const WEBHOOKS: &str = "webhooks";
 pub const STORES: &str = "stores";
 pub const CAMPAIGNS: &str = "campaigns";
 pub const ANALYTICS: &str = "analytics";
+
+// The router cannot match `{id}:verb` inside one path segment, so an action route is
+// registered as `POST …/{id}` and its handler splits the verb off with these.
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
+/// `{id}:{verb}` → `(id, verb)`; 404 without a verb.
+pub(crate) fn split_action(path: &str) -> Result<(String, &str), ApiError> {
+    path.rsplit_once(':')
+        .map(|(id, v)| (id.to_owned(), v))
+        .ok_or_else(|| no_action(path))
+}
+
+pub(crate) fn no_action(path: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no action `{path}`"),
+    )
+}

@@ -3,14 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use memberops_app::privacy::{self, EraseOut, MemberExport};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 
 /// Everything held about one member as JSON: profile, consent history, and every stored
@@ -42,19 +41,15 @@ async fn export(
 async fn erase(
     State(state): State<AppState>,
     auth: Admin,
-    Path(id): Path<String>,
+    Path(path): Path<String>,
 ) -> ApiResult<Json<EraseOut>> {
-    // The router cannot match `{id}:erase` in one segment: `POST /v1/members/{id}` takes
-    // the whole segment and this handler the verb.
-    let Some(id) = id.strip_suffix(":erase") else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no route POST /v1/members/{id}"),
-        ));
-    };
+    // `POST /v1/members/{id}` takes the whole segment; the verb is split off here.
+    let (id, verb) = super::split_action(&path)?;
+    if verb != "erase" {
+        return Err(super::no_action(&path));
+    }
     Ok(Json(
-        privacy::erase(state.store.as_ref(), &auth.ws, id).await?,
+        privacy::erase(state.store.as_ref(), &auth.ws, &id).await?,
     ))
 }
 
