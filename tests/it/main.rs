@@ -26,6 +26,7 @@ mod loyalty;
 mod loyalty_care;
 mod loyalty_late;
 mod loyalty_rules;
+mod loyalty_trial;
 mod members;
 mod operator_lists;
 mod ops;

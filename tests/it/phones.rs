@@ -95,3 +95,52 @@ async fn every_entry_stores_the_same_e164_number(app: TestApp) {
     assert_eq!(body["errors"][0]["code"], "invalid_phone");
 }
 both!(every_entry_stores_the_same_e164_number);
+
+async fn the_calling_code_is_a_workspace_setting(app: TestApp) {
+    let (s, w) = app.get("/v1/workspace").await;
+    assert_eq!(
+        (s, w["calling_code"].as_str()),
+        (StatusCode::OK, Some("86")),
+        "{w}"
+    );
+    for bad in [
+        json!({"calling_code": "28"}),
+        json!({"name": ""}),
+        json!({"currency": "USD"}),
+    ] {
+        let (s, b) = app.patch("/v1/workspace", bad.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+    }
+    let (s, w) = app
+        .patch(
+            "/v1/workspace",
+            json!({"calling_code": "+1", "name": "US brand"}),
+        )
+        .await;
+    assert_eq!(
+        (s, w["calling_code"].as_str(), w["name"].as_str()),
+        (StatusCode::OK, Some("1"), Some("US brand")),
+        "{w}"
+    );
+    // Numbers written nationally take the new code from now on.
+    let (s, m) = app
+        .post(
+            "/v1/members",
+            json!({"external_id": "us-1", "phone": "(202) 555-0100"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!(m["phone"], "+12025550100", "{m}");
+    // The change is audited with the settings before and after.
+    let (_, audit) = app.get("/v1/audit").await;
+    let entry = audit["data"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .find(|e| e["path"] == "/v1/workspace")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["before"]["calling_code"], "86", "{audit}");
+    assert_eq!(entry["after"]["calling_code"], "1", "{audit}");
+}
+both!(the_calling_code_is_a_workspace_setting);

@@ -195,6 +195,52 @@ async fn members_get_their_store_and_staff_every_way(app: TestApp) {
     assert_eq!(assignment(&app, "fay").await, (json!("SH-1"), json!("g2")));
     let eve = app.member("eve").await;
     assert_eq!(eve["attributes"], json!({"favourite": "tea"}), "{eve}");
+    // The member itself shows them, as does every member list.
+    assert_eq!(
+        (&eve["store_code"], &eve["staff_code"]),
+        (&json!("BJ-1"), &json!("g3")),
+        "{eve}"
+    );
+    let (_, listed) = app.get("/v1/members?external_id=fay").await;
+    assert_eq!(listed["data"][0]["staff_code"], "g2", "{listed}");
+
+    // Call tasks of the members of a store, or of a staff member's members.
+    for (m, key) in [("eve", "t-eve"), ("fay", "t-fay")] {
+        let (s, b) = app
+            .post(
+                "/v1/tasks",
+                json!({"member": m, "pool": "call-center", "title": "回访", "idempotency_key": key}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let task_members = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (s, b) = app.get(&format!("/v1/tasks?{q}")).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let mut ids: Vec<String> = b["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .filter_map(|t| t["member_id"].as_str())
+                .map(str::to_owned)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let fay = app.member("fay").await;
+    assert_eq!(
+        task_members("store=BJ-1").await,
+        [eve["id"].as_str().expect("id")]
+    );
+    assert_eq!(
+        task_members("staff=g2").await,
+        [fay["id"].as_str().expect("id")]
+    );
+    assert!(task_members("store=SH-1&staff=g3").await.is_empty());
+    assert_eq!(task_members("pool=call-center").await.len(), 2);
 
     // Operator PATCH, audited; `null` clears.
     let (s, b) = app

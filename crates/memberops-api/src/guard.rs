@@ -138,6 +138,7 @@ fn subject(method: &Method, route: &str, member: Option<&str>) -> Option<Subject
     match (method.as_str(), route) {
         ("PUT", "/v1/intelligence/settings") => Some(Subject::IntelSettings),
         ("PUT", "/v1/loyalty/program") => Some(Subject::LoyaltyProgram),
+        ("PATCH", "/v1/workspace") => Some(Subject::WorkspaceSettings),
         (_, r)
             if r.starts_with("/v1/members/{id}/")
                 && (r.contains("points")

@@ -72,6 +72,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::stores::router())
         .merge(routes::ops::router())
         .merge(routes::audit::router())
+        .merge(routes::workspace::router())
         .merge(routes::privacy::router())
         .merge(routes::campaigns::router())
         .merge(routes::tasks::router())

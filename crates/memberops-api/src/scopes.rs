@@ -81,6 +81,7 @@ const RULES: &[(&str, &str, Need)] = &[
     // a member's export (every field unmasked) and erasure.
     ("*", "/v1/keys*", Scope(Admin)),
     ("GET", "/v1/audit", Scope(Admin)),
+    ("PATCH", "/v1/workspace", Scope(Admin)),
     ("PUT", "/v1/intelligence/settings", Scope(Admin)),
     ("*", "/v1/webhooks/*", Scope(Admin)),
     ("*", "/v1/settings*", Scope(Admin)),

@@ -21,6 +21,8 @@ pub enum Subject {
     IntelSettings,
     /// The loyalty program.
     LoyaltyProgram,
+    /// The workspace's own settings (name, calling code).
+    WorkspaceSettings,
 }
 
 /// The state of `subject` now, as JSON (None when there is nothing yet).
@@ -42,6 +44,9 @@ pub async fn snapshot(store: &dyn Store, ws: &Workspace, subject: &Subject) -> O
         }
         Subject::LoyaltyProgram => {
             serde_json::to_value(crate::loyalty::current_program(store, ws).await.ok()?).ok()?
+        }
+        Subject::WorkspaceSettings => {
+            serde_json::to_value(crate::workspace::settings(store, &ws.id).await.ok()?).ok()?
         }
     };
     Some(v)

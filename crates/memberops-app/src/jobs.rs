@@ -35,6 +35,9 @@ pub const LIFECYCLE_RECOMPUTE: &str = "lifecycle_recompute";
 pub const BIRTHDAY_GIFTS: &str = "birthday_gifts";
 /// Coupons whose validity ended move to `expired`.
 pub const COUPON_EXPIRY: &str = "coupon_expiry";
+/// Temporary tiers whose days are over go back to the earned tier (also queued for the
+/// moment a trial ends, keyed `tier_trials_end:{millis}`).
+pub const TIER_TRIALS_END: &str = "tier_trials_end";
 /// Predicted member value (P(alive), expected orders, CLV) refitted as of the day.
 pub const CLV_REFRESH: &str = "clv_refresh";
 
@@ -126,6 +129,7 @@ pub async fn schedule_day(
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
         CLV_REFRESH,
+        TIER_TRIALS_END,
     ];
     if program.tier_review.is_review_date(date) {
         kinds.insert(1, TIER_REVIEW);
@@ -160,6 +164,7 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
         CLV_REFRESH,
+        TIER_TRIALS_END,
     ]
     .contains(&job.kind.as_str())
     {
@@ -213,6 +218,10 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
             }))
         }
         CLV_REFRESH => serde_json::to_value(crate::clv::refresh_job(store, &ws, date, now).await?),
+        // Whatever is due by now, not by the day's end: a trial ends at its own midnight.
+        TIER_TRIALS_END => {
+            serde_json::to_value(crate::loyalty::trial::end_due(store, &ws, now).await?)
+        }
         other => {
             return Err(AppError::Conflict {
                 code: "unknown_job_kind",

@@ -378,6 +378,12 @@ pub struct Member {
     /// The tags of the profile alone (as sent in `traits` or the members API).
     #[serde(default)]
     pub profile_tags: Vec<String>,
+    /// Home store (门店) code; null when none (`/v1/members/{id}/store` has its history).
+    #[serde(default)]
+    pub store_code: Option<String>,
+    /// Owning staff member (导购) code; null when none.
+    #[serde(default)]
+    pub staff_code: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub stats: MemberStats,

@@ -34,6 +34,7 @@ pub mod referral;
 pub mod rules;
 pub mod stored_value;
 pub mod tiers;
+pub mod trial;
 
 pub use error::LoyaltyError;
 pub use program::Program;

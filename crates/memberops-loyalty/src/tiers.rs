@@ -63,7 +63,9 @@ pub fn window_growth(program: &Program, entries: &[GrowthEntry], at: Millis, tz:
         .sum()
 }
 
-fn window_start(program: &Program, at: Millis, tz: Tz) -> Millis {
+/// Where the review window of `at` begins: local midnight `window_months` calendar months
+/// before `at`'s local day. Later instants never have earlier windows.
+pub fn window_start(program: &Program, at: Millis, tz: Tz) -> Millis {
     let day = local_date(at, tz);
     let from = day
         .checked_sub_months(Months::new(program.tier_review.window_months))

@@ -17,8 +17,9 @@ pub(crate) const MEMBER_SELECT: &str = "SELECT m.id, m.workspace_id, m.external_
      m.income_band, m.region, m.channel, m.registered_at, m.time_zone, m.consent, m.attributes, m.tags, m.created_at, \
      m.updated_at, s.first_order_at, s.last_order_at, s.last_order_date, COALESCE(s.order_count, 0) AS order_count, \
      COALESCE(s.order_days, 0) AS order_days, COALESCE(s.paid_minor, 0) AS paid_minor, \
-     COALESCE(s.refunded_minor, 0) AS refunded_minor, s.last_active_at, COALESCE(s.event_count, 0) AS event_count \
-     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id";
+     COALESCE(s.refunded_minor, 0) AS refunded_minor, s.last_active_at, COALESCE(s.event_count, 0) AS event_count, \
+     a.store_code, a.staff_code \
+     FROM members m LEFT JOIN member_stats s ON s.member_id = m.id LEFT JOIN member_stores a ON a.member_id = m.id";
 
 pub(crate) const EVENT_SELECT: &str = "SELECT seq, workspace_id, id, member_id, type, occurred_at, received_at, properties FROM events";
 
@@ -244,6 +245,9 @@ macro_rules! impl_backend {
                 profile,
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
+                // Only the member reads join `member_stores`.
+                store_code: r.try_get("store_code").unwrap_or(None),
+                staff_code: r.try_get("staff_code").unwrap_or(None),
             };
             let stats = if r.try_get::<Option<i64>, _>("order_count").is_ok() {
                 stats_columns(r)?
@@ -647,6 +651,18 @@ macro_rules! impl_backend {
                     })
                 })
                 .transpose()
+            }
+
+            async fn update_workspace(&self, id: &str, name: Option<&str>, calling_code: Option<&str>) -> Result<Option<Workspace>> {
+                sqlx::query(
+                    "UPDATE workspaces SET name = COALESCE($2, name), calling_code = COALESCE($3, calling_code) WHERE id = $1",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(calling_code)
+                .execute(self.writer())
+                .await?;
+                self.workspace(id).await
             }
 
             async fn insert_api_key(&self, k: &ApiKey) -> Result<()> {

@@ -99,6 +99,7 @@ pub trait Store:
     + PrivacyStore
     + CampaignsStore
     + ClvStore
+    + TierTrialsStore
     + Send
     + Sync
     + 'static
@@ -115,6 +116,14 @@ pub trait Store:
     async fn begin_write(&self, workspace_id: &str) -> Result<Box<dyn WriteTx>>;
 
     async fn workspace(&self, id: &str) -> Result<Option<Workspace>>;
+    /// Changes the workspace's name and calling code (`None` keeps one); the row as it is
+    /// after, `None` when there is no such workspace.
+    async fn update_workspace(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        calling_code: Option<&str>,
+    ) -> Result<Option<Workspace>>;
 
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
@@ -154,6 +163,7 @@ pub trait Store:
 pub trait WriteTx:
     LoyaltyTx
     + LoyaltyHistoryTx
+    + TierTrialsTx
     + analytics::AnalyticsTx
     + CouponsTx
     + TrackingTx

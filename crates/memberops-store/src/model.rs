@@ -41,6 +41,10 @@ pub struct MemberRecord {
     pub profile: Profile,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Home store and owning staff member (`member_stores`), as read; writes of the member
+    /// row ignore them (assignments have their own audited path).
+    pub store_code: Option<String>,
+    pub staff_code: Option<String>,
 }
 
 /// The few member facts the event path needs.
@@ -108,6 +112,8 @@ impl MemberRecord {
             attributes: p.attributes,
             profile_tags: p.tags.clone(),
             tags: p.tags,
+            store_code: self.store_code,
+            staff_code: self.staff_code,
             created_at: millis_to_rfc3339(self.created_at),
             updated_at: millis_to_rfc3339(self.updated_at),
             stats: MemberStats {

@@ -68,6 +68,7 @@ crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
 crate::analytics::impl_analytics!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::history::impl_loyalty_history!(PgTx, sqlx::Postgres);
+crate::loyalty::trials::impl_tier_trials!(PgStore, PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);

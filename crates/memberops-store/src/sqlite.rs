@@ -169,6 +169,7 @@ crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::analytics::impl_analytics!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::loyalty::history::impl_loyalty_history!(SqliteTx, sqlx::Sqlite);
+crate::loyalty::trials::impl_tier_trials!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::tracking::impl_tracking!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);

@@ -44,6 +44,9 @@ enum Command {
     Apikey(cmd::apikey::Command),
     /// The audit log of writes by operator and admin keys, newest first.
     Audit(cmd::audit::Args),
+    /// The workspace's settings: `workspace show`, `workspace set --calling-code 1`.
+    #[command(subcommand)]
+    Workspace(cmd::workspace::Command),
     /// Write an online, consistent snapshot of the SQLite database to FILE.
     Backup(cmd::backup::BackupArgs),
     /// Replace the SQLite database with a snapshot (refuses a live one without --force).
@@ -127,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => cmd::migrate(&cli.db).await,
         Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
         Command::Audit(a) => cmd::audit::run(&cli.db, a).await,
+        Command::Workspace(c) => cmd::workspace::run(&cli.db, c).await,
         Command::Backup(a) => cmd::backup::backup(&cli.db, a).await,
         Command::Restore(a) => cmd::backup::restore(&cli.db, a).await,
         Command::Import(c) => cmd::import::run(&cli.db, c).await,

@@ -8,6 +8,7 @@ use memberops_app::loyalty::center::{self, CheckinResult, LedgerPage, LoyaltyOut
 use memberops_app::loyalty::growth::{self, GrowthResult};
 use memberops_app::loyalty::makeup::{self, MakeupResult};
 use memberops_app::loyalty::ops::{self, PointsResult, SvOp, SvResult};
+use memberops_app::loyalty::trial::{self, TrialIn, TrialOut};
 use memberops_app::loyalty::{current_program, save_program};
 use memberops_core::time::{When, now_millis};
 use memberops_loyalty::Program;
@@ -332,6 +333,31 @@ async fn growth_adjust(
     ))
 }
 
+/// Temporary tier (体验会员): the member holds `tier` for `days` days, with its privileges,
+/// then returns to the tier they earned (growth earned meanwhile counts). A `tier.changed`
+/// event at each end; audited in `/v1/loyalty/audit`. 409 `tier_not_higher` when the
+/// member already holds that tier or a higher one, `trial_active` during another trial.
+#[utoipa::path(post, path = "/v1/members/{id}/tier:trial", tag = super::LOYALTY, params(("id" = String, Path)), request_body = TrialIn,
+    security(("api_key" = [])), responses((status = 200, body = TrialOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn tier_trial(
+    State(state): State<AppState>,
+    auth: Admin,
+    Path(id): Path<String>,
+    ValidJson(b): ValidJson<TrialIn>,
+) -> ApiResult<Json<TrialOut>> {
+    Ok(Json(
+        trial::grant(
+            state.store.as_ref(),
+            &auth.ws,
+            &id,
+            b,
+            &auth.key.id,
+            now_millis(),
+        )
+        .await?,
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_program, put_program))
@@ -346,4 +372,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkin))
         .routes(routes!(checkin_makeup))
         .routes(routes!(growth_adjust))
+        .routes(routes!(tier_trial))
 }

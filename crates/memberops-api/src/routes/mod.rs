@@ -17,6 +17,7 @@ pub mod stores;
 pub mod tasks;
 pub mod tracking;
 pub mod webhooks;
+pub mod workspace;
 
 /// Tag names used to group operations in the OpenAPI document.
 pub const MEMBERS: &str = "members";

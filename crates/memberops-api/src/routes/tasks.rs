@@ -47,6 +47,10 @@ pub struct TasksQuery {
     pub pool: Option<String>,
     /// A member's id or external id.
     pub member: Option<String>,
+    /// Tasks of members whose home store (门店) is this code.
+    pub store: Option<String>,
+    /// Tasks of members owned by this staff (导购) code (`assignee` is who makes the call).
+    pub staff: Option<String>,
     /// `today` (open tasks due today in each member's zone), `overdue` (open, window
     /// passed) or a day `YYYY-MM-DD`.
     pub due: Option<String>,
@@ -68,6 +72,8 @@ async fn list(
         assignee: q.assignee,
         pool: q.pool,
         member: q.member,
+        store: q.store,
+        staff: q.staff,
         due: q.due,
         cursor: q.cursor,
         limit: q.limit,

@@ -256,6 +256,10 @@ pub struct TaskQuery {
     pub assignee: Option<String>,
     pub pool: Option<String>,
     pub member: Option<String>,
+    /// Members' home store code.
+    pub store: Option<String>,
+    /// Members' owning staff code.
+    pub staff: Option<String>,
     /// `today` (open tasks due today, each in its member's zone), `overdue` (open,
     /// window passed) or a date `YYYY-MM-DD`.
     pub due: Option<String>,
@@ -276,6 +280,8 @@ pub async fn list(
     let mut f = TaskFilter {
         assignee: q.assignee,
         pool: q.pool,
+        member_store: q.store,
+        member_staff: q.staff,
         ..TaskFilter::default()
     };
     if let Some(m) = q.member {

@@ -530,6 +530,8 @@ async fn plan(
                     profile,
                     created_at: received_at,
                     updated_at: received_at,
+                    store_code: None,
+                    staff_code: None,
                 });
                 let slot = MemberSlot {
                     id: member_id,

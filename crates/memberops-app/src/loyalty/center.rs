@@ -84,6 +84,8 @@ pub struct LoyaltyOut {
     pub stored_value: SvBalanceOut,
     pub checkin: CheckinOut,
     pub referral: ReferralOut,
+    /// The temporary tier the member holds now (体验会员), null when none.
+    pub trial: Option<super::trial::TrialOut>,
 }
 
 fn tier_out(t: &memberops_loyalty::program::TierDef) -> TierOut {
@@ -117,10 +119,7 @@ pub async fn member_center(
         )
     })?;
     let day = local_date(at, tz);
-    let start = day
-        .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
-        .unwrap_or(day);
-    let since = memberops_loyalty::calendar::start_of_day(start, tz);
+    let since = tiers::window_start(&program, at, tz);
     let entries: Vec<tiers::GrowthEntry> = store
         .member_growth_since(&ws.id, &member_id, since)
         .await?
@@ -157,6 +156,12 @@ pub async fn member_center(
     };
     let code = ensure_invite_code(store, ws, &member_id).await?;
     let stats = store.referral_stats(&ws.id, &member_id).await?;
+    let trial = store
+        .member_trials(&ws.id, &member_id)
+        .await?
+        .into_iter()
+        .find(|t| t.status == "active" && t.tier == row.tier)
+        .map(Into::into);
     Ok(LoyaltyOut {
         member_id: member_id.clone(),
         program_version: program.version,
@@ -196,6 +201,7 @@ pub async fn member_center(
             rewarded: stats.rewarded,
             pending: stats.pending,
         },
+        trial,
     })
 }
 

@@ -117,11 +117,7 @@ async fn adjust_tx(
     let before = row.tier.clone();
     let mut upgraded_from = None;
     if c.growth > 0 {
-        // The review window reaches back at most this far (a year of months plus a day).
-        let months = i64::from(program.tier_review.window_months);
-        let since = c
-            .now
-            .saturating_sub((months + 1).saturating_mul(31 * 86_400_000));
+        let since = tiers::window_start(&program, c.now, tz);
         let mut entries: Vec<GrowthEntry> = tx
             .growth_since(&[member_id], since)
             .await?

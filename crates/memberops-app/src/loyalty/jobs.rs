@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono_tz::Tz;
 use memberops_core::event::SystemEvent;
 use memberops_core::time::{Millis, millis_to_rfc3339, now_millis};
-use memberops_loyalty::calendar::{local_date, start_of_day};
+use memberops_loyalty::calendar::local_date;
 use memberops_loyalty::tiers::{self, GrowthEntry, TierHolding};
 use memberops_store::{NewEvent, PointsLine, Store};
 use serde::Serialize;
@@ -157,16 +157,13 @@ pub async fn review(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
         };
         let since = page
             .iter()
-            .map(|m| {
-                let d = local_date(as_of, zone(m));
-                let s = d
-                    .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
-                    .unwrap_or(d);
-                start_of_day(s, zone(m))
-            })
+            .map(|m| tiers::window_start(&program, as_of, zone(m)))
             .min()
             .unwrap_or(as_of);
         let ids: Vec<&str> = page.iter().map(|m| m.member_id.as_str()).collect();
+        // A member on a temporary tier is reviewed when the trial ends (see `trial`).
+        let on_trial: std::collections::HashSet<String> =
+            tx.members_on_trial(&ids).await?.into_iter().collect();
         let mut growth: HashMap<String, Vec<GrowthEntry>> = HashMap::new();
         for g in tx.growth_since(&ids, since).await? {
             growth
@@ -183,6 +180,9 @@ pub async fn review(store: &dyn Store, ws: &Workspace, as_of: Millis) -> Result<
         let mut events = Vec::new();
         let received = now_millis();
         for m in &page {
+            if on_trial.contains(&m.member_id) {
+                continue;
+            }
             report.reviewed += 1;
             let tz = zone(m);
             let holding = TierHolding {

@@ -12,6 +12,7 @@ pub mod growth;
 pub mod jobs;
 pub mod makeup;
 pub mod ops;
+pub mod trial;
 
 use chrono_tz::Tz;
 use memberops_core::time::{Millis, now_millis};

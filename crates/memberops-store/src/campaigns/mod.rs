@@ -151,6 +151,10 @@ pub struct TaskFilter {
     /// Open tasks whose window ended before this instant.
     pub overdue_at: Option<Millis>,
     pub member_id: Option<String>,
+    /// Tasks of members whose home store is this code.
+    pub member_store: Option<String>,
+    /// Tasks of members owned by this staff code.
+    pub member_staff: Option<String>,
 }
 
 #[async_trait]

@@ -277,6 +277,14 @@ macro_rules! impl_campaigns {
                     if let Some(m) = &f.member_id {
                         q.push(" AND member_id = ").push_bind(m.clone());
                     }
+                    if let Some(c) = &f.member_store {
+                        q.push(" AND member_id IN (SELECT member_id FROM member_stores WHERE workspace_id = ")
+                            .push_bind(ws.to_owned()).push(" AND store_code = ").push_bind(c.clone()).push(")");
+                    }
+                    if let Some(c) = &f.member_staff {
+                        q.push(" AND member_id IN (SELECT member_id FROM member_stores WHERE workspace_id = ")
+                            .push_bind(ws.to_owned()).push(" AND staff_code = ").push_bind(c.clone()).push(")");
+                    }
                     if let Some(d) = &f.due_date {
                         q.push(" AND status = 'open' AND due_date = ").push_bind(d.clone());
                     }

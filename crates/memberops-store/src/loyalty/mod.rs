@@ -290,6 +290,8 @@ pub(crate) const GL_COLS: &str =
 
 pub(crate) mod history;
 mod sql;
+pub(crate) mod trials;
 
 pub use history::LoyaltyHistoryTx;
 pub(crate) use sql::impl_loyalty;
+pub use trials::{TierTrialRow, TierTrialsStore, TierTrialsTx};

@@ -14,6 +14,7 @@ pub mod segments;
 pub mod segments_bench;
 pub mod serve;
 pub mod worker;
+pub mod workspace;
 
 use std::sync::Arc;
 

@@ -31,13 +31,7 @@ pub(super) async fn upgrades(
         {
             candidates.push(id.as_str());
             // Every window checked starts at or after the one of the earliest growth.
-            let day = memberops_loyalty::calendar::local_date(from, acc.tz);
-            let start = day
-                .checked_sub_months(chrono::Months::new(program.tier_review.window_months))
-                .unwrap_or(day);
-            since = since.min(
-                memberops_loyalty::calendar::start_of_day(start, acc.tz).saturating_sub(86_400_000),
-            );
+            since = since.min(tiers::window_start(program, from, acc.tz));
         }
     }
     if candidates.is_empty() {
