@@ -698,8 +698,12 @@ impl StatsDelta {
                 Some(last) if day.as_str() == last => {}
                 _ => row.order_days += 1,
             }
+            // Past i64 the stored sums decide (and refuse): never a wrapped total.
+            let Some(paid) = row.paid_minor.checked_add(*amount) else {
+                return false;
+            };
             row.order_count += 1;
-            row.paid_minor += amount;
+            row.paid_minor = paid;
             row.first_order_at = Some(row.first_order_at.map_or(*paid_at, |t| t.min(*paid_at)));
             row.last_order_at = Some(row.last_order_at.map_or(*paid_at, |t| t.max(*paid_at)));
             row.last_order_date = Some(day.clone());

@@ -412,8 +412,9 @@ pub(super) async fn points_tx(
     }
     tx.insert_lots(&new_lots).await?;
     tx.update_lots(&changed).await?;
-    let delta: i64 = entries.iter().map(|e| e.points).sum();
-    row.points_balance += delta;
+    let before_balance = row.points_balance;
+    row.points_balance = balance_after(row.points_balance, &entries)?;
+    let delta = row.points_balance - before_balance;
     row.points_debt = account.debt;
     row.updated_at = now;
     tx.upsert_loyalty_members(std::slice::from_ref(&row))
@@ -563,10 +564,18 @@ pub(crate) async fn credit_points_in_tx(
     }
     tx.insert_lots(&new_lots).await?;
     tx.update_lots(&changed).await?;
-    row.points_balance += entries.iter().map(|e| e.points).sum::<i64>();
+    row.points_balance = balance_after(row.points_balance, &entries)?;
     row.points_debt = account.debt;
     row.updated_at = now;
     tx.upsert_loyalty_members(std::slice::from_ref(&row))
         .await?;
     Ok(row.points_balance)
+}
+
+/// The balance after these entries, or 422 `balance_overflow` (never a wrapped number).
+fn balance_after(balance: i64, entries: &[memberops_loyalty::points::PointsEntry]) -> Result<i64> {
+    entries
+        .iter()
+        .try_fold(balance, |b, e| b.checked_add(e.points))
+        .ok_or_else(|| memberops_loyalty::LoyaltyError::BalanceOverflow("points balance").into())
 }
