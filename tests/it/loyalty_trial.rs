@@ -278,3 +278,64 @@ async fn a_tier_earned_during_the_trial_is_kept(app: TestApp) {
     }
 }
 both!(a_tier_earned_during_the_trial_is_kept);
+
+/// An earning rule grants the trial: 7 days of gold for an order of ¥1,000 or more, once per
+/// member (a lifetime cap of 1).
+async fn an_earning_rule_grants_a_trial_once(app: TestApp) {
+    let (_, mut p) = app.get("/v1/loyalty/program").await;
+    let mut bad = p.clone();
+    bad["rules"]
+        .as_array_mut()
+        .expect("rules")
+        .push(json!({"id": "vip_week", "event_type": "order.paid",
+        "reward": {"trial_tier": {"tier": "bronze", "days": 400}}}));
+    let (s, b) = app
+        .call(reqwest::Method::PUT, "/v1/loyalty/program", Some(bad))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let codes: Vec<&str> = b["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"unknown_tier") && codes.contains(&"out_of_range"),
+        "{b}"
+    );
+    p["rules"].as_array_mut().expect("rules").push(
+        json!({"id": "vip_week", "event_type": "order.paid",
+        "conditions": {"min_amount_minor": 100_000}, "caps": {"lifetime_count": 1},
+        "reward": {"trial_tier": {"tier": "gold", "days": 7}}}),
+    );
+    let (s, b) = app
+        .call(reqwest::Method::PUT, "/v1/loyalty/program", Some(p))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    register(&app, "rv").await;
+    let now = Utc::now() - Duration::minutes(5);
+    let order = |id: &str, amount: &str| {
+        json!({"id": id, "type": "order.paid", "member": "rv", "occurred_at": now.to_rfc3339(),
+               "properties": {"order_id": id, "amount": amount, "currency": "CNY"}})
+    };
+    app.batch(json!([order("small", "99.00")])).await;
+    assert_eq!(center(&app, "rv").await["tier"]["code"], "normal");
+    app.batch(json!([order("big", "1200.00")])).await;
+    let c = center(&app, "rv").await;
+    assert_eq!(c["tier"]["code"], "gold", "{c}");
+    assert_eq!(c["trial"]["tier"], "gold", "{c}");
+    // The trial ends; a second big order grants nothing more (the cap).
+    let ends = millis(c["trial"]["ends_at"].as_str().expect("ends"));
+    assert_eq!(end_at(&app, ends).await.returned, 1);
+    app.batch(json!([order("big2", "1500.00")])).await;
+    let c = center(&app, "rv").await;
+    assert_ne!(c["tier"]["code"], "gold", "{c}");
+    assert!(c["trial"].is_null(), "{c}");
+    let granted = tier_events(&app, "rv")
+        .await
+        .into_iter()
+        .filter(|e| e["properties"]["trial"]["status"] == "granted")
+        .count();
+    assert_eq!(granted, 1);
+}
+both!(an_earning_rule_grants_a_trial_once);

@@ -182,6 +182,7 @@ pub fn streak_awards(program: &Program, streak: u32, event_id: &str) -> Vec<Awar
             growth: r.growth,
             points: r.points,
             capped: false,
+            trial: None,
         })
         .collect()
 }

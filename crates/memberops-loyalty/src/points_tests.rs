@@ -188,6 +188,7 @@ fn awards_become_lots_that_point_back_to_their_event() {
         growth: 10,
         points: 15,
         capped: false,
+        trial: None,
     };
     let input = Earning::from_award(&award, "lot-9", 0, Some("o9".into())).expect("points");
     let acc = PointsAccount::default();

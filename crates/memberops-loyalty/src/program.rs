@@ -309,6 +309,7 @@ fn fixed_growth(id: &str, event: &str, growth: i64, caps: Caps) -> EarningRule {
         reward: Reward {
             growth: RewardAmount::Fixed { amount: growth },
             points: RewardAmount::None,
+            trial_tier: None,
         },
         points_multiplier: PointsMultiplier::None,
         caps,
@@ -382,6 +383,7 @@ impl Default for Program {
                     per_minor: 100,
                     units: 1,
                 },
+                trial_tier: None,
             },
             points_multiplier: PointsMultiplier::Tier,
             caps: Caps::default(),

@@ -226,6 +226,7 @@ pub fn qualify(
             growth: r.growth,
             points: r.points,
             capped: false,
+            trial: None,
         })
     };
     let capped = policy

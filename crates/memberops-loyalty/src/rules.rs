@@ -117,6 +117,20 @@ pub struct Reward {
     pub growth: RewardAmount,
     #[serde(default)]
     pub points: RewardAmount,
+    /// A temporary tier (体验会员) the event grants, e.g. 7 days of gold for a first order
+    /// over ¥1,000 (with `caps.lifetime_count: 1`, once per member). Given only to members
+    /// below that tier and not on a trial already (see `trial`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_tier: Option<TrialReward>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrialReward {
+    /// A tier code of the program.
+    pub tier: String,
+    /// 1–366.
+    pub days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -209,6 +223,22 @@ impl EarningRule {
         }
         self.reward.growth.check("growth", &mut errs);
         self.reward.points.check("points", &mut errs);
+        if let Some(t) = &self.reward.trial_tier {
+            if !tiers.contains(t.tier.as_str()) {
+                errs.push(FieldError::new(
+                    &["reward", "trial_tier", "tier"],
+                    "unknown_tier",
+                    format!("`{}` is not a tier of the program", t.tier),
+                ));
+            }
+            if !(1..=crate::trial::MAX_DAYS).contains(&t.days) {
+                errs.push(FieldError::new(
+                    &["reward", "trial_tier", "days"],
+                    "out_of_range",
+                    format!("days is 1 to {}", crate::trial::MAX_DAYS),
+                ));
+            }
+        }
         if let (Some(f), Some(t)) = (self.valid_from, self.valid_to)
             && f >= t
         {
@@ -354,6 +384,9 @@ pub struct Award {
     pub points: i64,
     /// True when a cap trimmed the reward.
     pub capped: bool,
+    /// The temporary tier the rule grants, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialReward>,
 }
 
 /// Every award the event earns, in rule order. Rules whose conditions fail, whose campaign
@@ -399,7 +432,7 @@ pub fn evaluate(program: &Program, facts: &EventFacts, member: &MemberState) -> 
                 caps.monthly_points.map(|c| c - usage.month.points),
             ],
         );
-        if growth == 0 && points == 0 {
+        if growth == 0 && points == 0 && rule.reward.trial_tier.is_none() {
             continue;
         }
         out.push(Award {
@@ -409,6 +442,7 @@ pub fn evaluate(program: &Program, facts: &EventFacts, member: &MemberState) -> 
             growth,
             points,
             capped: growth < raw_growth || points < raw_points,
+            trial: rule.reward.trial_tier.clone(),
         });
     }
     out
@@ -585,6 +619,7 @@ mod tests {
                     per_minor: 100,
                     units: 1,
                 },
+                trial_tier: None,
             },
             points_multiplier: PointsMultiplier::PerTier(BTreeMap::from([(
                 "gold".to_owned(),
@@ -642,6 +677,7 @@ mod tests {
             reward: Reward {
                 growth: RewardAmount::None,
                 points: RewardAmount::Fixed { amount: 50 },
+                trial_tier: None,
             },
             points_multiplier: PointsMultiplier::None,
             caps: Caps::default(),
@@ -698,6 +734,7 @@ mod tests {
             reward: Reward {
                 growth: RewardAmount::Fixed { amount: 30 },
                 points: RewardAmount::None,
+                trial_tier: None,
             },
             points_multiplier: PointsMultiplier::None,
             caps: Caps::default(),

@@ -15,7 +15,7 @@ use memberops_core::time::{Millis, millis_to_rfc3339, now_millis};
 use memberops_loyalty::calendar::local_date;
 use memberops_loyalty::tiers::{self, GrowthEntry, TierChange};
 use memberops_loyalty::trial::{self, GrantRefusal, Trial, TrialEnd};
-use memberops_store::{AuditRow, NewJob, Store, TierTrialRow, WriteTx};
+use memberops_store::{AuditRow, LoyaltyMemberRow, NewJob, Store, TierTrialRow, WriteTx};
 use serde::{Deserialize, Serialize};
 
 use super::ops::{begin, finish, refused, resolve, state};
@@ -122,16 +122,48 @@ async fn grant_tx(
     now: Millis,
 ) -> Result<TrialOut> {
     let program = program_in_tx(tx).await?;
-    if program.tier(&body.tier).is_err() {
+    let mut row = state(tx, &program, member_id, tz).await?;
+    let grant = Grant {
+        tier: &body.tier,
+        days: body.days,
+        reason: body.reason.trim(),
+        actor,
+    };
+    let trial_row = apply_grant(tx, ws, &program, &mut row, tz, &grant, now).await?;
+    tx.upsert_loyalty_members(std::slice::from_ref(&row))
+        .await?;
+    Ok(trial_row.into())
+}
+
+/// A grant, by an operator or an earning rule.
+pub(crate) struct Grant<'a> {
+    pub tier: &'a str,
+    pub days: u32,
+    pub reason: &'a str,
+    pub actor: &'a str,
+}
+
+/// Starts a trial on `row` (the caller writes the row): the trial, its `tier.changed` event
+/// and audit row. 422 for an unknown tier or days out of range; 409 `trial_active`,
+/// `tier_not_higher`.
+pub(crate) async fn apply_grant(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    program: &memberops_loyalty::Program,
+    row: &mut LoyaltyMemberRow,
+    tz: Tz,
+    g: &Grant<'_>,
+    now: Millis,
+) -> Result<TierTrialRow> {
+    if program.tier(g.tier).is_err() {
         return Err(Invalid::one(
             &["tier"],
             "unknown_tier",
-            format!("`{}` is not a tier of the program", body.tier),
+            format!("`{}` is not a tier of the program", g.tier),
         )
         .into());
     }
-    let mut row = state(tx, &program, member_id, tz).await?;
-    if let Some(active) = tx.active_trial(member_id).await? {
+    if let Some(active) = tx.active_trial(&row.member_id).await? {
         return Err(AppError::Conflict {
             code: "trial_active",
             detail: format!(
@@ -141,7 +173,7 @@ async fn grant_tx(
             ),
         });
     }
-    let change = match trial::grant(&program, &row.tier, &body.tier, body.days, now, 0)? {
+    let change = match trial::grant(program, &row.tier, g.tier, g.days, now, row.growth_total)? {
         Ok(c) => c,
         Err(GrantRefusal::Days) => {
             return Err(Invalid::one(
@@ -154,32 +186,30 @@ async fn grant_tx(
         Err(GrantRefusal::NotHigher { held }) => {
             return Err(AppError::Conflict {
                 code: "tier_not_higher",
-                detail: format!("the member holds `{held}`, not below `{}`", body.tier),
+                detail: format!("the member holds `{held}`, not below `{}`", g.tier),
             });
         }
     };
     let trial_row = TierTrialRow {
         id: memberops_core::id::new_id("trl"),
-        member_id: member_id.to_owned(),
-        tier: body.tier.clone(),
+        member_id: row.member_id.clone(),
+        tier: g.tier.to_owned(),
         earned_tier: row.tier.clone(),
         earned_since: row.tier_since,
         starts_at: now,
-        ends_at: trial::ends_at(now, body.days, tz),
-        reason: body.reason.trim().to_owned(),
-        actor: actor.to_owned(),
+        ends_at: trial::ends_at(now, g.days, tz),
+        reason: g.reason.to_owned(),
+        actor: g.actor.to_owned(),
         status: "active".into(),
         ended_at: None,
         ended_tier: None,
     };
     tx.insert_trial(&trial_row).await?;
-    row.tier = body.tier.clone();
+    row.tier = g.tier.to_owned();
     row.tier_since = now;
     row.updated_at = now;
-    tx.upsert_loyalty_members(std::slice::from_ref(&row))
-        .await?;
-    record(tx, ws, &trial_row, &change, "granted", actor, now).await?;
-    Ok(trial_row.into())
+    record(tx, ws, &trial_row, &change, "granted", g.actor, now).await?;
+    Ok(trial_row)
 }
 
 /// The `tier.changed` event and the audit row of a grant or an end.
@@ -217,10 +247,14 @@ async fn record(
 /// Queues the job that ends trials when this one is due (keyed by its end, so trials ending
 /// together share one job).
 async fn schedule_end(store: &dyn Store, ws: &Workspace, t: &TrialOut) -> Result<()> {
-    let Ok(ends) = chrono::DateTime::parse_from_rfc3339(&t.ends_at) else {
-        return Ok(());
-    };
-    let ends = ends.timestamp_millis();
+    match chrono::DateTime::parse_from_rfc3339(&t.ends_at) {
+        Ok(ends) => schedule_end_at(store, ws, ends.timestamp_millis()).await,
+        Err(_) => Ok(()),
+    }
+}
+
+/// Queues the end of trials ending at `ends` (rules' grants call it after their batch).
+pub(crate) async fn schedule_end_at(store: &dyn Store, ws: &Workspace, ends: Millis) -> Result<()> {
     let payload =
         serde_json::json!({"date": local_date(ends, ws.time_zone).format("%Y-%m-%d").to_string()});
     store

@@ -36,7 +36,7 @@ use crate::loyalty::{line, lot_from_row, lot_to_row, new_state, program_in_tx};
 use crate::workspace::Workspace;
 use referrals::qualify_referral;
 pub(crate) use upgrade::tier_event;
-use upgrade::upgrades;
+use upgrade::{rule_trials, upgrades};
 
 /// One member's loyalty state while the batch is evaluated.
 struct Acc {
@@ -59,6 +59,8 @@ struct Out {
     checkins: Vec<CheckinRow>,
     referrals: HashMap<String, ReferralRow>,
     events: Vec<NewEvent>,
+    /// Temporary tiers earning rules grant: (member, the rule's reward, rule id).
+    trials: Vec<(String, memberops_loyalty::rules::TrialReward, String)>,
 }
 
 fn day_key(d: NaiveDate) -> String {
@@ -304,6 +306,7 @@ pub async fn on_events(
         checkins: Vec::new(),
         referrals: HashMap::new(),
         events: Vec::new(),
+        trials: Vec::new(),
     };
     let capped_events: Vec<&&AppliedEvent> = relevant
         .iter()
@@ -500,6 +503,17 @@ pub async fn on_events(
         ));
     }
 
+    // The upgrades go in the log before the trials rules grant on top of them.
+    tx.insert_events(&std::mem::take(&mut out.events)).await?;
+    rule_trials(
+        tx,
+        ws,
+        &program,
+        &mut accs,
+        std::mem::take(&mut out.trials),
+        received,
+    )
+    .await?;
     laps.lap("upgrades");
     // Writes.
     tx.insert_growth_lines(&out.growth).await?;
@@ -550,7 +564,6 @@ pub async fn on_events(
         })
         .collect();
     tx.insert_invite_codes(&codes).await?;
-    tx.insert_events(&out.events).await?;
     laps.lap("rest");
     Ok(())
 }
@@ -666,6 +679,10 @@ fn grant(
         }
     }
     acc.row.updated_at = acc.row.updated_at.max(at);
+    if let Some(t) = &a.trial {
+        out.trials
+            .push((member_id.to_owned(), t.clone(), a.rule_id.clone()));
+    }
     if capped.contains(a.rule_id.as_str()) {
         for p in [day_key(day), month_key(day), "all".to_owned()] {
             let u = out

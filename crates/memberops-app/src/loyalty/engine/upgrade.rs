@@ -77,6 +77,41 @@ pub(super) async fn upgrades(
     Ok(out)
 }
 
+/// Starts the temporary tiers earning rules granted in the batch, after its upgrades (so the
+/// earned tier a trial returns to includes them). A member already on a trial or holding
+/// that tier or a higher one is passed over: a rule's grant is an offer, not an order.
+pub(super) async fn rule_trials(
+    tx: &mut dyn WriteTx,
+    ws: &Workspace,
+    program: &Program,
+    accs: &mut HashMap<String, Acc>,
+    grants: Vec<(String, memberops_loyalty::rules::TrialReward, String)>,
+    now: Millis,
+) -> Result<()> {
+    use crate::loyalty::trial::{Grant, apply_grant};
+    for (member_id, reward, rule_id) in grants {
+        let Some(acc) = accs.get_mut(&member_id) else {
+            continue;
+        };
+        let reason = format!("rule {rule_id}");
+        let actor = format!("rule:{rule_id}");
+        let grant = Grant {
+            tier: &reward.tier,
+            days: reward.days,
+            reason: &reason,
+            actor: &actor,
+        };
+        match apply_grant(tx, ws, program, &mut acc.row, acc.tz, &grant, now).await {
+            Ok(_) => {}
+            Err(crate::AppError::Conflict { code, .. }) => {
+                tracing::debug!(member = %member_id, rule = %rule_id, code, "trial tier not granted");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The `tier.changed` event (recorded by MemberOps itself; clients cannot send this type).
 pub(crate) fn tier_event(
     ws: &Workspace,
