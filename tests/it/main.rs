@@ -18,6 +18,7 @@ mod campaigns_tasks;
 mod checkout_member;
 mod clv;
 mod coupons;
+mod coupons_issue;
 mod events;
 mod import;
 mod intelligence;
