@@ -26,22 +26,31 @@ fn batch(n: usize) -> Value {
 }
 
 fn start(db: &str, port: u16) -> Child {
+    start_with(db, port, &["--no-worker"], &[])
+}
+
+/// `memberops serve` on `port` with extra arguments and environment.
+pub fn start_with(db: &str, port: u16, args: &[&str], env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_memberops"))
-        .args([
-            "--db",
-            db,
-            "serve",
-            "--no-worker",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["--db", db, "serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("serve")
 }
 
-async fn wait_up(client: &reqwest::Client, base: &str) {
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub async fn wait_up(client: &reqwest::Client, base: &str) {
     for _ in 0..200 {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {
             return;
@@ -52,11 +61,7 @@ async fn wait_up(client: &reqwest::Client, base: &str) {
 }
 
 async fn sigkill_during_ingestion_loses_and_duplicates_nothing(app: TestApp) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let db = app._db.url.clone();
     let mut server = start(&db, port);

@@ -289,6 +289,7 @@ macro_rules! impl_backend {
         /// count with its length. The next chunk's statement is built while the database
         /// runs the current one: SQLite executes on its worker thread, so building
         /// arguments here and B-tree work there overlap on two cores.
+        #[tracing::instrument(level = "debug", skip_all)]
         async fn execute_chunks<T>(
             tx: &mut sqlx::Transaction<'static, $Db>,
             rows: &[T],
@@ -370,6 +371,7 @@ macro_rules! impl_backend {
 
         #[async_trait]
         impl WriteTx for $Tx {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>> {
                 let mut found = HashSet::new();
                 for chunk in ids.chunks(CHUNK) {
@@ -381,6 +383,7 @@ macro_rules! impl_backend {
                 Ok(found)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>> {
                 let mut out = Vec::with_capacity(external_ids.len());
                 for chunk in external_ids.chunks(CHUNK) {
@@ -397,12 +400,14 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_for_update(&mut self, external_id: &str) -> Result<Option<MemberRecord>> {
                 let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE workspace_id = $1 AND external_id = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.ws).bind(external_id).fetch_optional(&mut *self.tx).await?;
                 row.map(|r| member_from_row(&r).map(|(m, _)| m)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_members(&mut self, rows: &[MemberRecord]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO members ({MEMBER_COLUMNS}) "));
@@ -433,6 +438,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_member(&mut self, m: &MemberRecord) -> Result<()> {
                 let p = &m.profile;
                 let c = profile_cols(p);
@@ -465,6 +471,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()> {
                 let head = format!(
                     "{} events (workspace_id, id, member_id, type, occurred_at, received_at, properties, \
@@ -494,6 +501,7 @@ macro_rules! impl_backend {
                 execute_chunks(&mut self.tx, rows, build, |done, len| expect_inserted("events", done, len)).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn orders_by_ids(&mut self, order_ids: &[&str]) -> Result<Vec<OrderRow>> {
                 let mut out = Vec::new();
                 for chunk in order_ids.chunks(CHUNK) {
@@ -505,6 +513,7 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()> {
                 for (order_id, refunded) in refunds {
                     sqlx::query("UPDATE events SET refunded_minor = $1 WHERE workspace_id = $2 AND order_id = $3")
@@ -517,6 +526,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn load_stats(&mut self, member_ids: &[&str]) -> Result<Vec<(String, StatsRow)>> {
                 let mut out = Vec::with_capacity(member_ids.len());
                 for chunk in member_ids.chunks(CHUNK) {
@@ -533,6 +543,7 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 let ws = self.ws.as_str();
                 let build = |chunk: &[(String, StatsRow)]| {
@@ -545,6 +556,7 @@ macro_rules! impl_backend {
                 execute_chunks(&mut self.tx, rows, build, |done, len| expect_inserted("member_stats", done, len)).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_states(&mut self, external_ids: &[&str]) -> Result<Vec<MemberState>> {
                 let mut out = Vec::with_capacity(external_ids.len());
                 for chunk in external_ids.chunks(CHUNK) {
@@ -573,6 +585,7 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn write_epoch(&mut self) -> Result<Option<WriteEpoch>> {
                 if <$Store>::BACKEND != Backend::Sqlite {
                     return Ok(None);
@@ -587,6 +600,7 @@ macro_rules! impl_backend {
                 }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 let ws = self.ws.as_str();
                 let build = |chunk: &[(String, StatsRow)]| {
@@ -598,6 +612,7 @@ macro_rules! impl_backend {
                 execute_chunks(&mut self.tx, rows, build, |_, _| Ok(())).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()> {
                 for chunk in member_ids.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(REFRESH_ORDER_STATS);
@@ -611,6 +626,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn commit(self: Box<Self>) -> Result<()> {
                 self.tx.commit().await?;
                 Ok(())
@@ -623,15 +639,18 @@ macro_rules! impl_backend {
                 Self::BACKEND
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn migrate(&self) -> Result<()> {
                 self.run_migrations().await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn begin_write(&self, workspace_id: &str) -> Result<Box<dyn WriteTx>> {
                 let tx = self.begin_tx(workspace_id).await?;
                 Ok(Box::new($Tx { tx, ws: workspace_id.to_owned() }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn workspace(&self, id: &str) -> Result<Option<Workspace>> {
                 let row = sqlx::query("SELECT id, name, currency, time_zone, calling_code FROM workspaces WHERE id = $1")
                     .bind(id)
@@ -649,6 +668,7 @@ macro_rules! impl_backend {
                 .transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_api_key(&self, k: &ApiKey) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO api_keys (id, workspace_id, name, scope, key_hash, key_prefix, created_at, revoked_at, rate_rps, rate_burst) \
@@ -669,11 +689,13 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
                 let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1").bind(key_hash).fetch_optional(self.reader()).await?;
                 row.map(|r| key_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>> {
                 let rows = sqlx::query("SELECT * FROM api_keys WHERE workspace_id = $1 ORDER BY id")
                     .bind(workspace_id)
@@ -682,6 +704,7 @@ macro_rules! impl_backend {
                 rows.iter().map(key_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn revoke_api_key(&self, workspace_id: &str, id: &str, at: i64) -> Result<bool> {
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -694,12 +717,14 @@ macro_rules! impl_backend {
                 Ok(done.rows_affected() > 0)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member(&self, workspace_id: &str, id: &str) -> Result<Option<(MemberRecord, StatsRow)>> {
                 let sql = format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.id = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(id).fetch_optional(self.reader()).await?;
                 row.map(|r| member_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_by_external_id(&self, workspace_id: &str, external_id: &str) -> Result<Option<(MemberRecord, StatsRow)>> {
                 let sql = format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.external_id = $2");
                 let row =
@@ -707,6 +732,7 @@ macro_rules! impl_backend {
                 row.map(|r| member_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn list_members(&self, workspace_id: &str, f: &MemberQuery) -> Result<Vec<(MemberRecord, StatsRow)>> {
                 let mut q = QueryBuilder::<$Db>::new(MEMBER_SELECT);
                 q.push(" WHERE m.workspace_id = ");
@@ -737,6 +763,7 @@ macro_rules! impl_backend {
                 rows.iter().map(member_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_events(
                 &self,
                 workspace_id: &str,
@@ -758,12 +785,14 @@ macro_rules! impl_backend {
                 Ok(events?.into_iter().filter(|(ws, _)| ws == workspace_id).map(|(_, e)| e).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn event(&self, workspace_id: &str, id: &str) -> Result<Option<EventRow>> {
                 let sql = format!("{EVENT_SELECT} WHERE workspace_id = $1 AND id = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(id).fetch_optional(self.reader()).await?;
                 row.map(|r| event_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn counts(&self, workspace_id: &str) -> Result<Counts> {
                 let mut c = [0i64; 3];
                 for (i, table) in ["members", "events", "orders"].iter().enumerate() {

@@ -73,6 +73,7 @@ macro_rules! impl_privacy {
 
             #[async_trait]
             impl PrivacyStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_rows(&self, _ws: &str, member_id: &str) -> Result<Vec<TableRows>> {
                     let sql = if <$Db as sqlx::Database>::NAME == "SQLite" {
                         "SELECT m.name AS tbl, p.name AS col FROM sqlite_master m, pragma_table_info(m.name) p \
@@ -126,6 +127,7 @@ macro_rules! impl_privacy {
 
             #[async_trait]
             impl PrivacyTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_external_id(&mut self, member_id: &str, external_id: &str) -> Result<()> {
                     sqlx::query("UPDATE members SET external_id = $1 WHERE workspace_id = $2 AND id = $3")
                         .bind(external_id)
@@ -136,6 +138,7 @@ macro_rules! impl_privacy {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn delete_identities(&mut self, member_id: &str) -> Result<u64> {
                     let a = sqlx::query("DELETE FROM member_identities WHERE workspace_id = $1 AND member_id = $2")
                         .bind(&self.ws)
@@ -152,6 +155,7 @@ macro_rules! impl_privacy {
                     Ok(a.rows_affected() + b.rows_affected())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_event_properties(&mut self, member_id: &str) -> Result<Vec<(i64, String, String)>> {
                     let rows = sqlx::query("SELECT seq, type, properties FROM events WHERE workspace_id = $1 AND member_id = $2")
                         .bind(&self.ws)
@@ -163,6 +167,7 @@ macro_rules! impl_privacy {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_event_properties(&mut self, seq: i64, properties: &str) -> Result<()> {
                     sqlx::query("UPDATE events SET properties = $1 WHERE workspace_id = $2 AND seq = $3")
                         .bind(properties)

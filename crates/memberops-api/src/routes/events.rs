@@ -134,6 +134,8 @@ async fn get_event(
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_event))
-        .routes(routes!(post_batch))
         .routes(routes!(get_event))
+        .merge(OpenApiRouter::new().routes(routes!(post_batch)).layer(
+            axum::extract::DefaultBodyLimit::max(crate::limits::BATCH_BODY_BYTES),
+        ))
 }
