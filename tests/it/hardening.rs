@@ -233,6 +233,7 @@ async fn slowloris_cannot_exhaust_the_server() {
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
+    memberops_app::webhooks::install_tls_provider();
     let client = reqwest::Client::new();
     let r = client
         .get(app.url("/healthz"))

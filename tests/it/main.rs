@@ -30,6 +30,7 @@ mod loyalty_rules;
 mod members;
 mod operator_lists;
 mod ops;
+mod ops_disk_full;
 mod ops_fault;
 mod ops_fault_dispatch;
 mod phones;

@@ -36,6 +36,12 @@ pub trait PrivacyTx: Send {
         member_id: &str,
     ) -> Result<Vec<(i64, String, String)>>;
     async fn set_event_properties(&mut self, seq: i64, properties: &str) -> Result<()>;
+    /// The anonymous ids linked to the member (read before [`Self::delete_identities`]).
+    async fn member_anonymous_ids(&mut self, member_id: &str) -> Result<Vec<String>>;
+    /// Refused Tracking API messages (`tracking_issues`: id, raw payload) whose payload
+    /// contains `needle` anywhere; the caller checks which really name the member.
+    async fn tracking_issues_containing(&mut self, needle: &str) -> Result<Vec<(String, String)>>;
+    async fn delete_tracking_issue(&mut self, id: &str) -> Result<()>;
 }
 
 macro_rules! impl_privacy {
@@ -165,6 +171,43 @@ macro_rules! impl_privacy {
                     rows.iter()
                         .map(|r| Ok((r.try_get("seq")?, r.try_get("type")?, r.try_get("properties")?)))
                         .collect()
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn member_anonymous_ids(&mut self, member_id: &str) -> Result<Vec<String>> {
+                    Ok(sqlx::query_scalar("SELECT anonymous_id FROM member_identities WHERE workspace_id = $1 AND member_id = $2")
+                        .bind(&self.ws)
+                        .bind(member_id)
+                        .fetch_all(&mut *self.tx)
+                        .await?)
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn tracking_issues_containing(&mut self, needle: &str) -> Result<Vec<(String, String)>> {
+                    let pattern = format!(
+                        "%{}%",
+                        needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                    );
+                    let rows = sqlx::query(
+                        "SELECT id, payload FROM tracking_issues WHERE workspace_id = $1 AND payload LIKE $2 ESCAPE '\\'",
+                    )
+                    .bind(&self.ws)
+                    .bind(pattern)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                    rows.iter()
+                        .map(|r| Ok((r.try_get("id")?, r.try_get("payload")?)))
+                        .collect()
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn delete_tracking_issue(&mut self, id: &str) -> Result<()> {
+                    sqlx::query("DELETE FROM tracking_issues WHERE workspace_id = $1 AND id = $2")
+                        .bind(&self.ws)
+                        .bind(id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]

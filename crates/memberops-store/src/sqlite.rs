@@ -145,7 +145,18 @@ impl SqliteStore {
         // IMMEDIATE takes the write lock now, so a transaction never fails half-way with
         // SQLITE_BUSY when it first writes.
         let started = std::time::Instant::now();
-        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            // SQLite rolls a transaction back itself on SQLITE_FULL or an I/O error; sqlx's
+            // own rollback then fails and leaves the connection counting a transaction that
+            // is gone, so every later write would fail. Replace the connection.
+            Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
+                tracing::warn!("replacing the SQLite writer connection after a failed transaction");
+                self.writer.acquire().await?.close().await?;
+                self.writer.begin_with("BEGIN IMMEDIATE").await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         crate::audit::note_write_wait(started.elapsed());
         Ok(tx)
     }
