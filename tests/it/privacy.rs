@@ -145,13 +145,7 @@ both!(erase_removes_pii_keeps_ledgers_and_is_idempotent);
 async fn erase_reaches_queued_webhooks_and_tracking_issues(app: TestApp) {
     use memberops_app::webhooks::dispatch::{DispatchConfig, Dispatcher};
     let sink = crate::receiver::Receiver::start(crate::receiver::Behaviour::Ok).await;
-    let (s, ep) = app
-        .post(
-            "/v1/webhooks/endpoints",
-            json!({"url": sink.url, "event_types": ["order.paid"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{ep}");
+    crate::webhooks::endpoint(&app, &sink.url, json!(["order.paid"])).await;
     let id = member_with_history(&app).await;
     app.drain().await;
     let key = app.ingest_key().await;
