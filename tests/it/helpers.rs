@@ -167,6 +167,28 @@ impl TestApp {
     }
 
     async fn spawn_on(db: TestDb, backend: Db) -> TestApp {
+        Self::spawn_tuned(db, backend, memberops_api::Limits::default(), None).await
+    }
+
+    /// A server with the given limits and key-cache time (both databases: `db`).
+    pub async fn spawn_limited(
+        kind: Db,
+        limits: memberops_api::Limits,
+        key_ttl: std::time::Duration,
+    ) -> Option<TestApp> {
+        let db = match kind {
+            Db::Sqlite => TestDb::sqlite(),
+            Db::Postgres => TestDb::postgres().await?,
+        };
+        Some(Self::spawn_tuned(db, kind, limits, Some(key_ttl)).await)
+    }
+
+    async fn spawn_tuned(
+        db: TestDb,
+        backend: Db,
+        limits: memberops_api::Limits,
+        key_ttl: Option<std::time::Duration>,
+    ) -> TestApp {
         let store = memberops_store::connect(&db.url).await.expect("connect");
         store.migrate().await.expect("migrate");
         // The test's workspace is the server's: the same caches, as a worker of the same
@@ -186,14 +208,18 @@ impl TestApp {
             .expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         // Webhook receivers in tests listen on loopback.
-        let state = AppState::new(store.clone())
+        let mut state = AppState::new(store.clone())
             .with_workspaces(workspaces)
             .with_webhook_policy(memberops_app::webhooks::AddressPolicy {
                 allow_private: true,
             });
-        tokio::spawn(memberops_api::serve(
+        if let Some(ttl) = key_ttl {
+            state = state.with_key_ttl(ttl);
+        }
+        tokio::spawn(memberops_api::serve_with(
             listener,
             state,
+            limits,
             std::future::pending(),
         ));
         TestApp {

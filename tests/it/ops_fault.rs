@@ -26,22 +26,31 @@ fn batch(n: usize) -> Value {
 }
 
 fn start(db: &str, port: u16) -> Child {
+    start_with(db, port, &["--no-worker"], &[])
+}
+
+/// `memberops serve` on `port` with extra arguments and environment.
+pub fn start_with(db: &str, port: u16, args: &[&str], env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_memberops"))
-        .args([
-            "--db",
-            db,
-            "serve",
-            "--no-worker",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["--db", db, "serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("serve")
 }
 
-async fn wait_up(client: &reqwest::Client, base: &str) {
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub async fn wait_up(client: &reqwest::Client, base: &str) {
     for _ in 0..200 {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {
             return;
@@ -52,11 +61,7 @@ async fn wait_up(client: &reqwest::Client, base: &str) {
 }
 
 async fn sigkill_during_ingestion_loses_and_duplicates_nothing(app: TestApp) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let db = app._db.url.clone();
     let mut server = start(&db, port);
@@ -122,32 +127,12 @@ async fn sigkill_during_ingestion_loses_and_duplicates_nothing(app: TestApp) {
     assert_eq!(counts.orders, (BATCHES * PER_BATCH) as i64, "orders");
     assert_eq!(counts.members, MEMBERS as i64, "members");
     for m in 0..MEMBERS {
-        let (member, stats) = app
-            .store
-            .member_by_external_id(&app.ws.id, &format!("fm{m}"))
-            .await
-            .expect("read")
-            .expect("member");
+        let (stats, _) = balanced_points(&app, &format!("fm{m}")).await;
         assert_eq!(
             stats.order_count,
             (BATCHES * PER_BATCH / MEMBERS) as i64,
             "fm{m}"
         );
-        let row = app
-            .store
-            .loyalty_member(&app.ws.id, &member.id)
-            .await
-            .expect("read")
-            .expect("loyalty");
-        let ledger: i64 = app
-            .store
-            .all_points_lines(&app.ws.id, &member.id)
-            .await
-            .expect("ledger")
-            .iter()
-            .map(|l| l.points)
-            .sum();
-        assert_eq!(row.points_balance, ledger, "points of fm{m}");
     }
     assert_eq!(
         app.store.integrity_check().await.expect("check"),
@@ -156,3 +141,31 @@ async fn sigkill_during_ingestion_loses_and_duplicates_nothing(app: TestApp) {
     );
 }
 both!(sigkill_during_ingestion_loses_and_duplicates_nothing);
+
+/// The member's aggregates and points ledger, after checking that its cached balance
+/// equals the ledger's sum.
+pub async fn balanced_points(
+    app: &TestApp,
+    external_id: &str,
+) -> (memberops_store::StatsRow, Vec<memberops_store::PointsLine>) {
+    let (member, stats) = app
+        .store
+        .member_by_external_id(&app.ws.id, external_id)
+        .await
+        .expect("read")
+        .expect("member");
+    let lines = app
+        .store
+        .all_points_lines(&app.ws.id, &member.id)
+        .await
+        .expect("ledger");
+    let row = app
+        .store
+        .loyalty_member(&app.ws.id, &member.id)
+        .await
+        .expect("read")
+        .expect("loyalty");
+    let ledger: i64 = lines.iter().map(|l| l.points).sum();
+    assert_eq!(row.points_balance, ledger, "points of {external_id}");
+    (stats, lines)
+}

@@ -139,6 +139,61 @@ async fn erase_removes_pii_keeps_ledgers_and_is_idempotent(app: TestApp) {
 }
 both!(erase_removes_pii_keeps_ledgers_and_is_idempotent);
 
+/// Erasure also reaches what was queued or refused before it: the webhook a dispatcher
+/// sends afterwards is built from the scrubbed event, and the refused Tracking API
+/// messages naming the member are deleted (others stay).
+async fn erase_reaches_queued_webhooks_and_tracking_issues(app: TestApp) {
+    use memberops_app::webhooks::dispatch::{DispatchConfig, Dispatcher};
+    let sink = crate::receiver::Receiver::start(crate::receiver::Behaviour::Ok).await;
+    crate::webhooks::endpoint(&app, &sink.url, json!(["order.paid"])).await;
+    let id = member_with_history(&app).await;
+    app.drain().await;
+    let key = app.ingest_key().await;
+    let r = app
+        .client
+        .post(app.url("/ingest/segment/v1/batch"))
+        .basic_auth(&key, Some(""))
+        .json(&json!({"batch": [
+            {"type": "track", "userId": "p1", "messageId": "bad-1", "properties": {"phone": PHONE}},
+            {"type": "track", "userId": "p2", "messageId": "bad-2", "properties": {"x": 1}},
+        ]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, issues) = app.get("/v1/tracking/issues").await;
+    assert_eq!(issues["data"].as_array().map(Vec::len), Some(2), "{issues}");
+
+    let (s, e) = app
+        .call(Method::POST, &format!("/v1/members/{id}:erase"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["tracking_issues_deleted"], 1, "{e}");
+    let (_, issues) = app.get("/v1/tracking/issues").await;
+    let left = issues["data"].as_array().expect("issues");
+    assert_eq!(left.len(), 1, "{issues}");
+    assert_eq!(left[0]["payload"]["userId"], "p2");
+
+    // The delivery queued before the erasure goes out now, without the note or the id.
+    let d = Dispatcher::new(
+        app.store.clone(),
+        DispatchConfig {
+            policy: memberops_app::webhooks::AddressPolicy {
+                allow_private: true,
+            },
+            ..DispatchConfig::default()
+        },
+    )
+    .expect("dispatcher");
+    d.round().await.expect("round");
+    let hits = sink.wait_for(1, std::time::Duration::from_secs(5)).await;
+    assert_eq!(hits.len(), 1);
+    for pii in ["13912345678", "leave at door", "\"p1\""] {
+        assert!(!hits[0].body.contains(pii), "{pii} in {}", hits[0].body);
+    }
+}
+both!(erase_reaches_queued_webhooks_and_tracking_issues);
+
 /// The server logs of a run with phones and emails in profiles, events and errors do not
 /// hold them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

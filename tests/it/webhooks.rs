@@ -36,7 +36,7 @@ fn dispatcher(app: &TestApp, config: DispatchConfig) -> Arc<Dispatcher> {
     Arc::new(Dispatcher::new(app.store.clone(), config).expect("dispatcher"))
 }
 
-async fn endpoint(app: &TestApp, url: &str, types: Value) -> (String, String) {
+pub async fn endpoint(app: &TestApp, url: &str, types: Value) -> (String, String) {
     let (s, b) = app
         .post(
             "/v1/webhooks/endpoints",

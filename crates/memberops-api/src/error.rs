@@ -66,6 +66,11 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Store(memberops_store::StoreError::Full) => {
+                tracing::error!("the database's disk is full: writes are refused");
+                StatusCode::INSUFFICIENT_STORAGE
+            }
+            AppError::Store(memberops_store::StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) => {
                 // Details of internal failures go to the log, not to the client.
                 tracing::error!(error = %e, "internal error");

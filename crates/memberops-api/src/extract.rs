@@ -46,7 +46,13 @@ async fn json_body<T: DeserializeOwned, S: Send + Sync>(
     }
     let bytes = axum::body::Bytes::from_request(req, state)
         .await
-        .map_err(|e| ApiError::new(e.status(), "body_unreadable", e.body_text()))?;
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                crate::limits::payload_too_large()
+            } else {
+                ApiError::new(e.status(), "body_unreadable", e.body_text())
+            }
+        })?;
     if refuse_nul && memberops_core::text::json_has_nul(&bytes) {
         return Err(ApiError::validation(vec![memberops_core::text::nul_error(
             vec!["body".to_owned()],
@@ -59,6 +65,9 @@ async fn json_body<T: DeserializeOwned, S: Send + Sync>(
 /// `unknown_field`, each named): a misspelt field is otherwise silently dropped, and the
 /// operator believes a setting took that did not.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if crate::limits::json_too_deep(bytes, crate::limits::JSON_DEPTH) {
+        return Err(crate::limits::too_deep());
+    }
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()))

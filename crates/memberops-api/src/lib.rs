@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod limits;
 pub mod mask;
 pub mod metrics;
 pub mod page;
@@ -13,6 +14,7 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod scopes;
+mod serve;
 pub mod state;
 
 use std::future::Future;
@@ -86,10 +88,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-/// Largest request body: a full batch of 10,000 events with rich properties fits.
-const MAX_BODY: usize = 64 * 1024 * 1024;
+pub use limits::Limits;
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, &Limits::default())
+}
+
+/// The API with the given limits ([`limits`]).
+pub fn router_with(state: AppState, limits: &Limits) -> Router {
     let (router, spec) = api().split_for_parts();
     let known = extract::KnownQueries::from_spec(&spec);
     metrics::handle();
@@ -106,8 +112,17 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(extract::wrong_method)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
         .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Counted after decompression: a small gzip body cannot grow past it.
+        .layer(DefaultBodyLimit::max(limits::BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            limits::refuse_large_head,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            limits::timeout,
+        ))
         // The path only: a query may name a phone or an email (`?phone=…`).
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &axum::http::Request<axum::body::Body>| {
@@ -124,7 +139,16 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, Limits::default(), shutdown).await
+}
+
+/// [`serve`] with the given limits.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router_with(state, &limits);
+    serve::run(listener, app, &limits, shutdown).await
 }

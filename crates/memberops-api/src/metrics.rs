@@ -58,6 +58,9 @@ pub async fn read_gauges(state: &AppState, ws: &Workspace) {
     let pool = store.pool_stats();
     metrics::gauge!("memberops_db_pool_connections").set(f64::from(pool.size));
     metrics::gauge!("memberops_db_pool_in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
+    metrics::counter!("memberops_db_write_begins_total").absolute(pool.write_begins);
+    metrics::counter!("memberops_db_write_wait_microseconds_total")
+        .absolute(pool.write_wait_micros);
     if let Ok(n) = store.pending_migrations().await {
         metrics::gauge!("memberops_migrations_pending").set(n as f64);
     }

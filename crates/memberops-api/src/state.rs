@@ -11,8 +11,9 @@ use tokio::sync::RwLock;
 use crate::error::ApiError;
 
 /// How long a verified key is trusted without asking the database again. Revoking a key
-/// takes effect within this time on every server.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// (`memberops apikey revoke`, another process) takes effect within this time on every
+/// server: the bound docs/operations.md promises.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -21,6 +22,7 @@ pub struct AppState {
     /// Shared with the worker of this process, so both see the same caches.
     pub workspaces: Workspaces,
     keys: Arc<RwLock<HashMap<String, (ApiKey, Instant)>>>,
+    key_ttl: Duration,
     /// In-memory segment indexes, refreshed from the database as it changes.
     pub segments: memberops_app::segments::IndexCache,
     /// The consumers of the event log (their lag is shown at `/v1/consumers`).
@@ -37,6 +39,7 @@ impl AppState {
             workspaces: Workspaces::new(store.clone()),
             store,
             keys: Arc::default(),
+            key_ttl: KEY_CACHE_TTL,
             segments: Default::default(),
             consumers: Registry::standard(),
             webhooks: AddressPolicy::default(),
@@ -47,6 +50,12 @@ impl AppState {
     /// Shares `workspaces` (and so their caches) with a worker of the same process.
     pub fn with_workspaces(mut self, workspaces: Workspaces) -> Self {
         self.workspaces = workspaces;
+        self
+    }
+
+    /// How long a verified key is trusted before the database is asked again.
+    pub fn with_key_ttl(mut self, ttl: Duration) -> Self {
+        self.key_ttl = ttl;
         self
     }
 
@@ -64,7 +73,7 @@ impl AppState {
     pub async fn verify_key(&self, secret: &str) -> Result<ApiKey, ApiError> {
         let hash = keys::hash_secret(secret);
         if let Some((key, at)) = self.keys.read().await.get(&hash)
-            && at.elapsed() < KEY_CACHE_TTL
+            && at.elapsed() < self.key_ttl
         {
             return Ok(key.clone());
         }

@@ -38,6 +38,8 @@ impl AppError {
             AppError::Unprocessable { code, .. } => code,
             AppError::Store(StoreError::NotFound) => "not_found",
             AppError::Store(StoreError::Conflict(_)) => "conflict",
+            AppError::Store(StoreError::Full) => "storage_full",
+            AppError::Store(StoreError::Busy) => "database_busy",
             AppError::Store(_) => "internal",
         }
     }

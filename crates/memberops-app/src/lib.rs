@@ -31,3 +31,12 @@ pub mod workspace;
 
 pub use error::AppError;
 pub use workspace::{Workspace, Workspaces};
+
+/// A positive number of seconds from the environment variable `key`, if it holds one.
+pub(crate) fn env_secs(key: &str) -> Option<std::time::Duration> {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map(std::time::Duration::from_secs)
+}

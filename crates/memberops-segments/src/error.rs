@@ -21,6 +21,12 @@ pub enum SegmentError {
     InvalidTree { path: String, msg: String },
     #[error("{path}: the tree is nested deeper than {max} levels")]
     TreeTooDeep { path: String, max: usize },
+    #[error("{path}: the tree has {leaves} conditions; at most {max} are allowed")]
+    TreeTooLarge {
+        path: String,
+        leaves: usize,
+        max: usize,
+    },
     #[error("invalid configuration `{field}`: {msg}")]
     InvalidConfig { field: String, msg: String },
     /// A settings key that no rule reads (most often a typo).
@@ -40,6 +46,7 @@ impl SegmentError {
             SegmentError::TypeMismatch { .. } => "type_mismatch",
             SegmentError::InvalidTree { .. } => "invalid_tree",
             SegmentError::TreeTooDeep { .. } => "tree_too_deep",
+            SegmentError::TreeTooLarge { .. } => "tree_too_large",
             SegmentError::InvalidConfig { .. } => "invalid_config",
             SegmentError::UnknownSetting { .. } => "unknown_setting",
             SegmentError::InvalidCursor => "invalid_cursor",
@@ -54,7 +61,8 @@ impl SegmentError {
             | SegmentError::UnsupportedOperator { path, .. }
             | SegmentError::TypeMismatch { path, .. }
             | SegmentError::InvalidTree { path, .. }
-            | SegmentError::TreeTooDeep { path, .. } => Some(path),
+            | SegmentError::TreeTooDeep { path, .. }
+            | SegmentError::TreeTooLarge { path, .. } => Some(path),
             SegmentError::InvalidConfig { .. }
             | SegmentError::UnknownSetting { .. }
             | SegmentError::InvalidCursor => None,

@@ -31,6 +31,10 @@ use crate::error::SegmentError;
 /// The deepest nesting accepted, so a hostile tree cannot overflow the stack.
 pub const MAX_DEPTH: usize = 32;
 
+/// The most conditions (leaves) in one tree: a tree is written by a person in the
+/// console; a larger one is a list that belongs in a tag or an `in` operand.
+pub const MAX_LEAVES: usize = 500;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     All(Vec<Node>),
@@ -602,13 +606,31 @@ impl AttrTest {
 impl Node {
     /// Parses and validates the JSON form; errors name the JSON path from the root.
     pub fn from_json(v: &serde_json::Value) -> Result<Node, SegmentError> {
-        crate::parse::parse_node(v, "", 0)
+        Node::from_json_at(v, "")
     }
 
     /// Like [`Node::from_json`], with paths prefixed by where the tree sits in a larger
     /// document (e.g. `conditions`).
     pub fn from_json_at(v: &serde_json::Value, prefix: &str) -> Result<Node, SegmentError> {
-        crate::parse::parse_node(v, prefix, 0)
+        let node = crate::parse::parse_node(v, prefix, 0)?;
+        let leaves = node.leaves();
+        if leaves > MAX_LEAVES {
+            return Err(SegmentError::TreeTooLarge {
+                path: if prefix.is_empty() { "$" } else { prefix }.to_owned(),
+                leaves,
+                max: MAX_LEAVES,
+            });
+        }
+        Ok(node)
+    }
+
+    /// How many conditions (not `all`/`any`/`not`) the tree holds.
+    pub fn leaves(&self) -> usize {
+        match self {
+            Node::All(xs) | Node::Any(xs) => xs.iter().map(Node::leaves).sum(),
+            Node::Not(x) => x.leaves(),
+            Node::Cond(_) | Node::Event(_) | Node::Measure(_) => 1,
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {

@@ -101,6 +101,7 @@ macro_rules! impl_analytics {
 
             #[async_trait]
             impl AnalyticsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn analytics_members(&self, ws: &str) -> Result<Vec<AnalyticsMember>> {
                     Ok(sqlx::query_as::<_, AnalyticsMember>(
                         "SELECT id, COALESCE(registered_at, created_at) AS joined_at, channel \
@@ -111,6 +112,7 @@ macro_rules! impl_analytics {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn analytics_active_days(&self, ws: &str, from: &str, to: &str) -> Result<Vec<ActiveDay>> {
                     Ok(sqlx::query_as::<_, ActiveDay>(
                         "SELECT member_id, day, events FROM analytics_active_days \
@@ -123,6 +125,7 @@ macro_rules! impl_analytics {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn analytics_order_days(&self, ws: &str, from: &str, to: &str) -> Result<Vec<OrderDayRow>> {
                     Ok(sqlx::query_as::<_, OrderDayRow>(
                         "SELECT member_id, day, orders, paid_minor, refunded_minor FROM analytics_order_days \
@@ -138,6 +141,7 @@ macro_rules! impl_analytics {
 
             #[async_trait]
             impl AnalyticsTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn add_active_days(&mut self, rows: &[ActiveDay]) -> Result<()> {
                     for chunk in rows.chunks($crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -158,6 +162,7 @@ macro_rules! impl_analytics {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn orders_of(&mut self, member_ids: &[&str]) -> Result<Vec<OrderFact>> {
                     let mut out = Vec::new();
                     for chunk in member_ids.chunks($crate::CHUNK) {
@@ -176,6 +181,7 @@ macro_rules! impl_analytics {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn replace_order_days(&mut self, member_ids: &[&str], rows: &[OrderDayRow]) -> Result<()> {
                     for chunk in member_ids.chunks($crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new("DELETE FROM analytics_order_days WHERE member_id IN (");
@@ -204,6 +210,7 @@ macro_rules! impl_analytics {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn clear_analytics(&mut self, consumer: &str) -> Result<()> {
                     for table in ["analytics_active_days", "analytics_order_days"] {
                         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE workspace_id = $1")))
@@ -219,6 +226,7 @@ macro_rules! impl_analytics {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn activity_up_to(&mut self, seq: i64) -> Result<Vec<ActivityFact>> {
                     let sql = format!(
                         "SELECT member_id, occurred_at FROM events WHERE workspace_id = $1 AND seq <= $2 AND {}",
@@ -231,6 +239,7 @@ macro_rules! impl_analytics {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn all_orders(&mut self) -> Result<Vec<OrderFact>> {
                     let mut q = QueryBuilder::<$Db>::new(ORDER_FACTS);
                     q.push_bind(self.ws.clone());

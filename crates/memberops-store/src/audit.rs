@@ -86,6 +86,28 @@ pub trait OpsStore: Send + Sync {
 pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
+    /// Write transactions begun by this process, and the time they waited for their
+    /// connection and the write lock (SQLite's one writer, PostgreSQL's workspace lock).
+    pub write_begins: u64,
+    pub write_wait_micros: u64,
+}
+
+static WRITE_BEGINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static WRITE_WAIT_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one write transaction's wait for its connection and lock.
+pub(crate) fn note_write_wait(waited: std::time::Duration) {
+    use std::sync::atomic::Ordering::Relaxed;
+    WRITE_BEGINS.fetch_add(1, Relaxed);
+    WRITE_WAIT_MICROS.fetch_add(
+        u64::try_from(waited.as_micros()).unwrap_or(u64::MAX),
+        Relaxed,
+    );
+}
+
+pub(crate) fn write_waits() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (WRITE_BEGINS.load(Relaxed), WRITE_WAIT_MICROS.load(Relaxed))
 }
 
 macro_rules! impl_audit {
@@ -119,6 +141,7 @@ macro_rules! impl_audit {
 
             #[async_trait]
             impl AuditStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn append_audit(&self, a: &AuditLogRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO audit_log (workspace_id, at, key_id, key_name, scopes, method, route, path, \
@@ -143,6 +166,7 @@ macro_rules! impl_audit {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn audit_page(&self, ws: &str, f: &AuditLogFilter, limit: i64) -> Result<Vec<AuditLogRow>> {
                     let mut q = QueryBuilder::<$Db>::new("SELECT * FROM audit_log WHERE workspace_id = ");
                     q.push_bind(ws.to_owned());
@@ -163,6 +187,7 @@ macro_rules! impl_audit {
                     rows.iter().map(audit_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn consent_history(&self, ws: &str, member_id: &str) -> Result<Vec<ConsentChange>> {
                     let rows = sqlx::query(
                         "SELECT seq, at, before_consent, after_consent FROM consent_history \
@@ -188,6 +213,7 @@ macro_rules! impl_audit {
 
             #[async_trait]
             impl OpsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn beat(&self, name: &str, at: Millis) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO worker_heartbeats (name, at) VALUES ($1, $2) \
@@ -200,6 +226,7 @@ macro_rules! impl_audit {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn last_beat(&self) -> Result<Option<Millis>> {
                     let row = sqlx::query("SELECT MAX(at) AS at FROM worker_heartbeats")
                         .fetch_one(self.reader())
@@ -207,6 +234,7 @@ macro_rules! impl_audit {
                     Ok(row.try_get("at")?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn pending_migrations(&self) -> Result<usize> {
                     static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!($migrations);
                     let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
@@ -221,6 +249,7 @@ macro_rules! impl_audit {
                         .count())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn wal_bytes(&self) -> Result<Option<u64>> {
                     if <$Db as sqlx::Database>::NAME != "SQLite" {
                         return Ok(None);
@@ -234,6 +263,7 @@ macro_rules! impl_audit {
                     Ok(std::fs::metadata(format!("{file}-wal")).ok().map(|m| m.len()))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn snapshot_to(&self, path: &str) -> Result<()> {
                     if <$Db as sqlx::Database>::NAME != "SQLite" {
                         return Err(crate::StoreError::Database(sqlx::Error::Protocol(
@@ -244,6 +274,7 @@ macro_rules! impl_audit {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn integrity_check(&self) -> Result<String> {
                     if <$Db as sqlx::Database>::NAME != "SQLite" {
                         return Ok("ok".into());
@@ -260,9 +291,12 @@ macro_rules! impl_audit {
                     let (r, w) = (self.reader(), self.writer());
                     let same = std::ptr::eq(r, w);
                     let idle = |p: &sqlx::Pool<$Db>| u32::try_from(p.num_idle()).unwrap_or(u32::MAX);
+                    let (write_begins, write_wait_micros) = crate::audit::write_waits();
                     PoolStats {
                         size: r.size() + if same { 0 } else { w.size() },
                         idle: idle(r) + if same { 0 } else { idle(w) },
+                        write_begins,
+                        write_wait_micros,
                     }
                 }
             }

@@ -293,6 +293,7 @@ macro_rules! impl_backend {
         /// count with its length. The next chunk's statement is built while the database
         /// runs the current one: SQLite executes on its worker thread, so building
         /// arguments here and B-tree work there overlap on two cores.
+        #[tracing::instrument(level = "debug", skip_all)]
         async fn execute_chunks<T>(
             tx: &mut sqlx::Transaction<'static, $Db>,
             rows: &[T],
@@ -374,6 +375,7 @@ macro_rules! impl_backend {
 
         #[async_trait]
         impl WriteTx for $Tx {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn existing_event_ids(&mut self, ids: &[&str]) -> Result<HashSet<String>> {
                 let mut found = HashSet::new();
                 for chunk in ids.chunks(CHUNK) {
@@ -385,6 +387,7 @@ macro_rules! impl_backend {
                 Ok(found)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn members_by_external_ids(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRef>> {
                 let mut out = Vec::with_capacity(external_ids.len());
                 for chunk in external_ids.chunks(CHUNK) {
@@ -401,12 +404,14 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_for_update(&mut self, external_id: &str) -> Result<Option<MemberRecord>> {
                 let sql = format!("SELECT {MEMBER_COLUMNS} FROM members WHERE workspace_id = $1 AND external_id = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.ws).bind(external_id).fetch_optional(&mut *self.tx).await?;
                 row.map(|r| member_from_row(&r).map(|(m, _)| m)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_members(&mut self, rows: &[MemberRecord]) -> Result<()> {
                 for chunk in rows.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO members ({MEMBER_COLUMNS}) "));
@@ -437,6 +442,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_member(&mut self, m: &MemberRecord) -> Result<()> {
                 let p = &m.profile;
                 let c = profile_cols(p);
@@ -469,6 +475,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_events(&mut self, rows: &[NewEvent]) -> Result<()> {
                 let head = format!(
                     "{} events (workspace_id, id, member_id, type, occurred_at, received_at, properties, \
@@ -498,6 +505,7 @@ macro_rules! impl_backend {
                 execute_chunks(&mut self.tx, rows, build, |done, len| expect_inserted("events", done, len)).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn orders_by_ids(&mut self, order_ids: &[&str]) -> Result<Vec<OrderRow>> {
                 let mut out = Vec::new();
                 for chunk in order_ids.chunks(CHUNK) {
@@ -509,6 +517,7 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn set_refunded(&mut self, refunds: &[(String, i64)]) -> Result<()> {
                 for (order_id, refunded) in refunds {
                     sqlx::query("UPDATE events SET refunded_minor = $1 WHERE workspace_id = $2 AND order_id = $3")
@@ -521,6 +530,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn load_stats(&mut self, member_ids: &[&str]) -> Result<Vec<(String, StatsRow)>> {
                 let mut out = Vec::with_capacity(member_ids.len());
                 for chunk in member_ids.chunks(CHUNK) {
@@ -537,6 +547,7 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 let ws = self.ws.as_str();
                 let build = |chunk: &[(String, StatsRow)]| {
@@ -549,6 +560,7 @@ macro_rules! impl_backend {
                 execute_chunks(&mut self.tx, rows, build, |done, len| expect_inserted("member_stats", done, len)).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_states(&mut self, external_ids: &[&str]) -> Result<Vec<MemberState>> {
                 let mut out = Vec::with_capacity(external_ids.len());
                 for chunk in external_ids.chunks(CHUNK) {
@@ -577,6 +589,7 @@ macro_rules! impl_backend {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn write_epoch(&mut self) -> Result<Option<WriteEpoch>> {
                 if <$Store>::BACKEND != Backend::Sqlite {
                     return Ok(None);
@@ -591,6 +604,7 @@ macro_rules! impl_backend {
                 }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn save_stats(&mut self, rows: &[(String, StatsRow)]) -> Result<()> {
                 let ws = self.ws.as_str();
                 let build = |chunk: &[(String, StatsRow)]| {
@@ -602,6 +616,7 @@ macro_rules! impl_backend {
                 execute_chunks(&mut self.tx, rows, build, |_, _| Ok(())).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn refresh_order_stats(&mut self, member_ids: &[&str]) -> Result<()> {
                 for chunk in member_ids.chunks(CHUNK) {
                     let mut q = QueryBuilder::<$Db>::new(REFRESH_ORDER_STATS);
@@ -615,6 +630,7 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn commit(self: Box<Self>) -> Result<()> {
                 self.tx.commit().await?;
                 Ok(())
@@ -627,15 +643,18 @@ macro_rules! impl_backend {
                 Self::BACKEND
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn migrate(&self) -> Result<()> {
                 self.run_migrations().await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn begin_write(&self, workspace_id: &str) -> Result<Box<dyn WriteTx>> {
                 let tx = self.begin_tx(workspace_id).await?;
                 Ok(Box::new($Tx { tx, ws: workspace_id.to_owned() }))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn workspace(&self, id: &str) -> Result<Option<Workspace>> {
                 let row = sqlx::query("SELECT id, name, currency, time_zone, calling_code FROM workspaces WHERE id = $1")
                     .bind(id)
@@ -653,6 +672,7 @@ macro_rules! impl_backend {
                 .transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn update_workspace(&self, id: &str, name: Option<&str>, calling_code: Option<&str>) -> Result<Option<Workspace>> {
                 sqlx::query(
                     "UPDATE workspaces SET name = COALESCE($2, name), calling_code = COALESCE($3, calling_code) WHERE id = $1",
@@ -665,6 +685,7 @@ macro_rules! impl_backend {
                 self.workspace(id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn insert_api_key(&self, k: &ApiKey) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO api_keys (id, workspace_id, name, scope, key_hash, key_prefix, created_at, revoked_at, rate_rps, rate_burst) \
@@ -685,11 +706,13 @@ macro_rules! impl_backend {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
                 let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1").bind(key_hash).fetch_optional(self.reader()).await?;
                 row.map(|r| key_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn list_api_keys(&self, workspace_id: &str) -> Result<Vec<ApiKey>> {
                 let rows = sqlx::query("SELECT * FROM api_keys WHERE workspace_id = $1 ORDER BY id")
                     .bind(workspace_id)
@@ -698,6 +721,7 @@ macro_rules! impl_backend {
                 rows.iter().map(key_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn revoke_api_key(&self, workspace_id: &str, id: &str, at: i64) -> Result<bool> {
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -710,12 +734,14 @@ macro_rules! impl_backend {
                 Ok(done.rows_affected() > 0)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member(&self, workspace_id: &str, id: &str) -> Result<Option<(MemberRecord, StatsRow)>> {
                 let sql = format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.id = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(id).fetch_optional(self.reader()).await?;
                 row.map(|r| member_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_by_external_id(&self, workspace_id: &str, external_id: &str) -> Result<Option<(MemberRecord, StatsRow)>> {
                 let sql = format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND m.external_id = $2");
                 let row =
@@ -723,6 +749,7 @@ macro_rules! impl_backend {
                 row.map(|r| member_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn list_members(&self, workspace_id: &str, f: &MemberQuery) -> Result<Vec<(MemberRecord, StatsRow)>> {
                 let mut q = QueryBuilder::<$Db>::new(MEMBER_SELECT);
                 q.push(" WHERE m.workspace_id = ");
@@ -753,6 +780,7 @@ macro_rules! impl_backend {
                 rows.iter().map(member_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn member_events(
                 &self,
                 workspace_id: &str,
@@ -774,12 +802,14 @@ macro_rules! impl_backend {
                 Ok(events?.into_iter().filter(|(ws, _)| ws == workspace_id).map(|(_, e)| e).collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn event(&self, workspace_id: &str, id: &str) -> Result<Option<EventRow>> {
                 let sql = format!("{EVENT_SELECT} WHERE workspace_id = $1 AND id = $2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace_id).bind(id).fetch_optional(self.reader()).await?;
                 row.map(|r| event_from_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn counts(&self, workspace_id: &str) -> Result<Counts> {
                 let mut c = [0i64; 3];
                 for (i, table) in ["members", "events", "orders"].iter().enumerate() {

@@ -143,6 +143,7 @@ macro_rules! impl_clv {
 
             #[async_trait]
             impl ClvStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn order_days(
                     &self,
                     workspace_id: &str,
@@ -163,6 +164,7 @@ macro_rules! impl_clv {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_prediction(
                     &self,
                     workspace_id: &str,
@@ -178,6 +180,7 @@ macro_rules! impl_clv {
                     r.map(|r| prediction_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn latest_clv_fit(&self, workspace_id: &str) -> Result<Option<ClvFitRow>> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {FIT_COLUMNS} FROM clv_fits WHERE workspace_id = $1 \
@@ -189,6 +192,7 @@ macro_rules! impl_clv {
                     r.map(|r| fit_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn predicted_between(
                     &self,
                     workspace_id: &str,
@@ -221,6 +225,7 @@ macro_rules! impl_clv {
 
             #[async_trait]
             impl ClvTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn replace_predictions(
                     &mut self,
                     fit: &ClvFitRow,
@@ -278,6 +283,7 @@ macro_rules! impl_clv {
 pub(crate) use impl_clv;
 
 /// Sets the predicted fields of a page of segment index sources (ordered by id).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn fill_predictions(
     store: &dyn ClvStore,
     ws: &str,

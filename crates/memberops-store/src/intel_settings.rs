@@ -57,6 +57,7 @@ macro_rules! impl_intel_settings {
 
             #[async_trait]
             impl IntelSettingsTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn intel_settings(&mut self) -> Result<Option<IntelSettingsRow>> {
                     let r = sqlx::query(LATEST)
                         .bind(&self.ws)
@@ -65,6 +66,7 @@ macro_rules! impl_intel_settings {
                     r.map(|r| row_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_intel_settings(&mut self, row: &IntelSettingsRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO intel_settings (workspace_id, version, settings, created_at, created_by) \
@@ -83,6 +85,7 @@ macro_rules! impl_intel_settings {
 
             #[async_trait]
             impl IntelSettingsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn current_intel_settings(
                     &self,
                     workspace_id: &str,
@@ -94,6 +97,7 @@ macro_rules! impl_intel_settings {
                     r.map(|r| row_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn intel_settings_versions(
                     &self,
                     workspace_id: &str,

@@ -122,6 +122,7 @@ macro_rules! impl_jobs {
 
             #[async_trait]
             impl JobsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn enqueue_job(&self, job: &NewJob, now: Millis) -> Result<bool> {
                     let r = sqlx::query(
                         "INSERT INTO jobs (workspace_id, key, kind, payload, status, due_at, attempts, max_attempts, created_at, updated_at) \
@@ -140,6 +141,7 @@ macro_rules! impl_jobs {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn claim_job(
                     &self,
                     lease_id: &str,
@@ -175,6 +177,7 @@ macro_rules! impl_jobs {
                     Ok(job)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn extend_job_lease(
                     &self,
                     ws: &str,
@@ -195,6 +198,7 @@ macro_rules! impl_jobs {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn complete_job(
                     &self,
                     ws: &str,
@@ -215,6 +219,7 @@ macro_rules! impl_jobs {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn fail_job(
                     &self,
                     ws: &str,
@@ -246,6 +251,7 @@ macro_rules! impl_jobs {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn job(&self, ws: &str, key: &str) -> Result<Option<Job>> {
                     let sql = format!("SELECT {COLS} FROM jobs WHERE workspace_id = $1 AND key = $2");
                     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -256,6 +262,7 @@ macro_rules! impl_jobs {
                     row.as_ref().map(job_row).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn recent_jobs(&self, ws: &str, limit: i64) -> Result<Vec<Job>> {
                     let sql = format!(
                         "SELECT {COLS} FROM jobs WHERE workspace_id = $1 ORDER BY updated_at DESC, key LIMIT $2"

@@ -105,6 +105,7 @@ macro_rules! impl_keys {
 
             #[async_trait]
             impl KeysStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn touch_api_key(&self, id: &str, at: Millis) -> Result<()> {
                     sqlx::query(
                         "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
@@ -117,6 +118,7 @@ macro_rules! impl_keys {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_api_key_limit(
                     &self,
                     workspace_id: &str,

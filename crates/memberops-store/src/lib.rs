@@ -207,6 +207,7 @@ pub trait WriteTx:
 
 /// Opens the store a URL names: `postgres://…` or `postgresql://…` for PostgreSQL,
 /// `sqlite://path`, `sqlite::memory:` or a plain file path for SQLite.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::connect(url).await?))

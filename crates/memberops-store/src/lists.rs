@@ -129,6 +129,7 @@ macro_rules! impl_lists {
 
             #[async_trait]
             impl ListsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tag_page(&self, ws: &str, after: Option<&str>, limit: i64) -> Result<Vec<TagCount>> {
                     let (filter, lim) = if after.is_some() { ("WHERE tag > $2", "$3") } else { ("", "$2") };
                     let sql = format!(
@@ -147,6 +148,7 @@ macro_rules! impl_lists {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tag_members(&self, ws: &str, tag: &str, after: Option<&str>, limit: i64) -> Result<Vec<TagMemberRow>> {
                     let base = format!(
                         "SELECT t.member_id, m.external_id, t.source FROM ({}) t JOIN members m ON m.id = t.member_id WHERE t.tag = $2",
@@ -190,6 +192,7 @@ macro_rules! impl_lists {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn invitees(&self, ws: &str, referrer: &str, after: Option<(Millis, String)>, limit: i64) -> Result<Vec<InviteeRow>> {
                     let mut q = QueryBuilder::<$Db>::new(
                         "SELECT r.invitee_id, m.external_id, r.bound_at, r.status, r.qualified_at FROM referrals r \
@@ -217,6 +220,7 @@ macro_rules! impl_lists {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn growth_page(&self, ws: &str, member_id: &str, before: Option<i64>, limit: i64) -> Result<Vec<GrowthLine>> {
                     let mut q = QueryBuilder::<$Db>::new(
                         "SELECT seq, member_id, at, growth, kind, event_id, rule_id, order_id FROM growth_ledger WHERE member_id = ",
@@ -245,6 +249,7 @@ macro_rules! impl_lists {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn program_versions(&self, ws: &str, before: Option<i64>, limit: i64) -> Result<Vec<ProgramRow>> {
                     let mut q = QueryBuilder::<$Db>::new(
                         "SELECT version, program, created_at, created_by FROM loyalty_programs WHERE workspace_id = ",
@@ -269,6 +274,7 @@ macro_rules! impl_lists {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_audit_page(&self, ws: &str, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
                     let mut q = QueryBuilder::<$Db>::new(
                         "SELECT seq, at, actor, action, member_id, detail FROM loyalty_audit WHERE workspace_id = ",
@@ -295,6 +301,7 @@ macro_rules! impl_lists {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_events_page(
                     &self,
                     ws: &str,

@@ -139,6 +139,7 @@ macro_rules! impl_log {
 
             #[async_trait]
             impl LogStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn consumers(&self, ws: &str) -> Result<Vec<ConsumerRow>> {
                     Ok(sqlx::query_as::<_, ConsumerRow>(
                         "SELECT * FROM consumers WHERE workspace_id = $1 ORDER BY name",
@@ -148,6 +149,7 @@ macro_rules! impl_log {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn log_page(&self, ws: &str, after_seq: i64, limit: i64) -> Result<Vec<LogEvent>> {
                     Ok(sqlx::query_as::<_, LogEvent>(LOG_AFTER)
                     .bind(ws)
@@ -157,6 +159,7 @@ macro_rules! impl_log {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn log_head(&self, ws: &str) -> Result<Option<(i64, Millis)>> {
                     Ok(sqlx::query_as::<_, (i64, Millis)>(HEAD_SEQ)
                         .bind(ws)
@@ -164,6 +167,7 @@ macro_rules! impl_log {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn log_backlog(&self, ws: &str, after_seq: i64) -> Result<Backlog> {
                     let (events, oldest): (i64, Option<Millis>) = sqlx::query_as(
                         "SELECT CAST(COUNT(*) AS BIGINT), MIN(received_at) FROM events \
@@ -179,6 +183,7 @@ macro_rules! impl_log {
                     })
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn event_type_seen(&self, ws: &str, kind: &str) -> Result<bool> {
                     Ok(sqlx::query_as::<_, (i64,)>(
                         "SELECT seq FROM events WHERE workspace_id = $1 AND type = $2 LIMIT 1",
@@ -190,6 +195,7 @@ macro_rules! impl_log {
                     .is_some())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn consumer_failed(
                     &self,
                     row: &ConsumerRow,
@@ -218,6 +224,7 @@ macro_rules! impl_log {
 
             #[async_trait]
             impl LogTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn consumer(
                     &mut self,
                     name: &str,
@@ -255,6 +262,7 @@ macro_rules! impl_log {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn log_after(&mut self, after_seq: i64, limit: i64) -> Result<Vec<LogEvent>> {
                     Ok(sqlx::query_as::<_, LogEvent>(LOG_AFTER)
                     .bind(&self.ws)
@@ -264,6 +272,7 @@ macro_rules! impl_log {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn log_head_seq(&mut self) -> Result<i64> {
                     Ok(sqlx::query_as::<_, (i64, Millis)>(HEAD_SEQ)
                         .bind(&self.ws)
@@ -272,6 +281,7 @@ macro_rules! impl_log {
                         .map_or(0, |(s, _)| s))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn advance_consumer(
                     &mut self,
                     name: &str,

@@ -10,6 +10,7 @@ pub struct PgStore {
 impl PgStore {
     const BACKEND: crate::Backend = crate::Backend::Postgres;
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn connect(url: &str) -> Result<Self, crate::StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -29,10 +30,12 @@ impl PgStore {
         &self.pool
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn begin_tx(
         &self,
         workspace_id: &str,
     ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, crate::StoreError> {
+        let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         // Serialises writers of one workspace (released at commit or rollback), so checks
         // made inside the transaction hold until it ends, as on SQLite.
@@ -40,9 +43,11 @@ impl PgStore {
             .bind(workspace_id)
             .execute(&mut *tx)
             .await?;
+        crate::audit::note_write_wait(started.elapsed());
         Ok(tx)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn run_migrations(&self) -> Result<(), crate::StoreError> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)

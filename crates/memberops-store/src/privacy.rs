@@ -36,6 +36,12 @@ pub trait PrivacyTx: Send {
         member_id: &str,
     ) -> Result<Vec<(i64, String, String)>>;
     async fn set_event_properties(&mut self, seq: i64, properties: &str) -> Result<()>;
+    /// The anonymous ids linked to the member (read before [`Self::delete_identities`]).
+    async fn member_anonymous_ids(&mut self, member_id: &str) -> Result<Vec<String>>;
+    /// Refused Tracking API messages (`tracking_issues`: id, raw payload) whose payload
+    /// contains `needle` anywhere; the caller checks which really name the member.
+    async fn tracking_issues_containing(&mut self, needle: &str) -> Result<Vec<(String, String)>>;
+    async fn delete_tracking_issue(&mut self, id: &str) -> Result<()>;
 }
 
 macro_rules! impl_privacy {
@@ -73,6 +79,7 @@ macro_rules! impl_privacy {
 
             #[async_trait]
             impl PrivacyStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_rows(&self, _ws: &str, member_id: &str) -> Result<Vec<TableRows>> {
                     let sql = if <$Db as sqlx::Database>::NAME == "SQLite" {
                         "SELECT m.name AS tbl, p.name AS col FROM sqlite_master m, pragma_table_info(m.name) p \
@@ -126,6 +133,7 @@ macro_rules! impl_privacy {
 
             #[async_trait]
             impl PrivacyTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_external_id(&mut self, member_id: &str, external_id: &str) -> Result<()> {
                     sqlx::query("UPDATE members SET external_id = $1 WHERE workspace_id = $2 AND id = $3")
                         .bind(external_id)
@@ -136,6 +144,7 @@ macro_rules! impl_privacy {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn delete_identities(&mut self, member_id: &str) -> Result<u64> {
                     let a = sqlx::query("DELETE FROM member_identities WHERE workspace_id = $1 AND member_id = $2")
                         .bind(&self.ws)
@@ -152,6 +161,7 @@ macro_rules! impl_privacy {
                     Ok(a.rows_affected() + b.rows_affected())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_event_properties(&mut self, member_id: &str) -> Result<Vec<(i64, String, String)>> {
                     let rows = sqlx::query("SELECT seq, type, properties FROM events WHERE workspace_id = $1 AND member_id = $2")
                         .bind(&self.ws)
@@ -163,6 +173,44 @@ macro_rules! impl_privacy {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn member_anonymous_ids(&mut self, member_id: &str) -> Result<Vec<String>> {
+                    Ok(sqlx::query_scalar("SELECT anonymous_id FROM member_identities WHERE workspace_id = $1 AND member_id = $2")
+                        .bind(&self.ws)
+                        .bind(member_id)
+                        .fetch_all(&mut *self.tx)
+                        .await?)
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn tracking_issues_containing(&mut self, needle: &str) -> Result<Vec<(String, String)>> {
+                    let pattern = format!(
+                        "%{}%",
+                        needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                    );
+                    let rows = sqlx::query(
+                        "SELECT id, payload FROM tracking_issues WHERE workspace_id = $1 AND payload LIKE $2 ESCAPE '\\'",
+                    )
+                    .bind(&self.ws)
+                    .bind(pattern)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                    rows.iter()
+                        .map(|r| Ok((r.try_get("id")?, r.try_get("payload")?)))
+                        .collect()
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn delete_tracking_issue(&mut self, id: &str) -> Result<()> {
+                    sqlx::query("DELETE FROM tracking_issues WHERE workspace_id = $1 AND id = $2")
+                        .bind(&self.ws)
+                        .bind(id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    Ok(())
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_event_properties(&mut self, seq: i64, properties: &str) -> Result<()> {
                     sqlx::query("UPDATE events SET properties = $1 WHERE workspace_id = $2 AND seq = $3")
                         .bind(properties)

@@ -68,6 +68,7 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the database file at `path`; `:memory:` gives a private
     /// in-memory database on one connection.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn open(path: &str) -> Result<Self, crate::StoreError> {
         let base = if path == ":memory:" {
             SqliteConnectOptions::from_str("sqlite::memory:")?
@@ -136,15 +137,31 @@ impl SqliteStore {
         &self.writer
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn begin_tx(
         &self,
         _workspace_id: &str,
     ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, crate::StoreError> {
         // IMMEDIATE takes the write lock now, so a transaction never fails half-way with
         // SQLITE_BUSY when it first writes.
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        let started = std::time::Instant::now();
+        let tx = match self.writer.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            // SQLite rolls a transaction back itself on SQLITE_FULL or an I/O error; sqlx's
+            // own rollback then fails and leaves the connection counting a transaction that
+            // is gone, so every later write would fail. Replace the connection.
+            Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
+                tracing::warn!("replacing the SQLite writer connection after a failed transaction");
+                self.writer.acquire().await?.close().await?;
+                self.writer.begin_with("BEGIN IMMEDIATE").await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        crate::audit::note_write_wait(started.elapsed());
+        Ok(tx)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn run_migrations(&self) -> Result<(), crate::StoreError> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)

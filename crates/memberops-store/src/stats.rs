@@ -45,6 +45,7 @@ pub trait StatsStore: Send + Sync {
 
 /// Analyses the grown tables of the pool's database now (no rate limit). Another session
 /// analysing the same table at the same time is not waited for (`SKIP_LOCKED`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn analyze_grown(pool: &sqlx::PgPool) -> Result<Vec<String>> {
     let grown: Vec<String> = sqlx::query_scalar(GROWN_TABLES)
         .bind(MIN_PAGES)
@@ -97,6 +98,7 @@ impl Throttle {
 
 #[async_trait]
 impl StatsStore for crate::PgStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn analyze_if_grown(&self) -> Result<Vec<String>> {
         if !self.stats_throttle().enabled || !self.stats_throttle().due() {
             return Ok(Vec::new());
@@ -107,6 +109,7 @@ impl StatsStore for crate::PgStore {
 
 #[async_trait]
 impl StatsStore for crate::SqliteStore {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn analyze_if_grown(&self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }

@@ -161,6 +161,7 @@ macro_rules! impl_stores {
 
             #[async_trait]
             impl StoresStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn stores_page(&self, ws: &str, after: Option<&str>, limit: i64) -> Result<Vec<StoreRow>> {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT {STORE_COLS} FROM stores WHERE workspace_id = "));
                     q.push_bind(ws.to_owned());
@@ -171,6 +172,7 @@ macro_rules! impl_stores {
                     q.build().fetch_all(self.reader()).await?.iter().map(store_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn store_row(&self, ws: &str, code: &str) -> Result<Option<StoreRow>> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {STORE_COLS} FROM stores WHERE workspace_id = $1 AND code = $2"
@@ -182,6 +184,7 @@ macro_rules! impl_stores {
                     r.map(|r| store_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn staff_page(&self, ws: &str, store: Option<&str>, after: Option<&str>, limit: i64) -> Result<Vec<StaffRow>> {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT {STAFF_COLS} FROM staff WHERE workspace_id = "));
                     q.push_bind(ws.to_owned());
@@ -195,6 +198,7 @@ macro_rules! impl_stores {
                     q.build().fetch_all(self.reader()).await?.iter().map(staff_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn staff_row(&self, ws: &str, code: &str) -> Result<Option<StaffRow>> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {STAFF_COLS} FROM staff WHERE workspace_id = $1 AND code = $2"
@@ -206,6 +210,7 @@ macro_rules! impl_stores {
                     r.map(|r| staff_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn assignment(&self, ws: &str, member_id: &str) -> Result<Option<AssignmentRow>> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {ASSIGNMENT_COLS} FROM member_stores WHERE member_id = $1 AND workspace_id = $2"
@@ -217,6 +222,7 @@ macro_rules! impl_stores {
                     r.map(|r| assignment_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn assignments_between(&self, ws: &str, first: &str, last: &str) -> Result<Vec<AssignmentRow>> {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {ASSIGNMENT_COLS} FROM member_stores WHERE member_id >= $1 AND member_id <= $2 AND workspace_id = $3"
@@ -231,6 +237,7 @@ macro_rules! impl_stores {
                     .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn assigned_members(&self, ws: &str, store: Option<&str>, staff: Option<&str>) -> Result<Vec<String>> {
                     let mut q = QueryBuilder::<$Db>::new("SELECT member_id FROM member_stores WHERE workspace_id = ");
                     q.push_bind(ws.to_owned());
@@ -244,6 +251,7 @@ macro_rules! impl_stores {
                     Ok(q.build().fetch_all(self.reader()).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn stage_flow_assigned(
                     &self,
                     ws: &str,
@@ -274,6 +282,7 @@ macro_rules! impl_stores {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn store_audit_page(&self, ws: &str, before: Option<i64>, limit: i64) -> Result<Vec<StoreAuditRow>> {
                     let mut q = QueryBuilder::<$Db>::new("SELECT seq, at, actor, action, detail FROM store_audit WHERE workspace_id = ");
                     q.push_bind(ws.to_owned());
@@ -300,6 +309,7 @@ macro_rules! impl_stores {
 
             #[async_trait]
             impl StoresTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_store(&mut self, row: &StoreRow) -> Result<bool> {
                     let done = sqlx::query(
                         "INSERT INTO stores (workspace_id, code, name, status, created_at, updated_at) \
@@ -316,6 +326,7 @@ macro_rules! impl_stores {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_store(&mut self, row: &StoreRow) -> Result<()> {
                     sqlx::query("UPDATE stores SET name = $1, status = $2, updated_at = $3 WHERE workspace_id = $4 AND code = $5")
                         .bind(&row.name)
@@ -328,6 +339,7 @@ macro_rules! impl_stores {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn store_in_tx(&mut self, code: &str) -> Result<Option<StoreRow>> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {STORE_COLS} FROM stores WHERE workspace_id = $1 AND code = $2"
@@ -339,6 +351,7 @@ macro_rules! impl_stores {
                     r.map(|r| store_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_staff(&mut self, row: &StaffRow) -> Result<bool> {
                     let done = sqlx::query(
                         "INSERT INTO staff (workspace_id, code, name, store_code, status, created_at, updated_at) \
@@ -356,6 +369,7 @@ macro_rules! impl_stores {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_staff(&mut self, row: &StaffRow) -> Result<()> {
                     sqlx::query(
                         "UPDATE staff SET name = $1, store_code = $2, status = $3, updated_at = $4 WHERE workspace_id = $5 AND code = $6",
@@ -371,6 +385,7 @@ macro_rules! impl_stores {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn staff_in_tx(&mut self, code: &str) -> Result<Option<StaffRow>> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {STAFF_COLS} FROM staff WHERE workspace_id = $1 AND code = $2"
@@ -382,6 +397,7 @@ macro_rules! impl_stores {
                     r.map(|r| staff_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn assignments_in_tx(&mut self, member_ids: &[&str]) -> Result<Vec<AssignmentRow>> {
                     let mut out = Vec::new();
                     for chunk in member_ids.chunks(crate::CHUNK) {
@@ -398,6 +414,7 @@ macro_rules! impl_stores {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_assignments(&mut self, rows: &[AssignmentRow]) -> Result<()> {
                     for chunk in rows.chunks(crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_stores (workspace_id, {ASSIGNMENT_COLS}) "));
@@ -417,6 +434,7 @@ macro_rules! impl_stores {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn reassign_staff(&mut self, from: &str, to: &str, at: Millis) -> Result<Vec<String>> {
                     let ids: Vec<String> = sqlx::query_scalar(
                         "UPDATE member_stores SET staff_code = $1, updated_at = $2 WHERE workspace_id = $3 AND staff_code = $4 \
@@ -433,6 +451,7 @@ macro_rules! impl_stores {
                     Ok(ids)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn touch_members(&mut self, member_ids: &[&str], at: Millis) -> Result<()> {
                     for chunk in member_ids.chunks(crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new("UPDATE members SET updated_at = ");
@@ -447,6 +466,7 @@ macro_rules! impl_stores {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_store_audit(&mut self, row: &StoreAuditRow) -> Result<()> {
                     sqlx::query("INSERT INTO store_audit (workspace_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
                         .bind(&self.ws)
@@ -465,6 +485,7 @@ macro_rules! impl_stores {
 pub(crate) use impl_stores;
 
 /// Sets the home store and staff of a page of segment index sources (ordered by id).
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn fill_assignments(
     store: &dyn StoresStore,
     ws: &str,

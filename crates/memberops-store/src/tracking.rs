@@ -131,6 +131,7 @@ macro_rules! impl_tracking {
 
             #[async_trait]
             impl TrackingTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn identities_by_anonymous_ids(&mut self, ids: &[&str]) -> Result<Vec<IdentityRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(crate::CHUNK) {
@@ -149,6 +150,7 @@ macro_rules! impl_tracking {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_identities(&mut self, rows: &[IdentityRow]) -> Result<()> {
                     for chunk in rows.chunks(crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_identities ({IDENTITY_COLUMNS}) "));
@@ -173,6 +175,7 @@ macro_rules! impl_tracking {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn members_for_update(&mut self, external_ids: &[&str]) -> Result<Vec<MemberRecord>> {
                     let mut out = Vec::with_capacity(external_ids.len());
                     for chunk in external_ids.chunks(crate::CHUNK) {
@@ -194,6 +197,7 @@ macro_rules! impl_tracking {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn save_member_profiles(&mut self, rows: &[MemberRecord]) -> Result<()> {
                     for chunk in rows.chunks(crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO members ({}) ", crate::backend::MEMBER_COLUMNS));
@@ -233,6 +237,7 @@ macro_rules! impl_tracking {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_identity_conflict(&mut self, r: &IdentityConflictRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO identity_conflicts (workspace_id, anonymous_id, member_id, owner_member_id, message_id, at) \
@@ -249,6 +254,7 @@ macro_rules! impl_tracking {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn move_member_history(&mut self, from: &str, to: &str) -> Result<()> {
                     // Orders are event rows: they move with the events.
                     sqlx::query("UPDATE events SET member_id = $1 WHERE workspace_id = $2 AND member_id = $3")
@@ -270,6 +276,7 @@ macro_rules! impl_tracking {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn refresh_activity(&mut self, member_id: &str) -> Result<()> {
                     let sql = format!(
                         "INSERT INTO member_stats (member_id, workspace_id, last_active_at, event_count) \
@@ -287,6 +294,7 @@ macro_rules! impl_tracking {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_tracking_issues(&mut self, rows: &[TrackingIssueRow]) -> Result<()> {
                     for chunk in rows.chunks(crate::CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -311,6 +319,7 @@ macro_rules! impl_tracking {
 
             #[async_trait]
             impl TrackingStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_identities(
                     &self,
                     workspace_id: &str,
@@ -338,6 +347,7 @@ macro_rules! impl_tracking {
                     Ok((ids, conflicts))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tracking_issues(&self, workspace_id: &str, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<TrackingIssueRow>> {
                     // Without a cursor the bounds let every row through.
                     let (at, id) = after.unwrap_or((i64::MAX, ""));

@@ -176,6 +176,7 @@ macro_rules! impl_webhooks {
 
             #[async_trait]
             impl WebhooksStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_endpoint(&self, e: &EndpointRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO webhook_endpoints (id, workspace_id, url, description, event_types, secret, \
@@ -199,6 +200,7 @@ macro_rules! impl_webhooks {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn endpoints(&self, ws: &str) -> Result<Vec<EndpointRow>> {
                     Ok(sqlx::query_as::<_, EndpointRow>(
                         "SELECT * FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY created_at, id",
@@ -208,6 +210,7 @@ macro_rules! impl_webhooks {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn endpoint(&self, ws: &str, id: &str) -> Result<Option<EndpointRow>> {
                     Ok(sqlx::query_as::<_, EndpointRow>(
                         "SELECT * FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2",
@@ -218,6 +221,7 @@ macro_rules! impl_webhooks {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_endpoint(&self, e: &EndpointRow) -> Result<bool> {
                     let r = sqlx::query(
                         "UPDATE webhook_endpoints SET url = $3, description = $4, event_types = $5, secret = $6, \
@@ -239,6 +243,7 @@ macro_rules! impl_webhooks {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn deliveries(
                     &self,
                     ws: &str,
@@ -261,6 +266,7 @@ macro_rules! impl_webhooks {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn delivery(&self, ws: &str, id: &str) -> Result<Option<DeliveryRow>> {
                     Ok(sqlx::query_as::<_, DeliveryRow>(sqlx::AssertSqlSafe(format!(
                         "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE workspace_id = $1 AND id = $2"
@@ -271,6 +277,7 @@ macro_rules! impl_webhooks {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn requeue_delivery(
                     &self,
                     ws: &str,
@@ -292,6 +299,7 @@ macro_rules! impl_webhooks {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn requeue_failed_since(
                     &self,
                     ws: &str,
@@ -312,6 +320,7 @@ macro_rules! impl_webhooks {
                     Ok(r.rows_affected())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn enabled_endpoint_ids(&self) -> Result<Vec<String>> {
                     let rows: Vec<(String,)> = sqlx::query_as(
                         "SELECT id FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id",
@@ -321,6 +330,7 @@ macro_rules! impl_webhooks {
                     Ok(rows.into_iter().map(|(id,)| id).collect())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn claim_deliveries(
                     &self,
                     lease_id: &str,
@@ -388,6 +398,7 @@ macro_rules! impl_webhooks {
                         .collect())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn settle_deliveries(
                     &self,
                     settles: &[DeliverySettle],
@@ -457,6 +468,7 @@ macro_rules! impl_webhooks {
                     Ok(disabled)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn outbox_depth(&self, ws: &str) -> Result<Vec<(String, i64)>> {
                     Ok(sqlx::query_as::<_, (String, i64)>(
                         "SELECT status, CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries \
@@ -470,6 +482,7 @@ macro_rules! impl_webhooks {
 
             #[async_trait]
             impl WebhooksTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn active_endpoints(&mut self) -> Result<Vec<EndpointRow>> {
                     Ok(sqlx::query_as::<_, EndpointRow>(
                         "SELECT * FROM webhook_endpoints WHERE workspace_id = $1 AND disabled_at IS NULL ORDER BY id",
@@ -479,6 +492,7 @@ macro_rules! impl_webhooks {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_deliveries(&mut self, rows: &[DeliveryRow]) -> Result<()> {
                     for chunk in rows.chunks(crate::CHUNK / 10) {
                         let mut q = QueryBuilder::<$Db>::new(format!(

@@ -78,6 +78,16 @@ fn row_error(e: Option<RowError>) -> ApiError {
     ApiError::new(status, &e.code, e.message)
 }
 
+/// A 422 of the batch route: an atomic batch's report, or the shared error body for a
+/// body that is not a batch.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum BatchRefusal {
+    Report(BatchReport),
+    Error(crate::error::ErrorBody),
+}
+
 /// Record up to 10,000 events in one transaction; the answer says what happened to each
 /// row (`accepted`, `duplicate`, `rejected` with its reason, or `skipped` when an atomic
 /// batch was refused).
@@ -85,7 +95,7 @@ fn row_error(e: Option<RowError>) -> ApiError {
     security(("api_key" = [])),
     responses(
         (status = 200, body = BatchReport, description = "processed; see `committed` and each row"),
-        (status = 422, body = BatchReport, description = "atomic batch with a rejected row: nothing written"),
+        (status = 422, body = BatchRefusal, description = "atomic batch with a rejected row (the report; nothing written), or a body of the wrong shape (the error body)"),
         (status = 400, body = ErrorBody)))]
 async fn post_batch(
     State(state): State<AppState>,
@@ -134,6 +144,8 @@ async fn get_event(
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_event))
-        .routes(routes!(post_batch))
         .routes(routes!(get_event))
+        .merge(OpenApiRouter::new().routes(routes!(post_batch)).layer(
+            axum::extract::DefaultBodyLimit::max(crate::limits::BATCH_BODY_BYTES),
+        ))
 }

@@ -129,6 +129,9 @@ async fn handle(
         Some(_) => (MAX_MESSAGE_BYTES, "message_too_large"),
     };
     let bytes = body_bytes(body, limit, code)?;
+    if crate::limits::json_too_deep(&bytes, crate::limits::JSON_DEPTH) {
+        return Err(crate::limits::too_deep());
+    }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad("invalid_json", format!("the body is not JSON: {e}")))?;
     let Value::Object(mut obj) = value else {

@@ -58,7 +58,7 @@ impl Default for DispatchConfig {
     fn default() -> Self {
         let s = Duration::from_secs;
         DispatchConfig {
-            lease: s(60),
+            lease: crate::env_secs("MEMBEROPS_CAMPAIGN_LEASE_SECS").unwrap_or(s(60)),
             batch: 500,
             schedule: vec![s(10), s(60), s(300), s(1800), s(7200)],
             send_timeout: s(30),

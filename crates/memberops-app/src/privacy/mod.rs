@@ -89,6 +89,8 @@ pub struct EraseOut {
     pub identities_deleted: u64,
     /// Events whose free-text properties were removed.
     pub events_scrubbed: u64,
+    /// Refused Tracking API messages naming the member (its ids, phone or email) deleted.
+    pub tracking_issues_deleted: u64,
 }
 
 /// Irreversibly pseudonymises a member: name, phone, email, gender, birthday, income
@@ -103,6 +105,7 @@ pub async fn erase(store: &dyn Store, ws: &Workspace, id: &str) -> Result<EraseO
             erased_now: false,
             identities_deleted: 0,
             events_scrubbed: 0,
+            tracking_issues_deleted: 0,
         });
     }
     let mut tx = store.begin_write(&ws.id).await?;
@@ -110,6 +113,16 @@ pub async fn erase(store: &dyn Store, ws: &Workspace, id: &str) -> Result<EraseO
         .member_for_update(&member.external_id)
         .await?
         .ok_or(AppError::NotFound { what: "member" })?;
+    // What names the person in raw messages, read before it is cleared.
+    let mut needles: Vec<String> = [
+        Some(record.external_id.clone()),
+        record.profile.phone.clone(),
+        record.profile.email.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    needles.extend(tx.member_anonymous_ids(&record.id).await?);
     let p = &mut record.profile;
     p.phone = None;
     p.email = None;
@@ -139,11 +152,13 @@ pub async fn erase(store: &dyn Store, ws: &Workspace, id: &str) -> Result<EraseO
             events_scrubbed += 1;
         }
     }
+    let tracking_issues_deleted = scrub::tracking_issues(tx.as_mut(), &needles).await?;
     tx.commit().await?;
     Ok(EraseOut {
         member_id: record.id,
         erased_now: true,
         identities_deleted,
         events_scrubbed,
+        tracking_issues_deleted,
     })
 }

@@ -66,6 +66,39 @@ pub fn properties(json: &str) -> Option<String> {
     (out != map).then(|| Value::Object(out).to_string())
 }
 
+/// Deletes the refused Tracking API messages that name the member: a payload holding one
+/// of `needles` (external id, anonymous ids, phone, email) as a whole string value.
+pub(super) async fn tracking_issues<T: memberops_store::PrivacyTx + ?Sized>(
+    tx: &mut T,
+    needles: &[String],
+) -> crate::error::Result<u64> {
+    let mut deleted = std::collections::HashSet::new();
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        for (id, payload) in tx.tracking_issues_containing(needle).await? {
+            if deleted.contains(&id) {
+                continue;
+            }
+            let names = serde_json::from_str::<Value>(&payload)
+                .map(|v| holds_string(&v, needle))
+                .unwrap_or(true);
+            if names {
+                tx.delete_tracking_issue(&id).await?;
+                deleted.insert(id);
+            }
+        }
+    }
+    Ok(deleted.len() as u64)
+}
+
+fn holds_string(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s == needle,
+        Value::Array(xs) => xs.iter().any(|x| holds_string(x, needle)),
+        Value::Object(o) => o.values().any(|x| holds_string(x, needle)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

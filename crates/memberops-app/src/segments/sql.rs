@@ -95,7 +95,20 @@ fn join(xs: &[Node], op: &str, cx: &SqlContext) -> String {
         .iter()
         .map(|x| format!("({})", where_sql(x, cx)))
         .collect();
-    format!("({})", parts.join(op))
+    balanced(&parts, op)
+}
+
+/// `(a op b op …)` grouped in nested runs of at most eight, so that a long list nests a
+/// few levels deep instead of one per item (SQLite refuses expressions deeper than 1,000:
+/// `Expression tree is too large`).
+fn balanced(parts: &[String], op: &str) -> String {
+    const RUN: usize = 8;
+    if parts.len() <= RUN {
+        return format!("({})", parts.join(op));
+    }
+    let chunk = parts.len().div_ceil(RUN);
+    let groups: Vec<String> = parts.chunks(chunk).map(|c| balanced(c, op)).collect();
+    format!("({})", groups.join(op))
 }
 
 fn event(e: &EventCond, cx: &SqlContext) -> String {
@@ -463,16 +476,18 @@ fn age(test: &Test, cx: &SqlContext) -> String {
         match t {
             IntTest::Eq(n) => eq(*n),
             IntTest::Ne(n) => ne(*n),
-            IntTest::In(ns) => ns
-                .iter()
-                .map(|n| format!("({})", eq(*n)))
-                .collect::<Vec<_>>()
-                .join(" OR "),
-            IntTest::NotIn(ns) => ns
-                .iter()
-                .map(|n| format!("({})", ne(*n)))
-                .collect::<Vec<_>>()
-                .join(" AND "),
+            IntTest::In(ns) => balanced(
+                &ns.iter()
+                    .map(|n| format!("({})", eq(*n)))
+                    .collect::<Vec<_>>(),
+                " OR ",
+            ),
+            IntTest::NotIn(ns) => balanced(
+                &ns.iter()
+                    .map(|n| format!("({})", ne(*n)))
+                    .collect::<Vec<_>>(),
+                " AND ",
+            ),
             IntTest::Gt(n) => ge(n.saturating_add(1)),
             IntTest::Gte(n) => ge(*n),
             IntTest::Lt(n) => lt(*n),
@@ -610,7 +625,7 @@ fn attr(key: &str, test: &Test, cx: &SqlContext) -> String {
     };
     let any = |ss: &[Scalar]| {
         let parts: Vec<String> = ss.iter().map(|s| format!("({})", eq(s))).collect();
-        format!("({})", parts.join(" OR "))
+        balanced(&parts, " OR ")
     };
     let present = format!("COALESCE(({}), FALSE)", a.present);
     let t = match test {

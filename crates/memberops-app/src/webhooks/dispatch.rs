@@ -60,7 +60,10 @@ impl Default for DispatchConfig {
                 min(600),
             ],
             jitter: 0.2,
-            lease: Duration::from_secs(40),
+            // Fault tests shorten it (`MEMBEROPS_WEBHOOK_LEASE_SECS`): a delivery in flight
+            // when a worker dies is sent again once its lease runs out.
+            lease: crate::env_secs("MEMBEROPS_WEBHOOK_LEASE_SECS")
+                .unwrap_or(Duration::from_secs(40)),
             batch: 500,
             max_in_flight: 512,
             per_endpoint: 64,

@@ -31,6 +31,7 @@ macro_rules! impl_campaigns {
 
             #[async_trait]
             impl CampaignsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn campaigns_page(&self, ws: &str, after: Option<&str>, limit: i64) -> Result<Vec<CampaignRow>> {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT {CAMPAIGN_COLS} FROM campaigns WHERE workspace_id = "));
                     q.push_bind(ws.to_owned());
@@ -41,6 +42,7 @@ macro_rules! impl_campaigns {
                     Ok(q.build_query_as::<CampaignRow>().fetch_all(self.reader()).await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn campaign(&self, ws: &str, id: &str) -> Result<Option<CampaignRow>> {
                     Ok(sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(format!(
                         "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE workspace_id = $1 AND id = $2"
@@ -51,6 +53,7 @@ macro_rules! impl_campaigns {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn campaign_by_key(&self, ws: &str, key: &str) -> Result<Option<CampaignRow>> {
                     Ok(sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(format!(
                         "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE workspace_id = $1 AND idempotency_key = $2"
@@ -61,6 +64,7 @@ macro_rules! impl_campaigns {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_zones(&self, ws: &str, ids: &[String]) -> Result<Vec<(String, String)>> {
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(crate::CHUNK) {
@@ -77,6 +81,7 @@ macro_rules! impl_campaigns {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn claim_messages(&self, lease_id: &str, now: Millis, lease_ms: i64, limit: i64) -> Result<Vec<MessageRow>> {
                     let mut tx = self.writer().begin_with($begin).await?;
                     // Any due rows of running campaigns, not the most overdue: every
@@ -99,6 +104,7 @@ macro_rules! impl_campaigns {
                     Ok(rows)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn settle_messages(&self, settles: &[MessageSettle]) -> Result<()> {
                     if settles.is_empty() {
                         return Ok(());
@@ -128,6 +134,7 @@ macro_rules! impl_campaigns {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn marketing_sent(&self, ws: &str, member_ids: &[String], since: Millis) -> Result<Vec<(String, Millis, String)>> {
                     let mut out = Vec::new();
                     for chunk in member_ids.chunks(crate::CHUNK) {
@@ -149,6 +156,7 @@ macro_rules! impl_campaigns {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn unsubscribes(&self, ws: &str, member_ids: &[String]) -> Result<Vec<(String, String)>> {
                     let mut out = Vec::new();
                     for chunk in member_ids.chunks(crate::CHUNK) {
@@ -167,6 +175,7 @@ macro_rules! impl_campaigns {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn message_by_token(&self, token: &str) -> Result<Option<MessageRow>> {
                     Ok(sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
                         "SELECT {MESSAGE_COLS} FROM campaign_messages WHERE token = $1"
@@ -176,6 +185,7 @@ macro_rules! impl_campaigns {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn message(&self, ws: &str, id: &str) -> Result<Option<MessageRow>> {
                     Ok(sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
                         "SELECT {MESSAGE_COLS} FROM campaign_messages WHERE workspace_id = $1 AND id = $2"
@@ -186,6 +196,7 @@ macro_rules! impl_campaigns {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn campaign_counts(&self, ws: &str, id: &str, goal: Option<(&str, i64)>) -> Result<CampaignCounts> {
                     let grouped = |col: &str, cond: &str| {
                         format!(
@@ -236,6 +247,7 @@ macro_rules! impl_campaigns {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_inbox(&self, row: &InboxRow) -> Result<bool> {
                     let r = sqlx::query(
                         "INSERT INTO inbox_messages (id, workspace_id, member_id, title, body, created_at, read_at) \
@@ -253,6 +265,7 @@ macro_rules! impl_campaigns {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn inbox_page(&self, ws: &str, member_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<InboxRow>> {
                     let mut q = QueryBuilder::<$Db>::new(
                         "SELECT id, workspace_id, member_id, title, body, created_at, read_at FROM inbox_messages WHERE workspace_id = ",
@@ -265,6 +278,7 @@ macro_rules! impl_campaigns {
                     Ok(q.build_query_as::<InboxRow>().fetch_all(self.reader()).await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tasks_page(&self, ws: &str, f: &TaskFilter, after: Option<&str>, limit: i64) -> Result<Vec<TaskRow>> {
                     let mut q = QueryBuilder::<$Db>::new("SELECT * FROM staff_tasks WHERE workspace_id = ");
                     q.push_bind(ws.to_owned());
@@ -324,6 +338,7 @@ macro_rules! impl_campaigns {
                     Ok([a, b, c, d])
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn task(&self, ws: &str, id: &str) -> Result<Option<TaskRow>> {
                     Ok(sqlx::query_as::<_, TaskRow>("SELECT * FROM staff_tasks WHERE workspace_id = $1 AND id = $2")
                         .bind(ws)
@@ -335,6 +350,7 @@ macro_rules! impl_campaigns {
 
             #[async_trait]
             impl CampaignsTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_campaign(&mut self, row: &CampaignRow) -> Result<bool> {
                     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "INSERT INTO campaigns ({CAMPAIGN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -357,6 +373,7 @@ macro_rules! impl_campaigns {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn campaign_in_tx(&mut self, id: &str) -> Result<Option<CampaignRow>> {
                     Ok(sqlx::query_as::<_, CampaignRow>(sqlx::AssertSqlSafe(format!(
                         "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE workspace_id = $1 AND id = $2"
@@ -367,6 +384,7 @@ macro_rules! impl_campaigns {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_campaign_status(&mut self, id: &str, status: &str, at: Millis, launched_at: Option<Millis>) -> Result<()> {
                     sqlx::query(
                         "UPDATE campaigns SET status = $3, updated_at = $4, launched_at = COALESCE(launched_at, $5) \
@@ -382,6 +400,7 @@ macro_rules! impl_campaigns {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_messages(&mut self, rows: &[MessageRow]) -> Result<u64> {
                     let mut added = 0;
                     for chunk in rows.chunks(crate::CHUNK / 20) {
@@ -418,6 +437,7 @@ macro_rules! impl_campaigns {
                     Ok(added)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn cancel_messages(&mut self, campaign_id: &str, at: Millis) -> Result<u64> {
                     let r = sqlx::query(
                         "UPDATE campaign_messages SET status = 'cancelled', lease_id = NULL, updated_at = $3 \
@@ -431,6 +451,7 @@ macro_rules! impl_campaigns {
                     Ok(r.rows_affected())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_unsubscribe(&mut self, member_id: &str, channel: &str, message_id: &str, at: Millis) -> Result<bool> {
                     let r = sqlx::query(
                         "INSERT INTO campaign_unsubscribes (workspace_id, member_id, channel, message_id, created_at) \
@@ -446,6 +467,7 @@ macro_rules! impl_campaigns {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn mark_inbox_read(&mut self, member_id: &str, id: &str, at: Millis) -> Result<bool> {
                     let r = sqlx::query(
                         "UPDATE inbox_messages SET read_at = COALESCE(read_at, $4) \
@@ -460,6 +482,7 @@ macro_rules! impl_campaigns {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_task(&mut self, row: &TaskRow) -> Result<bool> {
                     let r = sqlx::query(
                         "INSERT INTO staff_tasks (id, workspace_id, member_id, assignee, pool, title, note, due_from, \
@@ -493,6 +516,7 @@ macro_rules! impl_campaigns {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn task_in_tx(&mut self, id: &str) -> Result<Option<TaskRow>> {
                     Ok(sqlx::query_as::<_, TaskRow>("SELECT * FROM staff_tasks WHERE workspace_id = $1 AND id = $2")
                         .bind(&self.ws)
@@ -501,6 +525,7 @@ macro_rules! impl_campaigns {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_task(&mut self, row: &TaskRow) -> Result<()> {
                     sqlx::query(
                         "UPDATE staff_tasks SET assignee = $3, pool = $4, due_from = $5, due_to = $6, due_date = $7, \

@@ -148,6 +148,7 @@ macro_rules! impl_coupons {
 
             #[async_trait]
             impl CouponsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn checkout_coupons(&self, ws: &str, external_id: &str) -> Result<Option<CheckoutCoupons>> {
                     let rows = sqlx::query(
                         "SELECT m.id AS m_id, lm.tier AS m_tier, c.id, c.template_id, c.member_id, c.code, c.status, c.source, c.valid_from, \
@@ -187,6 +188,7 @@ macro_rules! impl_coupons {
                     Ok(Some(out))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon_template(&self, ws: &str, id: &str) -> Result<Option<TemplateRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 AND id = $2")
                         .bind(ws)
@@ -196,6 +198,7 @@ macro_rules! impl_coupons {
                     r.as_ref().map(template_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon_templates(&self, ws: &str) -> Result<Vec<TemplateRow>> {
                     let rows = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 ORDER BY id")
                         .bind(ws)
@@ -204,6 +207,7 @@ macro_rules! impl_coupons {
                     rows.iter().map(template_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon_templates_by_ids(&self, ws: &str, ids: &[&str]) -> Result<Vec<TemplateRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(CHUNK) {
@@ -215,6 +219,7 @@ macro_rules! impl_coupons {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_coupons(&self, ws: &str, member_id: &str) -> Result<Vec<CouponRow>> {
                     let rows = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND member_id = $2 ORDER BY id")
                         .bind(ws)
@@ -224,6 +229,7 @@ macro_rules! impl_coupons {
                     rows.iter().map(coupon_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon(&self, ws: &str, id: &str) -> Result<Option<CouponRow>> {
                     let r = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND id = $2")
                         .bind(ws)
@@ -233,6 +239,7 @@ macro_rules! impl_coupons {
                     r.as_ref().map(coupon_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon_order(&self, ws: &str, order_id: &str) -> Result<Option<CouponOrderRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_orders WHERE workspace_id = $1 AND order_id = $2")
                         .bind(ws)
@@ -242,6 +249,7 @@ macro_rules! impl_coupons {
                     r.as_ref().map(order_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn gift_packs(&self, ws: &str) -> Result<Vec<GiftPackRow>> {
                     let rows = sqlx::query("SELECT * FROM coupon_gift_packs WHERE workspace_id = $1 ORDER BY id")
                         .bind(ws)
@@ -250,6 +258,7 @@ macro_rules! impl_coupons {
                     rows.iter().map(pack_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon_event_rules(&self, ws: &str) -> Result<Vec<EventRuleRow>> {
                     let rows = sqlx::query("SELECT * FROM coupon_event_rules WHERE workspace_id = $1 ORDER BY id")
                         .bind(ws)
@@ -258,6 +267,7 @@ macro_rules! impl_coupons {
                     rows.iter().map(rule_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn share_link(&self, ws: &str, id: &str) -> Result<Option<ShareLinkRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_share_links WHERE workspace_id = $1 AND id = $2")
                         .bind(ws)
@@ -267,6 +277,7 @@ macro_rules! impl_coupons {
                     r.as_ref().map(link_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn template_counts(&self, ws: &str, template_id: &str, now: Millis) -> Result<TemplateCounts> {
                     let rows = sqlx::query(
                         "SELECT source, status, CAST(CASE WHEN member_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS owned, \
@@ -311,6 +322,7 @@ macro_rules! impl_coupons {
             impl $Tx {
                 /// Whether `sql` (a `SELECT 1 … WHERE workspace_id = $1 LIMIT 1` on a table keyed
                 /// by workspace first, so one index probe) finds a row.
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn any_row(&mut self, sql: &'static str) -> Result<bool> {
                     let found: Option<i32> = sqlx::query_scalar(sql)
                         .bind(&self.ws)

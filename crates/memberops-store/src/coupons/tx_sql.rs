@@ -5,6 +5,7 @@ macro_rules! impl_coupons_tx {
     ($Tx:ident, $Db:ty) => {
             #[async_trait]
             impl CouponsTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn expire_due_coupons(&mut self, now: Millis, limit: i64) -> Result<Vec<(String, String)>> {
                     // Every due coupon of the members the first `limit` due coupons name, so
                     // that one batch holds all of a member's coupons due by `now`.
@@ -22,6 +23,7 @@ macro_rules! impl_coupons_tx {
                     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn members_template_counts(
                     &mut self,
                     member_ids: &[&str],
@@ -51,6 +53,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn issue_members_done(&mut self, key: &str, member_ids: &[&str]) -> Result<Vec<String>> {
                     let mut out = Vec::new();
                     for chunk in member_ids.chunks(CHUNK) {
@@ -63,6 +66,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_issue_members(
                     &mut self,
                     key: &str,
@@ -86,6 +90,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn issue_members_summary(&mut self, key: &str) -> Result<HashMap<String, (i64, i64)>> {
                     let rows = sqlx::query(
                         "SELECT outcome, CAST(COUNT(*) AS BIGINT) AS members, CAST(COALESCE(SUM(coupons), 0) AS BIGINT) AS coupons \
@@ -102,6 +107,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_coupon_template(&mut self, t: &TemplateRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_templates (workspace_id, id, name, kind, spec, shared_code, stock, issued_count, \
@@ -126,6 +132,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_coupon_template(&mut self, t: &TemplateRow) -> Result<bool> {
                     let done = sqlx::query(
                         "UPDATE coupon_templates SET name = $1, kind = $2, spec = $3, shared_code = $4, stock = $5, \
@@ -146,6 +153,7 @@ macro_rules! impl_coupons_tx {
                     Ok(done.rows_affected() > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_coupon_templates(&mut self, ids: &[&str]) -> Result<Vec<TemplateRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(CHUNK) {
@@ -157,6 +165,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn template_by_shared_code(&mut self, code: &str) -> Result<Option<TemplateRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_templates WHERE workspace_id = $1 AND shared_code = $2")
                         .bind(&self.ws)
@@ -166,6 +175,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(template_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn take_coupon_stock(&mut self, template_id: &str, n: i64) -> Result<bool> {
                     let done = sqlx::query(
                         "UPDATE coupon_templates SET issued_count = issued_count + $1 \
@@ -179,6 +189,7 @@ macro_rules! impl_coupons_tx {
                     Ok(done.rows_affected() > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn spend_coupon_budget(&mut self, template_id: &str, minor: i64) -> Result<bool> {
                     let done = sqlx::query(
                         "UPDATE coupon_templates SET budget_used_minor = budget_used_minor + $1 \
@@ -192,6 +203,7 @@ macro_rules! impl_coupons_tx {
                     Ok(done.rows_affected() > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_coupons(&mut self, rows: &[CouponRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(COUPON_INSERT);
@@ -201,6 +213,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_coupon_codes(&mut self, rows: &[CouponRow]) -> Result<Vec<String>> {
                     let mut out = Vec::with_capacity(rows.len());
                     for chunk in rows.chunks(CHUNK) {
@@ -214,6 +227,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_template_counts(&mut self, member_id: &str, template_ids: &[&str]) -> Result<HashMap<String, i64>> {
                     let mut out = HashMap::new();
                     for chunk in template_ids.chunks(CHUNK) {
@@ -231,6 +245,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_member_coupons(&mut self, member_id: &str) -> Result<Vec<CouponRow>> {
                     let rows = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND member_id = $2 ORDER BY id")
                         .bind(&self.ws)
@@ -240,6 +255,7 @@ macro_rules! impl_coupons_tx {
                     rows.iter().map(coupon_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_coupons(&mut self, ids: &[&str]) -> Result<Vec<CouponRow>> {
                     let mut out = Vec::new();
                     for chunk in ids.chunks(CHUNK) {
@@ -251,6 +267,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn coupon_by_code(&mut self, code: &str) -> Result<Option<CouponRow>> {
                     let r = sqlx::query("SELECT * FROM coupons WHERE workspace_id = $1 AND code = $2")
                         .bind(&self.ws)
@@ -260,6 +277,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(coupon_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn claim_coupon_code(&mut self, id: &str, member_id: &str, from: Millis, to: Millis, at: Millis) -> Result<bool> {
                     let done = sqlx::query(
                         "UPDATE coupons SET member_id = $1, valid_from = $2, valid_to = $3, claimed_at = $4, updated_at = $4 \
@@ -276,6 +294,7 @@ macro_rules! impl_coupons_tx {
                     Ok(done.rows_affected() > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn lock_coupon(&mut self, id: &str, member_id: &str, order_id: &str, at: Millis) -> Result<bool> {
                     let done = sqlx::query(
                         "UPDATE coupons SET status = 'locked', order_id = $1, updated_at = $2 \
@@ -291,6 +310,7 @@ macro_rules! impl_coupons_tx {
                     Ok(done.rows_affected() > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn move_coupons(&mut self, ids: &[&str], from: &str, to: &str, at: Millis) -> Result<u64> {
                     let mut moved = 0;
                     for chunk in ids.chunks(CHUNK) {
@@ -312,6 +332,7 @@ macro_rules! impl_coupons_tx {
                     Ok(moved)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_coupon_order(&mut self, o: &CouponOrderRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_orders (workspace_id, order_id, member_id, coupon_ids, result, status, created_at, updated_at) \
@@ -330,6 +351,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_coupon_order(&mut self, order_id: &str) -> Result<Option<CouponOrderRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_orders WHERE workspace_id = $1 AND order_id = $2")
                         .bind(&self.ws)
@@ -339,6 +361,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(order_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn orders_with_coupons(&mut self, order_ids: &[&str]) -> Result<Vec<String>> {
                     let mut out = Vec::new();
                     // Every order event asks; one probe spares a workspace without coupon
@@ -358,6 +381,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_coupon_order_status(&mut self, order_id: &str, status: &str, at: Millis) -> Result<()> {
                     sqlx::query("UPDATE coupon_orders SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND order_id = $4")
                         .bind(status)
@@ -369,6 +393,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_redemptions(&mut self, rows: &[RedemptionRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -392,6 +417,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn order_redemptions(&mut self, order_id: &str) -> Result<Vec<RedemptionRow>> {
                     let rows = sqlx::query("SELECT * FROM coupon_redemptions WHERE workspace_id = $1 AND order_id = $2 ORDER BY coupon_id")
                         .bind(&self.ws)
@@ -401,6 +427,7 @@ macro_rules! impl_coupons_tx {
                     rows.iter().map(redemption_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_redemption_status(&mut self, order_id: &str, coupon_id: &str, from: &str, to: &str, paid: bool, at: Millis) -> Result<bool> {
                     let column = if paid { "paid_at" } else { "closed_at" };
                     let sql = format!(
@@ -419,6 +446,7 @@ macro_rules! impl_coupons_tx {
                     Ok(done.rows_affected() > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn issue_key_result(&mut self, key: &str) -> Result<Option<String>> {
                     Ok(sqlx::query_scalar("SELECT result FROM coupon_issue_keys WHERE workspace_id = $1 AND key = $2")
                         .bind(&self.ws)
@@ -427,6 +455,7 @@ macro_rules! impl_coupons_tx {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn save_issue_key(&mut self, key: &str, result: &str, at: Millis) -> Result<()> {
                     sqlx::query("INSERT INTO coupon_issue_keys (workspace_id, key, result, created_at) VALUES ($1, $2, $3, $4)")
                         .bind(&self.ws)
@@ -438,6 +467,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_gift_pack(&mut self, p: &GiftPackRow) -> Result<()> {
                     sqlx::query("INSERT INTO coupon_gift_packs (workspace_id, id, name, items, created_at) VALUES ($1, $2, $3, $4, $5)")
                         .bind(&self.ws)
@@ -450,6 +480,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_gift_pack(&mut self, id: &str) -> Result<Option<GiftPackRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_gift_packs WHERE workspace_id = $1 AND id = $2")
                         .bind(&self.ws)
@@ -459,6 +490,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(pack_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_event_rule(&mut self, r: &EventRuleRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_event_rules (workspace_id, id, event_type, template_id, pack_id, created_at, \
@@ -479,6 +511,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn event_rules_for(&mut self, types: &[&str]) -> Result<Vec<EventRuleRow>> {
                     let mut out = Vec::new();
                     for chunk in types.chunks(CHUNK) {
@@ -491,6 +524,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_event_rule(&mut self, id: &str) -> Result<Option<EventRuleRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_event_rules WHERE workspace_id = $1 AND id = $2")
                         .bind(&self.ws)
@@ -500,6 +534,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(rule_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_event_rule_state(
                     &mut self,
                     id: &str,
@@ -516,6 +551,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn record_rule_fire(
                     &mut self,
                     rule_id: &str,
@@ -539,6 +575,7 @@ macro_rules! impl_coupons_tx {
                     Ok(r.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn count_rule_outcome(
                     &mut self,
                     rule_id: &str,
@@ -578,6 +615,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn share_link_of(&mut self, template_id: &str, sharer_id: &str) -> Result<Option<ShareLinkRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_share_links WHERE workspace_id = $1 AND template_id = $2 AND sharer_id = $3")
                         .bind(&self.ws)
@@ -588,6 +626,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(link_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tx_share_link(&mut self, id: &str) -> Result<Option<ShareLinkRow>> {
                     let r = sqlx::query("SELECT * FROM coupon_share_links WHERE workspace_id = $1 AND id = $2")
                         .bind(&self.ws)
@@ -597,6 +636,7 @@ macro_rules! impl_coupons_tx {
                     r.as_ref().map(link_from).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_share_link(&mut self, l: &ShareLinkRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_share_links (workspace_id, id, template_id, sharer_id, claims, conversions, rewards, created_at) \
@@ -615,6 +655,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn bump_share_link(&mut self, id: &str, claims: i64, conversions: i64, rewards: i64) -> Result<()> {
                     sqlx::query(
                         "UPDATE coupon_share_links SET claims = claims + $1, conversions = conversions + $2, rewards = rewards + $3 \
@@ -630,6 +671,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_share_claim(&mut self, c: &ShareClaimRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_share_claims (workspace_id, link_id, template_id, claimant_id, coupon_id, claimed_at, \
@@ -648,6 +690,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn count_share_claims(&mut self, template_id: &str, claimant_id: &str) -> Result<i64> {
                     Ok(sqlx::query_scalar(
                         "SELECT CAST(COUNT(*) AS BIGINT) FROM coupon_share_claims WHERE workspace_id = $1 AND template_id = $2 AND claimant_id = $3",
@@ -659,6 +702,7 @@ macro_rules! impl_coupons_tx {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn open_share_claims(&mut self, claimant_id: &str) -> Result<Vec<ShareClaimRow>> {
                     let rows = sqlx::query(
                         "SELECT * FROM coupon_share_claims WHERE workspace_id = $1 AND claimant_id = $2 AND converted_at IS NULL ORDER BY claimed_at",
@@ -670,6 +714,7 @@ macro_rules! impl_coupons_tx {
                     rows.iter().map(claim_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn members_with_open_claims(&mut self, member_ids: &[&str]) -> Result<Vec<String>> {
                     let mut out = Vec::new();
                     if member_ids.is_empty() || !self.any_row("SELECT 1 FROM coupon_share_claims WHERE workspace_id = $1 AND converted_at IS NULL LIMIT 1").await? {
@@ -685,6 +730,7 @@ macro_rules! impl_coupons_tx {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn convert_share_claim(&mut self, link_id: &str, claimant_id: &str, order_id: &str, at: Millis) -> Result<()> {
                     sqlx::query(
                         "UPDATE coupon_share_claims SET converted_order_id = $1, converted_at = $2 \
@@ -700,6 +746,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_reward(&mut self, r: &RewardRow) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO coupon_rewards (workspace_id, id, member_id, template_id, order_id, kind, points, coupon_id, created_at) \
@@ -719,6 +766,7 @@ macro_rules! impl_coupons_tx {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_order_count(&mut self, member_id: &str) -> Result<i64> {
                     // Member ids are unique across workspaces; a workspace term would lead
                     // SQLite to the (workspace_id, order_id) key and a walk over every order.

@@ -43,6 +43,7 @@ macro_rules! impl_loyalty_history {
 
             #[async_trait]
             impl LoyaltyHistoryTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn checkins_from(
                     &mut self,
                     member_id: &str,
@@ -60,6 +61,7 @@ macro_rules! impl_loyalty_history {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn makeups_in_month(&mut self, member_id: &str, month: &str) -> Result<i64> {
                     Ok(sqlx::query_scalar(
                         "SELECT COUNT(*) FROM checkins \
@@ -72,6 +74,7 @@ macro_rules! impl_loyalty_history {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_makeup(&mut self, row: &CheckinRow, month: &str) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO checkins \
@@ -90,6 +93,7 @@ macro_rules! impl_loyalty_history {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn set_checkin_streaks(
                     &mut self,
                     member_id: &str,
@@ -110,6 +114,7 @@ macro_rules! impl_loyalty_history {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn order_times(
                     &mut self,
                     member_ids: &[&str],

@@ -114,6 +114,7 @@ macro_rules! impl_loyalty {
                 })
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn q_program(c: &mut Conn, ws: &str) -> Result<Option<ProgramRow>> {
                 let r = sqlx::query(
                     "SELECT version, program, created_at, created_by FROM loyalty_programs \
@@ -125,6 +126,7 @@ macro_rules! impl_loyalty {
                 r.map(|r| program_row(&r)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn q_members(c: &mut Conn, ws: &str, ids: &[&str]) -> Result<Vec<LoyaltyMemberRow>> {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(CHUNK) {
@@ -138,6 +140,7 @@ macro_rules! impl_loyalty {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn q_open_lots(c: &mut Conn, ws: &str, ids: &[&str]) -> Result<Vec<LotRow>> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(CHUNK) {
@@ -152,6 +155,7 @@ macro_rules! impl_loyalty {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn q_growth_since(c: &mut Conn, ws: &str, ids: &[&str], since: Millis) -> Result<Vec<GrowthLine>> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(CHUNK) {
@@ -167,6 +171,7 @@ macro_rules! impl_loyalty {
                 Ok(out)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn q_last_checkins(c: &mut Conn, ws: &str, ids: &[&str]) -> Result<Vec<CheckinRow>> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(CHUNK) {
@@ -186,10 +191,12 @@ macro_rules! impl_loyalty {
 
             #[async_trait]
             impl LoyaltyTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_program(&mut self) -> Result<Option<ProgramRow>> {
                     q_program(&mut *self.tx, &self.ws).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_loyalty_program(&mut self, row: &ProgramRow) -> Result<()> {
                     sqlx::query("INSERT INTO loyalty_programs (workspace_id, version, program, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
                         .bind(&self.ws)
@@ -202,6 +209,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_loyalty_audit(&mut self, row: &AuditRow) -> Result<()> {
                     sqlx::query("INSERT INTO loyalty_audit (workspace_id, at, actor, action, member_id, detail) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(&self.ws)
@@ -215,16 +223,19 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_members(&mut self, member_ids: &[&str]) -> Result<Vec<LoyaltyMemberRow>> {
                     q_members(&mut *self.tx, &self.ws, member_ids).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_member_page(&mut self, after: &str, limit: i64) -> Result<Vec<LoyaltyMemberRow>> {
                     let sql = format!("SELECT {LM_COLS} FROM loyalty_members WHERE workspace_id = $1 AND member_id > $2 ORDER BY member_id LIMIT $3");
                     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&self.ws).bind(after).bind(limit).fetch_all(&mut *self.tx).await?;
                     rows.iter().map(lm_row).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_loyalty_members(&mut self, rows: &[LoyaltyMemberRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO loyalty_members ({LM_COLS}) "));
@@ -252,10 +263,12 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn open_lots(&mut self, member_ids: &[&str]) -> Result<Vec<LotRow>> {
                     q_open_lots(&mut *self.tx, &self.ws, member_ids).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn expired_lots(&mut self, at: Millis, after_member: &str, limit: i64) -> Result<Vec<LotRow>> {
                     let sql = format!(
                         "SELECT {LOT_COLS} FROM points_lots WHERE workspace_id = $1 AND remaining > 0 AND expires_at <= $2 \
@@ -271,6 +284,7 @@ macro_rules! impl_loyalty {
                     rows.iter().map(lot_row).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_lots(&mut self, rows: &[LotRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO points_lots ({LOT_COLS}) "));
@@ -290,6 +304,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_lots(&mut self, rows: &[LotRow]) -> Result<()> {
                     for l in rows {
                         sqlx::query("UPDATE points_lots SET remaining = $1 WHERE member_id = $2 AND id = $3")
@@ -302,6 +317,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_points_lines(&mut self, rows: &[PointsLine]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO points_ledger ({PL_COLS}) "));
@@ -325,6 +341,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_growth_lines(&mut self, rows: &[GrowthLine]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO growth_ledger ({GL_COLS}) "));
@@ -343,10 +360,12 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn growth_since(&mut self, member_ids: &[&str], since: Millis) -> Result<Vec<GrowthLine>> {
                     q_growth_since(&mut *self.tx, &self.ws, member_ids, since).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_usage(&mut self, member_ids: &[&str], periods: &[&str]) -> Result<Vec<UsageRow>> {
                     let mut out = Vec::new();
                     if periods.is_empty() {
@@ -370,6 +389,7 @@ macro_rules! impl_loyalty {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_loyalty_usage(&mut self, rows: &[UsageRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new("INSERT INTO loyalty_usage (member_id, rule_id, period, growth, points, count) ");
@@ -390,6 +410,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_orders(&mut self, order_ids: &[&str]) -> Result<Vec<LoyaltyOrderRow>> {
                     let mut out = Vec::new();
                     for chunk in order_ids.chunks(CHUNK) {
@@ -414,6 +435,7 @@ macro_rules! impl_loyalty {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_loyalty_orders(&mut self, rows: &[LoyaltyOrderRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -440,6 +462,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_sv_lines(&mut self, rows: &[SvLine]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -459,10 +482,12 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn last_checkins(&mut self, member_ids: &[&str]) -> Result<Vec<CheckinRow>> {
                     q_last_checkins(&mut *self.tx, &self.ws, member_ids).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_checkins(&mut self, rows: &[CheckinRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new("INSERT INTO checkins (member_id, local_date, workspace_id, at, event_id, streak) ");
@@ -479,6 +504,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_invite_codes(&mut self, rows: &[(String, String)]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new("INSERT INTO invite_codes (workspace_id, member_id, code) ");
@@ -491,6 +517,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_by_invite_code(&mut self, code: &str) -> Result<Option<String>> {
                     Ok(sqlx::query_scalar("SELECT member_id FROM invite_codes WHERE workspace_id = $1 AND code = $2")
                         .bind(&self.ws)
@@ -499,6 +526,7 @@ macro_rules! impl_loyalty {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn referrals_of(&mut self, invitee_ids: &[&str]) -> Result<Vec<ReferralRow>> {
                     let mut out = Vec::new();
                     for chunk in invitee_ids.chunks(CHUNK) {
@@ -514,6 +542,7 @@ macro_rules! impl_loyalty {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_referrals(&mut self, rows: &[ReferralRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -537,6 +566,7 @@ macro_rules! impl_loyalty {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn referrer_rewards_between(&mut self, referrer_id: &str, from: Millis, to: Millis) -> Result<i64> {
                     Ok(sqlx::query_scalar(
                         "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals WHERE workspace_id = $1 AND referrer_id = $2 \
@@ -550,6 +580,7 @@ macro_rules! impl_loyalty {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_request(&mut self, key: &str) -> Result<Option<RequestRow>> {
                     let r = sqlx::query("SELECT key, op, member_id, response, created_at FROM loyalty_requests WHERE workspace_id = $1 AND key = $2")
                         .bind(&self.ws)
@@ -568,6 +599,7 @@ macro_rules! impl_loyalty {
                     .transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_loyalty_request(&mut self, row: &RequestRow) -> Result<()> {
                     sqlx::query("INSERT INTO loyalty_requests (workspace_id, key, op, member_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(&self.ws)
@@ -584,21 +616,25 @@ macro_rules! impl_loyalty {
 
             #[async_trait]
             impl LoyaltyStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn current_loyalty_program(&self, ws: &str) -> Result<Option<ProgramRow>> {
                     let mut c = self.reader().acquire().await?;
                     q_program(&mut c, ws).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_member(&self, ws: &str, member_id: &str) -> Result<Option<LoyaltyMemberRow>> {
                     let mut c = self.reader().acquire().await?;
                     Ok(q_members(&mut c, ws, &[member_id]).await?.pop())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_open_lots(&self, ws: &str, member_id: &str) -> Result<Vec<LotRow>> {
                     let mut c = self.reader().acquire().await?;
                     q_open_lots(&mut c, ws, &[member_id]).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn points_lines(&self, ws: &str, member_id: &str, before_seq: Option<i64>, limit: i64) -> Result<Vec<PointsLine>> {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT seq, {PL_COLS} FROM points_ledger WHERE workspace_id = "));
                     q.push_bind(ws.to_owned());
@@ -611,17 +647,20 @@ macro_rules! impl_loyalty {
                     rows.iter().map(pl_row).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn all_points_lines(&self, ws: &str, member_id: &str) -> Result<Vec<PointsLine>> {
                     let sql = format!("SELECT seq, {PL_COLS} FROM points_ledger WHERE workspace_id = $1 AND member_id = $2 ORDER BY seq");
                     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ws).bind(member_id).fetch_all(self.reader()).await?;
                     rows.iter().map(pl_row).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_growth_since(&self, ws: &str, member_id: &str, since: Millis) -> Result<Vec<GrowthLine>> {
                     let mut c = self.reader().acquire().await?;
                     q_growth_since(&mut c, ws, &[member_id], since).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn sv_lines_page(
                     &self,
                     ws: &str,
@@ -654,6 +693,7 @@ macro_rules! impl_loyalty {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn saved_loyalty_request(&self, ws: &str, key: &str) -> Result<Option<RequestRow>> {
                     let r = sqlx::query("SELECT key, op, member_id, response, created_at FROM loyalty_requests WHERE workspace_id = $1 AND key = $2")
                         .bind(ws)
@@ -672,6 +712,7 @@ macro_rules! impl_loyalty {
                     .transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn members_with_birthday(
                     &self,
                     ws: &str,
@@ -700,6 +741,7 @@ macro_rules! impl_loyalty {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn sv_lines(&self, ws: &str, member_id: &str) -> Result<Vec<SvLine>> {
                     let rows = sqlx::query(
                         "SELECT seq, member_id, kind, at, principal_delta, bonus_delta, reference FROM stored_value_ledger \
@@ -724,11 +766,13 @@ macro_rules! impl_loyalty {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn last_checkin(&self, ws: &str, member_id: &str) -> Result<Option<CheckinRow>> {
                     let mut c = self.reader().acquire().await?;
                     Ok(q_last_checkins(&mut c, ws, &[member_id]).await?.pop())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn invite_code_of(&self, ws: &str, member_id: &str) -> Result<Option<String>> {
                     Ok(sqlx::query_scalar("SELECT code FROM invite_codes WHERE workspace_id = $1 AND member_id = $2")
                         .bind(ws)
@@ -737,6 +781,7 @@ macro_rules! impl_loyalty {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn referral_stats(&self, ws: &str, referrer_id: &str) -> Result<ReferralStats> {
                     let rows = sqlx::query(
                         "SELECT status, CAST(COUNT(*) AS BIGINT) FROM referrals WHERE workspace_id = $1 AND referrer_id = $2 GROUP BY status",
@@ -759,6 +804,7 @@ macro_rules! impl_loyalty {
                     Ok(s)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_audit(&self, ws: &str, limit: i64) -> Result<Vec<AuditRow>> {
                     let rows = sqlx::query(
                         "SELECT at, actor, action, member_id, detail FROM loyalty_audit WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2",

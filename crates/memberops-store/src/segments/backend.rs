@@ -84,6 +84,7 @@ macro_rules! impl_segments {
             }
 
             /// A page of index sources as one packed row (SQLite; see [`packed_sql`]).
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn index_page_packed<'e, E>(ex: E, workspace_id: &str, after: &str, limit: i64) -> Result<Option<Vec<IndexSource>>>
             where
                 E: sqlx::Executor<'e, Database = $Db>,
@@ -145,6 +146,7 @@ macro_rules! impl_segments {
 
             #[async_trait]
             impl SegmentsTx for $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn intel_rows(&mut self, member_ids: &[&str]) -> Result<Vec<IntelRow>> {
                     let mut out = Vec::with_capacity(member_ids.len());
                     for chunk in member_ids.chunks(CHUNK) {
@@ -161,6 +163,7 @@ macro_rules! impl_segments {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_intel(&mut self, rows: &[IntelRow]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(format!("INSERT INTO member_segments (workspace_id, {INTEL_COLUMNS}) "));
@@ -188,6 +191,7 @@ macro_rules! impl_segments {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_transitions(&mut self, rows: &[Transition]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new(
@@ -208,6 +212,7 @@ macro_rules! impl_segments {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn add_tags(&mut self, tag: &str, source: &str, member_ids: &[&str], at: Millis) -> Result<u64> {
                     let mut n = 0;
                     for chunk in member_ids.chunks(CHUNK) {
@@ -221,6 +226,7 @@ macro_rules! impl_segments {
                     Ok(n)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn remove_tags(&mut self, tag: &str, source: Option<&str>, member_ids: &[&str]) -> Result<u64> {
                     let mut n = 0;
                     for chunk in member_ids.chunks(CHUNK) {
@@ -236,6 +242,7 @@ macro_rules! impl_segments {
                     Ok(n)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn refresh_rule_tag(&mut self, tag: &str, where_sql: &str, at: Millis) -> Result<(u64, u64)> {
                     let removed = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "DELETE FROM member_tags WHERE workspace_id = $1 AND tag = $2 AND source = 'rule' AND member_id NOT IN \
@@ -266,6 +273,7 @@ macro_rules! impl_segments {
                     Ok((added, removed))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn upsert_tag_rule(&mut self, tag: &str, condition: &str, at: Millis) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO tag_rules (workspace_id, tag, condition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -280,6 +288,7 @@ macro_rules! impl_segments {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn delete_tag_rule(&mut self, tag: &str) -> Result<bool> {
                     let n = sqlx::query("DELETE FROM tag_rules WHERE workspace_id = $1 AND tag = $2")
                         .bind(&self.ws)
@@ -295,6 +304,7 @@ macro_rules! impl_segments {
                     Ok(n > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_segment(&mut self, s: &SegmentRecord) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO segments (id, workspace_id, name, condition, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, 1)",
@@ -310,6 +320,7 @@ macro_rules! impl_segments {
                     self.insert_segment_version(s, 1).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_segment(&mut self, s: &SegmentRecord) -> Result<()> {
                     let n = sqlx::query(
                         "UPDATE segments SET name = $1, condition = $2, updated_at = $3, version = $4 \
@@ -330,6 +341,7 @@ macro_rules! impl_segments {
                     self.insert_segment_version(s, s.version).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_order_items(&mut self, rows: &[OrderItem]) -> Result<()> {
                     for chunk in rows.chunks(CHUNK) {
                         let mut q = QueryBuilder::<$Db>::new("INSERT INTO order_items (member_id, kind, value, order_id, workspace_id) ");
@@ -346,6 +358,7 @@ macro_rules! impl_segments {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn delete_segment(&mut self, id: &str) -> Result<bool> {
                     let n = sqlx::query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2")
                         .bind(&self.ws)
@@ -356,6 +369,7 @@ macro_rules! impl_segments {
                     Ok(n > 0)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn record_segment_size(&mut self, segment_id: &str, on_date: &str, size: i64, at: Millis) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO segment_sizes (segment_id, on_date, size, at) VALUES ($1, $2, $3, $4) \
@@ -370,6 +384,7 @@ macro_rules! impl_segments {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn bump_segments_version(&mut self) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO segment_state (workspace_id, version) VALUES ($1, 1) \
@@ -383,6 +398,7 @@ macro_rules! impl_segments {
             }
 
             impl $Tx {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn insert_segment_version(&mut self, s: &SegmentRecord, version: i64) -> Result<()> {
                     sqlx::query(
                         "INSERT INTO segment_versions (segment_id, version, workspace_id, name, condition, at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -401,6 +417,7 @@ macro_rules! impl_segments {
 
             #[async_trait]
             impl SegmentsStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn facts_as_of(&self, workspace_id: &str, as_of: &str, cutoff: Millis) -> Result<Vec<MemberFacts>> {
                     use futures_util::TryStreamExt;
                     let mut sink = FactsSink::new(as_of, cutoff);
@@ -512,6 +529,7 @@ macro_rules! impl_segments {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn all_intel(&self, workspace_id: &str) -> Result<Vec<IntelRow>> {
                     if <$Db as sqlx::Database>::NAME == "SQLite" {
                         let exprs: Vec<&str> = INTEL_COLUMNS.split(", ").collect();
@@ -562,6 +580,7 @@ macro_rules! impl_segments {
                     rows.iter().map(intel_from).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_intel(&self, workspace_id: &str, member_id: &str) -> Result<Option<IntelRow>> {
                     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {INTEL_COLUMNS} FROM member_segments WHERE workspace_id = $1 AND member_id = $2"
@@ -573,6 +592,7 @@ macro_rules! impl_segments {
                     row.map(|r| intel_from(&r)).transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn member_extra_tags(&self, workspace_id: &str, member_id: &str) -> Result<Vec<String>> {
                     Ok(sqlx::query_scalar(
                         "SELECT DISTINCT tag FROM member_tags WHERE workspace_id = $1 AND member_id = $2 ORDER BY tag",
@@ -583,6 +603,7 @@ macro_rules! impl_segments {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn index_sources(
                     &self,
                     workspace_id: &str,
@@ -639,6 +660,7 @@ macro_rules! impl_segments {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn watermark(&self, workspace_id: &str) -> Result<Watermark> {
                     let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events WHERE workspace_id = $1")
                         .bind(workspace_id)
@@ -675,6 +697,7 @@ macro_rules! impl_segments {
                     })
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn touched_since(&self, workspace_id: &str, w: &Watermark, limit: i64) -> Result<Vec<String>> {
                     let mut ids: Vec<String> = sqlx::query_scalar(
                         "SELECT DISTINCT member_id FROM events WHERE workspace_id = $1 AND seq > $2 LIMIT $3",
@@ -709,6 +732,7 @@ macro_rules! impl_segments {
                     Ok(ids)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn distinct_zones(&self, workspace_id: &str) -> Result<Vec<String>> {
                     Ok(sqlx::query_scalar("SELECT DISTINCT time_zone FROM members WHERE workspace_id = $1")
                         .bind(workspace_id)
@@ -716,6 +740,7 @@ macro_rules! impl_segments {
                         .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn event_counts(&self, workspace_id: &str, event: &str, since: Millis, until: Millis) -> Result<Vec<(String, i64)>> {
                     let rows = sqlx::query(
                         "SELECT member_id, CAST(COUNT(*) AS BIGINT) FROM events WHERE workspace_id = $1 AND type = $2 \
@@ -730,6 +755,7 @@ macro_rules! impl_segments {
                     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn segment_ids_sql(&self, workspace_id: &str, where_sql: &str, after: Option<&str>, limit: Option<i64>) -> Result<Vec<String>> {
                     let mut q = QueryBuilder::<$Db>::new(format!("SELECT m.id FROM {SEGMENT_FROM} WHERE m.workspace_id = "));
                     q.push_bind(workspace_id.to_owned());
@@ -744,6 +770,7 @@ macro_rules! impl_segments {
                     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn segment_count_sql(&self, workspace_id: &str, where_sql: &str) -> Result<i64> {
                     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT CAST(COUNT(*) AS BIGINT) FROM {SEGMENT_FROM} WHERE m.workspace_id = $1 AND ({where_sql})"
@@ -753,6 +780,7 @@ macro_rules! impl_segments {
                     .await?)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn external_ids(&self, workspace_id: &str, ids: &[String]) -> Result<Vec<(String, String)>> {
                     let mut out = Vec::with_capacity(ids.len());
                     for chunk in ids.chunks(CHUNK) {
@@ -767,6 +795,7 @@ macro_rules! impl_segments {
                     Ok(out)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn resolve_members(&self, workspace_id: &str, given: &[String]) -> Result<Vec<(String, String)>> {
                     let mut out = Vec::with_capacity(given.len());
                     for chunk in given.chunks(CHUNK) {

@@ -15,6 +15,7 @@ macro_rules! impl_segment_catalog {
 
             #[async_trait]
             impl SegmentCatalogStore for $Store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn stage_flow(&self, workspace_id: &str, from_date: &str, to_date: &str) -> Result<Vec<(Option<String>, String, i64)>> {
                     let rows = sqlx::query(
                         "SELECT from_stage, to_stage, CAST(COUNT(*) AS BIGINT) FROM lifecycle_transitions \
@@ -29,6 +30,7 @@ macro_rules! impl_segment_catalog {
                     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn segment(&self, workspace_id: &str, id: &str) -> Result<Option<SegmentRecord>> {
                     let row = sqlx::query(
                         "SELECT id, name, condition, created_at, updated_at, version FROM segments WHERE workspace_id = $1 AND id = $2",
@@ -50,6 +52,7 @@ macro_rules! impl_segment_catalog {
                     .transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_segments(&self, workspace_id: &str) -> Result<Vec<SegmentRecord>> {
                     let rows = sqlx::query(
                         "SELECT id, name, condition, created_at, updated_at, version FROM segments WHERE workspace_id = $1 ORDER BY id",
@@ -71,6 +74,7 @@ macro_rules! impl_segment_catalog {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn segment_sizes(&self, segment_id: &str) -> Result<Vec<(String, i64)>> {
                     let rows = sqlx::query("SELECT on_date, size FROM segment_sizes WHERE segment_id = $1 ORDER BY on_date")
                         .bind(segment_id)
@@ -79,6 +83,7 @@ macro_rules! impl_segment_catalog {
                     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn segment_versions(&self, segment_id: &str) -> Result<Vec<SegmentVersion>> {
                     let rows = sqlx::query(
                         "SELECT version, name, condition, at FROM segment_versions WHERE segment_id = $1 ORDER BY version DESC",
@@ -98,6 +103,7 @@ macro_rules! impl_segment_catalog {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn points_expiring(&self, workspace_id: &str, from: Millis, until: Millis) -> Result<Vec<(String, i64)>> {
                     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT p.member_id, CAST(SUM(p.remaining) AS BIGINT) FROM points_lots p WHERE p.workspace_id = $1 AND {} \
@@ -110,6 +116,7 @@ macro_rules! impl_segment_catalog {
                     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn purchase_counts(
                     &self,
                     workspace_id: &str,
@@ -129,6 +136,7 @@ macro_rules! impl_segment_catalog {
                     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tag_rules(&self, workspace_id: &str) -> Result<Vec<TagRuleRecord>> {
                     let rows = sqlx::query(
                         "SELECT tag, condition, created_at, updated_at, refreshed_at FROM tag_rules WHERE workspace_id = $1 ORDER BY tag",
@@ -149,6 +157,7 @@ macro_rules! impl_segment_catalog {
                         .collect()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn tag_counts(&self, workspace_id: &str) -> Result<Vec<(String, String, i64)>> {
                     let rows = sqlx::query(
                         "SELECT tag, source, CAST(COUNT(*) AS BIGINT) FROM member_tags WHERE workspace_id = $1 GROUP BY tag, source ORDER BY tag, source",

@@ -16,6 +16,16 @@ pub struct Args {
     /// Do not run the background worker in this process (run `memberops worker` instead).
     #[arg(long, env = "MEMBEROPS_NO_WORKER")]
     no_worker: bool,
+    /// Connections served at once (keep it below `ulimit -n` minus the database pool);
+    /// further clients wait in the listen backlog.
+    #[arg(long, env = "MEMBEROPS_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds a request may take, its body upload included (then 503 `timeout`).
+    #[arg(long, env = "MEMBEROPS_REQUEST_TIMEOUT", default_value_t = 60)]
+    request_timeout: u64,
+    /// Seconds a client may take to send a request head, or stay idle between requests.
+    #[arg(long, env = "MEMBEROPS_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
     #[command(flatten)]
     worker: super::worker::WorkerArgs,
 }
@@ -67,7 +77,13 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
             .spawn(workspaces, state.segments.clone(), &cancel)?
     };
     let stop = cancel.clone();
-    memberops_api::serve(listener, state, async move {
+    let limits = memberops_api::Limits {
+        max_connections: args.max_connections.max(1),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout.max(1)),
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+        ..Default::default()
+    };
+    memberops_api::serve_with(listener, state, limits, async move {
         shutdown_signal().await;
         stop.cancel();
     })
