@@ -21,6 +21,8 @@ mod coupons;
 mod events;
 mod import;
 mod intelligence;
+mod journeys;
+mod journeys_templates;
 mod jobs;
 mod loyalty;
 mod loyalty_care;

@@ -37,6 +37,8 @@ pub const BIRTHDAY_GIFTS: &str = "birthday_gifts";
 pub const COUPON_EXPIRY: &str = "coupon_expiry";
 /// Predicted member value (P(alive), expected orders, CLV) refitted as of the day.
 pub const CLV_REFRESH: &str = "clv_refresh";
+/// Members of journeys with date, points-expiry and schedule triggers enter (docs/campaigns.md).
+pub const JOURNEY_DATES: &str = "journey_dates";
 
 /// The payload of the daily jobs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +128,7 @@ pub async fn schedule_day(
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
         CLV_REFRESH,
+        JOURNEY_DATES,
     ];
     if program.tier_review.is_review_date(date) {
         kinds.insert(1, TIER_REVIEW);
@@ -160,6 +163,7 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
         BIRTHDAY_GIFTS,
         LIFECYCLE_RECOMPUTE,
         CLV_REFRESH,
+        JOURNEY_DATES,
     ]
     .contains(&job.kind.as_str())
     {
@@ -213,6 +217,9 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
             }))
         }
         CLV_REFRESH => serde_json::to_value(crate::clv::refresh_job(store, &ws, date, now).await?),
+        JOURNEY_DATES => serde_json::to_value(
+            crate::journeys::dates::enter_due(store, &runner.segments, &ws, date, now).await?,
+        ),
         other => {
             return Err(AppError::Conflict {
                 code: "unknown_job_kind",
