@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::campaigns::member;
 use super::journeys::{
-    DAY, HOUR, MIN, activate, inbox, inbox_dispatcher, open_policy, quiet_around, report,
+    DAY, HOUR, MIN, activate, events, inbox, inbox_dispatcher, open_policy, quiet_around, report,
     runner, step,
 };
 use crate::both;
@@ -47,10 +47,7 @@ async fn from_template(app: &TestApp, template: &str, params: Value) -> String {
 }
 
 async fn member_id(app: &TestApp, ext: &str) -> String {
-    app.member(ext).await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
+    app.member(ext).await["id"].as_str().expect("id").to_owned()
 }
 
 async fn coupons(app: &TestApp, member_id: &str) -> usize {
@@ -83,7 +80,10 @@ async fn templates_are_listed_and_need_their_params(app: TestApp) {
         ]
     );
     let (s, b) = app
-        .post("/v1/journeys:from-template", json!({"template": "birthday"}))
+        .post(
+            "/v1/journeys:from-template",
+            json!({"template": "birthday"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(
@@ -119,12 +119,14 @@ async fn recompute(app: &TestApp, as_of: &str) {
 async fn churn_winback_stops_when_the_member_orders(app: TestApp) {
     let mut evs = Vec::new();
     for m in ["w1", "w2"] {
-        evs.push(json!({"id": format!("reg-{m}"), "type": "member.registered", "member": m,
-            "occurred_at": "2026-01-01T00:00:00Z", "properties": {"time_zone": "UTC"}}));
+        evs.push(
+            json!({"id": format!("reg-{m}"), "type": "member.registered", "member": m,
+            "occurred_at": "2026-01-01T00:00:00Z", "properties": {"time_zone": "UTC"}}),
+        );
         evs.push(json!({"id": format!("p-{m}"), "type": "order.paid", "member": m,
             "occurred_at": "2026-01-15T10:00:00Z", "properties": {"order_id": format!("o-{m}"), "amount": "50"}}));
     }
-    app.batch(Value::Array(evs)).await;
+    events(&app, Value::Array(evs)).await;
     recompute(&app, "2026-01-16").await;
     let tpl = coupon_template(&app, "回归券").await;
     let id = from_template(
@@ -153,14 +155,20 @@ async fn churn_winback_stops_when_the_member_orders(app: TestApp) {
     };
     let d = inbox_dispatcher(&app, policy);
     d.round(t0).await.expect("dispatch");
-    assert!(inbox(&app, &w1).await.is_empty(), "quiet hours move the send");
+    assert!(
+        inbox(&app, &w1).await.is_empty(),
+        "quiet hours move the send"
+    );
     d.round(t0 + 3 * HOUR).await.expect("dispatch");
     assert_eq!(inbox(&app, &w1).await, vec!["我们想您了"]);
     // w1 orders: the win-back stops for w1.
-    app.batch(json!([{"id": "back-w1", "type": "order.paid", "member": "w1",
-        "occurred_at": millis_to_rfc3339(t0 + 2 * DAY),
-        "properties": {"order_id": "o-back", "amount": "120"}}]))
-        .await;
+    events(
+        &app,
+        json!([{"id": "back-w1", "type": "order.paid", "member": "w1",
+        "occurred_at": millis_to_rfc3339(now_millis()),
+        "properties": {"order_id": "o-back", "amount": "120"}}]),
+    )
+    .await;
     app.drain().await;
     for t in [t0 + 7 * DAY + 4 * HOUR, t0 + 14 * DAY + 5 * HOUR] {
         r.round(t).await.expect("round");
@@ -171,7 +179,11 @@ async fn churn_winback_stops_when_the_member_orders(app: TestApp) {
     assert_eq!(inbox(&app, &w2).await, vec!["最后的提醒", "我们想您了"]);
     let rep = report(&app, &id).await;
     assert_eq!(
-        (rep["entered"].as_i64(), rep["converted"].as_i64(), rep["completed"].as_i64()),
+        (
+            rep["entered"].as_i64(),
+            rep["converted"].as_i64(),
+            rep["completed"].as_i64()
+        ),
         (Some(2), Some(1), Some(1)),
         "{rep}"
     );
@@ -184,7 +196,7 @@ both!(churn_winback_stops_when_the_member_orders);
 
 async fn follow_up_333_calls_and_writes_after_a_first_purchase(app: TestApp) {
     // r2 bought before the journey existed: its next order is not a first purchase.
-    app.batch(json!([{"id": "old", "type": "order.paid", "member": "r2", "auto_create": true,
+    events(&app, json!([{"id": "old", "type": "order.paid", "member": "r2", "auto_create": true,
         "occurred_at": "2026-03-01T10:00:00Z", "properties": {"order_id": "o-old", "amount": "10"}}]))
         .await;
     let id = from_template(
@@ -195,7 +207,7 @@ async fn follow_up_333_calls_and_writes_after_a_first_purchase(app: TestApp) {
     .await;
     let t0 = now_millis();
     let at = millis_to_rfc3339(t0);
-    app.batch(json!([
+    events(&app, json!([
         {"id": "f1", "type": "order.paid", "member": "r1", "auto_create": true, "occurred_at": at,
          "properties": {"order_id": "o-f1", "amount": "99"}},
         {"id": "f2", "type": "order.paid", "member": "r2", "occurred_at": at,
@@ -232,7 +244,12 @@ async fn follow_up_333_calls_and_writes_after_a_first_purchase(app: TestApp) {
     ] {
         r.round(t).await.expect("round");
         d.round(t).await.expect("dispatch");
-        assert_eq!(inbox(&app, &r1).await.len(), msgs, "at +{} min", (t - t0) / MIN);
+        assert_eq!(
+            inbox(&app, &r1).await.len(),
+            msgs,
+            "at +{} min",
+            (t - t0) / MIN
+        );
         assert_eq!(tasks().await.len(), calls, "at +{} min", (t - t0) / MIN);
     }
     assert_eq!(
@@ -249,8 +266,8 @@ async fn follow_up_333_calls_and_writes_after_a_first_purchase(app: TestApp) {
     assert_eq!(step(&rep, "not_first")["exited"], 1, "{rep}");
     assert_eq!(step(&rep, "first")["outcomes"]["yes"], 1, "{rep}");
     // Once ever: r1's next order does not start it again.
-    app.batch(json!([{"id": "f3", "type": "order.paid", "member": "r1",
-        "occurred_at": millis_to_rfc3339(t0 + 91 * DAY), "properties": {"order_id": "o-f3", "amount": "5"}}]))
+    events(&app, json!([{"id": "f3", "type": "order.paid", "member": "r1",
+        "occurred_at": millis_to_rfc3339(now_millis()), "properties": {"order_id": "o-f3", "amount": "5"}}]))
         .await;
     app.drain().await;
     assert_eq!(report(&app, &id).await["entered"], 2);
@@ -276,7 +293,8 @@ async fn birthday_enters_on_the_day_from_the_daily_job(app: TestApp) {
     )
     .await;
     let cache = IndexCache::new();
-    let day = |d| memberops_app::journeys::dates::enter_due(app.store.as_ref(), &cache, &app.ws, d, now);
+    let day =
+        |d| memberops_app::journeys::dates::enter_due(app.store.as_ref(), &cache, &app.ws, d, now);
     let first = day(today).await.expect("dates");
     let skip_feb = today.format("%m-%d").to_string() == "01-01";
     if !skip_feb {
@@ -304,7 +322,10 @@ async fn birthday_enters_on_the_day_from_the_daily_job(app: TestApp) {
         .remove(0)
         .body;
     assert!(body.contains("会员bd，生日快乐！生日券 "), "{body}");
-    assert!(!body.contains("生日券  已到账"), "the coupon code is in: {body}");
+    assert!(
+        !body.contains("生日券  已到账"),
+        "the coupon code is in: {body}"
+    );
     let rep = report(&app, &id).await;
     assert_eq!(step(&rep, "greet")["sent"], 1, "{rep}");
 }
@@ -329,12 +350,14 @@ async fn a_holdout_receives_nothing_and_the_report_compares_groups(app: TestApp)
     assert_eq!(s, StatusCode::CREATED, "{j}");
     let id = j["id"].as_str().expect("id").to_owned();
     activate(&app, &id).await;
-    let t0 = now_millis();
+    let t0 = now_millis() - 2 * HOUR;
     let evs: Vec<Value> = (0..20)
-        .map(|i| json!({"id": format!("v{i}"), "type": "promo.viewed", "member": format!("h{i}"),
-            "occurred_at": millis_to_rfc3339(t0), "properties": {}}))
+        .map(|i| {
+            json!({"id": format!("v{i}"), "type": "promo.viewed", "member": format!("h{i}"),
+            "occurred_at": millis_to_rfc3339(t0), "properties": {}})
+        })
         .collect();
-    app.batch(Value::Array(evs)).await;
+    events(&app, Value::Array(evs)).await;
     app.drain().await;
     runner(&app).round(t0).await.expect("round");
     inbox_dispatcher(&app, open_policy())
@@ -364,7 +387,7 @@ async fn a_holdout_receives_nothing_and_the_report_compares_groups(app: TestApp)
         }
     }
     assert!(held_out > 0 && reached > 0, "{held_out} / {reached}");
-    app.batch(Value::Array(orders)).await;
+    events(&app, Value::Array(orders)).await;
     app.drain().await;
     let rep = report(&app, &id).await;
     assert_eq!(rep["holdout"], held_out, "{rep}");
@@ -380,7 +403,13 @@ async fn a_holdout_receives_nothing_and_the_report_compares_groups(app: TestApp)
     let u = &g("a")["conversion_uplift"];
     let diff = g("a")["conversion_rate"].as_f64().unwrap_or(0.0)
         - g("holdout")["conversion_rate"].as_f64().unwrap_or(0.0);
-    assert!((u["diff"].as_f64().unwrap_or(9.0) - diff).abs() < 1e-9, "{u}");
-    assert!(u["ci95_low"].as_f64() <= u["diff"].as_f64() && u["diff"].as_f64() <= u["ci95_high"].as_f64());
+    assert!(
+        (u["diff"].as_f64().unwrap_or(9.0) - diff).abs() < 1e-9,
+        "{u}"
+    );
+    assert!(
+        u["ci95_low"].as_f64() <= u["diff"].as_f64()
+            && u["diff"].as_f64() <= u["ci95_high"].as_f64()
+    );
 }
 both!(a_holdout_receives_nothing_and_the_report_compares_groups);

@@ -63,7 +63,12 @@ pub fn check_graph(start: &str, nodes: &[Node<'_>]) -> Vec<FieldError> {
             continue;
         }
         if let Some(n) = by_id.get(id) {
-            stack.extend(n.edges.iter().map(|(_, t)| *t).filter(|t| by_id.contains_key(t)));
+            stack.extend(
+                n.edges
+                    .iter()
+                    .map(|(_, t)| *t)
+                    .filter(|t| by_id.contains_key(t)),
+            );
         }
     }
     for n in nodes {
@@ -197,10 +202,7 @@ fn same(a: &Value, b: &Value) -> bool {
 impl PropCond {
     /// Whether the event's properties meet the condition (`a.b` reaches into objects).
     pub fn matches(&self, props: &Value) -> bool {
-        let got = self
-            .property
-            .split('.')
-            .try_fold(props, |v, k| v.get(k));
+        let got = self.property.split('.').try_fold(props, |v, k| v.get(k));
         let Some(got) = got.filter(|v| !v.is_null()) else {
             return false;
         };
@@ -374,8 +376,8 @@ pub fn revenue_uplift(g: &GroupStats, holdout: &GroupStats) -> Option<Uplift> {
     if g.members == 0 || holdout.members == 0 {
         return None;
     }
-    let se =
-        (g.revenue_var() / g.members as f64 + holdout.revenue_var() / holdout.members as f64).sqrt();
+    let se = (g.revenue_var() / g.members as f64 + holdout.revenue_var() / holdout.members as f64)
+        .sqrt();
     let diff = g.revenue_per_member() - holdout.revenue_per_member();
     Some(Uplift {
         diff,

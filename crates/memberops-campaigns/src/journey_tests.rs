@@ -69,7 +69,10 @@ fn waits_until_a_local_time_of_day() {
     let at = NaiveTime::from_hms_opt(10, 0, 0).expect("time");
     let t = wait_until(Wait::UntilTime { at }, chrono_tz::Asia::Shanghai, now);
     assert_eq!(t, 1_799_200_800_000);
-    assert_eq!(wait_until(Wait::For { ms: 5 }, chrono_tz::UTC, now), now + 5);
+    assert_eq!(
+        wait_until(Wait::For { ms: 5 }, chrono_tz::UTC, now),
+        now + 5
+    );
 }
 
 #[test]
@@ -80,7 +83,9 @@ fn experiment_groups_follow_their_shares() {
     };
     let mut counts = HashMap::new();
     for i in 0..10_000 {
-        let g = e.group("jrn_1", &format!("mem_{i}")).map_or(HOLDOUT, |g| g.0);
+        let g = e
+            .group("jrn_1", &format!("mem_{i}"))
+            .map_or(HOLDOUT, |g| g.0);
         *counts.entry(g).or_insert(0) += 1;
     }
     for (g, lo, hi) in [(HOLDOUT, 1700, 2300), ("a", 3700, 4300), ("b", 3700, 4300)] {

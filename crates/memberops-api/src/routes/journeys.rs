@@ -86,7 +86,9 @@ async fn get_one(
     auth: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JourneyOut>> {
-    Ok(Json(journeys::get(state.store.as_ref(), &auth.ws, &id).await?))
+    Ok(Json(
+        journeys::get(state.store.as_ref(), &auth.ws, &id).await?,
+    ))
 }
 
 /// Edit: a draft is rewritten; an active or paused journey gets a new version that new

@@ -108,8 +108,13 @@ impl Consumer for Journeys {
                 if let Some(g) = &j.spec.goal
                     && g.event_type == ev.kind
                 {
-                    tx.convert_enrollments(&j.row.id, &ev.member_id, ev.occurred_at, ev.occurred_at)
-                        .await?;
+                    tx.convert_enrollments(
+                        &j.row.id,
+                        &ev.member_id,
+                        ev.occurred_at,
+                        ev.occurred_at,
+                    )
+                    .await?;
                 }
             }
             tx.resume_waiting(&ev.member_id, &ev.kind, ev.occurred_at, ev.occurred_at)

@@ -53,12 +53,9 @@ fn on_date(attr: DateAttr, offset_days: i64, m: &IndexSource, tz: Tz, day: Naive
                         && (target.month(), target.day()) == (2, 28)
                         && NaiveDate::from_ymd_opt(target.year(), 2, 29).is_none())
             }),
-        DateAttr::RegisteredAt => m
-            .registered_at
-            .and_then(|r| local(r, tz))
-            .is_some_and(|r| {
-                r.year() < target.year() && (r.month(), r.day()) == (target.month(), target.day())
-            }),
+        DateAttr::RegisteredAt => m.registered_at.and_then(|r| local(r, tz)).is_some_and(|r| {
+            r.year() < target.year() && (r.month(), r.day()) == (target.month(), target.day())
+        }),
         DateAttr::FirstOrderAt => m
             .first_order_at
             .and_then(|f| local(f, tz))

@@ -406,7 +406,9 @@ mod tests {
         let mut j = templates::instantiate("churn_winback", &Default::default()).expect("t");
         j.steps[0].next = Some("nowhere".into());
         let e = spec::parse(&j).expect_err("refused");
-        assert!(e.0.iter().any(|f| f.loc == step_loc(&j.steps[0].id, "next")
-            && f.code == "unknown_step"));
+        assert!(
+            e.0.iter()
+                .any(|f| f.loc == step_loc(&j.steps[0].id, "next") && f.code == "unknown_step")
+        );
     }
 }

@@ -116,7 +116,12 @@ impl Runner {
         Ok(n)
     }
 
-    async fn load(&self, ws: &Workspace, id: &str, version: i32) -> Result<Option<(String, Parsed)>> {
+    async fn load(
+        &self,
+        ws: &Workspace,
+        id: &str,
+        version: i32,
+    ) -> Result<Option<(String, Parsed)>> {
         let j = super::spec_of(self.store.as_ref(), ws, id, version).await?;
         Ok(super::spec::parse(&j).ok().map(|p| (j.name, p)))
     }

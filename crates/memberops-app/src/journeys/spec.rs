@@ -148,7 +148,11 @@ fn trigger(t: &TriggerIn, c: &mut Collector) -> Trigger {
             lo
         }
         None => {
-            c.push(trig(field, "required", format!("this trigger needs `{field}`")));
+            c.push(trig(
+                field,
+                "required",
+                format!("this trigger needs `{field}`"),
+            ));
             lo
         }
     };
@@ -156,7 +160,11 @@ fn trigger(t: &TriggerIn, c: &mut Collector) -> Trigger {
         "event" => {
             let event_type = t.event_type.clone().unwrap_or_default();
             if event_type.trim().is_empty() {
-                c.push(trig("event_type", "required", "the event type that triggers"));
+                c.push(trig(
+                    "event_type",
+                    "required",
+                    "the event type that triggers",
+                ));
             }
             let mut conditions = Vec::new();
             for (i, p) in t.conditions.iter().enumerate() {
@@ -326,7 +334,12 @@ fn action(s: &StepIn, c: &mut Collector) -> Action {
         "call_task" => {
             let title = s.title.clone().unwrap_or_default();
             if title.trim().is_empty() || title.chars().count() > 200 {
-                c.push(at(id, "title", "invalid_title", "a title of 1–200 characters"));
+                c.push(at(
+                    id,
+                    "title",
+                    "invalid_title",
+                    "a title of 1–200 characters",
+                ));
             }
             if s.assignee.is_none() && s.pool.is_none() {
                 c.push(at(id, "pool", "required", "give an assignee or a pool"));
@@ -335,7 +348,12 @@ fn action(s: &StepIn, c: &mut Collector) -> Action {
             let window = Window::parse(w)
                 .filter(|w| w.start < w.end)
                 .unwrap_or_else(|| {
-                    c.push(at(id, "window", "invalid_window", "HH:MM-HH:MM within one day"));
+                    c.push(at(
+                        id,
+                        "window",
+                        "invalid_window",
+                        "HH:MM-HH:MM within one day",
+                    ));
                     Window {
                         start: NaiveTime::MIN,
                         end: NaiveTime::MIN,
@@ -399,7 +417,12 @@ fn action(s: &StepIn, c: &mut Collector) -> Action {
                     }
                 }
                 None => {
-                    c.push(at(id, "condition", "required", "a branch needs a condition"));
+                    c.push(at(
+                        id,
+                        "condition",
+                        "required",
+                        "a branch needs a condition",
+                    ));
                     Tree::All(Vec::new())
                 }
             };
@@ -526,7 +549,12 @@ pub fn parse(j: &JourneyIn) -> Result<Parsed, Invalid> {
             ));
         }
         if matches!(a, Action::Exit) && s.next.is_some() && s.kind == "exit" {
-            c.push(at(&s.id, "next", "invalid_next", "an exit step has no next"));
+            c.push(at(
+                &s.id,
+                "next",
+                "invalid_next",
+                "an exit step has no next",
+            ));
         }
         steps.insert(
             s.id.clone(),

@@ -48,19 +48,19 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "新人礼包欢迎",
-                "trigger": {"kind": "event", "event_type": "member.registered"},
-                "entry": {"mode": "once"},
-                "goal": {"event_type": "order.paid", "within_days": 14},
-                "start": "gift",
-                "steps": [
-                    {"id": "gift", "type": "coupon", "pack_id": p("pack_id"), "next": "welcome"},
-                    send("welcome", &ch, "欢迎加入", &format!("{{{{ member.name }}}}，欢迎加入！新人礼包已放入您的账户，券码 {{{{ coupon.code }}}}。{UNSUB}"), Some("wait3d")),
-                    wait_days("wait3d", 3, "ordered"),
-                    {"id": "ordered", "type": "branch", "condition": {"field": "orders", "op": "gte", "value": 1},
-                     "yes": "done", "no": "nudge"},
-                    send("nudge", &ch, "新人礼包提醒", &format!("{{{{ member.name }}}}，您的新人礼包还没用哦，券码 {{{{ coupon.code }}}}。{UNSUB}"), None),
-                    {"id": "done", "type": "exit"}
-                ]})
+            "trigger": {"kind": "event", "event_type": "member.registered"},
+            "entry": {"mode": "once"},
+            "goal": {"event_type": "order.paid", "within_days": 14},
+            "start": "gift",
+            "steps": [
+                {"id": "gift", "type": "coupon", "pack_id": p("pack_id"), "next": "welcome"},
+                send("welcome", &ch, "欢迎加入", &format!("{{{{ member.name }}}}，欢迎加入！新人礼包已放入您的账户，券码 {{{{ coupon.code }}}}。{UNSUB}"), Some("wait3d")),
+                wait_days("wait3d", 3, "ordered"),
+                {"id": "ordered", "type": "branch", "condition": {"field": "orders", "op": "gte", "value": 1},
+                 "yes": "done", "no": "nudge"},
+                send("nudge", &ch, "新人礼包提醒", &format!("{{{{ member.name }}}}，您的新人礼包还没用哦，券码 {{{{ coupon.code }}}}。{UNSUB}"), None),
+                {"id": "done", "type": "exit"}
+            ]})
         },
     },
     Def {
@@ -72,24 +72,24 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "333 回访",
-                "trigger": {"kind": "event", "event_type": "order.paid"},
-                "entry": {"mode": "once"},
-                "start": "first",
-                "steps": [
-                    {"id": "first", "type": "branch", "condition": {"field": "orders", "op": "lte", "value": 1},
-                     "yes": "wait3d", "no": "not_first"},
-                    {"id": "not_first", "type": "exit"},
-                    wait_days("wait3d", 3, "call3d"),
-                    {"id": "call3d", "type": "call_task", "title": "3天回访：使用体验", "pool": p("call_pool"),
-                     "window": "11:00-17:00", "next": "msg3d"},
-                    send("msg3d", &ch, "使用体验", &format!("{{{{ member.name }}}}，商品用得还顺手吗？有问题随时联系我们。{UNSUB}"), Some("wait3w")),
-                    wait_days("wait3w", 18, "msg3w"),
-                    send("msg3w", &ch, "三周关怀", &format!("{{{{ member.name }}}}，三周了，给您准备了搭配推荐。{UNSUB}"), Some("wait3m")),
-                    wait_days("wait3m", 69, "call3m"),
-                    {"id": "call3m", "type": "call_task", "title": "3个月回访：复购", "pool": p("call_pool"),
-                     "window": "11:00-17:00", "next": "msg3m"},
-                    send("msg3m", &ch, "三个月回访", &format!("{{{{ member.name }}}}，感谢三个月的陪伴，您有 {{{{ points.balance }}}} 积分可用。{UNSUB}"), None)
-                ]})
+            "trigger": {"kind": "event", "event_type": "order.paid"},
+            "entry": {"mode": "once"},
+            "start": "first",
+            "steps": [
+                {"id": "first", "type": "branch", "condition": {"field": "orders", "op": "lte", "value": 1},
+                 "yes": "wait3d", "no": "not_first"},
+                {"id": "not_first", "type": "exit"},
+                wait_days("wait3d", 3, "call3d"),
+                {"id": "call3d", "type": "call_task", "title": "3天回访：使用体验", "pool": p("call_pool"),
+                 "window": "11:00-17:00", "next": "msg3d"},
+                send("msg3d", &ch, "使用体验", &format!("{{{{ member.name }}}}，商品用得还顺手吗？有问题随时联系我们。{UNSUB}"), Some("wait3w")),
+                wait_days("wait3w", 18, "msg3w"),
+                send("msg3w", &ch, "三周关怀", &format!("{{{{ member.name }}}}，三周了，给您准备了搭配推荐。{UNSUB}"), Some("wait3m")),
+                wait_days("wait3m", 69, "call3m"),
+                {"id": "call3m", "type": "call_task", "title": "3个月回访：复购", "pool": p("call_pool"),
+                 "window": "11:00-17:00", "next": "msg3m"},
+                send("msg3m", &ch, "三个月回访", &format!("{{{{ member.name }}}}，感谢三个月的陪伴，您有 {{{{ points.balance }}}} 积分可用。{UNSUB}"), None)
+            ]})
         },
     },
     Def {
@@ -101,14 +101,14 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "生日关怀",
-                "trigger": {"kind": "date", "attribute": "birthday", "offset_days": 0, "at": "10:00"},
-                "entry": {"mode": "once_per", "days": 300},
-                "goal": {"event_type": "order.paid", "within_days": 14},
-                "start": "gift",
-                "steps": [
-                    {"id": "gift", "type": "coupon", "template_id": p("coupon_template_id"), "next": "greet"},
-                    send("greet", &ch, "生日快乐", &format!("{{{{ member.name }}}}，生日快乐！生日券 {{{{ coupon.code }}}} 已到账。{UNSUB}"), None)
-                ]})
+            "trigger": {"kind": "date", "attribute": "birthday", "offset_days": 0, "at": "10:00"},
+            "entry": {"mode": "once_per", "days": 300},
+            "goal": {"event_type": "order.paid", "within_days": 14},
+            "start": "gift",
+            "steps": [
+                {"id": "gift", "type": "coupon", "template_id": p("coupon_template_id"), "next": "greet"},
+                send("greet", &ch, "生日快乐", &format!("{{{{ member.name }}}}，生日快乐！生日券 {{{{ coupon.code }}}} 已到账。{UNSUB}"), None)
+            ]})
         },
     },
     Def {
@@ -120,18 +120,18 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "沉默会员唤醒",
-                "trigger": {"kind": "event", "event_type": "lifecycle.changed",
-                            "conditions": [{"property": "to", "op": "eq", "value": "silent"}]},
-                "entry": {"mode": "once_per", "days": 90},
-                "goal": {"event_type": "order.paid", "within_days": 30},
-                "start": "coupon",
-                "steps": [
-                    {"id": "coupon", "type": "coupon", "template_id": p("coupon_template_id"), "next": "offer"},
-                    send("offer", &ch, "好久不见", &format!("{{{{ member.name }}}}，好久不见！送您一张大额券 {{{{ coupon.code }}}}。{UNSUB}"), Some("wait_order")),
-                    {"id": "wait_order", "type": "wait", "event_type": "order.paid", "days": 7,
-                     "timeout_next": "reminder"},
-                    send("reminder", &ch, "券快过期了", &format!("{{{{ member.name }}}}，您的券 {{{{ coupon.code }}}} 快过期了。{UNSUB}"), None)
-                ]})
+            "trigger": {"kind": "event", "event_type": "lifecycle.changed",
+                        "conditions": [{"property": "to", "op": "eq", "value": "silent"}]},
+            "entry": {"mode": "once_per", "days": 90},
+            "goal": {"event_type": "order.paid", "within_days": 30},
+            "start": "coupon",
+            "steps": [
+                {"id": "coupon", "type": "coupon", "template_id": p("coupon_template_id"), "next": "offer"},
+                send("offer", &ch, "好久不见", &format!("{{{{ member.name }}}}，好久不见！送您一张大额券 {{{{ coupon.code }}}}。{UNSUB}"), Some("wait_order")),
+                {"id": "wait_order", "type": "wait", "event_type": "order.paid", "days": 7,
+                 "timeout_next": "reminder"},
+                send("reminder", &ch, "券快过期了", &format!("{{{{ member.name }}}}，您的券 {{{{ coupon.code }}}} 快过期了。{UNSUB}"), None)
+            ]})
         },
     },
     Def {
@@ -143,19 +143,19 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "流失挽回",
-                "trigger": {"kind": "event", "event_type": "lifecycle.changed",
-                            "conditions": [{"property": "to", "op": "eq", "value": "churned"}]},
-                "entry": {"mode": "once_per", "days": 180},
-                "goal": {"event_type": "order.paid", "within_days": 30},
-                "start": "coupon",
-                "steps": [
-                    {"id": "coupon", "type": "coupon", "template_id": p("coupon_template_id"), "next": "offer"},
-                    send("offer", &ch, "我们想您了", &format!("{{{{ member.name }}}}，我们想您了，回归券 {{{{ coupon.code }}}} 已到账。{UNSUB}"), Some("wait7")),
-                    wait_days("wait7", 7, "reminder"),
-                    send("reminder", &ch, "回归券提醒", &format!("{{{{ member.name }}}}，回归券还在等您。{UNSUB}"), Some("wait14")),
-                    wait_days("wait14", 7, "last"),
-                    send("last", &ch, "最后的提醒", &format!("{{{{ member.name }}}}，回归券明天过期。{UNSUB}"), None)
-                ]})
+            "trigger": {"kind": "event", "event_type": "lifecycle.changed",
+                        "conditions": [{"property": "to", "op": "eq", "value": "churned"}]},
+            "entry": {"mode": "once_per", "days": 180},
+            "goal": {"event_type": "order.paid", "within_days": 30},
+            "start": "coupon",
+            "steps": [
+                {"id": "coupon", "type": "coupon", "template_id": p("coupon_template_id"), "next": "offer"},
+                send("offer", &ch, "我们想您了", &format!("{{{{ member.name }}}}，我们想您了，回归券 {{{{ coupon.code }}}} 已到账。{UNSUB}"), Some("wait7")),
+                wait_days("wait7", 7, "reminder"),
+                send("reminder", &ch, "回归券提醒", &format!("{{{{ member.name }}}}，回归券还在等您。{UNSUB}"), Some("wait14")),
+                wait_days("wait14", 7, "last"),
+                send("last", &ch, "最后的提醒", &format!("{{{{ member.name }}}}，回归券明天过期。{UNSUB}"), None)
+            ]})
         },
     },
     Def {
@@ -167,13 +167,13 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "积分过期提醒",
-                "trigger": {"kind": "points_expiring", "within_days": 30, "at": "10:00"},
-                "entry": {"mode": "once_per", "days": 30},
-                "goal": {"event_type": "order.paid", "within_days": 30},
-                "start": "remind",
-                "steps": [
-                    send("remind", &ch, "积分即将过期", &format!("{{{{ member.name }}}}，您有积分即将过期，当前积分 {{{{ points.balance }}}}，快去积分商城兑换吧。{UNSUB}"), None)
-                ]})
+            "trigger": {"kind": "points_expiring", "within_days": 30, "at": "10:00"},
+            "entry": {"mode": "once_per", "days": 30},
+            "goal": {"event_type": "order.paid", "within_days": 30},
+            "start": "remind",
+            "steps": [
+                send("remind", &ch, "积分即将过期", &format!("{{{{ member.name }}}}，您有积分即将过期，当前积分 {{{{ points.balance }}}}，快去积分商城兑换吧。{UNSUB}"), None)
+            ]})
         },
     },
     Def {
@@ -185,24 +185,27 @@ const DEFS: &[Def] = &[
         build: |p| {
             let ch = p("channel");
             json!({"name": "升级祝贺",
-                "trigger": {"kind": "event", "event_type": "tier.changed",
-                            "conditions": [{"property": "kind", "op": "eq", "value": "upgrade"}]},
-                "entry": {"mode": "every_time"},
-                "start": "bonus",
-                "steps": [
-                    {"id": "bonus", "type": "points", "points": 100, "next": "congrats"},
-                    send("congrats", &ch, "恭喜升级", &format!("{{{{ member.name }}}}，恭喜升级为{{{{ member.tier }}}}会员！100 积分已到账。{UNSUB}"), None)
-                ]})
+            "trigger": {"kind": "event", "event_type": "tier.changed",
+                        "conditions": [{"property": "kind", "op": "eq", "value": "upgrade"}]},
+            "entry": {"mode": "every_time"},
+            "start": "bonus",
+            "steps": [
+                {"id": "bonus", "type": "points", "points": 100, "next": "congrats"},
+                send("congrats", &ch, "恭喜升级", &format!("{{{{ member.name }}}}，恭喜升级为{{{{ member.tier }}}}会员！100 积分已到账。{UNSUB}"), None)
+            ]})
         },
     },
 ];
 
 fn build(d: &Def, params: &BTreeMap<String, String>) -> Result<JourneyIn> {
     let get = |k: &str| -> String {
-        params
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| if k == "channel" { "sms".into() } else { String::new() })
+        params.get(k).cloned().unwrap_or_else(|| {
+            if k == "channel" {
+                "sms".into()
+            } else {
+                String::new()
+            }
+        })
     };
     let v = (d.build)(&get);
     serde_json::from_value(v).map_err(|e| {
