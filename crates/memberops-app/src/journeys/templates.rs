@@ -14,13 +14,16 @@ use serde_json::{Value, json};
 use super::dto::{JourneyIn, TemplateOut};
 use crate::error::Result;
 
+/// A parameter's value by name.
+type Param<'a> = &'a dyn Fn(&str) -> String;
+
 struct Def {
     key: &'static str,
     name: &'static str,
     description: &'static str,
     /// Required parameters (besides the optional `channel`).
     params: &'static [&'static str],
-    build: fn(&dyn Fn(&str) -> String) -> Value,
+    build: fn(Param<'_>) -> Value,
 }
 
 fn send(id: &str, ch: &str, subject: &str, body: &str, next: Option<&str>) -> Value {
