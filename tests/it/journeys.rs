@@ -1,8 +1,8 @@
 //! Journeys through the API on both databases with a controllable clock: an event-triggered
 //! journey (wait, send, exit) whose sends go through the campaign dispatcher and its rules
 //! (quiet hours moving a send, a frequency cap holding one back), the goal event ending a
-//! journey, a step run once across a worker restart, and bad graphs refused naming the
-//! step and field. The shipped templates run end to end in `journeys_templates.rs`.
+//! journey, a wait for an event (resumed, or timed out) with points and tag steps, a step
+//! run once across a worker restart, and bad graphs refused naming the step and field. The shipped templates run end to end in `journeys_templates.rs`.
 
 use memberops_app::Workspaces;
 use memberops_app::campaigns::channels::Channels;
@@ -346,3 +346,73 @@ async fn bad_journeys_are_refused_naming_the_step_and_field(app: TestApp) {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 both!(bad_journeys_are_refused_naming_the_step_and_field);
+
+async fn a_wait_for_an_event_resumes_or_times_out(app: TestApp) {
+    let buyer = member(&app, "wa", json!({"time_zone": "UTC"})).await;
+    let idle = member(&app, "wb", json!({"time_zone": "UTC"})).await;
+    let id = create(
+        &app,
+        json!({"name": "试用转化", "trigger": {"kind": "event", "event_type": "trial.started"},
+            "start": "wait",
+            "steps": [
+                {"id": "wait", "type": "wait", "event_type": "order.paid", "days": 3,
+                 "next": "bonus", "timeout_next": "nudge"},
+                {"id": "bonus", "type": "points", "points": 50, "next": "vip"},
+                {"id": "vip", "type": "tag", "add_tag": "trial_buyer", "next": "thanks"},
+                {"id": "thanks", "type": "send", "message": {"channel": "inapp", "subject": "thanks", "body": "谢谢"}},
+                {"id": "nudge", "type": "send", "message": {"channel": "inapp", "subject": "nudge", "body": "试用快结束了"}}
+            ]}),
+    )
+    .await;
+    activate(&app, &id).await;
+    let t0 = now_millis() - 2 * HOUR;
+    let at = memberops_core::time::millis_to_rfc3339;
+    events(
+        &app,
+        json!([
+            {"id": "t1", "type": "trial.started", "member": "wa", "occurred_at": at(t0), "properties": {}},
+            {"id": "t2", "type": "trial.started", "member": "wb", "occurred_at": at(t0), "properties": {}},
+        ]),
+    )
+    .await;
+    app.drain().await;
+    let r = runner(&app);
+    let d = inbox_dispatcher(&app, open_policy());
+    assert_eq!(r.round(t0).await.expect("round"), 2);
+    assert_eq!(step(&report(&app, &id).await, "wait")["waiting"], 2);
+    // wa orders: its wait ends at once, on the event's branch.
+    events(
+        &app,
+        json!([{"id": "o1", "type": "order.paid", "member": "wa", "occurred_at": at(now_millis()),
+            "properties": {"order_id": "o1", "amount": "10"}}]),
+    )
+    .await;
+    app.drain().await;
+    let now = now_millis();
+    assert_eq!(r.round(now).await.expect("round"), 1);
+    d.round(now).await.expect("dispatch");
+    assert_eq!(inbox(&app, &buyer).await, vec!["thanks"]);
+    assert!(inbox(&app, &idle).await.is_empty());
+    let m = app.member("wa").await;
+    assert!(m.to_string().contains("trial_buyer"), "the tag step: {m}");
+    let (s, ledger) = app.get("/v1/members/wa/points/ledger?limit=100").await;
+    assert_eq!(s, StatusCode::OK, "{ledger}");
+    let gifts: Vec<&Value> = ledger["data"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter(|l| l.to_string().contains("journey 试用转化"))
+        .collect();
+    assert_eq!(gifts.len(), 1, "{ledger}");
+    assert!(gifts[0].to_string().contains("50"), "{ledger}");
+    // wb never orders: after 3 days, the timeout branch.
+    let t = t0 + 3 * DAY + MIN;
+    r.round(t).await.expect("round");
+    d.round(t).await.expect("dispatch");
+    assert_eq!(inbox(&app, &idle).await, vec!["nudge"]);
+    let rep = report(&app, &id).await;
+    assert_eq!(step(&rep, "wait")["outcomes"]["timeout"], 1, "{rep}");
+    assert_eq!(step(&rep, "bonus")["outcomes"]["granted"], 1, "{rep}");
+    assert_eq!(rep["completed"], 2, "{rep}");
+}
+both!(a_wait_for_an_event_resumes_or_times_out);

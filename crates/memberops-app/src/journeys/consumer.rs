@@ -13,7 +13,7 @@ use memberops_core::id;
 use memberops_store::journeys::{E_ACTIVE, E_HOLDOUT, EnrollmentRow, JourneyRow};
 use memberops_store::{LogEvent, WriteTx};
 
-use super::spec::{Parsed, Trigger};
+use super::spec::{Action, Parsed, Trigger, WaitFor};
 use crate::consumers::Consumer;
 use crate::error::Result;
 use crate::workspace::Workspace;
@@ -103,6 +103,16 @@ impl Consumer for Journeys {
         if journeys.is_empty() {
             return Ok(());
         }
+        // The event types some wait is waiting for (in any version a member may be on,
+        // the current one names them too unless it was edited away).
+        let waited: std::collections::HashSet<&str> = journeys
+            .iter()
+            .flat_map(|j| j.spec.steps.values())
+            .filter_map(|s| match &s.action {
+                Action::Wait(WaitFor::Event { event_type, .. }) => Some(event_type.as_str()),
+                _ => None,
+            })
+            .collect();
         for ev in page {
             for j in &journeys {
                 if let Some(g) = &j.spec.goal
@@ -117,8 +127,10 @@ impl Consumer for Journeys {
                     .await?;
                 }
             }
-            tx.resume_waiting(&ev.member_id, &ev.kind, ev.occurred_at, ev.occurred_at)
-                .await?;
+            if waited.contains(ev.kind.as_str()) {
+                tx.resume_waiting(&ev.member_id, &ev.kind, ev.occurred_at, ev.occurred_at)
+                    .await?;
+            }
             let props: serde_json::Value =
                 serde_json::from_str(&ev.properties).unwrap_or(serde_json::Value::Null);
             for j in &journeys {
