@@ -416,3 +416,62 @@ async fn a_wait_for_an_event_resumes_or_times_out(app: TestApp) {
     assert_eq!(rep["completed"], 2, "{rep}");
 }
 both!(a_wait_for_an_event_resumes_or_times_out);
+
+async fn two_runners_share_the_work_without_running_a_step_twice(app: TestApp) {
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(member(&app, &format!("p{i}"), json!({"time_zone": "UTC"})).await);
+    }
+    let id = create(
+        &app,
+        json!({"name": "欢迎", "trigger": {"kind": "event", "event_type": "app.opened"},
+            "start": "hi", "steps": [{"id": "hi", "type": "send",
+                "message": {"channel": "inapp", "subject": "hi", "body": "欢迎回来"}}]}),
+    )
+    .await;
+    activate(&app, &id).await;
+    let t0 = now_millis() - HOUR;
+    let evs: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"id": format!("e{i}"), "type": "app.opened", "member": format!("p{i}"),
+            "occurred_at": memberops_core::time::millis_to_rfc3339(t0), "properties": {}})
+        })
+        .collect();
+    events(&app, Value::Array(evs)).await;
+    app.drain().await;
+    let small = |app: &TestApp| {
+        Runner::new(
+            Workspaces::new(app.store.clone()),
+            IndexCache::new(),
+            RunnerConfig {
+                batch: 7,
+                ..RunnerConfig::default()
+            },
+        )
+    };
+    let (r1, r2) = (small(&app), small(&app));
+    let mut ran = 0;
+    loop {
+        let (a, b) = tokio::join!(r1.round(t0), r2.round(t0));
+        let n = a.expect("r1") + b.expect("r2");
+        if n == 0 {
+            break;
+        }
+        ran += n;
+    }
+    assert_eq!(ran, 30);
+    inbox_dispatcher(&app, open_policy())
+        .round(t0)
+        .await
+        .expect("dispatch");
+    for m in &ids {
+        assert_eq!(inbox(&app, m).await, vec!["hi"]);
+    }
+    let rep = report(&app, &id).await;
+    assert_eq!(
+        (rep["completed"].as_i64(), step(&rep, "hi")["sent"].as_i64()),
+        (Some(30), Some(30)),
+        "{rep}"
+    );
+}
+both!(two_runners_share_the_work_without_running_a_step_twice);

@@ -142,14 +142,6 @@ impl Runner {
             .first()
             .and_then(|(_, z)| z.parse().ok())
             .unwrap_or(ws.time_zone);
-        // Branch conditions are read before the transaction (on the readers).
-        let mut branches: HashMap<String, bool> = HashMap::new();
-        for (id, s) in &p.steps {
-            if let Action::Branch { condition, .. } = &s.action {
-                let yes = matches(store, ws, condition, &claimed.member_id, now).await?;
-                branches.insert(id.clone(), yes);
-            }
-        }
         let mut tx = store.begin_write(&ws.id).await?;
         let Some(mut e) = tx.leased_enrollment(&claimed.id, lease_id).await? else {
             // Another worker took it over, or the goal ended it meanwhile.
@@ -294,8 +286,11 @@ impl Runner {
                     tx.insert_journey_step(&e, &sid, "entered", now).await?;
                     break;
                 }
-                Action::Branch { yes, no, .. } => {
-                    let y = branches.get(&sid).copied().unwrap_or(false);
+                Action::Branch {
+                    condition, yes, no, ..
+                } => {
+                    // Read on the readers: what the member is as of the last commit.
+                    let y = matches(store, ws, condition, &e.member_id, now).await?;
                     next = if y { yes.clone() } else { no.clone() };
                     (if y { "yes" } else { "no" }).into()
                 }
