@@ -413,3 +413,66 @@ async fn a_holdout_receives_nothing_and_the_report_compares_groups(app: TestApp)
     );
 }
 both!(a_holdout_receives_nothing_and_the_report_compares_groups);
+
+async fn segment_entry_and_exit_enter_from_the_daily_job(app: TestApp) {
+    let s1 = member(&app, "sg1", json!({"time_zone": "UTC"})).await;
+    let s2 = member(&app, "sg2", json!({"time_zone": "UTC"})).await;
+    let tag = |add: &[&str], remove: &[&str]| {
+        let body = json!({"add": add, "remove": remove});
+        let app = &app;
+        async move {
+            let (s, b) = app.post("/v1/tags/vip/members", body).await;
+            assert!(s.is_success(), "{b}");
+        }
+    };
+    tag(&["sg1"], &[]).await;
+    let (s, seg) = app
+        .post(
+            "/v1/segments",
+            json!({"name": "vip", "condition": {"field": "tags", "op": "has_tag", "value": "vip"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{seg}");
+    let seg = seg["id"].as_str().expect("id").to_owned();
+    for (kind, subject) in [("segment_entry", "welcome"), ("segment_exit", "bye")] {
+        let (s, j) = app
+            .post(
+                "/v1/journeys",
+                json!({"name": kind, "trigger": {"kind": kind, "segment_id": seg, "at": "00:00"},
+                    "start": "s", "steps": [{"id": "s", "type": "send",
+                        "message": {"channel": "inapp", "subject": subject, "body": "x"}}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{j}");
+        activate(&app, j["id"].as_str().expect("id")).await;
+    }
+    let now = now_millis();
+    let today = memberops_loyalty::calendar::local_date(now, app.ws.time_zone);
+    let app = &app;
+    let run = |d| async move {
+        memberops_app::journeys::dates::enter_due(
+            app.store.as_ref(),
+            &IndexCache::new(),
+            &app.ws,
+            d,
+            now,
+        )
+        .await
+        .expect("dates")
+        .entered
+    };
+    // The first look is the baseline: sg1 was in already.
+    assert_eq!(run(today).await, 0);
+    tag(&["sg2"], &["sg1"]).await;
+    let next = today.succ_opt().expect("date");
+    assert_eq!(run(next).await, 2);
+    assert_eq!(run(next).await, 0, "the same day again enters nobody");
+    runner(app).round(now + 2 * DAY).await.expect("round");
+    inbox_dispatcher(app, open_policy())
+        .round(now + 2 * DAY)
+        .await
+        .expect("dispatch");
+    assert_eq!(inbox(app, &s2).await, vec!["welcome"]);
+    assert_eq!(inbox(app, &s1).await, vec!["bye"]);
+}
+both!(segment_entry_and_exit_enter_from_the_daily_job);

@@ -182,6 +182,15 @@ pub trait JourneysTx: Send {
         outcome: &str,
         at: Millis,
     ) -> Result<()>;
+    /// The members of a segment trigger as last seen (`""` marks the baseline taken).
+    async fn segment_snapshot(&mut self, journey_id: &str) -> Result<Vec<String>>;
+    /// Adds and removes members of the snapshot.
+    async fn change_snapshot(
+        &mut self,
+        journey_id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<()>;
 }
 
 /// `$begin`: how the runner's claims start; `$lock`: the claim's row lock.
@@ -563,6 +572,38 @@ macro_rules! impl_journeys {
                     .execute(&mut *self.tx)
                     .await?;
                     Ok(r.rows_affected())
+                }
+
+                async fn segment_snapshot(&mut self, journey_id: &str) -> Result<Vec<String>> {
+                    Ok(sqlx::query_scalar::<_, String>(
+                        "SELECT member_id FROM journey_segment_members WHERE journey_id = $1 AND workspace_id = $2",
+                    )
+                    .bind(journey_id)
+                    .bind(&self.ws)
+                    .fetch_all(&mut *self.tx)
+                    .await?)
+                }
+
+                async fn change_snapshot(&mut self, journey_id: &str, add: &[String], remove: &[String]) -> Result<()> {
+                    for m in add {
+                        sqlx::query(
+                            "INSERT INTO journey_segment_members (workspace_id, journey_id, member_id) VALUES ($1, $2, $3) \
+                             ON CONFLICT (journey_id, member_id) DO NOTHING",
+                        )
+                        .bind(&self.ws)
+                        .bind(journey_id)
+                        .bind(m)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    }
+                    for m in remove {
+                        sqlx::query("DELETE FROM journey_segment_members WHERE journey_id = $1 AND member_id = $2")
+                            .bind(journey_id)
+                            .bind(m)
+                            .execute(&mut *self.tx)
+                            .await?;
+                    }
+                    Ok(())
                 }
 
                 async fn insert_journey_step(&mut self, e: &EnrollmentRow, step: &str, outcome: &str, at: Millis) -> Result<()> {

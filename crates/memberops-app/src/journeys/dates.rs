@@ -4,6 +4,8 @@
 //!   years after), or first order falls on D minus `offset_days`;
 //! - `points_expiring`: who have points expiring within `within_days` of the run;
 //! - `schedule`: everyone, when D is the `day_of_month` (会员日);
+//! - `segment_entry` / `segment_exit`: who entered or left `segment_id` since the last run
+//!   (the first run takes the baseline and enters nobody);
 //!
 //! each only within the trigger's `segment_id` when it names one, and entering at the
 //! trigger's local time (`at`, default 10:00) in the member's zone. The occurrence is the
@@ -98,6 +100,11 @@ pub async fn enter_due(
             },
             None => None,
         };
+        if let Trigger::Segment { exit } = j.spec.trigger {
+            let now_in = audience.unwrap_or_default();
+            report.entered += segment_moves(store, ws, j, &now_in, exit, day, now).await?;
+            continue;
+        }
         let expiring: Option<HashSet<String>> = match j.spec.trigger {
             Trigger::PointsExpiring { within_days } => Some(
                 store
@@ -130,7 +137,7 @@ pub async fn enter_due(
                         expiring.as_ref().is_some_and(|e| e.contains(&m.id))
                     }
                     Trigger::Schedule { day_of_month } => day.day() == *day_of_month,
-                    Trigger::Event { .. } => false,
+                    Trigger::Event { .. } | Trigger::Segment { .. } => false,
                 };
                 if ok {
                     chosen.push((m.id.clone(), tz));
@@ -155,4 +162,52 @@ pub async fn enter_due(
         }
     }
     Ok(report)
+}
+
+/// Members who entered (or left) the segment since the last run enter the journey; the
+/// first run only takes the baseline. Returns how many entered.
+async fn segment_moves(
+    store: &dyn Store,
+    ws: &Workspace,
+    j: &Live,
+    now_in: &HashSet<String>,
+    exit: bool,
+    day: NaiveDate,
+    now: Millis,
+) -> Result<usize> {
+    const BASELINE: &str = "";
+    let mut tx = store.begin_write(&ws.id).await?;
+    let seen: HashSet<String> = tx.segment_snapshot(&j.row.id).await?.into_iter().collect();
+    let came: Vec<String> = now_in.difference(&seen).cloned().collect();
+    let left: Vec<String> = seen
+        .iter()
+        .filter(|m| m.as_str() != BASELINE && !now_in.contains(*m))
+        .cloned()
+        .collect();
+    let mut entered = 0;
+    if seen.contains(BASELINE) {
+        let movers = if exit { &left } else { &came };
+        let zones: std::collections::HashMap<String, String> = store
+            .member_zones(&ws.id, movers)
+            .await?
+            .into_iter()
+            .collect();
+        let occurrence = day.format("%Y-%m-%d").to_string();
+        for m in movers {
+            let tz: Tz = zones
+                .get(m)
+                .and_then(|z| z.parse().ok())
+                .unwrap_or(ws.time_zone);
+            let at =
+                local_instant(tz, day.and_time(j.spec.at)).map_or(now, |t| t.timestamp_millis());
+            if enter(tx.as_mut(), ws, j, m, &occurrence, at).await? {
+                entered += 1;
+            }
+        }
+    }
+    let mut add = came;
+    add.push(BASELINE.to_owned());
+    tx.change_snapshot(&j.row.id, &add, &left).await?;
+    tx.commit().await?;
+    Ok(entered)
 }

@@ -13,7 +13,8 @@ pub struct TriggerIn {
     /// `event` (an event of `event_type` whose properties meet `conditions`), `date` (a
     /// date attribute plus `offset_days`: `birthday`, `registered_at`, `first_order_at`),
     /// `points_expiring` (points expiring within `within_days`), `schedule` (every
-    /// `day_of_month`: 会员日).
+    /// `day_of_month`: 会员日), `segment_entry` / `segment_exit` (members who entered or
+    /// left `segment_id` since the last daily run).
     #[schema(example = "event")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

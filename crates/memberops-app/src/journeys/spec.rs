@@ -38,6 +38,10 @@ pub enum Trigger {
     Schedule {
         day_of_month: u32,
     },
+    /// Entering (or leaving) the trigger's saved segment, seen by the daily job.
+    Segment {
+        exit: bool,
+    },
 }
 
 impl Trigger {
@@ -47,6 +51,8 @@ impl Trigger {
             Trigger::Date { .. } => "date",
             Trigger::PointsExpiring { .. } => "points_expiring",
             Trigger::Schedule { .. } => "schedule",
+            Trigger::Segment { exit: false } => "segment_entry",
+            Trigger::Segment { exit: true } => "segment_exit",
         }
     }
 }
@@ -217,11 +223,23 @@ fn trigger(t: &TriggerIn, c: &mut Collector) -> Trigger {
             day_of_month: u32::try_from(need(t.day_of_month, "day_of_month", 1, 28, c))
                 .unwrap_or(1),
         },
+        k @ ("segment_entry" | "segment_exit") => {
+            if t.segment_id.is_none() {
+                c.push(trig(
+                    "segment_id",
+                    "required",
+                    "the segment members enter or leave",
+                ));
+            }
+            Trigger::Segment {
+                exit: k == "segment_exit",
+            }
+        }
         _ => {
             c.push(trig(
                 "kind",
                 "invalid_trigger",
-                "kind is event, date, points_expiring or schedule",
+                "kind is event, date, points_expiring, schedule, segment_entry or segment_exit",
             ));
             Trigger::Schedule { day_of_month: 1 }
         }
