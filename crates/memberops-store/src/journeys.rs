@@ -156,7 +156,8 @@ pub trait JourneysTx: Send {
     /// Writes an enrollment's state and clears its lease.
     async fn save_enrollment(&mut self, row: &EnrollmentRow) -> Result<()>;
     /// Ends the member's active enrollments of a journey entered at or before `before`
-    /// (`converted`, reason `goal`); how many.
+    /// (`converted`, reason `goal`), and cancels the member's messages of the journey not
+    /// sent yet (one moved by quiet hours, say); how many enrollments.
     async fn convert_enrollments(
         &mut self,
         journey_id: &str,
@@ -540,6 +541,18 @@ macro_rules! impl_journeys {
                     .bind(at)
                     .execute(&mut *self.tx)
                     .await?;
+                    if r.rows_affected() > 0 {
+                        sqlx::query(
+                            "UPDATE campaign_messages SET status = 'cancelled', updated_at = $4 \
+                             WHERE workspace_id = $1 AND campaign_id = $2 AND member_id = $3 AND status = 'pending'",
+                        )
+                        .bind(&self.ws)
+                        .bind(journey_id)
+                        .bind(member_id)
+                        .bind(at)
+                        .execute(&mut *self.tx)
+                        .await?;
+                    }
                     Ok(r.rows_affected())
                 }
 

@@ -280,7 +280,8 @@ pub async fn patch(
     Ok(out(&r, j))
 }
 
-/// `activate`, `pause` or `archive`. Archiving ends the members' journeys.
+/// `activate`, `pause` or `archive`. Archiving ends the members' journeys and cancels
+/// their messages not sent yet.
 pub async fn set_state(
     store: &dyn Store,
     ws: &Workspace,
@@ -313,6 +314,7 @@ pub async fn set_state(
     };
     if to == J_ARCHIVED && r.status != J_ARCHIVED {
         tx.end_enrollments(id, "archived", now).await?;
+        tx.cancel_messages(id, now).await?;
     }
     if to != r.status {
         r.status = to.into();
