@@ -8,7 +8,7 @@
 //! - [`bucket`] and [`Experiment::group`]: random splits and experiment groups, stable per
 //!   member (the same member always lands in the same group of a journey).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -384,15 +384,6 @@ pub fn revenue_uplift(g: &GroupStats, holdout: &GroupStats) -> Option<Uplift> {
         low: diff - Z95 * se,
         high: diff + Z95 * se,
     })
-}
-
-/// Counts per key, for reports.
-pub fn tally<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    for i in items {
-        *out.entry(i.to_owned()).or_insert(0) += 1;
-    }
-    out
 }
 
 #[cfg(test)]
