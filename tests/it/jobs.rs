@@ -328,6 +328,8 @@ async fn daily_jobs_run_once_through_the_worker(app: TestApp) {
         format!("birthday_gifts:{day}"),
         format!("lifecycle_recompute:{day}"),
         format!("clv_refresh:{day}"),
+        format!("tier_trials_end:{day}"),
+        format!("journey_dates:{day}"),
     ];
     if chrono::Datelike::day(&today) == 1 {
         want.insert(1, format!("tier_review:{day}"));

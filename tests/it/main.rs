@@ -24,6 +24,8 @@ mod hardening;
 mod import;
 mod intelligence;
 mod jobs;
+mod journeys;
+mod journeys_templates;
 mod loyalty;
 mod loyalty_care;
 mod loyalty_late;

@@ -42,7 +42,7 @@ pub use state::AppState;
          (name = "segments", description = "Member intelligence (人群): RFM, lifecycle stages, value classes, tags, segments, churn warnings"),
          (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, signed deliveries, retries, recovery"),
          (name = "stores", description = "Stores (门店) and staff (导购): members' home store and owning staff, reassignment"),
-         (name = "campaigns", description = "Campaigns (营销活动): broadcasts, delivery rules, the member inbox, unsubscribes, staff call tasks (回访)"),
+         (name = "campaigns", description = "Campaigns (营销活动): broadcasts, journeys, delivery rules, the member inbox, unsubscribes, staff call tasks (回访)"),
          (name = "analytics", description = "Analytics (数据化运营): overview, cohorts and the other reports of docs/analytics.md"))
 )]
 struct ApiDoc;
@@ -77,6 +77,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(routes::workspace::router())
         .merge(routes::privacy::router())
         .merge(routes::campaigns::router())
+        .merge(routes::journeys::router())
         .merge(routes::tasks::router())
         .merge(routes::inbox::router())
         .merge(routes::analytics::router())

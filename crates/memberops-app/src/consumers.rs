@@ -17,6 +17,7 @@
 //! | `coupon_rules` | any type a coupon event rule names (`member.registered`, `tier.changed` to gold, `lifecycle.changed` to churned…) | issues the rule's coupon or gift pack, once per (rule, event) |
 //! | `webhooks` | the types each webhook endpoint subscribes to | writes one outbox delivery per (endpoint, event); the dispatcher sends them |
 //! | `analytics` | every event | keeps the daily per-member aggregates the analytics reports read (docs/analytics.md) |
+//! | `journeys` | the trigger, goal and wait event types of active journeys | enters members (once per event), ends journeys on their goal, resumes waits for an event (docs/campaigns.md) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,7 @@ impl Registry {
             Arc::new(crate::coupons::rules::CouponRules),
             Arc::new(crate::webhooks::outbox::WebhookOutbox),
             Arc::new(crate::analytics::AnalyticsDays),
+            Arc::new(crate::journeys::consumer::Journeys),
         ])
     }
 

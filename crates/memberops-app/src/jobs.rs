@@ -40,6 +40,8 @@ pub const COUPON_EXPIRY: &str = "coupon_expiry";
 pub const TIER_TRIALS_END: &str = "tier_trials_end";
 /// Predicted member value (P(alive), expected orders, CLV) refitted as of the day.
 pub const CLV_REFRESH: &str = "clv_refresh";
+/// Members of journeys with date, points-expiry and schedule triggers enter (docs/campaigns.md).
+pub const JOURNEY_DATES: &str = "journey_dates";
 
 /// The payload of the daily jobs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +132,7 @@ pub async fn schedule_day(
         LIFECYCLE_RECOMPUTE,
         CLV_REFRESH,
         TIER_TRIALS_END,
+        JOURNEY_DATES,
     ];
     if program.tier_review.is_review_date(date) {
         kinds.insert(1, TIER_REVIEW);
@@ -165,6 +168,7 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
         LIFECYCLE_RECOMPUTE,
         CLV_REFRESH,
         TIER_TRIALS_END,
+        JOURNEY_DATES,
     ]
     .contains(&job.kind.as_str())
     {
@@ -222,6 +226,9 @@ async fn execute(runner: &Runner, job: &Job) -> Result<String> {
         TIER_TRIALS_END => {
             serde_json::to_value(crate::loyalty::trial::end_due(store, &ws, now).await?)
         }
+        JOURNEY_DATES => serde_json::to_value(
+            crate::journeys::dates::enter_due(store, &runner.segments, &ws, date, now).await?,
+        ),
         other => {
             return Err(AppError::Conflict {
                 code: "unknown_job_kind",

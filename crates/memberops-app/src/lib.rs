@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod import;
 pub mod ingest;
 pub mod jobs;
+pub mod journeys;
 pub mod keys;
 mod laps;
 pub mod lists;

@@ -12,6 +12,7 @@
 //!   access and with a fuel limit, per locale.
 //! - [`spec`]: a campaign as the API takes it, validated with the path of each problem.
 
+pub mod journey;
 pub mod rules;
 pub mod schedule;
 pub mod spec;

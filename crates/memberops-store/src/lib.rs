@@ -27,6 +27,7 @@ mod coupons;
 mod error;
 mod intel_settings;
 mod jobs;
+pub mod journeys;
 pub mod keys;
 pub mod lists;
 pub mod log;
@@ -53,6 +54,7 @@ pub use coupons::*;
 pub use error::{Result, StoreError};
 pub use intel_settings::{IntelSettingsRow, IntelSettingsStore, IntelSettingsTx};
 pub use jobs::*;
+pub use journeys::{JourneysStore, JourneysTx};
 pub use keys::{KeyScope, KeysStore, RateLimit};
 pub use lists::{AuditEntry, InviteeRow, ListsStore, TagCount, TagMemberRow};
 pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
@@ -98,6 +100,7 @@ pub trait Store:
     + OpsStore
     + PrivacyStore
     + CampaignsStore
+    + JourneysStore
     + ClvStore
     + TierTrialsStore
     + Send
@@ -174,6 +177,7 @@ pub trait WriteTx:
     + StoresTx
     + PrivacyTx
     + CampaignsTx
+    + JourneysTx
     + ClvTx
     + Send
 {

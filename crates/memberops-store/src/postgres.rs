@@ -100,3 +100,10 @@ crate::campaigns::impl_campaigns!(
     "BEGIN",
     "FOR UPDATE SKIP LOCKED"
 );
+crate::journeys::impl_journeys!(
+    PgStore,
+    PgTx,
+    sqlx::Postgres,
+    "BEGIN",
+    "FOR UPDATE SKIP LOCKED"
+);

@@ -201,3 +201,4 @@ crate::audit::impl_audit!(SqliteStore, sqlx::Sqlite, "./migrations/sqlite");
 crate::clv::impl_clv!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 crate::campaigns::impl_campaigns!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
+crate::journeys::impl_journeys!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

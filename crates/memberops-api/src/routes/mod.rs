@@ -7,6 +7,7 @@ pub mod events;
 pub mod health;
 pub mod inbox;
 pub mod intelligence;
+pub mod journeys;
 pub mod lists;
 pub mod loyalty;
 pub mod members;

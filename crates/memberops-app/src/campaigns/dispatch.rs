@@ -1,4 +1,5 @@
-//! The campaign dispatcher: claims due messages of running campaigns with a lease, checks
+//! The campaign dispatcher: claims due messages of running campaigns and active journeys
+//! (their send steps) with a lease, checks
 //! the delivery rules for each, renders it for its member, sends it on its channel, and
 //! records the outcome under the lease.
 //!
@@ -291,6 +292,7 @@ impl Dispatcher {
             .collect();
         let mut facts: HashMap<String, Option<Facts>> = HashMap::new();
         let mut campaigns: HashMap<String, Option<Message>> = HashMap::new();
+        let mut steps = crate::journeys::StepMessages::default();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             if !facts.contains_key(&row.member_id) {
@@ -301,7 +303,8 @@ impl Dispatcher {
                     .map(|(r, s)| Facts::of(&r.into_member(s)));
                 facts.insert(row.member_id.clone(), f);
             }
-            if !campaigns.contains_key(&row.campaign_id) {
+            let journey = crate::journeys::is_journey(&row.campaign_id);
+            if !journey && !campaigns.contains_key(&row.campaign_id) {
                 let m = match self.store.campaign(&ws.id, &row.campaign_id).await? {
                     Some(c) => super::input_of(&c)
                         .ok()
@@ -312,7 +315,11 @@ impl Dispatcher {
                 campaigns.insert(row.campaign_id.clone(), m);
             }
             let fact = facts.get(&row.member_id).cloned().flatten();
-            let message = campaigns.get(&row.campaign_id).cloned().flatten();
+            let message = if journey {
+                steps.get(self.store.as_ref(), ws, &row).await?
+            } else {
+                campaigns.get(&row.campaign_id).cloned().flatten()
+            };
             let step = self
                 .decide_one(
                     ws,

@@ -64,7 +64,7 @@ pub(crate) fn parse(input: &CampaignIn) -> std::result::Result<Parsed, Invalid> 
         c.push(FieldError::new(
             &["body", "kind"],
             "unsupported_kind",
-            "kind is `broadcast` (journeys are not available yet)",
+            "kind is `broadcast` (journeys: POST /v1/journeys)",
         ));
     }
     let m = &input.message;

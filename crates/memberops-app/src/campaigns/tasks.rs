@@ -1,4 +1,4 @@
-//! Staff call tasks (回访): created by hand (or, later, by a journey step), assigned to a
+//! Staff call tasks (回访): created by hand or by a journey step, assigned to a
 //! staff member or a pool, due within a window of a day in the member's zone; each call's
 //! outcome is logged on the task and on the member's timeline (`task.logged`).
 
@@ -130,6 +130,49 @@ fn local_date(tz: chrono_tz::Tz, at: Millis) -> NaiveDate {
         .single()
         .map(|t| t.with_timezone(&tz).date_naive())
         .unwrap_or_default()
+}
+
+/// A task of a journey step for `member_id` in `tz`: due `days` after `now`'s local date,
+/// in `window`; keyed so that running the step again adds nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn journey_task(
+    ws: &Workspace,
+    member_id: &str,
+    tz: chrono_tz::Tz,
+    title: &str,
+    note: &str,
+    assignee: Option<&str>,
+    pool: Option<&str>,
+    window: Window,
+    days: i64,
+    key: String,
+    now: Millis,
+) -> TaskRow {
+    let date = local_date(tz, now) + chrono::Duration::days(days);
+    let at = |t| local_instant(tz, date.and_time(t)).map_or(now, |x| x.timestamp_millis());
+    let (day_start, day_end) = day_bounds(tz, date);
+    TaskRow {
+        id: id::new_id("tsk"),
+        workspace_id: ws.id.clone(),
+        member_id: member_id.to_owned(),
+        assignee: assignee.map(str::to_owned),
+        pool: pool.map(str::to_owned),
+        title: title.to_owned(),
+        note: note.to_owned(),
+        due_from: at(window.start),
+        due_to: at(window.end),
+        due_date: date.format("%Y-%m-%d").to_string(),
+        day_start,
+        day_end,
+        status: "open".into(),
+        outcome: None,
+        notes: None,
+        callback_at: None,
+        idempotency_key: Some(key),
+        created_at: now,
+        updated_at: now,
+        done_at: None,
+    }
 }
 
 fn bad(loc: &[&str], code: &str, msg: &str) -> AppError {

@@ -170,8 +170,8 @@ pub trait CampaignsStore: Send + Sync {
     async fn campaign_by_key(&self, ws: &str, key: &str) -> Result<Option<CampaignRow>>;
     /// `(id, time_zone)` of these members.
     async fn member_zones(&self, ws: &str, ids: &[String]) -> Result<Vec<(String, String)>>;
-    /// Claims up to `limit` due messages of running campaigns (any workspace) under
-    /// `lease_id` until `now + lease_ms`; each claim counts an attempt.
+    /// Claims up to `limit` due messages of running campaigns and active journeys (any
+    /// workspace) under `lease_id` until `now + lease_ms`; each claim counts an attempt.
     async fn claim_messages(
         &self,
         lease_id: &str,

@@ -90,7 +90,8 @@ macro_rules! impl_campaigns {
                         "UPDATE campaign_messages SET status = 'sending', attempts = attempts + 1, \
                          lease_id = $1, due_at = $2, updated_at = $3 WHERE id IN (SELECT m.id FROM campaign_messages m \
                          WHERE m.status IN ('pending', 'sending') AND m.due_at <= $3 \
-                         AND m.campaign_id IN (SELECT c.id FROM campaigns c WHERE c.status = 'running') \
+                         AND (m.campaign_id IN (SELECT c.id FROM campaigns c WHERE c.status = 'running') \
+                         OR m.campaign_id IN (SELECT j.id FROM journeys j WHERE j.status = 'active')) \
                          LIMIT $4 {}) RETURNING {MESSAGE_COLS}",
                         $lock
                     )))

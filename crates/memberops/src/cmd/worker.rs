@@ -86,7 +86,7 @@ impl WorkerArgs {
         cancel: &CancellationToken,
     ) -> anyhow::Result<Vec<JoinHandle<()>>> {
         let store: Arc<dyn Store> = workspaces.store().clone();
-        let runner = self.runner(store.clone(), segments)?;
+        let runner = self.runner(store.clone(), segments.clone())?;
         let ids = runner.config.workspaces.clone();
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
@@ -96,7 +96,9 @@ impl WorkerArgs {
             },
         )?);
         let campaigns = memberops_app::campaigns::dispatch::spawn_from_env(&workspaces, cancel)?;
+        let journeys = memberops_app::journeys::runner::spawn(&workspaces, &segments, cancel);
         Ok(vec![
+            journeys,
             tokio::spawn(memberops_app::ops::heartbeat(store.clone(), cancel.clone())),
             campaigns,
             tokio::spawn(memberops_app::jobs::run(runner, cancel.clone())),
