@@ -32,6 +32,7 @@ pub mod lists;
 pub mod log;
 mod loyalty;
 mod model;
+pub mod operators;
 mod postgres;
 pub mod privacy;
 mod segments;
@@ -58,6 +59,7 @@ pub use lists::{AuditEntry, InviteeRow, ListsStore, TagCount, TagMemberRow};
 pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
 pub use loyalty::*;
 pub use model::*;
+pub use operators::{OperatorRow, OperatorsStore, SessionRow};
 pub use postgres::PgStore;
 pub use privacy::{PrivacyStore, PrivacyTx, TableRows};
 pub use segments::*;
@@ -99,6 +101,7 @@ pub trait Store:
     + PrivacyStore
     + CampaignsStore
     + ClvStore
+    + OperatorsStore
     + Send
     + Sync
     + 'static
