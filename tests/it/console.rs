@@ -194,6 +194,15 @@ async fn nothing_without_a_session(app: TestApp) {
     let login = b.get("/login").await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains("name=\"email\"") && login.body.contains("name=\"password\""));
+    assert!(login.body.contains("Sign in"));
+    // The language follows the browser's until the account chooses one.
+    let zh = reqwest::Client::new()
+        .get(app.url("/login"))
+        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.8")
+        .send()
+        .await
+        .expect("login page");
+    assert!(zh.text().await.expect("body").contains("登录"));
     // The API beside it is untouched.
     for path in ["/healthz", "/openapi.json"] {
         assert_eq!(b.get(path).await.status, StatusCode::OK, "{path}");
@@ -228,6 +237,18 @@ async fn sign_in_sets_a_session_and_forms_need_its_token(app: TestApp) {
         "{cookie}"
     );
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    // Behind a TLS proxy the cookies are Secure.
+    let https = reqwest::Client::new()
+        .get(app.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("login page");
+    let login_cookie = https.headers()[SET_COOKIE]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(login_cookie.ends_with("; Secure"), "{login_cookie}");
     // The token is kept only as its hash.
     let token = b.cookies["mo_session"].clone();
     assert!(
@@ -293,6 +314,12 @@ async fn sign_in_sets_a_session_and_forms_need_its_token(app: TestApp) {
     )
     .await;
     assert_eq!(ledger_reasons(&app, &id).await.len(), 1);
+    // The audit log names the operator, with the balances before and after.
+    let (s, audit) = app.get(&format!("/v1/audit?member={id}")).await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let entry = &audit["data"][0];
+    assert_eq!(entry["actor"]["name"], "ops@example.com", "{audit}");
+    assert_eq!(entry["route"], "/members/{id}/points", "{audit}");
     let page = b.get(&format!("/members/{id}?flash=points_adjusted")).await;
     assert!(page.body.contains("goodwill") && page.body.contains("Points adjusted"));
     // Signing out ends the session on the server.

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use memberops_app::Workspace;
+use memberops_app::audit;
 use memberops_app::operators::{self, Permission, Session};
 use memberops_core::time::now_millis;
 
@@ -65,6 +66,14 @@ pub const PERMISSIONS: &[(&str, &str, Access)] = {
         ("GET", "/campaigns/new", Needs(EditCampaigns)),
     ]
 };
+
+/// The writes that go to the audit log (`memberops audit`), with the operator as author.
+const AUDITED: &[&str] = &[
+    "/members/{id}/points",
+    "/members/{id}/tags",
+    "/segments",
+    "/campaigns",
+];
 
 pub fn access(method: &Method, route: &str) -> Option<Access> {
     PERMISSIONS
@@ -273,15 +282,56 @@ pub async fn gate(State(state): State<ConsoleState>, req: Request, next: Next) -
         Err(e) => return ConsoleError::from(e).page(locale),
     };
     let secure = is_secure(&state, req.headers());
+    let audited = posting && AUDITED.contains(&route.as_str());
+    let path = req.uri().path().to_owned();
+    let member = route
+        .starts_with("/members/{id}")
+        .then(|| path.split('/').nth(2).map(str::to_owned))
+        .flatten();
+    let member = match member {
+        Some(m) if audited => audit::resolve_member(state.store.as_ref(), &ws, &m).await,
+        _ => None,
+    };
+    let subject = member.clone().map(audit::Subject::Balances);
+    let before = match &subject {
+        Some(s) => audit::snapshot(state.store.as_ref(), &ws, s).await,
+        None => None,
+    };
+    let author = audit::Author {
+        workspace_id: ws.id.clone(),
+        id: session.operator.id.clone(),
+        name: session.operator.email.clone(),
+        scopes: session.operator.role.as_str().to_owned(),
+    };
     let mut req = req;
     req.extensions_mut().insert(Ctx {
         session,
-        ws,
+        ws: ws.clone(),
         locale,
         secure,
         token,
     });
     let mut resp = next.run(req).await;
+    if audited && succeeded(&resp) {
+        let after = match &subject {
+            Some(s) => audit::snapshot(state.store.as_ref(), &ws, s).await,
+            None => None,
+        };
+        let write = audit::Write {
+            author,
+            method: "POST",
+            route: &route,
+            path: &path,
+            status: resp.status().as_u16(),
+            member_id: member,
+            request_id: None,
+            before,
+            after,
+        };
+        if let Err(e) = audit::record(state.store.as_ref(), write).await {
+            tracing::error!(error = %e, route = %route, "could not write the audit entry");
+        }
+    }
     if let Some(info) = resp.extensions().get::<ErrorInfo>().cloned() {
         resp = info.page(locale);
     }
@@ -291,6 +341,16 @@ pub async fn gate(State(state): State<ConsoleState>, req: Request, next: Next) -
         HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+/// A form's answer that did what it was asked: a redirect that names no `error`.
+fn succeeded(resp: &Response) -> bool {
+    let location = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    resp.status() == StatusCode::SEE_OTHER && !location.contains("error=")
 }
 
 /// Appends a `Set-Cookie`.

@@ -288,6 +288,8 @@ pub async fn sign_in(
         expires_at: now + SESSION_IDLE_MS,
     };
     store.insert_session(&s).await?;
+    // Housekeeping where sessions are made: expired ones go (indexed by expiry).
+    store.delete_expired_sessions(now).await?;
     Ok(SignIn::Ok {
         token,
         session: Session {
@@ -335,11 +337,6 @@ pub async fn set_locale(store: &dyn Store, operator_id: &str, locale: Option<&st
         return Err(AppError::NotFound { what: "operator" });
     }
     Ok(())
-}
-
-/// Removes expired sessions (run by the worker's housekeeping or on demand).
-pub async fn purge_sessions(store: &dyn Store, now: Millis) -> Result<u64> {
-    Ok(store.delete_expired_sessions(now).await?)
 }
 
 #[cfg(test)]
