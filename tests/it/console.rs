@@ -322,6 +322,26 @@ async fn sign_in_sets_a_session_and_forms_need_its_token(app: TestApp) {
     assert_eq!(entry["route"], "/members/{id}/points", "{audit}");
     let page = b.get(&format!("/members/{id}?flash=points_adjusted")).await;
     assert!(page.body.contains("goodwill") && page.body.contains("Points adjusted"));
+    // A tag added on the page is the member's.
+    let a = b
+        .post(
+            &format!("/members/{id}/tags"),
+            &[("csrf", &csrf), ("tag", "回访优先")],
+        )
+        .await;
+    assert_eq!(a.location(), format!("/members/{id}?flash=tag_added"));
+    let (_, m) = app.get(&format!("/v1/members/{id}")).await;
+    assert!(m["tags"].to_string().contains("回访优先"), "{m}");
+    // The list filters by lifecycle stage (a member just registered is new).
+    assert!(b.get("/members?stage=new").await.body.contains("c-1"));
+    assert!(!b.get("/members?stage=churned").await.body.contains("c-1"));
+    assert!(b.get("/members?q=李&stage=new").await.body.contains("c-1"));
+    assert!(
+        !b.get("/members?q=李&stage=mature")
+            .await
+            .body
+            .contains("c-1")
+    );
     // Signing out ends the session on the server.
     let a = b.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!(a.location(), "/login");
@@ -449,3 +469,34 @@ async fn the_cli_creates_accounts(app: TestApp) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
 both!(the_cli_creates_accounts);
+
+async fn the_demo_admin_gets_a_fresh_password_each_run(app: TestApp) {
+    let now = memberops_core::time::now_millis();
+    let first = operators::demo_admin(app.store.as_ref(), &app.ws.id, now)
+        .await
+        .expect("demo admin");
+    let second = operators::demo_admin(app.store.as_ref(), &app.ws.id, now)
+        .await
+        .expect("demo admin again");
+    assert_ne!(first, second);
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login(operators::DEMO_ADMIN, &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        b.login(operators::DEMO_ADMIN, &second).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // An administrator: every section is in the navigation.
+    let home = b.get("/").await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    for link in [
+        "href=\"/members\"",
+        "href=\"/segments\"",
+        "href=\"/campaigns\"",
+    ] {
+        assert!(home.body.contains(link), "{link}");
+    }
+}
+both!(the_demo_admin_gets_a_fresh_password_each_run);

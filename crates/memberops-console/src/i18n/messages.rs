@@ -109,6 +109,7 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("members.find", "Search", "搜索"),
     ("members.none", "No member matches.", "没有匹配的会员。"),
+    ("members.all_stages", "All stages", "全部生命周期"),
     ("member.name", "Name", "姓名"),
     ("member.no_name", "(no name)", "（未填写姓名）"),
     ("member.external_id", "External id", "外部编号"),

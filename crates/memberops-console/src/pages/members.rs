@@ -31,8 +31,14 @@ const RECENT: i64 = 20;
 pub struct ListQuery {
     #[serde(default)]
     q: String,
+    /// A lifecycle stage code; empty: every stage.
+    #[serde(default)]
+    stage: String,
     cursor: Option<String>,
 }
+
+/// The stages the list filters by.
+const STAGES: [&str; 5] = ["new", "growing", "mature", "silent", "churned"];
 
 /// A member as a list row, contacts masked for roles without the right.
 #[derive(Serialize)]
@@ -136,6 +142,36 @@ async fn search(
     Ok((found, by_name.next_cursor))
 }
 
+/// A page of the members in a stage, from the segment index.
+async fn in_stage(
+    state: &ConsoleState,
+    ctx: &Ctx,
+    stage: &str,
+    cursor: Option<String>,
+) -> ConsoleResult<(Vec<Member>, Option<String>)> {
+    let store = state.store.as_ref();
+    let cond = serde_json::json!({"field": "stage", "op": "eq", "value": stage});
+    let node = segments::parse_tree(&cond, "stage")?;
+    let page = saved::members(
+        store,
+        &state.segments,
+        &ctx.ws,
+        &node,
+        saved::PageReq {
+            limit: PAGE as usize,
+            cursor: cursor.as_deref(),
+        },
+        saved::Engine::Index,
+        now_millis(),
+    )
+    .await?;
+    let mut found = Vec::with_capacity(page.data.len());
+    for r in page.data {
+        found.push(members::get(store, &ctx.ws, &r.id).await?);
+    }
+    Ok((found, page.next_cursor))
+}
+
 pub async fn list(
     State(state): State<ConsoleState>,
     ctx: Ctx,
@@ -143,7 +179,22 @@ pub async fn list(
 ) -> ConsoleResult<Html<String>> {
     let text = q.q.trim();
     let cursor = q.cursor.filter(|c| !c.is_empty());
-    let (found, next) = search(&state, &ctx, text, cursor).await?;
+    let stage = STAGES.into_iter().find(|s| *s == q.stage);
+    let (found, next) = match stage {
+        Some(stage) if text.is_empty() => in_stage(&state, &ctx, stage, cursor).await?,
+        Some(stage) => {
+            let (found, next) = search(&state, &ctx, text, cursor).await?;
+            let mut kept = Vec::with_capacity(found.len());
+            for m in found {
+                let intel = segments::intelligence(state.store.as_ref(), &ctx.ws, &m.id).await?;
+                if intel.stage.as_deref() == Some(stage) {
+                    kept.push(m);
+                }
+            }
+            (kept, next)
+        }
+        None => search(&state, &ctx, text, cursor).await?,
+    };
     let full = ctx.can(Permission::SeeContacts);
     let rows: Vec<Row> = found.into_iter().map(|m| row(m, full)).collect();
     render::page(
@@ -152,8 +203,14 @@ pub async fn list(
         minijinja::context! {
             active => "members",
             q => text,
+            stage => stage.unwrap_or(""),
+            stages => STAGES,
             rows,
-            next_href => super::next_href("/members", &[("q", text)], next.as_deref()),
+            next_href => super::next_href(
+                "/members",
+                &[("q", text), ("stage", stage.unwrap_or(""))],
+                next.as_deref(),
+            ),
         },
     )
 }
