@@ -67,6 +67,8 @@ def main():
         page.click("#save-segment")
         expect(page).to_have_url(re.compile(r"/segments"))
         expect(page.locator("#segment-list")).to_contain_text("Buyers")
+        saved = page.locator("#segment-list tr", has_text="Buyers").locator("td").nth(1)
+        expect(saved).to_have_text(after)
 
         step("create and schedule a broadcast")
         page.goto(BASE + "/campaigns/new")

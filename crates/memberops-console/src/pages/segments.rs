@@ -38,10 +38,31 @@ pub async fn list(
         .as_deref()
         .and_then(|c| all.iter().position(|s| s.id == c).map(|i| i + 1))
         .unwrap_or(0);
-    let rows: Vec<_> = all.iter().skip(start).take(PAGE).collect();
+    let page: Vec<_> = all.iter().skip(start).take(PAGE).collect();
     let next = (start + PAGE < all.len())
-        .then(|| rows.last().map(|s| s.id.clone()))
+        .then(|| page.last().map(|s| s.id.clone()))
         .flatten();
+    // Each with its size now, from the index (read only: the daily job records sizes).
+    let store = state.store.as_ref();
+    let now = now_millis();
+    let mut rows = Vec::with_capacity(page.len());
+    for s in page {
+        let (_, node) = saved::get(store, &ctx.ws, &s.id).await?;
+        let p = saved::preview(
+            store,
+            &state.segments,
+            &ctx.ws,
+            &node,
+            0,
+            Engine::Index,
+            now,
+        )
+        .await?;
+        rows.push(minijinja::context! {
+            size => p.count,
+            ..minijinja::Value::from_serialize(s)
+        });
+    }
     render::page(
         "segments.html",
         &ctx,
