@@ -78,6 +78,8 @@ async fn the_console_in_a_browser(app: TestApp) {
             .env("ANALYST_PASSWORD", password)
             .env("MEMBER_PHONE", "13911112222")
             .env("MEMBER_NAME", "王小明")
+            .env("MEMBERS_TOTAL", "3")
+            .env("BUYERS", "1")
             .output()
     })
     .await
