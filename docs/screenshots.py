@@ -4,7 +4,8 @@
     BASE_URL=http://127.0.0.1:8080 EMAIL=admin@demo.local PASSWORD=… python3 docs/screenshots.py
 
 Writes PNGs to docs/screenshots/ (or OUT_DIR) at 1366×768, plus the member page at phone
-width. Needs Debian's chromium (/usr/bin/chromium) and `pip install playwright`.
+width. Needs Debian's chromium (/usr/bin/chromium), `pip install playwright`, and a CJK font
+for the Chinese pages (`apt-get install fonts-noto-cjk`; without one Chinese shows as boxes).
 """
 import os
 import re

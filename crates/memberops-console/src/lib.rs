@@ -86,6 +86,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn pages_escape_what_they_show() {
+        let html =
+            crate::render::error_page(crate::i18n::Locale::En, 404, "t", "<script>x</script>");
+        assert!(html.contains("&lt;script&gt;x&lt;"), "{html}");
+        assert!(!html.contains("<script>x"));
+    }
+
     /// The routes this file mounts and the gate's table name the same paths, so that no
     /// route is reachable without its line (the gate refuses a route it does not know).
     #[test]
