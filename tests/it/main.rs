@@ -17,6 +17,8 @@ mod campaigns_email;
 mod campaigns_tasks;
 mod checkout_member;
 mod clv;
+mod console;
+mod console_browser;
 mod coupons;
 mod coupons_issue;
 mod events;

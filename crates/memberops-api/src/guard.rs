@@ -112,7 +112,7 @@ async fn check(state: AppState, req: Request, next: Next) -> Response {
             None => None,
         };
         let write = audit::Write {
-            key: &key,
+            author: audit::Author::from(&key),
             method: method.as_str(),
             route: &route,
             path: &path,

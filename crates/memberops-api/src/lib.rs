@@ -1,6 +1,7 @@
 //! The MemberOps HTTP API: JSON under `/v1`, `/healthz`, `/openapi.json` and Swagger UI at
-//! `/docs`. Handlers parse input, call one use case of `memberops-app`, and map its result;
-//! rules live in the domain and app crates.
+//! `/docs`; the web console (`memberops-console`) is mounted beside it at `/`. Handlers
+//! parse input, call one use case of `memberops-app`, and map its result; rules live in
+//! the domain and app crates.
 
 pub mod auth;
 pub mod error;
@@ -27,6 +28,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
+use memberops_console::ConsoleState;
 pub use state::AppState;
 
 #[derive(OpenApi)]
@@ -112,6 +114,13 @@ pub fn router_with(state: AppState, limits: &Limits) -> Router {
         .fallback(extract::no_route)
         .method_not_allowed_fallback(extract::wrong_method)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .with_state(state.clone())
+        // The web console (`/`, `/login`, …): its own sessions and roles, not API keys.
+        .merge(memberops_console::router(ConsoleState::new(
+            state.store.clone(),
+            state.workspaces.clone(),
+            state.segments.clone(),
+        )))
         .layer(axum::middleware::from_fn(extract::refuse_nul_in_uri))
         // Counted after decompression: a small gzip body cannot grow past it.
         .layer(DefaultBodyLimit::max(limits::BODY_BYTES))
@@ -131,7 +140,6 @@ pub fn router_with(state: AppState, limits: &Limits) -> Router {
             },
         ))
         .layer(axum::middleware::from_fn(request_id::layer))
-        .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.

@@ -9,32 +9,7 @@ use serde_json::Value;
 /// Largest answer that is masked in memory; a larger one is refused rather than leaked.
 const MAX_MASKED: usize = 256 * 1024 * 1024;
 
-/// `13812345678` → `138****5678`; `+8613812345678` → `+86138****5678`.
-pub fn phone(p: &str) -> String {
-    let chars: Vec<char> = p.chars().collect();
-    let n = chars.len();
-    if n <= 4 {
-        return "*".repeat(n);
-    }
-    let hidden = (n - 4).min(4);
-    let start = n - 4 - hidden;
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i >= start && i < n - 4 { '*' } else { *c })
-        .collect()
-}
-
-/// `ming.li@example.com` → `m***@example.com`.
-pub fn email(e: &str) -> String {
-    match e.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".into(),
-    }
-}
+pub use memberops_core::mask::{email, phone};
 
 fn field(name: &str, v: &str) -> Option<String> {
     match name {

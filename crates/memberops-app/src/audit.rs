@@ -64,9 +64,31 @@ pub fn audits(key: &ApiKey) -> bool {
         .any(|s| matches!(s, KeyScope::Operator | KeyScope::Admin))
 }
 
-/// One audited write, as the API saw it.
+/// Who wrote: an API key, or a console operator (id `opr_…`, their email, their role
+/// in place of scopes).
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub workspace_id: String,
+    pub id: String,
+    pub name: String,
+    /// Comma-separated scopes, or the operator's role.
+    pub scopes: String,
+}
+
+impl From<&ApiKey> for Author {
+    fn from(k: &ApiKey) -> Self {
+        Author {
+            workspace_id: k.workspace_id.clone(),
+            id: k.id.clone(),
+            name: k.name.clone(),
+            scopes: KeyScope::join(&k.scopes),
+        }
+    }
+}
+
+/// One audited write, as the API or the console saw it.
 pub struct Write<'a> {
-    pub key: &'a ApiKey,
+    pub author: Author,
     pub method: &'a str,
     pub route: &'a str,
     pub path: &'a str,
@@ -80,11 +102,11 @@ pub struct Write<'a> {
 pub async fn record(store: &dyn Store, w: Write<'_>) -> Result<()> {
     let row = AuditLogRow {
         seq: 0,
-        workspace_id: w.key.workspace_id.clone(),
+        workspace_id: w.author.workspace_id,
         at: now_millis(),
-        key_id: w.key.id.clone(),
-        key_name: w.key.name.clone(),
-        scopes: KeyScope::join(&w.key.scopes),
+        key_id: w.author.id,
+        key_name: w.author.name,
+        scopes: w.author.scopes,
         method: w.method.to_owned(),
         route: w.route.to_owned(),
         path: w.path.to_owned(),

@@ -20,6 +20,7 @@ pub mod lists;
 pub mod loyalty;
 pub mod member_cache;
 pub mod members;
+pub mod operators;
 pub mod ops;
 mod planner;
 pub mod privacy;

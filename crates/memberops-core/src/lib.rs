@@ -6,6 +6,7 @@
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod mask;
 pub mod member;
 pub mod money;
 pub mod order;

@@ -224,6 +224,12 @@ const SIMPLE_FIELDS: &[(&str, Field)] = &[
 ];
 
 impl Field {
+    /// The names of the fields a condition may use, besides `attributes.<key>` and
+    /// `consent.<channel>` (the console's condition builder offers these).
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        SIMPLE_FIELDS.iter().map(|(n, _)| *n)
+    }
+
     pub fn parse(name: &str) -> Option<Field> {
         if let Some(key) = name.strip_prefix("attributes.") {
             return (!key.is_empty()).then(|| Field::Attr(key.to_owned()));

@@ -33,6 +33,7 @@ pub mod lists;
 pub mod log;
 mod loyalty;
 mod model;
+pub mod operators;
 mod postgres;
 pub mod privacy;
 mod segments;
@@ -60,6 +61,7 @@ pub use lists::{AuditEntry, InviteeRow, ListsStore, TagCount, TagMemberRow};
 pub use log::{Backlog, ConsumerRow, LogEvent, LogStore, LogTx, StartAt};
 pub use loyalty::*;
 pub use model::*;
+pub use operators::{OperatorRow, OperatorsStore, SessionRow};
 pub use postgres::PgStore;
 pub use privacy::{PrivacyStore, PrivacyTx, TableRows};
 pub use segments::*;
@@ -103,6 +105,7 @@ pub trait Store:
     + JourneysStore
     + ClvStore
     + TierTrialsStore
+    + OperatorsStore
     + Send
     + Sync
     + 'static

@@ -86,6 +86,7 @@ crate::keys::impl_keys!(PgStore);
 crate::privacy::impl_privacy!(PgStore, PgTx, sqlx::Postgres);
 crate::audit::impl_audit!(PgStore, sqlx::Postgres, "./migrations/postgres");
 crate::clv::impl_clv!(PgStore, PgTx, sqlx::Postgres);
+crate::operators::impl_operators!(PgStore, sqlx::Postgres);
 crate::webhooks::impl_webhooks!(
     PgStore,
     PgTx,

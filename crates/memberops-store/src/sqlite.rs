@@ -199,6 +199,7 @@ crate::keys::impl_keys!(SqliteStore);
 crate::privacy::impl_privacy!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::audit::impl_audit!(SqliteStore, sqlx::Sqlite, "./migrations/sqlite");
 crate::clv::impl_clv!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::operators::impl_operators!(SqliteStore, sqlx::Sqlite);
 crate::webhooks::impl_webhooks!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 crate::campaigns::impl_campaigns!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 crate::journeys::impl_journeys!(SqliteStore, SqliteTx, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

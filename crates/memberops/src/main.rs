@@ -29,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP API server (JSON under /v1, /healthz, /openapi.json, /docs).
+    /// Run the HTTP server: the API (JSON under /v1, /healthz, /openapi.json, /docs) and the
+    /// web console (/, /login).
     Serve(cmd::serve::Args),
     /// Run the background worker alone: daily jobs (points expiry, tier review, lifecycle
     /// recompute, birthday gifts) from the jobs table, the event log's consumers (coupon
@@ -42,6 +43,9 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Apikey(cmd::apikey::Command),
+    /// Web console accounts: `user create --email E --role admin`, `reset-password`, `list`.
+    #[command(subcommand)]
+    User(cmd::user::Command),
     /// The audit log of writes by operator and admin keys, newest first.
     Audit(cmd::audit::Args),
     /// The workspace's settings: `workspace show`, `workspace set --calling-code 1`.
@@ -129,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consumers(args) => cmd::consumers::run(&cli.db, args).await,
         Command::Migrate => cmd::migrate(&cli.db).await,
         Command::Apikey(c) => cmd::apikey::run(&cli.db, c).await,
+        Command::User(c) => cmd::user::run(&cli.db, c).await,
         Command::Audit(a) => cmd::audit::run(&cli.db, a).await,
         Command::Workspace(c) => cmd::workspace::run(&cli.db, c).await,
         Command::Backup(a) => cmd::backup::backup(&cli.db, a).await,

@@ -13,6 +13,7 @@ pub mod loyalty;
 pub mod segments;
 pub mod segments_bench;
 pub mod serve;
+pub mod user;
 pub mod worker;
 pub mod workspace;
 

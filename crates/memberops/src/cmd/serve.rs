@@ -7,7 +7,8 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "MEMBEROPS_ADDR", default_value = "127.0.0.1:8080")]
     addr: String,
-    /// Fill an empty database with demo data first and print an admin key for it.
+    /// Fill an empty database with demo data first and print an admin key for it, and
+    /// the web console's address with the password of `admin@demo.local`.
     #[arg(long)]
     demo: bool,
     /// Members to generate with --demo.
@@ -56,6 +57,17 @@ pub async fn run(db: &str, args: Args) -> anyhow::Result<()> {
         println!(
             "try: curl -H 'Authorization: Bearer {secret}' 'http://{}/v1/members?limit=3'",
             args.addr
+        );
+        let password = memberops_app::operators::demo_admin(
+            store.as_ref(),
+            &ws.id,
+            memberops_core::time::now_millis(),
+        )
+        .await?;
+        println!(
+            "web console: http://{}/ (sign in as {} with password {password})",
+            args.addr,
+            memberops_app::operators::DEMO_ADMIN
         );
     }
     let listener = tokio::net::TcpListener::bind(&args.addr)
