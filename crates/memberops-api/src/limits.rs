@@ -23,6 +23,9 @@ pub const JSON_DEPTH: usize = 32;
 pub struct Limits {
     /// Longest time a request may take, body upload included (503 `timeout` after it).
     pub request_timeout: Duration,
+    /// The same for the whole-workspace operations of [`BULK`] (recomputes, exports,
+    /// reports, a campaign launch), which grow with the number of members.
+    pub bulk_request_timeout: Duration,
     /// Longest time a client may take to send a request head, and to keep an idle
     /// keep-alive connection open; the connection is closed after it.
     pub header_read_timeout: Duration,
@@ -40,6 +43,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             request_timeout: Duration::from_secs(60),
+            bulk_request_timeout: Duration::from_secs(600),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 512,
             max_uri_bytes: 8 * 1024,
@@ -85,17 +89,43 @@ pub async fn refuse_large_head(State(limits): State<Limits>, req: Request, next:
     next.run(req).await
 }
 
+/// Paths whose work grows with the workspace: they get [`Limits::bulk_request_timeout`].
+pub const BULK: &[&str] = &[
+    ":recompute",
+    ":refresh",
+    ":rebuild-index",
+    ":launch",
+    "/export",
+    "/v1/analytics/",
+    "/v1/reports/",
+];
+
+fn is_bulk(path: &str) -> bool {
+    BULK.iter().any(|b| {
+        if b.starts_with("/v1/") {
+            path.starts_with(b)
+        } else {
+            path.ends_with(b)
+        }
+    })
+}
+
 /// 503 `timeout` when a request (reading its body included) takes longer than the limit;
 /// its work is dropped, so an open transaction rolls back.
 pub async fn timeout(State(limits): State<Limits>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limits.request_timeout, next.run(req)).await {
+    let limit = if is_bulk(req.uri().path()) {
+        limits.bulk_request_timeout
+    } else {
+        limits.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             format!(
                 "the request took longer than {} s and was abandoned; nothing of it was kept",
-                limits.request_timeout.as_secs_f64()
+                limit.as_secs_f64()
             ),
         )
         .into_response(),
@@ -158,6 +188,25 @@ pub fn too_deep() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_workspace_operations_get_the_long_timeout() {
+        for p in [
+            "/v1/lifecycle:recompute",
+            "/v1/segments/seg_1/export",
+            "/v1/campaigns/cmp_1:launch",
+            "/v1/analytics/cohorts",
+        ] {
+            assert!(is_bulk(p), "{p}");
+        }
+        for p in [
+            "/v1/members",
+            "/v1/members/m_1/points:spend",
+            "/v1/events:batch",
+        ] {
+            assert!(!is_bulk(p), "{p}");
+        }
+    }
 
     #[test]
     fn depth_counts_nesting_outside_strings_only() {
