@@ -8,7 +8,15 @@ use crate::both;
 use crate::helpers::TestApp;
 
 /// (external id, gender, birthday, region, channel)
-const PEOPLE: [(&str, Option<&str>, Option<&str>, &str, &str); 4] = [
+type Person = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+);
+
+const PEOPLE: [Person; 4] = [
     ("p1", Some("female"), Some("1990-01-01"), "north", "ads"),
     ("p2", Some("female"), Some("2000-06-01"), "south", "ads"),
     ("p3", Some("male"), None, "north", "shop"),

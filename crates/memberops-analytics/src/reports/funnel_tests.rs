@@ -134,7 +134,8 @@ fn members_go_as_far_as_each_window_allows() {
         BTreeMap::from([(1, 3), (2, 1), (3, 2), (4, 3), (5, 1)])
     );
     let rows = group_rows(&q, "(all)", times.values());
-    let got: Vec<(u64, Option<f64>, Option<f64>, Option<f64>)> = rows
+    type Figures = (u64, Option<f64>, Option<f64>, Option<f64>);
+    let got: Vec<Figures> = rows
         .steps
         .iter()
         .map(|r| (r.members, r.conversion, r.step_conversion, r.median_days))
