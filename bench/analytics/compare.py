@@ -112,10 +112,10 @@ o AS (SELECT member_id, {KEY} AS k FROM ev WHERE type = 'order.paid'),
 s2 AS (SELECT r.member_id, r.k1, MIN(o.k) AS k2 FROM reg r JOIN o ON o.member_id = r.member_id AND o.k > r.k1
        GROUP BY 1, 2),
 s2w AS (SELECT member_id, k1 // 100000000 AS t1, k2, k2 // 100000000 AS t2 FROM s2
-        WHERE k2 // 100000000 <= k1 // 100000000 + 30 * 86400000),
+        WHERE k2 // 100000000 <= k1 // 100000000 + CAST(30 AS BIGINT) * 86400000),
 s3 AS (SELECT s.member_id, s.t2, MIN(o.k) AS k3 FROM s2w s JOIN o ON o.member_id = s.member_id AND o.k > s.k2
        GROUP BY 1, 2),
-s3w AS (SELECT member_id, t2, k3 // 100000000 AS t3 FROM s3 WHERE k3 // 100000000 <= t2 + 60 * 86400000)
+s3w AS (SELECT member_id, t2, k3 // 100000000 AS t3 FROM s3 WHERE k3 // 100000000 <= t2 + CAST(60 AS BIGINT) * 86400000)
 SELECT (SELECT COUNT(*) FROM reg), (SELECT COUNT(*) FROM s2w), (SELECT COUNT(*) FROM s3w),
        (SELECT median(t2 - t1) FROM s2w), (SELECT median(t3 - t2) FROM s3w)
 """
