@@ -34,6 +34,10 @@ result["rebuild"] = json.loads(out)
 ours_cohorts = f"{WORK}/ours_cohorts.csv"
 result["ours_cohorts_s"], _ = timed(["report", "cohorts", "--by", "first_order", "--period", "month",
                                       "--as-of", AS_OF, "--format", "csv", "-o", ours_cohorts])
+ours_funnel = f"{WORK}/ours_funnel.csv"
+result["ours_funnel_s"], _ = timed(["report", "funnel", "--steps", "member.registered,order.paid,order.paid",
+                                     "--within", "30,60", "--from", YEAR_FROM, "--to", AS_OF,
+                                     "--format", "csv", "-o", ours_funnel])
 ours_overview = f"{WORK}/ours_overview.csv"
 result["ours_overview_s"], _ = timed(["report", "overview", "--from", YEAR_FROM, "--to", AS_OF,
                                        "--interval", "month", "--format", "csv", "-o", ours_overview])
@@ -43,8 +47,8 @@ con_s = sqlite3.connect(DB)
 events_csv, members_csv = f"{WORK}/events.csv", f"{WORK}/members.csv"
 with open(events_csv, "w", newline="") as f:
     w = csv.writer(f)
-    w.writerow(["member_id", "type", "occurred_at", "amount_minor", "refunded_minor"])
-    for row in con_s.execute("SELECT member_id, type, occurred_at, amount_minor, refunded_minor FROM events"):
+    w.writerow(["seq", "member_id", "type", "occurred_at", "amount_minor", "refunded_minor"])
+    for row in con_s.execute("SELECT seq, member_id, type, occurred_at, amount_minor, refunded_minor FROM events"):
         w.writerow(row)
 with open(members_csv, "w", newline="") as f:
     w = csv.writer(f)
@@ -57,7 +61,7 @@ result["members"] = con_s.execute("SELECT COUNT(*) FROM members").fetchone()[0]
 con = duckdb.connect()
 t = time.perf_counter()
 con.execute(f"CREATE TABLE ev AS SELECT * FROM read_csv('{events_csv}', header=true, "
-            "columns={'member_id': 'VARCHAR', 'type': 'VARCHAR', 'occurred_at': 'BIGINT', "
+            "columns={'seq': 'BIGINT', 'member_id': 'VARCHAR', 'type': 'VARCHAR', 'occurred_at': 'BIGINT', "
             "'amount_minor': 'BIGINT', 'refunded_minor': 'BIGINT'})")
 con.execute(f"CREATE TABLE mem AS SELECT * FROM read_csv('{members_csv}', header=true, "
             "columns={'id': 'VARCHAR', 'joined_at': 'BIGINT'})")
@@ -97,7 +101,36 @@ t = time.perf_counter()
 duck_overview = con.execute(overview_q).fetchall()
 result["duckdb_overview_s"] = time.perf_counter() - t
 
+# The funnel: entry = first registration (time, then log order) on a local day in the year;
+# then the first order after it, kept if within 30 days; then the next order, within 60.
+KEY = "(CAST(occurred_at AS HUGEINT) * 100000000 + seq)"
+funnel_q = f"""
+WITH reg AS (SELECT member_id, MIN({KEY}) AS k1 FROM ev
+             WHERE type = 'member.registered' AND {DAY} BETWEEN DATE '{YEAR_FROM}' AND DATE '{AS_OF}'
+             GROUP BY member_id),
+o AS (SELECT member_id, {KEY} AS k FROM ev WHERE type = 'order.paid'),
+s2 AS (SELECT r.member_id, r.k1, MIN(o.k) AS k2 FROM reg r JOIN o ON o.member_id = r.member_id AND o.k > r.k1
+       GROUP BY 1, 2),
+s2w AS (SELECT member_id, k1 // 100000000 AS t1, k2, k2 // 100000000 AS t2 FROM s2
+        WHERE k2 // 100000000 <= k1 // 100000000 + CAST(30 AS BIGINT) * 86400000),
+s3 AS (SELECT s.member_id, s.t2, MIN(o.k) AS k3 FROM s2w s JOIN o ON o.member_id = s.member_id AND o.k > s.k2
+       GROUP BY 1, 2),
+s3w AS (SELECT member_id, t2, k3 // 100000000 AS t3 FROM s3 WHERE k3 // 100000000 <= t2 + CAST(60 AS BIGINT) * 86400000)
+SELECT (SELECT COUNT(*) FROM reg), (SELECT COUNT(*) FROM s2w), (SELECT COUNT(*) FROM s3w),
+       (SELECT median(t2 - t1) FROM s2w), (SELECT median(t3 - t2) FROM s3w)
+"""
+t = time.perf_counter()
+duck_funnel = con.execute(funnel_q).fetchone()
+result["duckdb_funnel_s"] = time.perf_counter() - t
+
 # Same answers?
+ours_f = [r for r in csv.DictReader(open(ours_funnel)) if r["group"] == "(all)"]
+got = tuple(int(r["members"]) for r in ours_f) + tuple(float(r["median_days"]) for r in ours_f[1:])
+want = tuple(int(x) for x in duck_funnel[:3]) + tuple(round(float(x) / 86400000, 2) for x in duck_funnel[3:])
+result["funnel_equal"] = got == want
+if got != want:
+    result["funnel_mismatch"] = [got, want]
+result["funnel_ratio"] = result["ours_funnel_s"] / result["duckdb_funnel_s"]
 ours = {(r["cohort"], int(r["period"])): (int(r["cohort_size"]), int(r["retained"]))
         for r in csv.DictReader(open(ours_cohorts))}
 ours_nonzero = {k: v for k, v in ours.items() if v[1] > 0}

@@ -9,6 +9,8 @@ mod helpers;
 mod receiver;
 
 mod analytics;
+mod analytics_funnel;
+mod analytics_portrait;
 mod api_basics;
 mod api_style;
 mod audit;

@@ -70,7 +70,13 @@ impl PgStore {
 }
 
 crate::backend::impl_backend!(PgStore, PgTx, sqlx::Postgres);
-crate::analytics::impl_analytics!(PgStore, PgTx, sqlx::Postgres);
+crate::analytics::impl_analytics!(
+    PgStore,
+    PgTx,
+    sqlx::Postgres,
+    "string_agg(",
+    ", ',' ORDER BY day)"
+);
 crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::history::impl_loyalty_history!(PgTx, sqlx::Postgres);
 crate::loyalty::trials::impl_tier_trials!(PgStore, PgTx, sqlx::Postgres);

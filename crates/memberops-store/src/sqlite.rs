@@ -183,7 +183,7 @@ impl SqliteStore {
 }
 
 crate::backend::impl_backend!(SqliteStore, SqliteTx, sqlx::Sqlite);
-crate::analytics::impl_analytics!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::analytics::impl_analytics!(SqliteStore, SqliteTx, sqlx::Sqlite, "group_concat(", ")");
 crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::loyalty::history::impl_loyalty_history!(SqliteTx, sqlx::Sqlite);
 crate::loyalty::trials::impl_tier_trials!(SqliteStore, SqliteTx, sqlx::Sqlite);

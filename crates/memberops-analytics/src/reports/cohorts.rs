@@ -2,12 +2,13 @@
 //! their registration), and for each later period the members of the cohort who ordered
 //! (or were active) in it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use memberops_core::Invalid;
 use serde::{Deserialize, Serialize};
 
+use super::book::{Book, DayNum, date_of, day_number};
 use super::{DayRow, Grain, MemberIx, MemberRow, OrderDay, rate};
 
 /// What puts a member in a cohort.
@@ -131,54 +132,92 @@ pub fn cohorts(
     orders: &[OrderDay],
     active: &[DayRow],
 ) -> Vec<CohortRow> {
-    let g = q.period;
-    let joined: HashMap<MemberIx, NaiveDate> = match q.by {
-        CohortBy::FirstOrder => first_order_days(orders, q.as_of),
-        CohortBy::Registration => members
-            .iter()
-            .filter(|m| m.joined <= q.as_of)
-            .map(|m| (m.member, m.joined))
-            .collect(),
-    };
-    let start: HashMap<MemberIx, i64> = joined.iter().map(|(m, d)| (*m, g.index(*d))).collect();
-    // (member, period index) with the measured behaviour, each once.
-    let seen: HashSet<(MemberIx, i64)> = match q.measure {
-        Measure::Ordered => orders
-            .iter()
-            .filter(|o| o.orders > 0 && o.day <= q.as_of)
-            .map(|o| (o.member, g.index(o.day)))
-            .collect(),
-        Measure::Active => active
-            .iter()
-            .filter(|a| a.day <= q.as_of)
-            .map(|a| (a.member, g.index(a.day)))
-            .collect(),
-    };
-    let last = g.index(q.as_of);
-    // cohort index → (a day in it, size, retained per period)
-    let mut cells: HashMap<i64, (NaiveDate, u64, Vec<u64>)> = HashMap::new();
-    for (m, day) in &joined {
-        let c = start.get(m).copied().unwrap_or_default();
-        let span = usize::try_from(last - c + 1).unwrap_or(0);
-        cells.entry(c).or_insert_with(|| (*day, 0, vec![0; span])).1 += 1;
+    cohorts_of(q, &Book::from_rows(members, orders, active))
+}
+
+/// The period index of each day number from `first` on, computed once per day.
+struct PeriodOf {
+    first: DayNum,
+    index: Vec<i64>,
+}
+
+impl PeriodOf {
+    fn new(g: Grain, first: DayNum, last: DayNum) -> Self {
+        let index = (first..=last).map(|d| g.index(date_of(d))).collect();
+        PeriodOf { first, index }
     }
-    for (m, p) in &seen {
-        if let Some(c) = start.get(m)
-            && p >= c
-            && let Some((_, _, retained)) = cells.get_mut(c)
-            && let Some(slot) = usize::try_from(p - c)
-                .ok()
-                .and_then(|k| retained.get_mut(k))
-        {
-            *slot += 1;
+
+    fn get(&self, day: DayNum) -> i64 {
+        usize::try_from(day - self.first)
+            .ok()
+            .and_then(|i| self.index.get(i))
+            .copied()
+            .unwrap_or(i64::MIN)
+    }
+}
+
+/// The retention matrix over a [`Book`]: `orders` lists need only hold days with an order
+/// that counts when `q.measure` is `Ordered` and `q.by` is `FirstOrder`.
+pub fn cohorts_of(q: &CohortQuery, book: &Book) -> Vec<CohortRow> {
+    let g = q.period;
+    let as_of = day_number(q.as_of);
+    let ordered = |slot: usize| {
+        let list = book.orders.of(slot);
+        let end = list.partition_point(|o| o.day <= as_of);
+        list[..end].iter().filter(|o| o.orders > 0).map(|o| o.day)
+    };
+    // Each member's cohort day.
+    let mut start: Vec<(usize, DayNum)> = Vec::new();
+    for slot in 0..book.slots() {
+        let day = match q.by {
+            CohortBy::FirstOrder => ordered(slot).next(),
+            CohortBy::Registration => book.joined.get(slot).copied().flatten(),
+        };
+        if let Some(d) = day.filter(|d| *d <= as_of) {
+            start.push((slot, d));
         }
     }
-    let mut keys: Vec<i64> = cells.keys().copied().collect();
-    keys.sort_unstable();
+    let Some(first) = start.iter().map(|s| s.1).min() else {
+        return Vec::new();
+    };
+    let periods = PeriodOf::new(g, first, as_of);
+    let last = periods.get(as_of);
+    // cohort index → (a day in it, size, retained per period)
+    let mut cells: BTreeMap<i64, (DayNum, u64, Vec<u64>)> = BTreeMap::new();
+    for (slot, day) in start {
+        let c = periods.get(day);
+        let span = usize::try_from(last - c + 1).unwrap_or(0);
+        let cell = cells.entry(c).or_insert_with(|| (day, 0, vec![0; span]));
+        cell.1 += 1;
+        let mut mark = |p: i64, previous: &mut i64| {
+            if p >= c
+                && p != *previous
+                && let Some(slot) = usize::try_from(p - c).ok().and_then(|k| cell.2.get_mut(k))
+            {
+                *slot += 1;
+                *previous = p;
+            }
+        };
+        // Days ascend, so a period's days come together: count each period once.
+        let mut previous = i64::MIN;
+        match q.measure {
+            Measure::Ordered => {
+                for d in ordered(slot) {
+                    mark(periods.get(d), &mut previous);
+                }
+            }
+            Measure::Active => {
+                let list = book.active.of(slot);
+                let end = list.partition_point(|d| *d <= as_of);
+                for d in &list[..end] {
+                    mark(periods.get(*d), &mut previous);
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
-    for c in keys {
-        let (day, size, retained) = &cells[&c];
-        let name = g.label(*day);
+    for (day, size, retained) in cells.values() {
+        let name = g.label(date_of(*day));
         for (k, r) in retained.iter().enumerate() {
             out.push(CohortRow {
                 cohort: name.clone(),

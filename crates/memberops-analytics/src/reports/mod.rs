@@ -12,10 +12,13 @@
 //! Days are local dates in the workspace's zone. Members are numbered (`MemberIx`) by the
 //! caller, so the tables here hold no strings.
 
+pub mod book;
 pub mod channels;
 pub mod cohorts;
 pub mod decomposition;
+pub mod funnel;
 pub mod overview;
+pub mod portrait;
 pub mod repurchase;
 
 use std::collections::HashMap;

@@ -1,13 +1,12 @@
 //! The overview: members, activity, orders, revenue, repurchase and churn for a date range,
 //! its previous period beside it, and a series by day, week or month.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
 use chrono::{Days, NaiveDate};
 use memberops_core::Invalid;
 use serde::Serialize;
 
-use super::{DayRow, Grain, MemberIx, MemberRow, OrderDay, per, rate, within};
+use super::book::{Book, DayNum, day_number, days_within};
+use super::{DayRow, Grain, MemberRow, OrderDay, per, rate};
 
 /// Most periods a series may hold.
 pub const MAX_BUCKETS: usize = 1000;
@@ -245,17 +244,17 @@ impl Overview {
     }
 }
 
-/// Rows grouped by day, ready for window queries.
-struct Tables {
-    joined: Vec<NaiveDate>,
-    active: BTreeMap<NaiveDate, Vec<MemberIx>>,
-    orders: BTreeMap<NaiveDate, Vec<OrderDay>>,
-    /// First day each member was seen in the rows read.
-    first_seen: Vec<NaiveDate>,
+/// The book cut to the days the overview reads, ready for window queries.
+struct Tables<'a> {
+    book: &'a Book,
+    /// Join days, sorted.
+    joined: Vec<DayNum>,
+    /// First day each member was seen in the days read.
+    first_seen: Vec<DayNum>,
     /// Churn episodes: the day inactivity reached the limit, and the day the member came
-    /// back (if they did).
-    churned: Vec<NaiveDate>,
-    returned: Vec<NaiveDate>,
+    /// back (if they did). Sorted.
+    churned: Vec<DayNum>,
+    returned: Vec<DayNum>,
 }
 
 fn fmt(d: NaiveDate) -> String {
@@ -263,51 +262,47 @@ fn fmt(d: NaiveDate) -> String {
 }
 
 /// How many of the sorted `days` are on or before `d`.
-fn upto(days: &[NaiveDate], d: NaiveDate) -> u64 {
+fn upto(days: &[DayNum], d: DayNum) -> u64 {
     days.partition_point(|x| *x <= d) as u64
 }
 
-fn in_range(days: &[NaiveDate], a: NaiveDate, b: NaiveDate) -> u64 {
+fn in_range(days: &[DayNum], a: DayNum, b: DayNum) -> u64 {
     upto(days, b).saturating_sub(days.partition_point(|x| *x < a) as u64)
 }
 
-impl Tables {
-    fn new(
-        q: &OverviewQuery,
-        members: &[MemberRow],
-        orders: &[OrderDay],
-        active: &[DayRow],
-    ) -> Self {
-        let start = q.first_day_needed();
-        let mut joined: Vec<NaiveDate> = members.iter().map(|m| m.joined).collect();
+/// Orders of a window: paying members, orders, members with two or more, revenue.
+#[derive(Default)]
+struct Buyers {
+    paying: u64,
+    orders: u64,
+    repeat: u64,
+    revenue: i64,
+}
+
+impl<'a> Tables<'a> {
+    fn new(q: &OverviewQuery, book: &'a Book) -> Self {
+        let start = day_number(q.first_day_needed());
+        let to = day_number(q.to);
+        let mut joined: Vec<DayNum> = book.joined.iter().flatten().copied().collect();
         joined.sort_unstable();
-        let mut by_day: BTreeMap<NaiveDate, Vec<MemberIx>> = BTreeMap::new();
-        // Seen days (activity and joining), per member, for churn.
-        let mut seen: HashMap<MemberIx, Vec<NaiveDate>> = HashMap::new();
-        for a in active.iter().filter(|a| within(a.day, start, q.to)) {
-            by_day.entry(a.day).or_default().push(a.member);
-            seen.entry(a.member).or_default().push(a.day);
-        }
-        for m in members.iter().filter(|m| within(m.joined, start, q.to)) {
-            seen.entry(m.member).or_default().push(m.joined);
-        }
-        for v in by_day.values_mut() {
-            v.sort_unstable();
-            v.dedup();
-        }
-        let mut order_days: BTreeMap<NaiveDate, Vec<OrderDay>> = BTreeMap::new();
-        for o in orders.iter().filter(|o| within(o.day, start, q.to)) {
-            order_days.entry(o.day).or_default().push(*o);
-        }
-        let n = Days::new(u64::from(q.churned_after_days));
+        let n = DayNum::try_from(q.churned_after_days).unwrap_or(DayNum::MAX);
         let (mut first_seen, mut churned, mut returned) = (Vec::new(), Vec::new(), Vec::new());
-        for days in seen.values_mut() {
-            days.sort_unstable();
-            days.dedup();
-            first_seen.push(days[0]);
-            for (i, s) in days.iter().enumerate() {
-                let churn_day = *s + n;
-                match days.get(i + 1) {
+        let mut seen: Vec<DayNum> = Vec::new();
+        for slot in 0..book.slots() {
+            seen.clear();
+            seen.extend_from_slice(days_within(book.active.of(slot), |d| *d, start, to));
+            if let Some(Some(j)) = book.joined.get(slot)
+                && (start..=to).contains(j)
+                && seen.binary_search(j).is_err()
+            {
+                seen.push(*j);
+                seen.sort_unstable();
+            }
+            let Some(first) = seen.first() else { continue };
+            first_seen.push(*first);
+            for (i, s) in seen.iter().enumerate() {
+                let churn_day = s.saturating_add(n);
+                match seen.get(i + 1) {
                     Some(next) if *next <= churn_day => {}
                     Some(next) => {
                         churned.push(churn_day);
@@ -321,85 +316,91 @@ impl Tables {
         churned.sort_unstable();
         returned.sort_unstable();
         Tables {
+            book,
             joined,
-            active: by_day,
-            orders: order_days,
             first_seen,
             churned,
             returned,
         }
     }
 
-    fn distinct_active(&self, a: NaiveDate, b: NaiveDate) -> HashSet<MemberIx> {
-        self.active
-            .range(a..=b)
-            .flat_map(|(_, v)| v.iter().copied())
-            .collect()
+    fn distinct_active(&self, a: DayNum, b: DayNum) -> u64 {
+        let active = &self.book.active;
+        (0..active.slots())
+            .filter(|s| !days_within(active.of(*s), |d| *d, a, b).is_empty())
+            .count() as u64
     }
 
-    /// Per member, orders (that count) in `[a, b]`.
-    fn buyers(&self, a: NaiveDate, b: NaiveDate) -> HashMap<MemberIx, u64> {
-        let mut out: HashMap<MemberIx, u64> = HashMap::new();
-        for o in self.orders.range(a..=b).flat_map(|(_, v)| v) {
-            if o.orders > 0 {
-                *out.entry(o.member).or_default() += u64::from(o.orders);
+    fn buyers(&self, a: DayNum, b: DayNum) -> Buyers {
+        let mut out = Buyers::default();
+        for (_, list) in self.book.orders.iter() {
+            let mut n = 0u64;
+            for o in days_within(list, |o| o.day, a, b) {
+                n += u64::from(o.orders);
+                out.revenue = out.revenue.saturating_add(o.net_minor());
             }
+            out.orders += n;
+            out.paying += u64::from(n > 0);
+            out.repeat += u64::from(n >= 2);
         }
         out
     }
 
-    /// Members seen (in the rows read) and not churned on day `d`.
-    fn not_churned(&self, d: NaiveDate) -> u64 {
+    /// Members seen (in the days read) and not churned on day `d`.
+    fn not_churned(&self, d: DayNum) -> u64 {
         (upto(&self.first_seen, d) + upto(&self.returned, d)).saturating_sub(upto(&self.churned, d))
     }
 
-    fn figures(&self, a: NaiveDate, b: NaiveDate) -> Figures {
-        let active_members = self.distinct_active(a, b).len() as u64;
+    fn figures(&self, from: NaiveDate, to: NaiveDate) -> Figures {
+        let (a, b) = (day_number(from), day_number(to));
+        let active_members = self.distinct_active(a, b);
         let buyers = self.buyers(a, b);
-        let orders: u64 = buyers.values().sum();
-        let revenue_minor: i64 = self
-            .orders
-            .range(a..=b)
-            .flat_map(|(_, v)| v)
-            .map(OrderDay::net_minor)
-            .sum();
-        let paying = buyers.len() as u64;
-        let repeat = buyers.values().filter(|n| **n >= 2).count() as u64;
         let new_members = in_range(&self.joined, a, b);
         let newly_churned = in_range(&self.churned, a, b);
-        let at_risk = self.not_churned(a - Days::new(1)) + new_members;
+        let at_risk = self.not_churned(a - 1) + new_members;
         Figures {
             members_total: upto(&self.joined, b),
             new_members,
             active_members,
-            paying_members: paying,
-            orders,
-            revenue_minor,
-            aov_minor: per(revenue_minor, orders),
-            arpu_minor: per(revenue_minor, active_members),
-            repurchase_rate: (paying > 0).then(|| rate(repeat, paying)),
+            paying_members: buyers.paying,
+            orders: buyers.orders,
+            revenue_minor: buyers.revenue,
+            aov_minor: per(buyers.revenue, buyers.orders),
+            arpu_minor: per(buyers.revenue, active_members),
+            repurchase_rate: (buyers.paying > 0).then(|| rate(buyers.repeat, buyers.paying)),
             newly_churned,
             churn_rate: (at_risk > 0).then(|| rate(newly_churned, at_risk)),
         }
     }
 
-    fn activity(&self, a: NaiveDate, b: NaiveDate) -> Activity {
-        let days = ((b - a).num_days() + 1).max(1) as f64;
+    fn activity(&self, from: NaiveDate, to: NaiveDate) -> Activity {
+        let (a, b) = (day_number(from), day_number(to));
+        let days = f64::from((b - a + 1).max(1));
         let mean = |total: usize| (total as f64 / days * 100.0).round() / 100.0;
-        let daily: usize = self.active.range(a..=b).map(|(_, v)| v.len()).sum();
-        let daily_orders: usize = self
-            .orders
-            .range(a..=b)
-            .map(|(_, v)| v.iter().filter(|o| o.orders > 0).count())
+        let daily: usize = self
+            .book
+            .active
+            .iter()
+            .map(|(_, l)| days_within(l, |d| *d, a, b).len())
             .sum();
-        let trailing = |n: u64| b - Days::new(n - 1);
+        let daily_orders: usize = self
+            .book
+            .orders
+            .iter()
+            .map(|(_, l)| {
+                days_within(l, |o| o.day, a, b)
+                    .iter()
+                    .filter(|o| o.orders > 0)
+                    .count()
+            })
+            .sum();
         Activity {
             dau: mean(daily),
-            wau: self.distinct_active(trailing(7), b).len() as u64,
-            mau: self.distinct_active(trailing(30), b).len() as u64,
+            wau: self.distinct_active(b - 6, b),
+            mau: self.distinct_active(b - 29, b),
             dau_orders: mean(daily_orders),
-            wau_orders: self.buyers(trailing(7), b).len() as u64,
-            mau_orders: self.buyers(trailing(30), b).len() as u64,
+            wau_orders: self.buyers(b - 6, b).paying,
+            mau_orders: self.buyers(b - 29, b).paying,
         }
     }
 
@@ -421,7 +422,12 @@ pub fn overview(
     orders: &[OrderDay],
     active: &[DayRow],
 ) -> Overview {
-    let t = Tables::new(q, members, orders, active);
+    overview_of(q, &Book::from_rows(members, orders, active))
+}
+
+/// The overview of `q` over a [`Book`] (its lists may hold more days than needed).
+pub fn overview_of(q: &OverviewQuery, book: &Book) -> Overview {
+    let t = Tables::new(q, book);
     let (pa, pb) = q.previous();
     let series = q
         .buckets()

@@ -1,4 +1,5 @@
 use super::*;
+use crate::reports::MemberIx;
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")

@@ -3,12 +3,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use memberops_app::analytics::funnel::{Funnel, FunnelParams};
+use memberops_app::analytics::portrait::Portrait;
 use memberops_app::analytics::reports::{self, ChannelParams, CohortParams, OverviewParams};
 use memberops_app::analytics::tables::Grain;
 use memberops_app::analytics::tables::channels::{CHANNEL_COLUMNS, ChannelRow};
 use memberops_app::analytics::tables::cohorts::{COHORT_COLUMNS, CohortBy, CohortRow, Measure};
 use memberops_app::analytics::tables::decomposition::{DECOMPOSITION_COLUMNS, DecompositionRow};
+use memberops_app::analytics::tables::funnel::{FUNNEL_COLUMNS, FunnelGroup};
 use memberops_app::analytics::tables::overview::Overview;
+use memberops_app::analytics::tables::portrait::PORTRAIT_COLUMNS;
 use memberops_app::analytics::tables::repurchase::Repurchase;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -276,6 +280,104 @@ async fn decomposition(
     .into_response())
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FunnelQueryIn {
+    /// Comma-separated steps, 2 to 10: an event type, optionally with property filters in
+    /// brackets, `;`-separated, each `key op value` with op one of `= != > >= < <=`
+    /// (e.g. `member.registered,order.paid[amount>=100],order.paid`).
+    pub steps: String,
+    /// Days allowed after the step before, comma-separated, one per step after the first
+    /// (default 30 each).
+    pub within: Option<String>,
+    /// First entry day (the first step's local day), YYYY-MM-DD; default 29 days before `to`.
+    pub from: Option<String>,
+    /// Last entry day (inclusive), YYYY-MM-DD; default today in the workspace's zone.
+    pub to: Option<String>,
+    /// `channel` (one group per acquisition channel) or `segment` (one per `segment_id`).
+    pub split: Option<String>,
+    /// Comma-separated saved segment ids, with `split=segment`.
+    pub segment_id: Option<String>,
+    /// `json` (default) or `csv` (`group,step,event_type,members,conversion,step_conversion,median_days`).
+    pub format: Option<String>,
+}
+
+/// A funnel: members entering with the first step in the range, and how many then reached
+/// each later step, in order, within its window after the step before: per step the
+/// members, the conversion from the first step and from the step before, and the median
+/// days between the two; in all and split by channel or segment.
+#[utoipa::path(get, path = "/v1/analytics/funnel", tag = TAG, params(FunnelQueryIn),
+    security(("api_key" = [])), responses((status = 200, body = Funnel), (status = 422, body = ErrorBody)))]
+async fn funnel(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<FunnelQueryIn>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let params = FunnelParams {
+        steps: q.steps,
+        within: q.within,
+        from: q.from,
+        to: q.to,
+        split: q.split,
+        segment_id: q.segment_id,
+    };
+    let f = memberops_app::analytics::funnel::funnel(
+        state.store.as_ref(),
+        &state.segments,
+        &auth.ws,
+        &params,
+    )
+    .await?;
+    if csv {
+        let body = csv_bytes(
+            &FUNNEL_COLUMNS,
+            f.groups.iter().flat_map(FunnelGroup::csv_records),
+        );
+        return Ok(csv_response("funnel.csv", body));
+    }
+    Ok(Json(f).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PortraitQueryIn {
+    /// A saved segment: describe its members (default every member).
+    pub segment_id: Option<String>,
+    /// Ages are counted on this day, YYYY-MM-DD; default today in the workspace's zone.
+    pub as_of: Option<String>,
+    /// `json` (default) or `csv` (`dimension,value,members,share`).
+    pub format: Option<String>,
+}
+
+/// Member portrait: how the members (or a saved segment's) divide by gender, age band,
+/// region, acquisition channel, tier, lifecycle stage, RFM class and value class.
+#[utoipa::path(get, path = "/v1/analytics/portrait", tag = TAG, params(PortraitQueryIn),
+    security(("api_key" = [])), responses((status = 200, body = Portrait), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn portrait(
+    State(state): State<AppState>,
+    auth: Admin,
+    ValidQuery(q): ValidQuery<PortraitQueryIn>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let p = memberops_app::analytics::portrait::portrait(
+        state.store.as_ref(),
+        &state.segments,
+        &auth.ws,
+        q.segment_id.as_deref(),
+        q.as_of.as_deref(),
+    )
+    .await?;
+    if csv {
+        let body = csv_bytes(
+            &PORTRAIT_COLUMNS,
+            p.distribution.iter().map(|r| r.csv_record()),
+        );
+        return Ok(csv_response("portrait.csv", body));
+    }
+    Ok(Json(p).into_response())
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(cohorts))
@@ -283,4 +385,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(channels))
         .routes(routes!(repurchase))
         .routes(routes!(decomposition))
+        .routes(routes!(funnel))
+        .routes(routes!(portrait))
 }

@@ -10,9 +10,21 @@ use memberops_analytics::reports::{Grain, local_day};
 use memberops_core::time::now_millis;
 use memberops_store::Store;
 
+use super::Needs;
 use crate::error::Result;
 use crate::segments::parse_date;
 use crate::workspace::Workspace;
+
+/// Members with their channels, order days with amounts and active days.
+fn all_of(orders: (NaiveDate, NaiveDate), active: (NaiveDate, NaiveDate)) -> Needs {
+    Needs {
+        orders: Some(orders),
+        counting_only: false,
+        active: Some(active),
+        members: true,
+        channels: true,
+    }
+}
 
 /// Today in the workspace's zone.
 pub fn today(ws: &Workspace) -> NaiveDate {
@@ -68,20 +80,16 @@ impl CohortParams {
 
 /// The cohort retention matrix (docs/analytics.md, "Cohorts").
 pub async fn cohorts(store: &dyn Store, ws: &Workspace, q: &CohortQuery) -> Result<Vec<CohortRow>> {
-    let with_active = q.measure == Measure::Active;
-    let rows = super::load(
-        store,
-        ws,
-        (NaiveDate::MIN, q.as_of),
-        with_active.then_some((NaiveDate::MIN, q.as_of)),
-    )
-    .await?;
-    Ok(cohorts::cohorts(
-        q,
-        &rows.members,
-        &rows.orders,
-        &rows.active,
-    ))
+    let all = (NaiveDate::MIN, q.as_of);
+    let needs = Needs {
+        orders: (q.by == CohortBy::FirstOrder || q.measure == Measure::Ordered).then_some(all),
+        counting_only: true,
+        active: (q.measure == Measure::Active).then_some(all),
+        members: q.by == CohortBy::Registration,
+        channels: false,
+    };
+    let book = super::load(store, ws, needs).await?;
+    Ok(cohorts::cohorts_of(q, &book))
 }
 
 /// The overview parameters as sent.
@@ -106,19 +114,16 @@ pub async fn overview(store: &dyn Store, ws: &Workspace, p: &OverviewParams) -> 
     let rules = crate::segments::settings::in_force(store, ws).await?;
     let churn = u32::try_from(rules.lifecycle.churned_after_days).unwrap_or(u32::MAX);
     let q = OverviewQuery::new(from, to, interval, churn)?;
-    let rows = super::load(
-        store,
-        ws,
-        (q.first_day_needed(), to),
-        Some((q.first_day_needed(), to)),
-    )
-    .await?;
-    Ok(overview::overview(
-        &q,
-        &rows.members,
-        &rows.orders,
-        &rows.active,
-    ))
+    let days = (q.first_day_needed(), to);
+    let needs = Needs {
+        orders: Some(days),
+        counting_only: false,
+        active: Some(days),
+        members: true,
+        channels: false,
+    };
+    let book = super::load(store, ws, needs).await?;
+    Ok(overview::overview_of(&q, &book))
 }
 
 /// The channel report's parameters as sent.
@@ -159,13 +164,11 @@ pub async fn channels(
     }
     let q = ChannelQuery { from, to, as_of };
     // Orders from the beginning (a first order); activity from the first join day on.
-    let rows = super::load(store, ws, (NaiveDate::MIN, as_of), Some((from, as_of))).await?;
-    Ok(channels::channels(
-        &q,
-        &rows.members,
-        &rows.orders,
-        &rows.active,
-    ))
+    let (members, orders, active) =
+        super::load(store, ws, all_of((NaiveDate::MIN, as_of), (from, as_of)))
+            .await?
+            .rows();
+    Ok(channels::channels(&q, &members, &orders, &active))
 }
 
 /// Repurchase as of a date (docs/analytics.md, "Repurchase"); default today.
@@ -175,8 +178,15 @@ pub async fn repurchase(
     as_of: Option<&str>,
 ) -> Result<Repurchase> {
     let as_of = date_or(as_of, "as_of", today(ws))?;
-    let rows = super::load(store, ws, (NaiveDate::MIN, as_of), None).await?;
-    Ok(repurchase::repurchase(&rows.orders, as_of))
+    let needs = Needs {
+        orders: Some((NaiveDate::MIN, as_of)),
+        counting_only: false,
+        active: None,
+        members: false,
+        channels: false,
+    };
+    let (_, orders, _) = super::load(store, ws, needs).await?.rows();
+    Ok(repurchase::repurchase(&orders, as_of))
 }
 
 /// Sales decomposition of `[from, to]` against the previous period of as many days
@@ -192,12 +202,15 @@ pub async fn decomposition(
     // The overview's range rules (order, length) and previous period.
     let q = OverviewQuery::new(from, to, Grain::Month, 1)?;
     let previous = q.previous();
-    let rows = super::load(store, ws, (previous.0, to), Some((previous.0, to))).await?;
+    let (members, orders, active) =
+        super::load(store, ws, all_of((previous.0, to), (previous.0, to)))
+            .await?
+            .rows();
     Ok(decomposition::decomposition(
         previous,
         (from, to),
-        &rows.members,
-        &rows.orders,
-        &rows.active,
+        &members,
+        &orders,
+        &active,
     ))
 }

@@ -4,12 +4,16 @@
 use std::io::Write;
 
 use anyhow::Context;
+use memberops_app::analytics::funnel::{self, FunnelParams};
 use memberops_app::analytics::reports::{self, ChannelParams, CohortParams, OverviewParams};
 use memberops_app::analytics::tables::channels::CHANNEL_COLUMNS;
 use memberops_app::analytics::tables::cohorts::COHORT_COLUMNS;
 use memberops_app::analytics::tables::decomposition::DECOMPOSITION_COLUMNS;
+use memberops_app::analytics::tables::funnel::{FUNNEL_COLUMNS, FunnelGroup};
 use memberops_app::analytics::tables::overview::OVERVIEW_COLUMNS;
+use memberops_app::analytics::tables::portrait::PORTRAIT_COLUMNS;
 use memberops_app::analytics::tables::repurchase::MAGIC_COLUMNS;
+use memberops_app::segments::IndexCache;
 
 use super::segments::ReportCommand;
 
@@ -135,6 +139,43 @@ pub struct DecompositionArgs {
     out: Output,
 }
 
+#[derive(clap::Args)]
+pub struct FunnelArgs {
+    /// Comma-separated steps: `type` or `type[key op value;…]` (op: = != > >= < <=), e.g.
+    /// `member.registered,order.paid,order.paid`.
+    #[arg(long)]
+    steps: String,
+    /// Days allowed after the step before, one per step after the first (default 30 each).
+    #[arg(long)]
+    within: Option<String>,
+    /// First entry day, YYYY-MM-DD (default 29 days before --to).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last entry day, YYYY-MM-DD (default today in the workspace's zone).
+    #[arg(long)]
+    to: Option<String>,
+    /// `channel` or `segment` (with --segment-id).
+    #[arg(long)]
+    split: Option<String>,
+    /// Comma-separated saved segment ids, with `--split segment`.
+    #[arg(long)]
+    segment_id: Option<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(clap::Args)]
+pub struct PortraitArgs {
+    /// A saved segment to describe (default every member).
+    #[arg(long)]
+    segment_id: Option<String>,
+    /// Count ages on this day, YYYY-MM-DD (default today in the workspace's zone).
+    #[arg(long)]
+    as_of: Option<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
 pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
     let store = super::open(db).await?;
     let ws = super::default_workspace(store.as_ref()).await?;
@@ -187,6 +228,33 @@ pub async fn report(db: &str, c: ReportCommand) -> anyhow::Result<()> {
                     .await?;
             let csv = rows.iter().map(|r| r.csv_record()).collect();
             a.out.write(&DECOMPOSITION_COLUMNS, csv, &rows)?;
+        }
+        ReportCommand::Funnel(a) => {
+            a.out.check()?;
+            let p = FunnelParams {
+                steps: a.steps,
+                within: a.within,
+                from: a.from,
+                to: a.to,
+                split: a.split,
+                segment_id: a.segment_id,
+            };
+            let f = funnel::funnel(store.as_ref(), &IndexCache::new(), &ws, &p).await?;
+            let csv = f.groups.iter().flat_map(FunnelGroup::csv_records).collect();
+            a.out.write(&FUNNEL_COLUMNS, csv, &f)?;
+        }
+        ReportCommand::Portrait(a) => {
+            a.out.check()?;
+            let p = memberops_app::analytics::portrait::portrait(
+                store.as_ref(),
+                &IndexCache::new(),
+                &ws,
+                a.segment_id.as_deref(),
+                a.as_of.as_deref(),
+            )
+            .await?;
+            let csv = p.distribution.iter().map(|r| r.csv_record()).collect();
+            a.out.write(&PORTRAIT_COLUMNS, csv, &p)?;
         }
         ReportCommand::Rfm(_) | ReportCommand::Clv(_) => {
             anyhow::bail!("`report rfm` and `report clv` are not daily-aggregate reports")

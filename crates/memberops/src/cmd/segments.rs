@@ -25,6 +25,12 @@ pub enum ReportCommand {
     /// Sales decomposition: revenue = active × conversion × frequency × AOV per channel, with
     /// each factor's contribution to the change from the previous period (LMDI).
     Decomposition(super::analytics::DecompositionArgs),
+    /// Funnel: ordered steps of event types with property filters, each within a window of
+    /// the step before: group,step,event_type,members,conversion,step_conversion,median_days.
+    Funnel(super::analytics::FunnelArgs),
+    /// Member portrait: dimension,value,members,share over gender, age band, region,
+    /// channel, tier, stage, RFM class and value class (every member or a saved segment).
+    Portrait(super::analytics::PortraitArgs),
     /// Predicted value of every member with an order by a date (BG/NBD and Gamma-Gamma
     /// fitted on the member base as of it): member_id,p_alive,expected_orders_90d,
     /// expected_aov,clv_12m (money in major units). See docs/predicted-value.md.
