@@ -134,6 +134,7 @@ pub struct ReportOut {
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = CampaignPreviewIn)]
 pub struct PreviewIn {
     /// A member's id or external id.
     pub member: String,

@@ -141,6 +141,7 @@ pub struct StepIn {
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = JourneyVariantIn)]
 pub struct VariantIn {
     pub name: String,
     pub percent: i64,
@@ -231,7 +232,9 @@ pub struct JourneyOut {
     pub activated_at: Option<String>,
 }
 
+/// Named apart from the coupon templates' schema in the OpenAPI document.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = JourneyTemplateOut)]
 pub struct TemplateOut {
     pub key: String,
     pub name: String,
