@@ -51,7 +51,7 @@ pub struct PropCondIn {
     /// `eq`, `ne`, `gt`, `gte`, `lt`, `lte`, `in`, `exists`.
     pub op: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub value: serde_json::Value,
 }
 
