@@ -36,6 +36,7 @@ mod model;
 pub mod operators;
 mod postgres;
 pub mod privacy;
+mod profile_cols;
 mod segments;
 mod sqlite;
 mod stats;
@@ -105,6 +106,7 @@ pub trait Store:
     + JourneysStore
     + ClvStore
     + TierTrialsStore
+    + ReferralsStore
     + OperatorsStore
     + Send
     + Sync
@@ -170,10 +172,12 @@ pub trait WriteTx:
     LoyaltyTx
     + LoyaltyHistoryTx
     + TierTrialsTx
+    + ReferralsTx
     + analytics::AnalyticsTx
     + CouponsTx
     + TrackingTx
     + SegmentsTx
+    + TagsTx
     + IntelSettingsTx
     + LogTx
     + WebhooksTx

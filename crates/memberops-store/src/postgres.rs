@@ -80,9 +80,11 @@ crate::analytics::impl_analytics!(
 crate::loyalty::impl_loyalty!(PgStore, PgTx, sqlx::Postgres);
 crate::loyalty::history::impl_loyalty_history!(PgTx, sqlx::Postgres);
 crate::loyalty::trials::impl_tier_trials!(PgStore, PgTx, sqlx::Postgres);
+crate::loyalty::referrals::impl_referrals!(PgStore, PgTx, sqlx::Postgres);
 crate::coupons::impl_coupons!(PgStore, PgTx, sqlx::Postgres);
 crate::tracking::impl_tracking!(PgStore, PgTx, sqlx::Postgres);
 crate::segments::impl_segments!(PgStore, PgTx, sqlx::Postgres);
+crate::segments::impl_tags!(PgTx, sqlx::Postgres);
 crate::segments::impl_segment_catalog!(PgStore);
 crate::intel_settings::impl_intel_settings!(PgStore, PgTx, sqlx::Postgres);
 crate::log::impl_log!(PgStore, PgTx, sqlx::Postgres);

@@ -187,9 +187,11 @@ crate::analytics::impl_analytics!(SqliteStore, SqliteTx, sqlx::Sqlite, "group_co
 crate::loyalty::impl_loyalty!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::loyalty::history::impl_loyalty_history!(SqliteTx, sqlx::Sqlite);
 crate::loyalty::trials::impl_tier_trials!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::loyalty::referrals::impl_referrals!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::coupons::impl_coupons!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::tracking::impl_tracking!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::segments::impl_segments!(SqliteStore, SqliteTx, sqlx::Sqlite);
+crate::segments::impl_tags!(SqliteTx, sqlx::Sqlite);
 crate::segments::impl_segment_catalog!(SqliteStore);
 crate::intel_settings::impl_intel_settings!(SqliteStore, SqliteTx, sqlx::Sqlite);
 crate::log::impl_log!(SqliteStore, SqliteTx, sqlx::Sqlite);

@@ -120,7 +120,7 @@ pub struct CheckinRow {
     pub streak: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReferralRow {
     pub invitee_id: String,
     pub referrer_id: String,
@@ -217,20 +217,6 @@ pub trait LoyaltyTx: Send {
     async fn last_checkins(&mut self, member_ids: &[&str]) -> Result<Vec<CheckinRow>>;
     async fn insert_checkins(&mut self, rows: &[CheckinRow]) -> Result<()>;
 
-    /// `(member_id, code)`; a code already taken is skipped (the caller retries).
-    async fn insert_invite_codes(&mut self, rows: &[(String, String)]) -> Result<()>;
-    async fn member_by_invite_code(&mut self, code: &str) -> Result<Option<String>>;
-    async fn referrals_of(&mut self, invitee_ids: &[&str]) -> Result<Vec<ReferralRow>>;
-    /// Inserts or rewrites referral rows.
-    async fn upsert_referrals(&mut self, rows: &[ReferralRow]) -> Result<()>;
-    /// Referrals of `referrer_id` whose referrer reward was paid in `[from, to)`.
-    async fn referrer_rewards_between(
-        &mut self,
-        referrer_id: &str,
-        from: Millis,
-        to: Millis,
-    ) -> Result<i64>;
-
     async fn loyalty_request(&mut self, key: &str) -> Result<Option<RequestRow>>;
     async fn insert_loyalty_request(&mut self, row: &RequestRow) -> Result<()>;
 }
@@ -274,8 +260,6 @@ pub trait LoyaltyStore: Send + Sync {
         month_days: &[&str],
     ) -> Result<Vec<BirthdayRow>>;
     async fn last_checkin(&self, ws: &str, member_id: &str) -> Result<Option<CheckinRow>>;
-    async fn invite_code_of(&self, ws: &str, member_id: &str) -> Result<Option<String>>;
-    async fn referral_stats(&self, ws: &str, referrer_id: &str) -> Result<ReferralStats>;
     async fn loyalty_audit(&self, ws: &str, limit: i64) -> Result<Vec<AuditRow>>;
     /// The saved answer of an idempotency key, read outside the write lock (replays are
     /// answered without taking it).
@@ -289,9 +273,11 @@ pub(crate) const GL_COLS: &str =
     "workspace_id, member_id, at, growth, kind, event_id, rule_id, order_id";
 
 pub(crate) mod history;
+pub(crate) mod referrals;
 mod sql;
 pub(crate) mod trials;
 
 pub use history::LoyaltyHistoryTx;
+pub use referrals::{ReferralsStore, ReferralsTx};
 pub(crate) use sql::impl_loyalty;
 pub use trials::{TierTrialRow, TierTrialsStore, TierTrialsTx};

@@ -103,17 +103,6 @@ macro_rules! impl_loyalty {
                 })
             }
 
-            fn referral_row(r: &DbRow) -> Result<ReferralRow> {
-                Ok(ReferralRow {
-                    invitee_id: r.try_get("invitee_id")?,
-                    referrer_id: r.try_get("referrer_id")?,
-                    bound_at: r.try_get("bound_at")?,
-                    status: r.try_get("status")?,
-                    qualified_at: r.try_get("qualified_at")?,
-                    referrer_paid: r.try_get("referrer_paid")?,
-                })
-            }
-
             #[tracing::instrument(level = "debug", skip_all)]
             async fn q_program(c: &mut Conn, ws: &str) -> Result<Option<ProgramRow>> {
                 let r = sqlx::query(
@@ -505,82 +494,6 @@ macro_rules! impl_loyalty {
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
-                async fn insert_invite_codes(&mut self, rows: &[(String, String)]) -> Result<()> {
-                    for chunk in rows.chunks(CHUNK) {
-                        let mut q = QueryBuilder::<$Db>::new("INSERT INTO invite_codes (workspace_id, member_id, code) ");
-                        q.push_values(chunk, |mut b, (m, code)| {
-                            b.push_bind(self.ws.clone()).push_bind(m.clone()).push_bind(code.clone());
-                        });
-                        q.push(" ON CONFLICT DO NOTHING");
-                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
-                    }
-                    Ok(())
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn member_by_invite_code(&mut self, code: &str) -> Result<Option<String>> {
-                    Ok(sqlx::query_scalar("SELECT member_id FROM invite_codes WHERE workspace_id = $1 AND code = $2")
-                        .bind(&self.ws)
-                        .bind(code)
-                        .fetch_optional(&mut *self.tx)
-                        .await?)
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn referrals_of(&mut self, invitee_ids: &[&str]) -> Result<Vec<ReferralRow>> {
-                    let mut out = Vec::new();
-                    for chunk in invitee_ids.chunks(CHUNK) {
-                        let mut q = QueryBuilder::<$Db>::new(
-                            "SELECT invitee_id, referrer_id, bound_at, status, qualified_at, referrer_paid FROM referrals WHERE workspace_id = ",
-                        );
-                        q.push_bind(self.ws.clone());
-                        in_list(&mut q, "invitee_id", chunk);
-                        for r in q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).fetch_all(&mut *self.tx).await? {
-                            out.push(referral_row(&r)?);
-                        }
-                    }
-                    Ok(out)
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn upsert_referrals(&mut self, rows: &[ReferralRow]) -> Result<()> {
-                    for chunk in rows.chunks(CHUNK) {
-                        let mut q = QueryBuilder::<$Db>::new(
-                            "INSERT INTO referrals (invitee_id, workspace_id, referrer_id, bound_at, status, qualified_at, referrer_paid) ",
-                        );
-                        q.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.invitee_id.clone())
-                                .push_bind(self.ws.clone())
-                                .push_bind(r.referrer_id.clone())
-                                .push_bind(r.bound_at)
-                                .push_bind(r.status.clone())
-                                .push_bind(r.qualified_at)
-                                .push_bind(r.referrer_paid);
-                        });
-                        q.push(
-                            " ON CONFLICT (invitee_id) DO UPDATE SET status = excluded.status, \
-                             qualified_at = excluded.qualified_at, referrer_paid = excluded.referrer_paid",
-                        );
-                        q.build().persistent(crate::reusable(chunk.len(), crate::CHUNK)).execute(&mut *self.tx).await?;
-                    }
-                    Ok(())
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn referrer_rewards_between(&mut self, referrer_id: &str, from: Millis, to: Millis) -> Result<i64> {
-                    Ok(sqlx::query_scalar(
-                        "SELECT CAST(COUNT(*) AS BIGINT) FROM referrals WHERE workspace_id = $1 AND referrer_id = $2 \
-                         AND referrer_paid AND qualified_at >= $3 AND qualified_at < $4",
-                    )
-                    .bind(&self.ws)
-                    .bind(referrer_id)
-                    .bind(from)
-                    .bind(to)
-                    .fetch_one(&mut *self.tx)
-                    .await?)
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
                 async fn loyalty_request(&mut self, key: &str) -> Result<Option<RequestRow>> {
                     let r = sqlx::query("SELECT key, op, member_id, response, created_at FROM loyalty_requests WHERE workspace_id = $1 AND key = $2")
                         .bind(&self.ws)
@@ -770,38 +683,6 @@ macro_rules! impl_loyalty {
                 async fn last_checkin(&self, ws: &str, member_id: &str) -> Result<Option<CheckinRow>> {
                     let mut c = self.reader().acquire().await?;
                     Ok(q_last_checkins(&mut c, ws, &[member_id]).await?.pop())
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn invite_code_of(&self, ws: &str, member_id: &str) -> Result<Option<String>> {
-                    Ok(sqlx::query_scalar("SELECT code FROM invite_codes WHERE workspace_id = $1 AND member_id = $2")
-                        .bind(ws)
-                        .bind(member_id)
-                        .fetch_optional(self.reader())
-                        .await?)
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn referral_stats(&self, ws: &str, referrer_id: &str) -> Result<ReferralStats> {
-                    let rows = sqlx::query(
-                        "SELECT status, CAST(COUNT(*) AS BIGINT) FROM referrals WHERE workspace_id = $1 AND referrer_id = $2 GROUP BY status",
-                    )
-                    .bind(ws)
-                    .bind(referrer_id)
-                    .fetch_all(self.reader())
-                    .await?;
-                    let mut s = ReferralStats::default();
-                    for r in rows {
-                        let status: String = r.try_get(0)?;
-                        let n: i64 = r.try_get(1)?;
-                        s.invited += n;
-                        match status.as_str() {
-                            "rewarded" => s.rewarded += n,
-                            "pending" => s.pending += n,
-                            _ => {}
-                        }
-                    }
-                    Ok(s)
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]

@@ -8,6 +8,7 @@
 mod backend;
 mod catalog;
 mod facts;
+mod tags;
 
 use async_trait::async_trait;
 
@@ -221,31 +222,6 @@ pub trait SegmentsTx: Send {
     async fn upsert_intel(&mut self, rows: &[IntelRow]) -> Result<()>;
     /// Inserts transitions; ones already stored (same event id) are left alone.
     async fn insert_transitions(&mut self, rows: &[Transition]) -> Result<()>;
-    /// Adds `tag` from `source` to members; returns how many were new.
-    async fn add_tags(
-        &mut self,
-        tag: &str,
-        source: &str,
-        member_ids: &[&str],
-        at: Millis,
-    ) -> Result<u64>;
-    /// Removes `tag` from `source` (all sources when `None`); returns how many went.
-    async fn remove_tags(
-        &mut self,
-        tag: &str,
-        source: Option<&str>,
-        member_ids: &[&str],
-    ) -> Result<u64>;
-    /// Replaces the members holding the rule tag `tag` by those matching `where_sql`.
-    /// Returns (added, removed).
-    async fn refresh_rule_tag(
-        &mut self,
-        tag: &str,
-        where_sql: &str,
-        at: Millis,
-    ) -> Result<(u64, u64)>;
-    async fn upsert_tag_rule(&mut self, tag: &str, condition: &str, at: Millis) -> Result<()>;
-    async fn delete_tag_rule(&mut self, tag: &str) -> Result<bool>;
     /// Inserts a new segment and its version 1.
     async fn insert_segment(&mut self, s: &SegmentRecord) -> Result<()>;
     /// Saves `s` as the segment's version `s.version` (the next one), keeping the others.
@@ -369,3 +345,5 @@ pub trait SegmentCatalogStore: Send + Sync {
 pub(crate) use backend::impl_segments;
 pub(crate) use catalog::impl_segment_catalog;
 pub(crate) use facts::*;
+pub use tags::TagsTx;
+pub(crate) use tags::impl_tags;
