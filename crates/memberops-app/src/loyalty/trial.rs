@@ -100,11 +100,12 @@ pub async fn grant(
     };
     let key = body.idempotency_key.clone();
     match grant_tx(tx.as_mut(), ws, &member_id, tz, &body, actor, now).await {
-        Ok(out) => {
-            let (out, fresh) = finish(store, ws, tx, &key, OP, &member_id, out).await?;
+        Ok(row) => {
+            let ends = row.ends_at;
+            let (out, fresh) = finish(store, ws, tx, &key, OP, &member_id, row.into()).await?;
             if fresh {
                 // The sweep in the daily jobs ends it too, should this enqueue be lost.
-                schedule_end(store, ws, &out).await?;
+                schedule_end_at(store, ws, ends).await?;
             }
             Ok(out)
         }
@@ -120,7 +121,7 @@ async fn grant_tx(
     body: &TrialIn,
     actor: &str,
     now: Millis,
-) -> Result<TrialOut> {
+) -> Result<TierTrialRow> {
     let program = program_in_tx(tx).await?;
     let mut row = state(tx, &program, member_id, tz).await?;
     let grant = Grant {
@@ -132,7 +133,7 @@ async fn grant_tx(
     let trial_row = apply_grant(tx, ws, &program, &mut row, tz, &grant, now).await?;
     tx.upsert_loyalty_members(std::slice::from_ref(&row))
         .await?;
-    Ok(trial_row.into())
+    Ok(trial_row)
 }
 
 /// A grant, by an operator or an earning rule.
@@ -246,15 +247,7 @@ async fn record(
 
 /// Queues the job that ends trials when this one is due (keyed by its end, so trials ending
 /// together share one job).
-async fn schedule_end(store: &dyn Store, ws: &Workspace, t: &TrialOut) -> Result<()> {
-    match chrono::DateTime::parse_from_rfc3339(&t.ends_at) {
-        Ok(ends) => schedule_end_at(store, ws, ends.timestamp_millis()).await,
-        Err(_) => Ok(()),
-    }
-}
-
-/// Queues the end of trials ending at `ends` (rules' grants call it after their batch).
-pub(crate) async fn schedule_end_at(store: &dyn Store, ws: &Workspace, ends: Millis) -> Result<()> {
+async fn schedule_end_at(store: &dyn Store, ws: &Workspace, ends: Millis) -> Result<()> {
     let payload =
         serde_json::json!({"date": local_date(ends, ws.time_zone).format("%Y-%m-%d").to_string()});
     store
